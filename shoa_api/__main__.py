@@ -1,0 +1,3 @@
+from shoa_api.cli import main
+
+main()

@@ -1,0 +1,99 @@
+"""The application factory: settings in, a Litestar app out. Nothing connects until the lifespan starts."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import httpx
+from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Contact
+from redis.asyncio import Redis
+
+from shoa_api.database import create_engine, provide_transaction
+from shoa_api.errors import exception_handlers
+from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging
+from shoa_api.routes.catalog import MallController
+from shoa_api.routes.health import HealthController, metrics
+from shoa_api.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from litestar.datastructures import State
+
+API_VERSION = "1.0.0"
+HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
+
+
+def create_app(settings: Settings) -> Litestar:
+    configure_logging(settings.app)
+    app_metrics = Metrics()
+    database = SQLAlchemyAsyncConfig(
+        engine_instance=create_engine(settings.database),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        session_dependency_key="db_session",
+        engine_dependency_key="db_engine",
+        # The request's commit happens in `provide_transaction`; the plugin only opens and closes sessions.
+        before_send_handler=None,
+    )
+
+    @contextlib.asynccontextmanager
+    async def clients(app: Litestar) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
+        http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        app.state.redis, app.state.http = redis, http
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await redis.aclose()
+
+    app = Litestar(
+        route_handlers=[HealthController, metrics, MallController],
+        plugins=[SQLAlchemyPlugin(config=database)],
+        lifespan=[clients],
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "metrics": Provide(lambda: app_metrics, use_cache=True, sync_to_thread=False),
+            "redis": Provide(_state_redis, sync_to_thread=False),
+            "http": Provide(_state_http, sync_to_thread=False),
+            "db": Provide(provide_transaction),
+        },
+        exception_handlers=exception_handlers(),
+        openapi_config=OpenAPIConfig(
+            title="Shoa API",
+            version=API_VERSION,
+            description="Korean fashion malls in one app: catalog, search, personalized feed, orders.",
+            contact=Contact(name="Shoa engineering", email="dev@shoa.kr"),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(), JsonRenderPlugin()],
+        ),
+        response_cache_config=ResponseCacheConfig(default_expiration=None),
+        logging_config=None,
+        debug=False,
+    )
+    # Wrap the whole handler (routing and exception handling included), so that unknown paths and errors
+    # also carry a request id and are counted.
+    app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, app_metrics)
+    return app
+
+
+def create_app_from_environment() -> Litestar:
+    """Zero-argument factory for ``uvicorn --factory`` and multi-worker ``shoa serve``."""
+    return create_app(load_settings())
+
+
+def _state_redis(state: State) -> Redis:
+    redis: Redis = state.redis
+    return redis
+
+
+def _state_http(state: State) -> httpx.AsyncClient:
+    http: httpx.AsyncClient = state.http
+    return http

@@ -1,0 +1,218 @@
+"""The ``shoa`` command: dev, serve, worker, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from shoa_api.settings import Settings, SettingsError, generate_secret_key, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+logger = logging.getLogger("shoa.cli")
+
+DEFAULT_DATA_DIR = Path(".shoa")
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so every `finally` runs and every child is stopped."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except SettingsError as exc:
+        _fail(f"shoa: configuration error: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except _Terminated:
+        sys.exit(0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shoa", description="Shoa backend: API, worker and tools.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    dev = commands.add_parser(
+        "dev", help="embedded PostgreSQL and Redis, migrations, demo data, the API and the worker, in one go"
+    )
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the embedded services keep data")
+    dev.add_argument("--no-worker", action="store_true", help="run the API alone")
+    dev.set_defaults(handler=_dev)
+
+    serve = commands.add_parser("serve", help="the API, for production (configured by SHOA_* variables)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container's server listens on all interfaces
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (about one per core)")
+    serve.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1", help="proxies whose X-Forwarded-* headers are trusted"
+    )
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="the background worker; stops cleanly on SIGTERM")
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database to the newest migration")
+    migrate.set_defaults(handler=_migrate)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415 - only the commands that serve need it
+
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
+
+    settings = load_settings()  # fail here, in one line, rather than in every server process
+    configure_logging(settings.app)
+    uvicorn.run(
+        "shoa_api.app:create_app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        server_header=False,
+    )
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
+    from shoa_api.worker import serve_worker  # noqa: PLC0415
+
+    settings = load_settings()
+    configure_logging(settings.app)
+    serve_worker(settings)
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from shoa_api.migrate import upgrade_to_head  # noqa: PLC0415
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
+
+    settings = load_settings()
+    configure_logging(settings.app)
+    upgrade_to_head(settings.database.url)
+    logger.info("database is at the newest migration")
+
+
+def _dev(args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    from shoa_api.app import create_app  # noqa: PLC0415
+    from shoa_api.migrate import upgrade_to_head  # noqa: PLC0415
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
+    from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError  # noqa: PLC0415
+
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _terminate_as_exception(), contextlib.ExitStack() as stack:
+        try:
+            postgres = stack.enter_context(EmbeddedPostgres(data_dir / "postgres"))
+            redis = stack.enter_context(EmbeddedRedis(data_dir / "redis"))
+        except EmbeddedServiceError as exc:
+            _fail(f"shoa dev: {exc}")
+        variables = _dev_variables(data_dir, database_url=postgres.url, redis_url=redis.url)
+        settings = load_settings(overrides=variables)
+        configure_logging(settings.app)
+        upgrade_to_head(settings.database.url)
+        added = asyncio.run(_seed_demo_data(settings))
+        logger.info("demo data: %s", f"added {added} malls" if added else "kept what is there")
+        if not args.no_worker:
+            stack.callback(_stop_child, _start_worker(variables), "worker")
+        logger.info("Shoa API on http://%s:%d  (docs: /schema, Ctrl-C stops everything)", args.host, args.port)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host=args.host,
+                port=args.port,
+                log_config=None,
+                access_log=False,
+                server_header=False,
+            )
+        )
+        server.run()
+
+
+def _dev_variables(data_dir: Path, *, database_url: str, redis_url: str) -> dict[str, str]:
+    """The embedded services always win; the rest keeps what the developer set, with friendly defaults."""
+    secret_file = data_dir / "secret_key"
+    if not secret_file.exists():
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(generate_secret_key())
+    variables = {
+        "SHOA_ENV": "development",
+        "SHOA_LOG_FORMAT": "console",
+        "SHOA_SECRET_KEY": secret_file.read_text().strip(),
+    }
+    variables.update({k: v for k, v in os.environ.items() if k.startswith("SHOA_")})
+    variables.update({"SHOA_DATABASE_URL": database_url, "SHOA_REDIS_URL": redis_url})
+    return variables
+
+
+async def _seed_demo_data(settings: Settings) -> int:
+    from catalog.demo import seed_demo_malls  # noqa: PLC0415
+    from shoa_api.database import create_engine, create_session_maker, session_scope  # noqa: PLC0415
+
+    engine = create_engine(settings.database)
+    try:
+        async with session_scope(create_session_maker(engine)) as session:
+            return await seed_demo_malls(session)
+    finally:
+        await engine.dispose()
+
+
+def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:
+    from shoa_api.runtime import die_with_parent  # noqa: PLC0415
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")} | variables
+    return subprocess.Popen(
+        [sys.executable, "-m", "shoa_api", "worker"],
+        env=environment,
+        start_new_session=True,  # Ctrl-C reaches only us; we stop the worker after the API
+        preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - no orphan if we are killed
+    )
+
+
+def _stop_child(process: subprocess.Popen[bytes], name: str, timeout: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s did not stop in %.0fs; killing it", name, timeout)
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fail(message: str) -> NoReturn:
+    print(message, file=sys.stderr)  # noqa: T201 - the one line the operator needs
+    sys.exit(2)

@@ -1,0 +1,58 @@
+"""Engine and transaction scopes shared by the API, the worker and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator
+
+    from shoa_api.settings import DatabaseSettings
+
+
+def async_database_url(url: str) -> str:
+    """The same URL with the asyncpg driver, whichever PostgreSQL spelling it came with."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    return create_async_engine(
+        async_database_url(settings.url),
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_pre_ping=True,
+        echo=settings.echo,
+    )
+
+
+def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def session_scope(session_maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction for a worker job or a CLI command: committed on success, rolled back on error."""
+    async with session_maker() as session, session.begin():
+        yield session
+
+
+async def provide_transaction(db_session: AsyncSession) -> AsyncGenerator[AsyncSession, None]:
+    """The request's transaction, committed after the handler returns and *before* the response is sent.
+
+    advanced-alchemy's ``autocommit`` before-send handler commits while the response is already on its way and
+    only logs a failed commit, so a client could see 200 for a write that never landed. Committing here, in the
+    dependency's cleanup, turns a failed commit into an error response instead.
+    """
+    try:
+        yield db_session
+    except BaseException:
+        await db_session.rollback()
+        raise
+    else:
+        await db_session.commit()

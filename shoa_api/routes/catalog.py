@@ -1,0 +1,34 @@
+"""The public catalog, for shoppers whether logged in or not."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog import service
+from catalog.schemas import MallPage, MallSummary
+
+MAX_PAGE_SIZE = 100
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE, description="Items per page, 1 to 100.")]
+Cursor = Annotated[
+    str | None,
+    Parameter(max_length=512, description="`next_cursor` from the previous page; omit for the first."),
+]
+
+
+class MallController(Controller):
+    path = "/v1/malls"
+    tags = ["catalog"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get(operation_id="list_malls", summary="Listed malls in 가나다 order, a page at a time")
+    async def list_malls(self, db: AsyncSession, cursor: Cursor = None, limit: Limit = 20) -> MallPage:
+        return await service.list_malls(db, cursor=cursor, limit=limit)
+
+    @get("/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall")
+    async def get_mall(self, db: AsyncSession, mall_id: uuid.UUID) -> MallSummary:
+        return await service.get_mall(db, mall_id)

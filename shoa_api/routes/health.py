@@ -1,0 +1,57 @@
+"""Liveness, readiness and metrics: for orchestrators and scrapers, not for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shoa_api.errors import problem_response
+from shoa_api.observability import PROMETHEUS_CONTENT_TYPE, Metrics
+from shoa_api.readiness import check_readiness
+from shoa_api.settings import Settings
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get("/live", operation_id="health_live", summary="The process is up", cache=False)
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get(
+        "/ready",
+        operation_id="health_ready",
+        summary="PostgreSQL, Redis and the search engine answer",
+        responses={},
+        cache=False,
+    )
+    async def ready(
+        self,
+        request: Request[Any, Any, State],
+        settings: Settings,
+        db_engine: AsyncEngine,
+        redis: Redis,
+        http: httpx.AsyncClient,
+    ) -> Response[Any]:
+        readiness = await check_readiness(settings=settings, engine=db_engine, redis=redis, http=http)
+        if readiness.ready:
+            return Response({"status": "ok", "checks": readiness.checks})
+        return problem_response(
+            request,
+            status=503,
+            code="not-ready",
+            title="Not ready",
+            detail=f"unavailable: {', '.join(readiness.failed)}",
+            checks=readiness.checks,
+        )
+
+
+@get("/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=False, cache=False)
+async def metrics(metrics: Metrics) -> Response[bytes]:
+    return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -1,0 +1,253 @@
+"""Shoa's settings: one typed object read from ``SHOA_*`` environment variables and an optional ``.env``.
+
+This is the only module that reads the environment. Each area is a frozen struct whose fields map to
+``<env_prefix><FIELD>``; a missing or malformed value raises :class:`SettingsError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
+
+import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+Environment = Literal["development", "test", "production"]
+SearchEngineName = Literal["postgres", "meilisearch"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["json", "console"]
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line naming the variable."""
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class _Area(msgspec.Struct, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str]
+
+
+class AppSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_"
+    env: Environment = "production"
+    """Where this process runs; development and test relax nothing about validation, they only pick defaults."""
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "json"
+    """``json`` (one object per line, for log collectors) or ``console`` (the same fields, for humans)."""
+
+
+class DatabaseSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_DATABASE_"
+    url: str
+    """PostgreSQL URL, ``postgresql://`` or ``postgresql+asyncpg://``; a unix socket is ``?host=/dir``."""
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout: float = 10.0
+    """Seconds a request waits for a free connection before failing."""
+    echo: bool = False
+
+
+class RedisSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_REDIS_"
+    url: str
+    """``redis://``, ``rediss://`` or ``unix://`` URL."""
+
+
+class SearchSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_SEARCH_"
+    engine: SearchEngineName = "postgres"
+    """``postgres`` searches the catalog tables directly; ``meilisearch`` needs ``SHOA_MEILISEARCH_URL``."""
+
+
+class MeilisearchSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_MEILISEARCH_"
+    url: str | None = None
+    key: Secret | None = None
+    """The API key (the master key in development, a search+documents key in production)."""
+    timeout: float = 5.0
+
+
+class SecuritySettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_"
+    secret_key: Secret
+    """At least 32 characters of randomness; signs tokens and cursors."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    app: AppSettings
+    database: DatabaseSettings
+    redis: RedisSettings
+    search: SearchSettings
+    meilisearch: MeilisearchSettings
+    security: SecuritySettings
+
+    @property
+    def env(self) -> Environment:
+        return self.app.env
+
+
+_AREAS: dict[str, type[_Area]] = {
+    "app": AppSettings,
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "search": SearchSettings,
+    "meilisearch": MeilisearchSettings,
+    "security": SecuritySettings,
+}
+
+
+def settings_variables() -> list[tuple[str, str, bool]]:
+    """Every variable this object reads: (name, type, required). The README table is checked against it."""
+    rows: list[tuple[str, str, bool]] = []
+    for area in _AREAS.values():
+        hints = get_type_hints(area)
+        for field in msgspec.structs.fields(area):
+            name = f"{area.env_prefix}{field.name.upper()}"
+            rows.append((name, _describe(hints[field.name]), field.required))
+    return rows
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = Path(".env"),
+    overrides: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from ``env_file`` (if present), then ``environ``, then ``overrides``."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update(_read_env_file(env_file))
+    values.update({k: v for k, v in (os.environ if environ is None else environ).items() if k.startswith("SHOA_")})
+    values.update(overrides or {})
+
+    areas = {name: _load_area(area, values) for name, area in _AREAS.items()}
+    settings = Settings(**areas)  # type: ignore[arg-type]
+    _check_consistency(settings)
+    return settings
+
+
+def generate_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _load_area(area: type[_Area], values: Mapping[str, str]) -> _Area:
+    hints = get_type_hints(area)
+    kwargs: dict[str, Any] = {}
+    for field in msgspec.structs.fields(area):
+        variable = f"{area.env_prefix}{field.name.upper()}"
+        raw = values.get(variable)
+        if raw is None or raw.strip() == "":
+            if field.required:
+                msg = f"{variable} is missing: {_hint_for(variable)}"
+                raise SettingsError(msg)
+            continue
+        kwargs[field.name] = _convert(variable, raw.strip(), hints[field.name])
+    return area(**kwargs)
+
+
+def _convert(variable: str, raw: str, annotation: Any) -> Any:
+    if _strip_optional(annotation) is Secret:
+        return Secret(raw)
+    try:
+        value = msgspec.convert(raw, type=annotation, strict=False)
+    except msgspec.ValidationError:
+        msg = f"{variable} is malformed: expected {_describe(annotation)}, got {raw!r}"
+        raise SettingsError(msg) from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        msg = f"{variable} is malformed: expected a non-negative number, got {raw!r}"
+        raise SettingsError(msg)
+    return value
+
+
+def _check_consistency(settings: Settings) -> None:
+    _require_scheme("SHOA_DATABASE_URL", settings.database.url, {"postgresql", "postgresql+asyncpg", "postgres"})
+    _require_scheme("SHOA_REDIS_URL", settings.redis.url, {"redis", "rediss", "unix"})
+    if settings.search.engine == "meilisearch":
+        if settings.meilisearch.url is None:
+            msg = "SHOA_MEILISEARCH_URL is missing: SHOA_SEARCH_ENGINE=meilisearch needs the server's http(s) URL"
+            raise SettingsError(msg)
+        if settings.meilisearch.key is None:
+            msg = "SHOA_MEILISEARCH_KEY is missing: SHOA_SEARCH_ENGINE=meilisearch needs an API key"
+            raise SettingsError(msg)
+    if settings.meilisearch.url is not None:
+        _require_scheme("SHOA_MEILISEARCH_URL", settings.meilisearch.url, {"http", "https"})
+    if len(settings.security.secret_key.reveal()) < MIN_SECRET_KEY_LENGTH:
+        msg = f"SHOA_SECRET_KEY is malformed: it needs at least {MIN_SECRET_KEY_LENGTH} characters"
+        raise SettingsError(msg)
+
+
+def _require_scheme(variable: str, url: str, schemes: set[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path or parts.query):
+        allowed = ", ".join(f"{s}://" for s in sorted(schemes))
+        msg = f"{variable} is malformed: expected a URL starting with one of {allowed}"
+        raise SettingsError(msg)
+
+
+def _hint_for(variable: str) -> str:
+    hints = {
+        "SHOA_DATABASE_URL": "set it to a PostgreSQL URL such as postgresql+asyncpg://shoa:pw@localhost:5432/shoa",
+        "SHOA_REDIS_URL": "set it to a Redis URL such as redis://localhost:6379/0",
+        "SHOA_SECRET_KEY": "set it to at least 32 random characters (python -c 'import secrets; "
+        "print(secrets.token_urlsafe(48))')",
+    }
+    return hints.get(variable, "set it in the environment or in .env")
+
+
+def _strip_optional(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_args(annotation) and len(args) == 1 and type(None) in get_args(annotation):
+        return args[0]
+    return annotation
+
+
+def _describe(annotation: Any) -> str:
+    inner = _strip_optional(annotation)
+    if get_origin(inner) is Literal:
+        return " | ".join(str(a) for a in get_args(inner))
+    names = {str: "text", int: "integer", float: "number", bool: "true | false", Secret: "secret"}
+    return names.get(inner, str(inner))
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.removeprefix("export ").partition("=")
+        if not sep:
+            msg = f"{path}:{number} is malformed: expected KEY=VALUE"
+            raise SettingsError(msg)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
