@@ -6,14 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from shoa_api.settings import Settings, SettingsError, generate_secret_key, load_settings
+from shoa_api.settings import (
+    Settings,
+    SettingsError,
+    child_environment,
+    collect_variables,
+    generate_secret_key,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -128,7 +134,7 @@ def _dev(args: argparse.Namespace) -> None:
         except EmbeddedServiceError as exc:
             _fail(f"shoa dev: {exc}")
         variables = _dev_variables(data_dir, database_url=postgres.url, redis_url=redis.url)
-        settings = load_settings(overrides=variables)
+        settings = load_settings(variables, env_file=None)
         configure_logging(settings.app)
         upgrade_to_head(settings.database.url)
         added = asyncio.run(_seed_demo_data(settings))
@@ -155,14 +161,14 @@ def _dev_variables(data_dir: Path, *, database_url: str, redis_url: str) -> dict
     if not secret_file.exists():
         secret_file.touch(mode=0o600)
         secret_file.write_text(generate_secret_key())
-    variables = {
-        "SHOA_ENV": "development",
-        "SHOA_LOG_FORMAT": "console",
-        "SHOA_SECRET_KEY": secret_file.read_text().strip(),
-    }
-    variables.update({k: v for k, v in os.environ.items() if k.startswith("SHOA_")})
-    variables.update({"SHOA_DATABASE_URL": database_url, "SHOA_REDIS_URL": redis_url})
-    return variables
+    return collect_variables(
+        defaults={
+            "SHOA_ENV": "development",
+            "SHOA_LOG_FORMAT": "console",
+            "SHOA_SECRET_KEY": secret_file.read_text().strip(),
+        },
+        overrides={"SHOA_DATABASE_URL": database_url, "SHOA_REDIS_URL": redis_url},
+    )
 
 
 async def _seed_demo_data(settings: Settings) -> int:
@@ -180,10 +186,9 @@ async def _seed_demo_data(settings: Settings) -> int:
 def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:
     from shoa_api.runtime import die_with_parent  # noqa: PLC0415
 
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")} | variables
     return subprocess.Popen(
         [sys.executable, "-m", "shoa_api", "worker"],
-        env=environment,
+        env=child_environment(variables),
         start_new_session=True,  # Ctrl-C reaches only us; we stop the worker after the API
         preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - no orphan if we are killed
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from litestar.di import NamedDependency  # noqa: TC002 - Litestar reads the dependency's annotation
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -42,7 +43,7 @@ async def session_scope(session_maker: async_sessionmaker[AsyncSession]) -> Asyn
         yield session
 
 
-async def provide_transaction(db_session: AsyncSession) -> AsyncGenerator[AsyncSession, None]:
+async def provide_transaction(db_session: NamedDependency[AsyncSession]) -> AsyncGenerator[AsyncSession, None]:
     """The request's transaction, committed after the handler returns and *before* the response is sent.
 
     advanced-alchemy's ``autocommit`` before-send handler commits while the response is already on its way and

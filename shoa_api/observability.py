@@ -13,14 +13,14 @@ import re
 import sys
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar.enums import ScopeType
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
     from shoa_api.settings import AppSettings
 
@@ -74,16 +74,23 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
+class _ShoaHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler we install, so configuring twice replaces it and leaves a host's handlers alone."""
+
+
 def configure_logging(settings: AppSettings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ShoaHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else ConsoleFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _ShoaHandler)] + [handler]
     root.setLevel(settings.log_level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # our middleware writes the access log, with ids
+    # httpx logs every outbound URL at INFO; provider URLs can carry codes and tokens in their query strings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 class Metrics:
@@ -130,7 +137,7 @@ class ObservabilityMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        method = cast("HTTPScope", scope)["method"]
+        method = scope["method"]
         started = time.perf_counter()
         rid = _incoming_request_id(scope) or uuid.uuid4().hex
         token = _request_id.set(rid)

@@ -138,19 +138,37 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
     env_file: Path | None = Path(".env"),
+    defaults: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build the settings from ``env_file`` (if present), then ``environ``, then ``overrides``."""
-    values: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        values.update(_read_env_file(env_file))
-    values.update({k: v for k, v in (os.environ if environ is None else environ).items() if k.startswith("SHOA_")})
-    values.update(overrides or {})
-
+    """Build the settings; see :func:`collect_variables` for where each value comes from."""
+    values = collect_variables(environ, env_file=env_file, defaults=defaults, overrides=overrides)
     areas = {name: _load_area(area, values) for name, area in _AREAS.items()}
     settings = Settings(**areas)  # type: ignore[arg-type]
     _check_consistency(settings)
     return settings
+
+
+def collect_variables(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = Path(".env"),
+    defaults: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The ``SHOA_*`` variables in force: ``defaults``, then ``env_file`` (if present), then ``environ`` (the
+    process environment when None), then ``overrides`` -- each later source wins."""
+    values: dict[str, str] = dict(defaults or {})
+    if env_file is not None and env_file.is_file():
+        values.update(_read_env_file(env_file))
+    values.update({k: v for k, v in (os.environ if environ is None else environ).items() if k.startswith("SHOA_")})
+    values.update(overrides or {})
+    return values
+
+
+def child_environment(variables: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment for a child process, with its ``SHOA_*`` variables replaced by ``variables``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")} | dict(variables)
 
 
 def generate_secret_key() -> str:

@@ -6,7 +6,8 @@ import uuid
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import service
@@ -26,9 +27,9 @@ class MallController(Controller):
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
     @get(operation_id="list_malls", summary="Listed malls in 가나다 order, a page at a time")
-    async def list_malls(self, db: AsyncSession, cursor: Cursor = None, limit: Limit = 20) -> MallPage:
+    async def list_malls(self, db: NamedDependency[AsyncSession], cursor: Cursor = None, limit: Limit = 20) -> MallPage:
         return await service.list_malls(db, cursor=cursor, limit=limit)
 
     @get("/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall")
-    async def get_mall(self, db: AsyncSession, mall_id: uuid.UUID) -> MallSummary:
+    async def get_mall(self, db: NamedDependency[AsyncSession], mall_id: FromPath[uuid.UUID]) -> MallSummary:
         return await service.get_mall(db, mall_id)

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,10 +35,10 @@ class HealthController(Controller):
     async def ready(
         self,
         request: Request[Any, Any, State],
-        settings: Settings,
-        db_engine: AsyncEngine,
-        redis: Redis,
-        http: httpx.AsyncClient,
+        settings: NamedDependency[Settings],
+        db_engine: NamedDependency[AsyncEngine],
+        redis: NamedDependency[Redis],
+        http: NamedDependency[httpx.AsyncClient],
     ) -> Response[Any]:
         readiness = await check_readiness(settings=settings, engine=db_engine, redis=redis, http=http)
         if readiness.ready:
@@ -53,5 +54,5 @@ class HealthController(Controller):
 
 
 @get("/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=False, cache=False)
-async def metrics(metrics: Metrics) -> Response[bytes]:
+async def metrics(metrics: NamedDependency[Metrics]) -> Response[bytes]:
     return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)

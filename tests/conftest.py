@@ -1,0 +1,148 @@
+"""The test harness: real PostgreSQL and Redis, started once per run, a schema built by Alembic.
+
+Each pytest process (xdist worker) gets its own embedded servers, or, when ``SHOA_TEST_DATABASE_URL`` and
+``SHOA_TEST_REDIS_URL`` point at external ones, its own database and Redis database number. Before every test
+the tables are truncated and Redis is flushed, so no test ever sees another's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from migrations.metadata import target_metadata
+from shoa_api.app import create_app
+from shoa_api.database import async_database_url
+from shoa_api.migrate import upgrade_to_head
+from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
+from shoa_api.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+    from litestar import Litestar
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+class Services:
+    def __init__(self, database_url: str, redis_url: str) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        return {
+            "SHOA_ENV": "test",
+            "SHOA_DATABASE_URL": self.database_url,
+            "SHOA_REDIS_URL": self.redis_url,
+            "SHOA_SECRET_KEY": TEST_SECRET_KEY,
+            "SHOA_LOG_FORMAT": "json",
+            **extra,
+        }
+
+
+def _worker_number(config: pytest.Config) -> int:
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    return int(worker.removeprefix("gw"))
+
+
+@pytest.fixture(scope="session")
+def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    worker = _worker_number(request.config)
+    external_db, external_redis = os.environ.get("SHOA_TEST_DATABASE_URL"), os.environ.get("SHOA_TEST_REDIS_URL")
+    root = tmp_path_factory.mktemp("services")
+    postgres = redis = None
+    try:
+        if external_db:
+            database_url = asyncio.run(_fresh_database(external_db, f"shoa_test_{worker}"))
+        else:
+            postgres = EmbeddedPostgres(root / "postgres", durable=False).start()
+            database_url = postgres.url
+        if external_redis:
+            # A database number per worker; redis-py takes ?db= before the URL's path.
+            redis_url = f"{external_redis}{'&' if '?' in external_redis else '?'}db={1 + worker}"
+        else:
+            redis = EmbeddedRedis(root / "redis", durable=False).start()
+            redis_url = redis.url
+        upgrade_to_head(database_url)
+        yield Services(database_url, redis_url)
+    finally:
+        if redis is not None:
+            redis.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+async def _fresh_database(server_url: str, name: str) -> str:
+    url = make_url(async_database_url(server_url))
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def engine(services: Services) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(services.database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def redis_client(services: Services) -> AsyncIterator[Redis]:
+    client = Redis.from_url(services.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(engine: AsyncEngine, redis_client: Redis) -> None:
+    """Empty every table and the Redis database before each test: no test sees another's data."""
+    tables = ", ".join(f'"{table.name}"' for table in target_metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await redis_client.flushdb()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session for arranging data; commit what the app should see."""
+    async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+        yield session
+
+
+@pytest.fixture
+def settings(services: Services) -> Settings:
+    return load_settings(services.environ(), env_file=None)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://shoa.test") as client:
+        yield client
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / ".shoa"
+    path.mkdir()
+    return path

@@ -1,0 +1,150 @@
+"""Orchestrators ask whether the process lives and whether it can serve; operators scrape its metrics."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from shoa_api.app import create_app
+from shoa_api.runtime import EmbeddedRedis
+from shoa_api.settings import load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from litestar import Litestar
+
+    from tests.conftest import Services
+
+
+async def test_live_answers_without_touching_dependencies(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/health/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_when_postgres_redis_and_search_answer(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok", "search": "ok"}}
+
+
+async def test_not_ready_when_redis_is_stopped(services: Services, tmp_path: Path) -> None:
+    redis = EmbeddedRedis(tmp_path / "redis", durable=False).start()
+    app = create_app(load_settings(services.environ(SHOA_REDIS_URL=redis.url), env_file=None))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        redis.stop()
+
+        response = await client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["detail"] == "unavailable: redis"
+    assert problem["checks"]["database"] == "ok"
+    assert problem["checks"]["redis"] != "ok"
+
+
+async def test_not_ready_when_postgres_is_unreachable(services: Services, tmp_path: Path) -> None:
+    nowhere = f"postgresql+asyncpg://postgres@/shoa?host={tmp_path}"
+    app = create_app(load_settings(services.environ(SHOA_DATABASE_URL=nowhere), env_file=None))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/health/ready")
+
+    assert response.status_code == 503
+    problem = response.json()
+    assert problem["detail"] == "unavailable: database, search"
+    assert problem["checks"]["redis"] == "ok"
+
+
+class _MeilisearchHealth(BaseHTTPRequestHandler):
+    """Answers ``GET /health`` as Meilisearch documents it: 200 ``{"status": "available"}``, no key needed."""
+
+    def do_GET(self) -> None:
+        if self.path != "/health":
+            self._answer(404, {"message": "Not Found", "code": "not_found", "type": "invalid_request", "link": ""})
+            return
+        self._answer(200, {"status": "available"})
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def meilisearch_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _MeilisearchHealth)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_ready_checks_meilisearch_when_it_is_the_engine(services: Services, meilisearch_url: str) -> None:
+    environ = services.environ(
+        SHOA_SEARCH_ENGINE="meilisearch", SHOA_MEILISEARCH_URL=meilisearch_url, SHOA_MEILISEARCH_KEY="masterKey"
+    )
+    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None))) as client:
+        response = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["search"] == "ok"
+
+
+async def test_not_ready_when_meilisearch_is_down(services: Services) -> None:
+    environ = services.environ(
+        SHOA_SEARCH_ENGINE="meilisearch", SHOA_MEILISEARCH_URL="http://127.0.0.1:9", SHOA_MEILISEARCH_KEY="masterKey"
+    )
+    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None))) as client:
+        response = await client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json()["detail"] == "unavailable: search"
+
+
+async def test_metrics_count_requests_by_route_template(client: AsyncTestClient[Litestar]) -> None:
+    await client.get("/v1/malls")
+    await client.get("/v1/malls/6f1c2f54-0000-4000-8000-000000000000")
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    assert 'shoa_http_requests_total{method="GET",route="/v1/malls",status="200"} 1.0' in text
+    assert 'shoa_http_requests_total{method="GET",route="/v1/malls/{mall_id}",status="404"} 1.0' in text
+    assert "shoa_http_request_duration_seconds_bucket" in text
+
+
+async def test_openapi_describes_every_operation(client: AsyncTestClient[Litestar]) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+
+    assert schema["info"]["title"] == "Shoa API"
+    assert {"/v1/malls", "/v1/malls/{mall_id}", "/health/live", "/health/ready"} <= set(schema["paths"])
+    operations = [op for path in schema["paths"].values() for op in path.values()]
+    assert all(op.get("operationId") for op in operations)
+
+
+async def test_the_docs_ui_is_served(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/schema")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Shoa API" in response.text

@@ -1,0 +1,178 @@
+"""The embedded services and `shoa dev`: data survives restarts, nothing outlives its parent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import httpx
+import pytest
+
+from catalog.demo import DEMO_MALLS
+from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+def _processes_mentioning(path: Path) -> list[str]:
+    """Command lines of live processes that mention ``path`` (their data or socket directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            status = (entry / "status").read_text()
+            if str(path) in cmdline and "State:\tZ" not in status:
+                found.append(cmdline.strip())
+    return found
+
+
+def _wait_until_gone(path: Path, timeout: float = 20.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := _processes_mentioning(path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_postgres_keeps_its_data_between_runs(tmp_path: Path) -> None:
+    data = tmp_path / "postgres"
+
+    async def write() -> None:
+        connection = await asyncpg.connect(host=str(server.socket_dir), user="postgres", database="shoa")
+        await connection.execute("CREATE TABLE kept (note text); INSERT INTO kept VALUES ('린넨셔츠')")
+        await connection.close()
+
+    async def read() -> Any:
+        connection = await asyncpg.connect(host=str(server.socket_dir), user="postgres", database="shoa")
+        try:
+            return await connection.fetchval("SELECT note FROM kept")
+        finally:
+            await connection.close()
+
+    with EmbeddedPostgres(data) as server:
+        asyncio.run(write())
+    with EmbeddedPostgres(data) as server:
+        assert asyncio.run(read()) == "린넨셔츠"
+    assert _wait_until_gone(data) == []
+
+
+def test_redis_keeps_its_data_between_runs(tmp_path: Path) -> None:
+    import redis  # noqa: PLC0415 - the sync client, for a sync test
+
+    data = tmp_path / "redis"
+    with EmbeddedRedis(data) as server:
+        redis.Redis.from_url(server.url).set("likes:42", "7")
+    with EmbeddedRedis(data) as server:
+        assert redis.Redis.from_url(server.url).get("likes:42") == b"7"
+
+
+def test_a_second_postgres_on_the_same_data_is_refused_clearly(tmp_path: Path) -> None:
+    with EmbeddedPostgres(tmp_path / "postgres", durable=False), pytest.raises(EmbeddedServiceError) as error:
+        EmbeddedPostgres(tmp_path / "postgres", durable=False).start()
+
+    assert "in use by process" in str(error.value)
+
+
+def test_a_second_redis_on_the_same_data_is_refused_clearly(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path / "redis", durable=False), pytest.raises(EmbeddedServiceError) as error:
+        EmbeddedRedis(tmp_path / "redis", durable=False).start()
+
+    assert "already answers" in str(error.value)
+
+
+def test_a_very_long_data_path_still_gets_a_short_socket(tmp_path: Path) -> None:
+    deep = tmp_path / ("very-long-directory-name-" * 5) / "postgres"
+    deep.parent.mkdir(parents=True)
+
+    with EmbeddedPostgres(deep, durable=False) as server:
+        assert len(str(server.socket_dir)) < 90
+
+    assert _wait_until_gone(deep) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class DevProcess:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = _free_port()
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")}
+        self.log = (workdir / "dev.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "shoa_api", "dev", "--port", str(self.port)],
+            cwd=workdir,
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def wait_until_serving(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.workdir / "dev.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        pytest.fail(f"shoa dev did not serve within {timeout}s: {(self.workdir / 'dev.log').read_text()}")
+
+    def mall_ids(self) -> list[str]:
+        body = httpx.get(f"{self.base_url}/v1/malls", params={"limit": 100}, timeout=5).json()
+        return [mall["id"] for mall in body["items"]]
+
+    def stop(self, sig: signal.Signals) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(60)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    for command in _processes_mentioning(tmp_path):  # never leave a failed test's servers behind
+        print("left running:", command)  # noqa: T201
+
+
+def test_shoa_dev_serves_demo_malls_and_keeps_them_across_restarts(workdir: Path) -> None:
+    dev = DevProcess(workdir)
+    dev.wait_until_serving()
+    first = dev.mall_ids()
+
+    assert dev.stop(signal.SIGTERM) == 0
+    assert _wait_until_gone(workdir) == []
+
+    again = DevProcess(workdir)
+    again.wait_until_serving()
+    second = again.mall_ids()
+    assert again.stop(signal.SIGINT) in (0, 130)
+
+    assert len(first) == len(DEMO_MALLS)
+    assert second == first
+    assert _wait_until_gone(workdir) == []
+
+
+def test_shoa_dev_killed_outright_leaves_no_orphans(workdir: Path) -> None:
+    dev = DevProcess(workdir)
+    dev.wait_until_serving()
+    assert len(_processes_mentioning(workdir)) >= 2  # PostgreSQL and Redis run under the data directory
+
+    dev.stop(signal.SIGKILL)
+
+    assert _wait_until_gone(workdir) == []
