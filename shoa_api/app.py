@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 import httpx
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
     from litestar.datastructures import State
 
+logger = logging.getLogger("shoa.app")
+
 API_VERSION = "1.0.0"
 HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
 
@@ -48,6 +51,7 @@ def create_app(settings: Settings) -> Litestar:
         redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         app.state.redis, app.state.http = redis, http
+        logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         try:
             yield
         finally:

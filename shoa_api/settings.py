@@ -91,7 +91,6 @@ class MeilisearchSettings(_Area, frozen=True, kw_only=True):
     url: str | None = None
     key: Secret | None = None
     """The API key (the master key in development, a search+documents key in production)."""
-    timeout: float = 5.0
 
 
 class SecuritySettings(_Area, frozen=True, kw_only=True):

@@ -168,11 +168,35 @@ def test_shoa_dev_serves_demo_malls_and_keeps_them_across_restarts(workdir: Path
     assert _wait_until_gone(workdir) == []
 
 
+def _children(pid: int) -> dict[int, str]:
+    """Direct children of ``pid``, with their command names."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == pid:
+                found[int(entry.name)] = name
+    return found
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    return False
+
+
 def test_shoa_dev_killed_outright_leaves_no_orphans(workdir: Path) -> None:
     dev = DevProcess(workdir)
     dev.wait_until_serving()
-    assert len(_processes_mentioning(workdir)) >= 2  # PostgreSQL and Redis run under the data directory
+    children = _children(dev.process.pid)
+    names = sorted(name.rstrip("0123456789.") for name in children.values())
+    assert names == ["postgres", "python", "redis-server"]  # the worker is the python one
 
     dev.stop(signal.SIGKILL)
 
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert {pid: name for pid, name in children.items() if _alive(pid)} == {}
     assert _wait_until_gone(workdir) == []
