@@ -1,0 +1,83 @@
+"""``python -m bench BENCHMARK``: run one benchmark, print its table and save it as JSON and Markdown."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TypeVar
+
+from bench import http
+from bench.load import LoadGeneratorError
+from bench.server import ServerError
+from shoa_api.runtime import EmbeddedServiceError
+from shoa_api.settings import SettingsError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+Benchmark = Callable[[argparse.Namespace], int]
+Number = TypeVar("Number", int, float)
+
+BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
+    "http": ("requests/s, latency and memory of Shoa endpoints against a bare Litestar app", http.run),
+}
+
+EXPECTED_ERRORS = (http.BenchmarkError, LoadGeneratorError, ServerError, EmbeddedServiceError, SettingsError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    benchmark: Benchmark = args.benchmark
+    # SIGTERM unwinds like Ctrl-C, so every server and embedded service is stopped on the way out.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return benchmark(args)
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as exc:
+        print(f"\nbench: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run one benchmark, print its table and save it as JSON and Markdown."
+    )
+    commands = parser.add_subparsers(required=True, metavar="BENCHMARK")
+    for name, (summary, benchmark) in BENCHMARKS.items():
+        command = commands.add_parser(name, help=summary, description=summary)
+        _add_load_options(command)
+        command.set_defaults(benchmark=benchmark)
+    return parser
+
+
+def _add_load_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--duration", type=_positive(float), default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=_positive(float, zero=True), default=3.0, help="seconds of warm-up")
+    parser.add_argument("--connections", type=_positive(int), default=16, help="concurrent connections (k6 VUs)")
+    parser.add_argument("--output-dir", type=Path, default=Path("bench/results"), help="where JSON and Markdown go")
+
+
+def _positive(kind: type[Number], *, zero: bool = False) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
+        value = kind(text)
+        if value < 0 or (value == 0 and not zero):
+            msg = f"must be {'at least 0' if zero else 'more than 0'}, got {text}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error for a malformed value
+    return parse
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""``python -m bench http``: Shoa's requests per second against a bare Litestar app on the same server settings.
+
+The bare app sets the ceiling of this machine, server and framework; each Shoa endpoint has a goal as a share of
+it. Shoa runs with its production defaults (JSON access log included) against embedded PostgreSQL and Redis
+holding the demo catalog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bench.cpu_time import CpuSample, CpuUse, cpu_use
+from bench.cpus import CpuPlan, plan_cpus
+from bench.load import find_k6, k6_version, run_load
+from bench.report import Measurement, Report, machine_facts, now_utc, render_text, save
+from bench.server import AppServer
+from catalog.demo import seed_demo_malls
+from shoa_api.database import create_engine, create_session_maker, session_scope
+from shoa_api.migrate import upgrade_to_head
+from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
+from shoa_api.settings import generate_secret_key, load_settings
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
+
+    from bench.load import LoadResult
+    from shoa_api.settings import Settings
+
+
+class BenchmarkError(RuntimeError):
+    """An endpoint is not fit to be measured (wrong status, empty catalog); the message says which."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    minimum_ratio: float | None
+    """Of the bare app's requests/s; ``None`` for the bare app itself."""
+    lists_items: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    factory: str
+    endpoints: tuple[Endpoint, ...]
+
+
+BARE = Target("bare", "bench.hello:create_hello_app", (Endpoint("/", minimum_ratio=None),))
+SHOA = Target(
+    "shoa",
+    "shoa_api.app:create_app_from_environment",
+    (
+        Endpoint("/health/live", minimum_ratio=0.80),
+        Endpoint("/v1/malls", minimum_ratio=0.40, lists_items=True),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    k6: Path
+    seconds: float
+    warmup_seconds: float
+    connections: int
+    cpus: frozenset[int] | None
+
+
+def run(args: argparse.Namespace) -> int:
+    cpus = plan_cpus()
+    k6 = find_k6()
+    plan = LoadPlan(k6, args.duration, args.warmup, args.connections, cpus.load)
+    report = Report(
+        benchmark="http",
+        command=shlex.join(sys.orig_argv),
+        started_at=now_utc(),
+        machine=machine_facts(k6_version=k6_version(k6), cpu_placement=cpus.describe()),
+        options={"duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections},
+        measurements=[],
+    )
+    print(f"command: {report.command}")
+    for name, value in report.machine.items():
+        print(f"{name}: {value}")
+    print(f"each endpoint: {args.warmup:g}s warm-up, then {args.duration:g}s with {args.connections} connections\n")
+
+    with tempfile.TemporaryDirectory(prefix="shoa-bench-") as tmp_name:
+        report.measurements.extend(_measure_all(Path(tmp_name), cpus, plan))
+
+    print()
+    print(render_text(report))
+    for path in save(report, args.output_dir):
+        print(f"saved {path}")
+    return 0
+
+
+def _measure_all(tmp: Path, cpus: CpuPlan, plan: LoadPlan) -> list[Measurement]:
+    measurements = _measure(BARE, tmp, environment=_base_environment(), plan=plan, cpus=cpus)
+    # The database and cache are someone else's machine in production: keep them off the server's CPU.
+    with (
+        _process_pinned_to(cpus.load),
+        EmbeddedPostgres(tmp / "postgres", durable=False) as postgres,
+        EmbeddedRedis(tmp / "redis", durable=False) as redis,
+    ):
+        variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
+        _prepare_database(variables)
+        measurements += _measure(SHOA, tmp, environment=_base_environment() | variables, plan=plan, cpus=cpus)
+    return measurements
+
+
+def _measure(
+    target: Target, tmp: Path, *, environment: dict[str, str], plan: LoadPlan, cpus: CpuPlan
+) -> list[Measurement]:
+    server = AppServer(
+        target.factory,
+        environment=environment,
+        log_path=tmp / f"{target.name}-server.log",
+        ready_path=target.endpoints[0].path,
+        cpus=cpus.server,
+        cwd=tmp,
+    )
+    with server:
+        results = [(endpoint, *_load_endpoint(server, endpoint, target, plan)) for endpoint in target.endpoints]
+        peak_rss_mib = server.peak_rss_mib()
+    return [
+        Measurement(
+            target=target.name,
+            endpoint=f"GET {endpoint.path}",
+            load=result,
+            cpu=cpu,
+            peak_rss_mib=peak_rss_mib,
+            minimum_ratio=endpoint.minimum_ratio,
+        )
+        for endpoint, result, cpu in results
+    ]
+
+
+def _load_endpoint(server: AppServer, endpoint: Endpoint, target: Target, plan: LoadPlan) -> tuple[LoadResult, CpuUse]:
+    url = f"{server.base_url}{endpoint.path}"
+    _check_answers(url, endpoint)
+    print(f"{target.name} GET {endpoint.path}: ", end="", flush=True)
+    if plan.warmup_seconds > 0:
+        print(f"warm-up {plan.warmup_seconds:g}s, ", end="", flush=True)
+        run_load(plan.k6, url, seconds=plan.warmup_seconds, connections=plan.connections, cpus=plan.cpus)
+    print(f"measuring {plan.seconds:g}s ... ", end="", flush=True)
+    before = CpuSample.take(server.pid)
+    result = run_load(plan.k6, url, seconds=plan.seconds, connections=plan.connections, cpus=plan.cpus)
+    # The server idles while k6 starts and stops, so its CPU time all falls within the test's own duration.
+    cpu = cpu_use(before, CpuSample.take(server.pid), test_seconds=result.seconds)
+    print(
+        f"{result.requests_per_second:,.0f} requests/s, {result.failed} failed, "
+        f"server CPU {cpu.server_percent:.0f}%, other processes {cpu.others_percent:.0f}%"
+    )
+    return result, cpu
+
+
+def _check_answers(url: str, endpoint: Endpoint) -> None:
+    """Measure only what works: an endpoint answering errors or an empty page would be fast and meaningless."""
+    response = httpx.get(url, timeout=10.0)
+    if response.status_code != 200:
+        msg = f"GET {url} answered {response.status_code}, not 200: {response.text[:300]}"
+        raise BenchmarkError(msg)
+    if endpoint.lists_items and not response.json().get("items"):
+        msg = f"GET {url} listed no items: {response.text[:300]}"
+        raise BenchmarkError(msg)
+
+
+def _base_environment() -> dict[str, str]:
+    """This process's environment without any SHOA_* a developer has set, so every run measures the same app."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("SHOA_")}
+
+
+def _shoa_variables(*, database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "SHOA_DATABASE_URL": database_url,
+        "SHOA_REDIS_URL": redis_url,
+        "SHOA_SECRET_KEY": generate_secret_key(),
+        # Production defaults, spelled out so that the app's own JSON access log is part of what is measured.
+        "SHOA_ENV": "production",
+        "SHOA_LOG_LEVEL": "INFO",
+        "SHOA_LOG_FORMAT": "json",
+    }
+
+
+def _prepare_database(variables: dict[str, str]) -> None:
+    settings = load_settings(variables, env_file=None)
+    upgrade_to_head(settings.database.url)
+    asyncio.run(_seed_demo_data(settings))
+
+
+async def _seed_demo_data(settings: Settings) -> int:
+    engine = create_engine(settings.database)
+    try:
+        async with session_scope(create_session_maker(engine)) as session:
+            return await seed_demo_malls(session)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.contextmanager
+def _process_pinned_to(cpus: frozenset[int] | None) -> Iterator[None]:
+    """Pin this process, and so every child it starts from now on, to ``cpus``."""
+    if cpus is None:
+        yield
+        return
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)

@@ -1,0 +1,221 @@
+"""A benchmark's results: one table, printed and saved as JSON and Markdown, with the facts needed to compare runs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.cpu_time import CpuUse
+    from bench.load import LoadResult
+
+COLUMNS = (
+    "target", "endpoint", "requests/s", "p50 ms", "p99 ms", "failures",
+    "server CPU %", "others CPU %", "peak RSS MiB", "vs bare", "goal", "met",
+)  # fmt: skip
+NUMERIC_COLUMNS = frozenset({2, 3, 4, 6, 7, 8, 9})
+BUSY_MACHINE_PERCENT = 10.0
+"""CPU taken by processes outside the benchmark above which a run is flagged as unreliable."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    target: str
+    endpoint: str
+    load: LoadResult
+    cpu: CpuUse
+    peak_rss_mib: float
+    minimum_ratio: float | None
+    """Of the baseline's requests/s; ``None`` for the baseline itself."""
+
+    def ratio(self, baseline_rps: float) -> float:
+        return self.load.requests_per_second / baseline_rps if baseline_rps else 0.0
+
+    def met(self, baseline_rps: float) -> bool | None:
+        """Fast enough *and* no failures: a server answering errors quickly has not met anything."""
+        if self.minimum_ratio is None:
+            return None
+        return self.ratio(baseline_rps) >= self.minimum_ratio and self.load.failed == 0
+
+
+@dataclass(frozen=True)
+class Report:
+    benchmark: str
+    command: str
+    started_at: str
+    machine: dict[str, str]
+    options: dict[str, Any]
+    measurements: list[Measurement]
+
+    @property
+    def baseline_rps(self) -> float:
+        baselines = [m for m in self.measurements if m.minimum_ratio is None]
+        return baselines[0].load.requests_per_second if baselines else 0.0
+
+    def missed(self) -> list[Measurement]:
+        return [m for m in self.measurements if m.met(self.baseline_rps) is False]
+
+
+def machine_facts(*, k6_version: str, cpu_placement: str) -> dict[str, str]:
+    return {
+        "cpus": str(os.cpu_count()),
+        "cpu model": _cpu_model(),
+        "cpu placement": cpu_placement,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": platform.platform(),
+        "k6": k6_version,
+        "uvicorn": metadata.version("uvicorn"),
+        "litestar": metadata.version("litestar"),
+    }
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(tz=datetime.UTC).isoformat(timespec="seconds")
+
+
+def render_text(report: Report) -> str:
+    rows = _rows(report)
+    widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    lines = []
+    for row in [COLUMNS, *rows]:
+        cells = [
+            cell.rjust(width) if i in NUMERIC_COLUMNS else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join([*lines, "", *notes(report)])
+
+
+def notes(report: Report) -> list[str]:
+    """How to read the table, and what makes this run's numbers doubtful."""
+    lines = [
+        "server CPU %: of the server's one CPU while k6 sent requests; well under 100 means something else "
+        "(k6, the database, other processes) set the pace.",
+        "others CPU %: taken by processes outside this benchmark during the run; it should be about 0.",
+        "peak RSS MiB: the server process's high-water mark after all its runs, so one value per app.",
+        "met: at least the goal's share of the bare app's requests/s, and no failures.",
+    ]
+    busy = [m for m in report.measurements if m.cpu.others_percent > BUSY_MACHINE_PERCENT]
+    if busy:
+        worst = max(m.cpu.others_percent for m in busy)
+        lines.append(
+            f"WARNING: other processes took up to {worst:.0f}% of a CPU during {len(busy)} run(s); "
+            "rerun on a quiet machine before trusting these numbers."
+        )
+    failing = [f"{m.target} {m.endpoint}" for m in report.measurements if m.load.failed]
+    if failing:
+        lines.append(f"WARNING: failed requests in: {', '.join(failing)}.")
+    missed = [f"{m.target} {m.endpoint}" for m in report.missed()]
+    lines.append(f"goals missed: {', '.join(missed)}." if missed else "all goals met.")
+    return lines
+
+
+def render_markdown(report: Report) -> str:
+    header = "| " + " | ".join(COLUMNS) + " |"
+    divider = "| " + " | ".join("---:" if i in NUMERIC_COLUMNS else "---" for i in range(len(COLUMNS))) + " |"
+    table = [header, divider, *("| " + " | ".join(row) + " |" for row in _rows(report))]
+    facts = [f"- **{name}**: {value}" for name, value in report.machine.items()]
+    explanations = [f"- {line}" for line in notes(report)]
+    options = [f"- **{name}**: {value}" for name, value in report.options.items()]
+    return "\n".join(
+        [
+            f"# `{report.benchmark}` benchmark, {report.started_at}",
+            "",
+            f"Command: `{report.command}`",
+            "",
+            *table,
+            "",
+            *explanations,
+            "",
+            "## Machine",
+            "",
+            *facts,
+            "",
+            "## Options",
+            "",
+            *options,
+            "",
+        ]
+    )
+
+
+def render_json(report: Report) -> str:
+    baseline = report.baseline_rps
+    document = {
+        "benchmark": report.benchmark,
+        "command": report.command,
+        "started_at": report.started_at,
+        "machine": report.machine,
+        "options": report.options,
+        "results": [
+            {
+                "target": m.target,
+                "endpoint": m.endpoint,
+                **asdict(m.load),
+                "failure_rate": m.load.failure_rate,
+                "server_cpu_percent": round(m.cpu.server_percent, 1),
+                "others_cpu_percent": round(m.cpu.others_percent, 1),
+                "peak_rss_mib": round(m.peak_rss_mib, 1),
+                "ratio_to_bare": round(m.ratio(baseline), 3),
+                "minimum_ratio": m.minimum_ratio,
+                "met": m.met(baseline),
+            }
+            for m in report.measurements
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def save(report: Report, output_dir: Path) -> list[Path]:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.fromisoformat(report.started_at).strftime("%Y%m%dT%H%M%SZ")
+    saved = []
+    for suffix, text in ((".json", render_json(report)), (".md", render_markdown(report))):
+        path = output_dir / f"{report.benchmark}-{stamp}{suffix}"
+        path.write_text(text, encoding="utf-8")
+        saved.append(path)
+    return saved
+
+
+def _rows(report: Report) -> list[tuple[str, ...]]:
+    baseline = report.baseline_rps
+    return [
+        (
+            m.target,
+            m.endpoint,
+            f"{m.load.requests_per_second:,.0f}",
+            f"{m.load.p50_ms:.2f}",
+            f"{m.load.p99_ms:.2f}",
+            _failures(m.load),
+            f"{m.cpu.server_percent:.0f}",
+            f"{m.cpu.others_percent:.0f}",
+            f"{m.peak_rss_mib:.1f}",
+            f"{m.ratio(baseline):.2f}x",
+            "baseline" if m.minimum_ratio is None else f">= {m.minimum_ratio:.2f}x",
+            {None: "-", True: "yes", False: "NO"}[m.met(baseline)],
+        )
+        for m in report.measurements
+    ]
+
+
+def _failures(load: LoadResult) -> str:
+    if load.failed == 0:
+        return "0"
+    return f"{load.failed} ({load.failure_rate:.2%}, {load.non_2xx} non-2xx)"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
