@@ -1,4 +1,8 @@
-"""Every catalog query lives here."""
+"""Every catalog query lives here.
+
+The hot read queries are built once, with bound parameters, so SQLAlchemy reuses their compiled form and
+cache key instead of rebuilding both on every request.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from catalog.models import Mall, MallStatus
+from catalog.schemas import MallSummary
 
 if TYPE_CHECKING:
     import uuid
@@ -14,19 +19,32 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+_SUMMARY_COLUMNS = (Mall.id, Mall.slug, Mall.name, Mall.description, Mall.logo_url, Mall.created_at)
+_LISTED = Mall.status == MallStatus.ACTIVE.value
+
+_FIRST_PAGE = sa.select(*_SUMMARY_COLUMNS).where(_LISTED).order_by(Mall.name, Mall.id).limit(sa.bindparam("limit"))
+_PAGE_AFTER = (
+    sa.select(*_SUMMARY_COLUMNS)
+    .where(_LISTED, sa.tuple_(Mall.name, Mall.id) > sa.tuple_(sa.bindparam("name"), sa.bindparam("id")))
+    .order_by(Mall.name, Mall.id)
+    .limit(sa.bindparam("limit"))
+)
+_ONE_LISTED = sa.select(*_SUMMARY_COLUMNS).where(_LISTED, Mall.id == sa.bindparam("id"))
+
 
 async def list_listed_malls(
     session: AsyncSession, *, after: tuple[str, uuid.UUID] | None, limit: int
-) -> Sequence[Mall]:
-    query = sa.select(Mall).where(Mall.status == MallStatus.ACTIVE.value).order_by(Mall.name, Mall.id).limit(limit)
-    if after is not None:
-        query = query.where(sa.tuple_(Mall.name, Mall.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
-    return (await session.scalars(query)).all()
+) -> list[MallSummary]:
+    if after is None:
+        result = await session.execute(_FIRST_PAGE, {"limit": limit})
+    else:
+        result = await session.execute(_PAGE_AFTER, {"name": after[0], "id": after[1], "limit": limit})
+    return [MallSummary(*row) for row in result]
 
 
-async def get_listed_mall(session: AsyncSession, mall_id: uuid.UUID) -> Mall | None:
-    query = sa.select(Mall).where(Mall.id == mall_id, Mall.status == MallStatus.ACTIVE.value)
-    return await session.scalar(query)
+async def get_listed_mall(session: AsyncSession, mall_id: uuid.UUID) -> MallSummary | None:
+    row = (await session.execute(_ONE_LISTED, {"id": mall_id})).first()
+    return MallSummary(*row) if row is not None else None
 
 
 async def count_malls(session: AsyncSession) -> int:

@@ -8,7 +8,9 @@ import uuid
 import msgspec
 
 
-class MallSummary(msgspec.Struct, frozen=True, kw_only=True):
+class MallSummary(msgspec.Struct, frozen=True):
+    """Fields in the order of the repository's summary columns."""
+
     id: uuid.UUID
     slug: str
     name: str

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from typing import TYPE_CHECKING
 
 import httpx
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
-from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
-from shoa_api.database import create_engine, provide_transaction
+from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
+from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging
 from shoa_api.routes.catalog import MallController
@@ -37,8 +38,9 @@ HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
 def create_app(settings: Settings) -> Litestar:
     configure_logging(settings.app)
     app_metrics = Metrics()
+    engine = create_engine(settings.database)
     database = SQLAlchemyAsyncConfig(
-        engine_instance=create_engine(settings.database),
+        engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         session_dependency_key="db_session",
         engine_dependency_key="db_engine",
@@ -51,7 +53,12 @@ def create_app(settings: Settings) -> Litestar:
         redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         app.state.redis, app.state.http = redis, http
+        app.state.read_session_maker = create_read_session_maker(engine)
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
+        # Everything built so far lives as long as the process: keep it out of the collector's way, so that
+        # collections only scan what requests allocate.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -68,6 +75,7 @@ def create_app(settings: Settings) -> Litestar:
             "redis": Provide(_state_redis, sync_to_thread=False),
             "http": Provide(_state_http, sync_to_thread=False),
             "db": Provide(provide_transaction),
+            "db_read": Provide(provide_read_session),
         },
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
@@ -78,7 +86,8 @@ def create_app(settings: Settings) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
-        response_cache_config=ResponseCacheConfig(default_expiration=None),
+        response_cache_config=public_cache_config(settings.app.public_cache_seconds),
+        stores={PUBLIC_CACHE_STORE: ProcessLocalStore()},
         logging_config=None,
         debug=False,
     )

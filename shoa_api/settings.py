@@ -61,6 +61,8 @@ class AppSettings(_Area, frozen=True, kw_only=True):
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "json"
     """``json`` (one object per line, for log collectors) or ``console`` (the same fields, for humans)."""
+    public_cache_seconds: int = 5
+    """How long each process reuses a public catalog answer (the malls directory); 0 turns the cache off."""
 
 
 class DatabaseSettings(_Area, frozen=True, kw_only=True):

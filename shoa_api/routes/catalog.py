@@ -26,10 +26,12 @@ class MallController(Controller):
     path = "/v1/malls"
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @get(operation_id="list_malls", summary="Listed malls in 가나다 order, a page at a time")
-    async def list_malls(self, db: NamedDependency[AsyncSession], cursor: Cursor = None, limit: Limit = 20) -> MallPage:
-        return await service.list_malls(db, cursor=cursor, limit=limit)
+    @get(operation_id="list_malls", summary="Listed malls in 가나다 order, a page at a time", cache=True)
+    async def list_malls(
+        self, db_read: NamedDependency[AsyncSession], cursor: Cursor = None, limit: Limit = 20
+    ) -> MallPage:
+        return await service.list_malls(db_read, cursor=cursor, limit=limit)
 
-    @get("/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall")
-    async def get_mall(self, db: NamedDependency[AsyncSession], mall_id: FromPath[uuid.UUID]) -> MallSummary:
-        return await service.get_mall(db, mall_id)
+    @get("/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall", cache=True)
+    async def get_mall(self, db_read: NamedDependency[AsyncSession], mall_id: FromPath[uuid.UUID]) -> MallSummary:
+        return await service.get_mall(db_read, mall_id)

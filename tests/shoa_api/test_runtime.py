@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from catalog.demo import DEMO_MALLS
-from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError
+from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError, die_with_parent
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 def _processes_mentioning(path: Path) -> list[str]:
@@ -119,6 +119,7 @@ class DevProcess:
             env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - if pytest dies, so does shoa dev
         )
         self.base_url = f"http://127.0.0.1:{self.port}"
 
@@ -144,21 +145,36 @@ class DevProcess:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-    for command in _processes_mentioning(tmp_path):  # never leave a failed test's servers behind
-        print("left running:", command)  # noqa: T201
+def start_dev(tmp_path: Path) -> Iterator[Callable[[], DevProcess]]:
+    """Starts `shoa dev` in a fresh directory; whatever a failing test left running is killed afterwards."""
+    started: list[DevProcess] = []
+
+    def start() -> DevProcess:
+        started.append(DevProcess(tmp_path))
+        return started[-1]
+
+    yield start
+    for dev in started:
+        if dev.process.poll() is None:
+            dev.stop(signal.SIGKILL)  # its servers and worker follow it (parent-death signal)
 
 
-def test_shoa_dev_serves_demo_malls_and_keeps_them_across_restarts(workdir: Path) -> None:
-    dev = DevProcess(workdir)
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def test_shoa_dev_serves_demo_malls_and_keeps_them_across_restarts(
+    workdir: Path, start_dev: Callable[[], DevProcess]
+) -> None:
+    dev = start_dev()
     dev.wait_until_serving()
     first = dev.mall_ids()
 
     assert dev.stop(signal.SIGTERM) == 0
     assert _wait_until_gone(workdir) == []
 
-    again = DevProcess(workdir)
+    again = start_dev()
     again.wait_until_serving()
     second = again.mall_ids()
     assert again.stop(signal.SIGINT) in (0, 130)
@@ -186,8 +202,8 @@ def _alive(pid: int) -> bool:
     return False
 
 
-def test_shoa_dev_killed_outright_leaves_no_orphans(workdir: Path) -> None:
-    dev = DevProcess(workdir)
+def test_shoa_dev_killed_outright_leaves_no_orphans(workdir: Path, start_dev: Callable[[], DevProcess]) -> None:
+    dev = start_dev()
     dev.wait_until_serving()
     children = _children(dev.process.pid)
     names = sorted(name.rstrip("0123456789.") for name in children.values())

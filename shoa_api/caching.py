@@ -1,0 +1,90 @@
+"""Short-lived, per-process reuse of public catalog answers.
+
+Shoppers open the same first pages over and over; answering them from memory for a few seconds spares the
+database. The cache is bounded by construction: only first pages (no cursor) and single resources are stored,
+keyed by the parameters the route understands, so junk query parameters or made-up cursors cannot grow it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.stores.base import Store
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.types import HTTPScope
+
+KEYED_PARAMETERS = ("cursor", "limit")
+PUBLIC_CACHE_STORE = "public_answers"
+
+
+def public_cache_key(request: Request[Any, Any, Any]) -> str:
+    query = request.query_params
+    return request.url.path + "?" + "&".join(f"{name}={query.get(name, '')}" for name in KEYED_PARAMETERS)
+
+
+def public_cache_config(seconds: int) -> ResponseCacheConfig:
+    def worth_storing(scope: HTTPScope, status_code: int) -> bool:
+        return seconds > 0 and 200 <= status_code < 300 and b"cursor=" not in scope["query_string"]
+
+    return ResponseCacheConfig(
+        default_expiration=max(seconds, 1),
+        key_builder=public_cache_key,
+        cache_response_filter=worth_storing,
+        store=PUBLIC_CACHE_STORE,
+    )
+
+
+class ProcessLocalStore(Store):
+    """A dict with expiry times, for answers this process reuses.
+
+    Litestar's ``MemoryStore`` takes an anyio lock around every read; on one event loop with no awaits
+    inside, a plain dict is already atomic, and the lock was a measurable share of a cached answer's cost.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[bytes, float | None]] = {}
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        self._entries[key] = (data, _deadline(expires_in))
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        data, deadline = entry
+        if deadline is not None and deadline <= time.monotonic():
+            del self._entries[key]
+            return None
+        if renew_for is not None and deadline is not None:
+            self._entries[key] = (data, _deadline(renew_for))
+        return data
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    async def delete_all(self) -> None:
+        self._entries.clear()
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] is None:
+            return None
+        return max(0, int(entry[1] - time.monotonic()))
+
+
+def _deadline(expires_in: int | timedelta | None) -> float | None:
+    if expires_in is None:
+        return None
+    seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
+    return time.monotonic() + seconds

@@ -1,0 +1,84 @@
+"""The malls directory is answered from memory for a few seconds, and never grows without bound."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING
+
+from litestar.testing import AsyncTestClient
+
+from shoa_api.app import create_app
+from shoa_api.settings import load_settings
+from tests.factories import create_mall
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.conftest import Services
+
+
+def _app(services: Services, seconds: int) -> Litestar:
+    return create_app(load_settings(services.environ(SHOA_PUBLIC_CACHE_SECONDS=str(seconds)), env_file=None))
+
+
+async def _names(client: AsyncTestClient[Litestar], **params: str) -> list[str]:
+    response = await client.get("/v1/malls", params=params)
+    assert response.status_code == 200
+    return [mall["name"] for mall in response.json()["items"]]
+
+
+async def test_a_new_mall_shows_on_the_first_page_once_the_cache_expires(
+    services: Services, session: AsyncSession
+) -> None:
+    await create_mall(session, name="나래")
+    async with AsyncTestClient(app=_app(services, seconds=1)) as client:
+        assert await _names(client) == ["나래"]
+        await create_mall(session, name="가람")
+
+        assert await _names(client) == ["나래"]  # reused for up to a second
+        await asyncio.sleep(1.2)
+        assert await _names(client) == ["가람", "나래"]
+
+
+async def test_pages_after_a_cursor_are_always_fresh(services: Services, session: AsyncSession) -> None:
+    for name in ["가람", "나래", "다온"]:
+        await create_mall(session, name=name)
+    async with AsyncTestClient(app=_app(services, seconds=60)) as client:
+        first = (await client.get("/v1/malls", params={"limit": 1})).json()
+        cursor = first["next_cursor"]
+        assert await _names(client, limit="1", cursor=cursor) == ["나래"]
+        await create_mall(session, name="나나")
+
+        assert await _names(client, limit="1", cursor=cursor) == ["나나"]
+
+
+async def test_junk_parameters_share_the_cached_answer(services: Services, session: AsyncSession) -> None:
+    await create_mall(session, name="블랑쉬")
+    app = _app(services, seconds=60)
+    async with AsyncTestClient(app=app) as client:
+        for junk in range(20):
+            assert await _names(client, utm_source=f"campaign-{junk}") == ["블랑쉬"]
+
+    store = app.response_cache_config.get_store_from_app(app)
+    assert await store.exists("/v1/malls?cursor=&limit=")
+    assert not await store.exists("/v1/malls?cursor=&limit=&utm_source=campaign-3")
+
+
+async def test_zero_seconds_turns_the_cache_off(services: Services, session: AsyncSession) -> None:
+    await create_mall(session, name="나래")
+    async with AsyncTestClient(app=_app(services, seconds=0)) as client:
+        assert await _names(client) == ["나래"]
+        await create_mall(session, name="가람")
+
+        assert await _names(client) == ["가람", "나래"]
+
+
+async def test_a_not_found_answer_is_not_remembered(services: Services, session: AsyncSession) -> None:
+    mall_id = uuid.uuid4()
+    async with AsyncTestClient(app=_app(services, seconds=60)) as client:
+        assert (await client.get(f"/v1/malls/{mall_id}")).status_code == 404
+        await create_mall(session, name="하루일상", mall_id=mall_id)
+
+        assert (await client.get(f"/v1/malls/{mall_id}")).status_code == 200
