@@ -46,8 +46,9 @@ class BenchmarkError(RuntimeError):
 class Endpoint:
     path: str
     minimum_ratio: float | None
-    """Of the bare app's requests/s; ``None`` for the bare app itself."""
+    """Of the bare app's requests/s; ``None`` for the bare app itself and for figures shown for information."""
     lists_items: bool = False
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,11 @@ class Target:
     name: str
     factory: str
     endpoints: tuple[Endpoint, ...]
+    variables: tuple[tuple[str, str], ...] = ()
+    """SHOA_* settings of this target beyond the production defaults."""
 
 
-BARE = Target("bare", "bench.hello:create_hello_app", (Endpoint("/", minimum_ratio=None),))
+BARE = Target("bare", "bench.hello:create_hello_app", (Endpoint("/", minimum_ratio=None, baseline=True),))
 SHOA = Target(
     "shoa",
     "shoa_api.app:create_app_from_environment",
@@ -65,6 +68,13 @@ SHOA = Target(
         Endpoint("/health/live", minimum_ratio=0.80),
         Endpoint("/v1/malls", minimum_ratio=0.40, lists_items=True),
     ),
+)
+SHOA_UNCACHED = Target(
+    "shoa, cache off",
+    "shoa_api.app:create_app_from_environment",
+    # Every request reads PostgreSQL: what pages after a cursor, and a cold first page, cost.
+    (Endpoint("/v1/malls", minimum_ratio=None, lists_items=True),),
+    variables=(("SHOA_PUBLIC_CACHE_SECONDS", "0"),),
 )
 
 
@@ -114,7 +124,9 @@ def _measure_all(tmp: Path, cpus: CpuPlan, plan: LoadPlan) -> list[Measurement]:
     ):
         variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
         _prepare_database(variables)
-        measurements += _measure(SHOA, tmp, environment=_base_environment() | variables, plan=plan, cpus=cpus)
+        for target in (SHOA, SHOA_UNCACHED):
+            environment = _base_environment() | variables | dict(target.variables)
+            measurements += _measure(target, tmp, environment=environment, plan=plan, cpus=cpus)
     return measurements
 
 
@@ -124,7 +136,7 @@ def _measure(
     server = AppServer(
         target.factory,
         environment=environment,
-        log_path=tmp / f"{target.name}-server.log",
+        log_path=tmp / f"{target.name.replace(' ', '-').replace(',', '')}-server.log",
         ready_path=target.endpoints[0].path,
         cpus=cpus.server,
         cwd=tmp,
@@ -140,6 +152,7 @@ def _measure(
             cpu=cpu,
             peak_rss_mib=peak_rss_mib,
             minimum_ratio=endpoint.minimum_ratio,
+            baseline=endpoint.baseline,
         )
         for endpoint, result, cpu in results
     ]

@@ -19,17 +19,21 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-_SUMMARY_COLUMNS = (Mall.id, Mall.slug, Mall.name, Mall.description, Mall.logo_url, Mall.created_at)
-_LISTED = Mall.status == MallStatus.ACTIVE.value
+# Plain table columns, not ORM attributes: the session then runs these as Core statements, skipping the ORM's
+# compile and row-loading steps that reading a few columns into structs does not need.
+_malls = Mall.__table__.c
+_SUMMARY_COLUMNS = (_malls.id, _malls.slug, _malls.name, _malls.description, _malls.logo_url, _malls.created_at)
+_LISTED = _malls.status == MallStatus.ACTIVE.value
+_NAME_ORDER = (_malls.name, _malls.id)
 
-_FIRST_PAGE = sa.select(*_SUMMARY_COLUMNS).where(_LISTED).order_by(Mall.name, Mall.id).limit(sa.bindparam("limit"))
+_FIRST_PAGE = sa.select(*_SUMMARY_COLUMNS).where(_LISTED).order_by(*_NAME_ORDER).limit(sa.bindparam("limit"))
 _PAGE_AFTER = (
     sa.select(*_SUMMARY_COLUMNS)
-    .where(_LISTED, sa.tuple_(Mall.name, Mall.id) > sa.tuple_(sa.bindparam("name"), sa.bindparam("id")))
-    .order_by(Mall.name, Mall.id)
+    .where(_LISTED, sa.tuple_(*_NAME_ORDER) > sa.tuple_(sa.bindparam("name"), sa.bindparam("id")))
+    .order_by(*_NAME_ORDER)
     .limit(sa.bindparam("limit"))
 )
-_ONE_LISTED = sa.select(*_SUMMARY_COLUMNS).where(_LISTED, Mall.id == sa.bindparam("id"))
+_ONE_LISTED = sa.select(*_SUMMARY_COLUMNS).where(_LISTED, _malls.id == sa.bindparam("id"))
 
 
 async def list_listed_malls(

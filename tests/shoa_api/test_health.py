@@ -130,7 +130,8 @@ async def test_metrics_count_requests_by_route_template(client: AsyncTestClient[
     text = response.text
     assert 'shoa_http_requests_total{method="GET",route="/v1/malls",status="200"} 1.0' in text
     assert 'shoa_http_requests_total{method="GET",route="/v1/malls/{mall_id}",status="404"} 1.0' in text
-    assert "shoa_http_request_duration_seconds_bucket" in text
+    assert 'shoa_http_request_duration_seconds_count{method="GET",route="/v1/malls"} 1.0' in text
+    assert 'shoa_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/malls"} 1.0' in text
 
 
 async def test_openapi_describes_every_operation(client: AsyncTestClient[Litestar]) -> None:
