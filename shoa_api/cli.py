@@ -84,18 +84,20 @@ def _serve(args: argparse.Namespace) -> None:
 
     settings = load_settings()  # fail here, in one line, rather than in every server process
     configure_logging(settings.app)
-    uvicorn.run(
-        "shoa_api.app:create_app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        server_header=False,
-    )
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again; exit 0 rather than die of it.
+    with _terminate_as_exception():
+        uvicorn.run(
+            "shoa_api.app:create_app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            server_header=False,
+        )
 
 
 def _worker(args: argparse.Namespace) -> None:

@@ -10,9 +10,13 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import asyncpg.exceptions as pg_exc
 from advanced_alchemy.exceptions import DuplicateKeyError, ForeignKeyError, IntegrityError, NotFoundError
 from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import exc as sa_exc
 
 from catalog.errors import CatalogError
 from shoa_api.observability import request_id
@@ -25,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://api.shoa.kr/problems/"
+RETRY_AFTER_SECONDS = 5
 
 
 def problem_response(
@@ -96,6 +101,23 @@ def _conflict(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[
     return problem_response(request, status=409, code="conflict", title="Conflict", detail=detail)
 
 
+def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.error(
+        "a backing service failed while handling %s %s",
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return problem_response(
+        request,
+        status=503,
+        code="service-unavailable",
+        title="Service Unavailable",
+        detail="A service this request needs is not answering; try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.error(
         "unhandled error while handling %s %s",
@@ -119,6 +141,18 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: _http_error,
         NotFoundError: _not_found,
         IntegrityError: _conflict,
+        # The database or Redis is unreachable or out of connections: the request may succeed shortly.
+        sa_exc.OperationalError: _dependency_down,
+        sa_exc.InterfaceError: _dependency_down,
+        sa_exc.TimeoutError: _dependency_down,
+        RedisConnectionError: _dependency_down,
+        RedisTimeoutError: _dependency_down,
+        # Raised raw while a new database connection is being opened: refused, no socket, server starting
+        # up or shutting down, or full.
+        OSError: _dependency_down,
+        pg_exc.PostgresConnectionError: _dependency_down,
+        pg_exc.CannotConnectNowError: _dependency_down,
+        pg_exc.TooManyConnectionsError: _dependency_down,
         Exception: _unexpected,
     }
 

@@ -149,3 +149,19 @@ async def test_the_docs_ui_is_served(client: AsyncTestClient[Litestar]) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "Shoa API" in response.text
+
+
+async def test_a_database_outage_is_a_503_without_internals(services: Services, tmp_path: Path) -> None:
+    nowhere = f"postgresql+asyncpg://postgres@/shoa?host={tmp_path}"
+    app = create_app(load_settings(services.environ(SHOA_DATABASE_URL=nowhere), env_file=None))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/v1/malls")
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/service-unavailable")
+    assert str(tmp_path) not in response.text
+    assert "Traceback" not in response.text
+    assert "asyncpg" not in response.text.lower()

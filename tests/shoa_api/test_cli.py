@@ -1,0 +1,81 @@
+"""`shoa migrate` and `shoa serve`, as an operator runs them: configured by SHOA_* variables only."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shoa_api.settings import child_environment
+from tests.migrations.test_migrations import _scratch_database
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.conftest import Services
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_shoa_migrate_builds_an_empty_database(services: Services, tmp_path: Path) -> None:
+    url = await _scratch_database(services.database_url, "shoa_cli_migrate")
+
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "shoa_api", "migrate"],
+        env=child_environment(services.environ(SHOA_DATABASE_URL=url)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(sa.text("SELECT count(*) FROM malls")) == 0
+    finally:
+        await engine.dispose()
+
+
+def test_shoa_serve_answers_and_stops_on_sigterm(services: Services, tmp_path: Path) -> None:
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "shoa_api", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=child_environment(services.environ()),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and status != 200:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                status = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code
+            time.sleep(0.1)
+        assert status == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/malls", timeout=5).json() == {"items": [], "next_cursor": None}
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+    lines = (tmp_path / "serve.log").read_text().splitlines()
+    assert any('"message":"Shoa API starting: env=test, search engine=postgres"' in line for line in lines)
