@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=_positive(float), default=10.0, help="seconds per measured run")
+    parser.add_argument("--duration", type=_positive(float), default=8.0, help="seconds per measured run")
+    parser.add_argument("--rounds", type=_positive(int), default=3, help="measured runs per endpoint, interleaved")
     parser.add_argument("--warmup", type=_positive(float, zero=True), default=3.0, help="seconds of warm-up")
     parser.add_argument("--connections", type=_positive(int), default=16, help="concurrent connections (k6 VUs)")
     parser.add_argument("--output-dir", type=Path, default=Path("bench/results"), help="where JSON and Markdown go")

@@ -85,24 +85,33 @@ class LoadPlan:
     warmup_seconds: float
     connections: int
     cpus: frozenset[int] | None
+    rounds: int
 
 
 def run(args: argparse.Namespace) -> int:
     cpus = plan_cpus()
     k6 = find_k6()
-    plan = LoadPlan(k6, args.duration, args.warmup, args.connections, cpus.load)
+    plan = LoadPlan(k6, args.duration, args.warmup, args.connections, cpus.load, args.rounds)
     report = Report(
         benchmark="http",
         command=shlex.join(sys.orig_argv),
         started_at=now_utc(),
         machine=machine_facts(k6_version=k6_version(k6), cpu_placement=cpus.describe()),
-        options={"duration_s": args.duration, "warmup_s": args.warmup, "connections": args.connections},
+        options={
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "rounds": args.rounds,
+        },
         measurements=[],
     )
     print(f"command: {report.command}")
     for name, value in report.machine.items():
         print(f"{name}: {value}")
-    print(f"each endpoint: {args.warmup:g}s warm-up, then {args.duration:g}s with {args.connections} connections\n")
+    print(
+        f"each endpoint: {args.warmup:g}s warm-up, then {args.rounds} rounds of {args.duration:g}s "
+        f"with {args.connections} connections; the median round is reported\n"
+    )
 
     with tempfile.TemporaryDirectory(prefix="shoa-bench-") as tmp_name:
         report.measurements.extend(_measure_all(Path(tmp_name), cpus, plan))
@@ -115,54 +124,86 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure_all(tmp: Path, cpus: CpuPlan, plan: LoadPlan) -> list[Measurement]:
-    measurements = _measure(BARE, tmp, environment=_base_environment(), plan=plan, cpus=cpus)
     # The database and cache are someone else's machine in production: keep them off the server's CPU.
     with (
         _process_pinned_to(cpus.load),
         EmbeddedPostgres(tmp / "postgres", durable=False) as postgres,
         EmbeddedRedis(tmp / "redis", durable=False) as redis,
+        contextlib.ExitStack() as servers,
     ):
         variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
         _prepare_database(variables)
-        for target in (SHOA, SHOA_UNCACHED):
-            environment = _base_environment() | variables | dict(target.variables)
-            measurements += _measure(target, tmp, environment=environment, plan=plan, cpus=cpus)
-    return measurements
+        running = {
+            target.name: servers.enter_context(_server(target, tmp, variables=variables, cpus=cpus))
+            for target in (BARE, SHOA, SHOA_UNCACHED)
+        }
+        return _measure_in_rounds(running, plan)
 
 
-def _measure(
-    target: Target, tmp: Path, *, environment: dict[str, str], plan: LoadPlan, cpus: CpuPlan
-) -> list[Measurement]:
-    server = AppServer(
+def _server(target: Target, tmp: Path, *, variables: dict[str, str], cpus: CpuPlan) -> AppServer:
+    shoa_variables = {} if target is BARE else variables | dict(target.variables)
+    return AppServer(
         target.factory,
-        environment=environment,
+        environment=_base_environment() | shoa_variables,
         log_path=tmp / f"{target.name.replace(' ', '-').replace(',', '')}-server.log",
         ready_path=target.endpoints[0].path,
         cpus=cpus.server,
         cwd=tmp,
     )
-    with server:
-        results = [(endpoint, *_load_endpoint(server, endpoint, target, plan)) for endpoint in target.endpoints]
-        peak_rss_mib = server.peak_rss_mib()
-    return [
-        Measurement(
-            target=target.name,
-            endpoint=f"GET {endpoint.path}",
-            load=result,
-            cpu=cpu,
-            peak_rss_mib=peak_rss_mib,
-            minimum_ratio=endpoint.minimum_ratio,
-            baseline=endpoint.baseline,
-        )
-        for endpoint, result, cpu in results
-    ]
 
 
-def _load_endpoint(server: AppServer, endpoint: Endpoint, target: Target, plan: LoadPlan) -> tuple[LoadResult, CpuUse]:
+def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan) -> list[Measurement]:
+    """Every endpoint once per round, rounds one after another, and each endpoint's median round reported.
+
+    All servers stay up (idle but for their turn), so the bare app and Shoa are measured side by side in time:
+    a slow minute on a shared machine then touches every endpoint alike instead of skewing one ratio.
+    """
+    runs: dict[tuple[str, str], list[tuple[LoadResult, CpuUse]]] = {}
+    for number in range(1, plan.rounds + 1):
+        print(f"round {number} of {plan.rounds}")
+        for target in (BARE, SHOA, SHOA_UNCACHED):
+            for endpoint in target.endpoints:
+                warm = number > 1
+                run = _load_endpoint(servers[target.name], endpoint, target, plan, warm=warm)
+                runs.setdefault((target.name, endpoint.path), []).append(run)
+    baseline_rounds = [run[0].requests_per_second for run in runs[(BARE.name, BARE.endpoints[0].path)]]
+    measurements = []
+    for target in (BARE, SHOA, SHOA_UNCACHED):
+        peak_rss_mib = servers[target.name].peak_rss_mib()
+        for endpoint in target.endpoints:
+            ordered = sorted(runs[(target.name, endpoint.path)], key=lambda run: run[0].requests_per_second)
+            result, cpu = ordered[len(ordered) // 2]
+            measurements.append(
+                Measurement(
+                    target=target.name,
+                    endpoint=f"GET {endpoint.path}",
+                    load=result,
+                    cpu=cpu,
+                    peak_rss_mib=peak_rss_mib,
+                    minimum_ratio=endpoint.minimum_ratio,
+                    baseline=endpoint.baseline,
+                    rounds=tuple(run[0].requests_per_second for run in runs[(target.name, endpoint.path)]),
+                    paired_ratio=_median_paired_ratio(runs[(target.name, endpoint.path)], baseline_rounds),
+                )
+            )
+    return measurements
+
+
+def _median_paired_ratio(runs: list[tuple[LoadResult, CpuUse]], baseline_rounds: list[float]) -> float:
+    """Each round's share of the bare app's requests/s in that same round; the median of those shares."""
+    ratios = sorted(
+        run.requests_per_second / baseline for (run, _), baseline in zip(runs, baseline_rounds, strict=True) if baseline
+    )
+    return ratios[len(ratios) // 2] if ratios else 0.0
+
+
+def _load_endpoint(
+    server: AppServer, endpoint: Endpoint, target: Target, plan: LoadPlan, *, warm: bool
+) -> tuple[LoadResult, CpuUse]:
     url = f"{server.base_url}{endpoint.path}"
     _check_answers(url, endpoint)
-    print(f"{target.name} GET {endpoint.path}: ", end="", flush=True)
-    if plan.warmup_seconds > 0:
+    print(f"  {target.name} GET {endpoint.path}: ", end="", flush=True)
+    if plan.warmup_seconds > 0 and not warm:
         print(f"warm-up {plan.warmup_seconds:g}s, ", end="", flush=True)
         run_load(plan.k6, url, seconds=plan.warmup_seconds, connections=plan.connections, cpus=plan.cpus)
     print(f"measuring {plan.seconds:g}s ... ", end="", flush=True)

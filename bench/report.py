@@ -34,8 +34,14 @@ class Measurement:
     minimum_ratio: float | None
     """Of the baseline's requests/s; ``None`` for the baseline itself and for figures shown for information."""
     baseline: bool = False
+    rounds: tuple[float, ...] = ()
+    """Requests/s of every round, in the order they ran; ``load`` is the median one."""
+    paired_ratio: float | None = None
+    """Median over rounds of this endpoint's requests/s over the baseline's in the same round."""
 
     def ratio(self, baseline_rps: float) -> float:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.load.requests_per_second / baseline_rps if baseline_rps else 0.0
 
     def met(self, baseline_rps: float) -> bool | None:
@@ -97,6 +103,7 @@ def render_text(report: Report) -> str:
 def notes(report: Report) -> list[str]:
     """How to read the table, and what makes this run's numbers doubtful."""
     lines = [
+        "vs bare: per round, this endpoint's requests/s over the bare app's in that round; the median of those.",
         "server CPU %: of the server's one CPU while k6 sent requests; well under 100 means something else "
         "(k6, the database, other processes) set the pace.",
         "others CPU %: taken by processes outside this benchmark during the run; it should be about 0.",
@@ -167,6 +174,7 @@ def render_json(report: Report) -> str:
                 "ratio_to_bare": round(m.ratio(baseline), 3),
                 "minimum_ratio": m.minimum_ratio,
                 "baseline": m.baseline,
+                "rounds_requests_per_second": [round(rps, 1) for rps in m.rounds],
                 "met": m.met(baseline),
             }
             for m in report.measurements

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
-from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging
+from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
 from shoa_api.routes.catalog import MallController
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.settings import Settings, load_settings
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> Litestar:
             "db_read": Provide(provide_read_session),
         },
         exception_handlers=exception_handlers(),
+        before_send=[tag_response],
         openapi_config=OpenAPIConfig(
             title="Shoa API",
             version=API_VERSION,

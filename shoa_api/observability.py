@@ -35,8 +35,9 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"  # the server adds the charset
+_EXCHANGE_KEY = "shoa.exchange"
 _QUIET_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
-"""Probes and scrapes arrive every few seconds; logging each would drown the requests people care about."""
+"""Probes and scrapes arrive every few seconds: logging or counting each would drown the traffic that matters."""
 
 access_log = logging.getLogger("shoa.access")
 
@@ -95,7 +96,7 @@ class JsonFormatter(logging.Formatter):
 
 class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        rid = _request_id.get()
+        rid = getattr(record, "request_id", None) or _request_id.get()
         line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
         line = f"{line} [{rid}]" if rid else line
         if record.exc_info:
@@ -179,7 +180,11 @@ class Metrics(Collector):
 
 
 class ObservabilityMiddleware:
-    """Gives every request an id (kept from ``X-Request-ID`` when sane), logs it, and counts it."""
+    """Gives every request an id (kept from ``X-Request-ID`` when sane), logs it, and counts it.
+
+    The response side (the id header, the status) is :func:`tag_response`, a Litestar ``before_send`` hook:
+    Litestar already wraps ``send`` for its hooks, and a second wrapper of our own cost more than its work.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -189,35 +194,50 @@ class ObservabilityMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
         started = time.perf_counter()
         rid = _incoming_request_id(scope) or f"{_ID_PREFIX}{next(_id_counter):012x}"
         token = _request_id.set(rid)
-        header = (b"x-request-id", rid.encode())
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
+        exchange = _Exchange(rid)
+        scope["state"][_EXCHANGE_KEY] = exchange
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send)
         finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or "unmatched"
-            self.metrics.observe(method, route, status, elapsed)
-            if scope["path"] not in _QUIET_PATHS:
+            _request_id.reset(token)
+            path = scope["path"]
+            if path not in _QUIET_PATHS:
+                elapsed = time.perf_counter() - started
+                route = scope.get("path_template") or "unmatched"
+                method, status = scope["method"], exchange.status
+                self.metrics.observe(method, route, status, elapsed)
                 access_log.info(
                     "%s %s %s",
                     method,
-                    scope["path"],
+                    path,
                     status,
-                    extra={"status": status, "duration_ms": round(elapsed * 1000, 2), "route": route},
+                    extra={
+                        "request_id": rid,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "route": route,
+                    },
                 )
-            _request_id.reset(token)
+
+
+class _Exchange:
+    __slots__ = ("request_id", "status")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.status = 500  # until a response starts; a request that never gets one is counted as failed
+
+
+async def tag_response(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: put the request id on the response and note its status for the access log."""
+    if message["type"] == "http.response.start":
+        exchange: _Exchange | None = scope["state"].get(_EXCHANGE_KEY)
+        if exchange is not None:
+            exchange.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", exchange.request_id.encode())]
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
