@@ -191,7 +191,8 @@ class ObservabilityMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        if scope["type"] != ScopeType.HTTP or scope["path"] in _QUIET_PATHS:
+            # Probes and scrapes are neither logged nor counted; `tag_response` still gives them an id.
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -203,24 +204,17 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
         finally:
             _request_id.reset(token)
-            path = scope["path"]
-            if path not in _QUIET_PATHS:
-                elapsed = time.perf_counter() - started
-                route = scope.get("path_template") or "unmatched"
-                method, status = scope["method"], exchange.status
-                self.metrics.observe(method, route, status, elapsed)
-                access_log.info(
-                    "%s %s %s",
-                    method,
-                    path,
-                    status,
-                    extra={
-                        "request_id": rid,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "route": route,
-                    },
-                )
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            method, status = scope["method"], exchange.status
+            self.metrics.observe(method, route, status, elapsed)
+            access_log.info(
+                "%s %s %s",
+                method,
+                scope["path"],
+                status,
+                extra={"request_id": rid, "status": status, "duration_ms": round(elapsed * 1000, 2), "route": route},
+            )
 
 
 class _Exchange:
@@ -235,9 +229,12 @@ async def tag_response(message: Message, scope: Scope) -> None:
     """``before_send`` hook: put the request id on the response and note its status for the access log."""
     if message["type"] == "http.response.start":
         exchange: _Exchange | None = scope["state"].get(_EXCHANGE_KEY)
-        if exchange is not None:
+        if exchange is None:  # a probe or a scrape
+            rid = f"{_ID_PREFIX}{next(_id_counter):012x}"
+        else:
             exchange.status = message["status"]
-            message["headers"] = [*message.get("headers", ()), (b"x-request-id", exchange.request_id.encode())]
+            rid = exchange.request_id
+        message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
