@@ -16,10 +16,13 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
+from shoa_api.auth import AuthKit, provide_issuer, provide_shopper
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
+from shoa_api.routes.account import AccountController
+from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.settings import Settings, load_settings
@@ -54,6 +57,7 @@ def create_app(settings: Settings) -> Litestar:
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         app.state.redis, app.state.http = redis, http
         app.state.read_session_maker = create_read_session_maker(engine)
+        app.state.auth = AuthKit(settings)
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         # Everything built so far lives as long as the process: keep it out of the collector's way, so that
         # collections only scan what requests allocate.
@@ -66,7 +70,7 @@ def create_app(settings: Settings) -> Litestar:
             await redis.aclose()
 
     app = Litestar(
-        route_handlers=[HealthController, metrics, MallController],
+        route_handlers=[HealthController, metrics, MallController, AuthController, AccountController],
         plugins=[SQLAlchemyPlugin(config=database)],
         lifespan=[clients],
         dependencies={
@@ -76,6 +80,8 @@ def create_app(settings: Settings) -> Litestar:
             "http": Provide(_state_http, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
+            "issuer": Provide(provide_issuer, sync_to_thread=False),
+            "shopper": Provide(provide_shopper),
         },
         exception_handlers=exception_handlers(),
         before_send=[tag_response],

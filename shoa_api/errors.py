@@ -19,6 +19,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 
 from catalog.errors import CatalogError
+from shoa_api.accounts.errors import AccountError, InvalidCredentialsError
+from shoa_api.auth import MissingCredentialsError
 from shoa_api.observability import request_id
 
 if TYPE_CHECKING:
@@ -54,8 +56,17 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _domain_error(request: Request[Any, Any, Any], exc: CatalogError) -> Response[dict[str, Any]]:
-    return problem_response(request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail)
+def _domain_error(request: Request[Any, Any, Any], exc: CatalogError | AccountError) -> Response[dict[str, Any]]:
+    headers = None
+    if exc.status == 401:
+        # RFC 6750: say how to authenticate, and (for a bad token) that the token was the problem.
+        bad_token = not isinstance(exc, MissingCredentialsError | InvalidCredentialsError)
+        headers = {"WWW-Authenticate": 'Bearer realm="shoa"' + (', error="invalid_token"' if bad_token else "")}
+    field = getattr(exc, "field", None)
+    extra = {"errors": [{"field": field, "source": "body", "message": exc.detail}]} if field else {}
+    return problem_response(
+        request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **extra
+    )
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
@@ -137,6 +148,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 def exception_handlers() -> ExceptionHandlersMap:
     return {
         CatalogError: _domain_error,
+        AccountError: _domain_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
         NotFoundError: _not_found,

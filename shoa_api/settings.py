@@ -98,7 +98,19 @@ class MeilisearchSettings(_Area, frozen=True, kw_only=True):
 class SecuritySettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_"
     secret_key: Secret
-    """At least 32 characters of randomness; signs tokens and cursors."""
+    """At least 32 characters of randomness; signs access tokens."""
+    previous_secret_keys: Secret | None = None
+    """Comma-separated keys that signed tokens before the current one; still accepted, never used to sign."""
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+
+
+class PasswordSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_ARGON2_"
+    # argon2-cffi's defaults: RFC 9106's second recommended option (the low-memory one).
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,6 +120,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     search: SearchSettings
     meilisearch: MeilisearchSettings
     security: SecuritySettings
+    passwords: PasswordSettings
 
     @property
     def env(self) -> Environment:
@@ -121,6 +134,7 @@ _AREAS: dict[str, type[_Area]] = {
     "search": SearchSettings,
     "meilisearch": MeilisearchSettings,
     "security": SecuritySettings,
+    "passwords": PasswordSettings,
 }
 
 
@@ -219,6 +233,13 @@ def _check_consistency(settings: Settings) -> None:
         _require_scheme("SHOA_MEILISEARCH_URL", settings.meilisearch.url, {"http", "https"})
     if len(settings.security.secret_key.reveal()) < MIN_SECRET_KEY_LENGTH:
         msg = f"SHOA_SECRET_KEY is malformed: it needs at least {MIN_SECRET_KEY_LENGTH} characters"
+        raise SettingsError(msg)
+    previous = settings.security.previous_secret_keys
+    if previous is not None and any(len(k.strip()) < MIN_SECRET_KEY_LENGTH for k in previous.reveal().split(",")):
+        msg = f"SHOA_PREVIOUS_SECRET_KEYS is malformed: each key needs at least {MIN_SECRET_KEY_LENGTH} characters"
+        raise SettingsError(msg)
+    if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
+        msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
         raise SettingsError(msg)
 
 

@@ -47,6 +47,10 @@ class Services:
             "SHOA_REDIS_URL": self.redis_url,
             "SHOA_SECRET_KEY": TEST_SECRET_KEY,
             "SHOA_LOG_FORMAT": "json",
+            # Cheap hashes keep the suite fast; the algorithm and code path are the production ones.
+            "SHOA_ARGON2_TIME_COST": "1",
+            "SHOA_ARGON2_MEMORY_KIB": "1024",
+            "SHOA_ARGON2_PARALLELISM": "1",
             **extra,
         }
 

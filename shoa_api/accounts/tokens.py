@@ -1,0 +1,96 @@
+"""Access tokens (short-lived JWTs, HS256, key id in the header) and opaque refresh tokens.
+
+Keys rotate without logging anyone out: tokens are signed with ``SHOA_SECRET_KEY`` and verified with it or
+any of ``SHOA_PREVIOUS_SECRET_KEYS``, found by the ``kid`` (a fingerprint of the key, never the key).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from joserfc.jws import extract_compact
+
+from shoa_api.accounts.errors import InvalidTokenError
+
+if TYPE_CHECKING:
+    from shoa_api.settings import SecuritySettings
+
+ALGORITHM = "HS256"
+ISSUER = "shoa"
+REFRESH_TOKEN_PREFIX = "shoa_rt_"  # noqa: S105 - a recognisable prefix, not a secret
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    token_id: str
+    expires_at: datetime.datetime
+
+
+def key_id(secret: str) -> str:
+    return hashlib.sha256(f"shoa-access-token-key:{secret}".encode()).hexdigest()[:16]
+
+
+class AccessTokens:
+    def __init__(self, settings: SecuritySettings) -> None:
+        current = settings.secret_key.reveal()
+        previous = settings.previous_secret_keys.reveal().split(",") if settings.previous_secret_keys else []
+        self._signing_kid = key_id(current)
+        self._keys = {key_id(secret.strip()): OctKey.import_key(secret.strip()) for secret in [current, *previous]}
+        self.lifetime = datetime.timedelta(minutes=settings.access_token_minutes)
+
+    def issue(self, user_id: uuid.UUID, *, now: datetime.datetime) -> tuple[str, AccessClaims]:
+        expires_at = now + self.lifetime
+        claims = AccessClaims(user_id=user_id, token_id=secrets.token_hex(16), expires_at=expires_at)
+        payload = {
+            "iss": ISSUER,
+            "sub": str(user_id),
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "jti": claims.token_id,
+            "typ": "access",
+        }
+        header = {"alg": ALGORITHM, "kid": self._signing_kid, "typ": "JWT"}
+        return jwt.encode(header, payload, self._keys[self._signing_kid], algorithms=[ALGORITHM]), claims
+
+    def verify(self, token: str, *, now: datetime.datetime) -> AccessClaims:
+        try:
+            header = extract_compact(token.encode()).protected
+            key = self._keys.get(str(header.get("kid")))
+            if key is None or header.get("alg") != ALGORITHM:
+                raise InvalidTokenError("the token was not signed by a key this service knows")
+            decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
+        except (JoseError, ValueError) as exc:
+            raise InvalidTokenError("the token is malformed or its signature does not match") from exc
+        claims = decoded.claims
+        try:
+            expires = int(claims["exp"])
+            subject = uuid.UUID(str(claims["sub"]))
+            token_id = str(claims["jti"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidTokenError("the token lacks required claims") from exc
+        if claims.get("iss") != ISSUER or claims.get("typ") != "access":
+            raise InvalidTokenError("the token is not a Shoa access token")
+        if expires <= int(now.timestamp()):
+            raise InvalidTokenError("the token has expired; refresh it")
+        return AccessClaims(
+            user_id=subject,
+            token_id=token_id,
+            expires_at=datetime.datetime.fromtimestamp(expires, tz=datetime.UTC),
+        )
+
+
+def new_refresh_token() -> str:
+    return REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,74 @@
+"""Who is calling: shopper access tokens, checked in one place for every route that needs them."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from litestar.datastructures import State  # noqa: TC002 - Litestar reads dependency annotations
+from litestar.di import NamedDependency  # noqa: TC002
+from redis.asyncio import Redis  # noqa: TC002
+
+from shoa_api.accounts.errors import InvalidTokenError
+from shoa_api.accounts.passwords import Passwords
+from shoa_api.accounts.service import Issuer
+from shoa_api.accounts.tokens import AccessClaims, AccessTokens
+
+if TYPE_CHECKING:
+    from litestar import Request
+
+    from shoa_api.settings import Settings
+
+REVOKED_ACCESS_PREFIX = "shoa:revoked-access:"
+
+
+class AuthKit:
+    """The app's password hasher and token signer, built once from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.passwords = Passwords(settings.passwords)
+        self.access_tokens = AccessTokens(settings.security)
+        self.refresh_lifetime = datetime.timedelta(days=settings.security.refresh_token_days)
+
+    def issuer(self, now: datetime.datetime) -> Issuer:
+        return Issuer(
+            passwords=self.passwords,
+            access_tokens=self.access_tokens,
+            refresh_lifetime=self.refresh_lifetime,
+            now=now,
+        )
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def provide_issuer(state: State) -> Issuer:
+    kit: AuthKit = state.auth
+    return kit.issuer(utc_now())
+
+
+async def provide_shopper(request: Request[Any, Any, Any], state: State, redis: NamedDependency[Redis]) -> AccessClaims:
+    """The logged-in shopper, from ``Authorization: Bearer <access token>``; 401 otherwise."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        msg = "log in and send the access token as `Authorization: Bearer <token>`"
+        raise MissingCredentialsError(msg)
+    kit: AuthKit = state.auth
+    claims = kit.access_tokens.verify(token.strip(), now=utc_now())
+    if await redis.exists(f"{REVOKED_ACCESS_PREFIX}{claims.token_id}"):
+        msg = "the token was revoked by a logout; log in again"
+        raise InvalidTokenError(msg)
+    return claims
+
+
+async def revoke_access_token(redis: Redis, claims: AccessClaims) -> None:
+    """Refuse this access token from now until it would have expired anyway."""
+    remaining = int((claims.expires_at - utc_now()).total_seconds()) + 1
+    if remaining > 0:
+        await redis.set(f"{REVOKED_ACCESS_PREFIX}{claims.token_id}", "1", ex=remaining)
+
+
+class MissingCredentialsError(InvalidTokenError):
+    code = "missing-credentials"
+    title = "Authentication required"

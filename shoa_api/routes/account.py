@@ -1,0 +1,42 @@
+"""The logged-in shopper's own profile, contacts and consents."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, patch
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shoa_api.accounts import service
+from shoa_api.accounts.schemas import Profile, ProfileUpdate
+from shoa_api.accounts.tokens import AccessClaims
+from shoa_api.auth import revoke_access_token, utc_now
+
+
+class AccountController(Controller):
+    path = "/v1/me"
+    tags = ["account"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get(operation_id="get_me", summary="My profile, contacts, consents and feed segment")
+    async def get_me(self, db: NamedDependency[AsyncSession], shopper: NamedDependency[AccessClaims]) -> Profile:
+        return await service.profile(db, shopper.user_id, now=utc_now())
+
+    @patch(operation_id="update_me", summary="Change some of my profile, contacts or consents")
+    async def update_me(
+        self, data: JSONBody[ProfileUpdate], db: NamedDependency[AsyncSession], shopper: NamedDependency[AccessClaims]
+    ) -> Profile:
+        return await service.update_profile(db, shopper.user_id, data, now=utc_now())
+
+    @delete(
+        operation_id="erase_me", summary="Erase my personal data and close my account", status_code=HTTP_204_NO_CONTENT
+    )
+    async def erase_me(
+        self,
+        db: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        shopper: NamedDependency[AccessClaims],
+    ) -> None:
+        await service.erase(db, shopper.user_id, now=utc_now())
+        await revoke_access_token(redis, shopper)
