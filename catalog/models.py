@@ -47,3 +47,32 @@ class Mall(DefaultBase):
     updated_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, onupdate=utc_now, server_default=sa.func.now()
     )
+
+
+class ApiKeyScope(enum.StrEnum):
+    CATALOG_WRITE = "catalog:write"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+
+
+class MallApiKey(DefaultBase):
+    """A partner mall's credential. The key itself is shown once; only its SHA-256 is kept (it is 256 random
+    bits, so a slow hash would add nothing but latency to every partner request)."""
+
+    __tablename__ = "mall_api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    mall_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("malls.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    """What the mall calls it: "production sync", "staging" …"""
+    display_prefix: Mapped[str] = mapped_column(sa.String(24))
+    """The key's first characters, to tell keys apart in lists and logs; not enough to use it."""
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(32)))
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
+    )
+    last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    """Set when the key is rotated: the old key keeps working until then."""
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -113,6 +113,55 @@ class PasswordSettings(_Area, frozen=True, kw_only=True):
     parallelism: int = 4
 
 
+class RateLimitSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_RATE_LIMIT_"
+    enabled: bool = True
+    login_per_ip_per_minute: int = 30
+    signup_per_ip_per_hour: int = 20
+    login_failures_before_lockout: int = 5
+    """Wrong passwords in a row for one account before it is locked out for ``lockout_minutes``."""
+    lockout_minutes: int = 15
+    partner_per_key_per_minute: int = 600
+    anonymous_per_ip_per_minute: int = 300
+
+
+class OAuthSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_OAUTH_"
+    redirect_base_url: str = "http://127.0.0.1:8000"
+    """The API's public base URL; each provider redirects to ``<base>/v1/auth/oauth/<provider>/callback``."""
+
+
+class KakaoSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_KAKAO_"
+    client_id: str | None = None
+    """The app's REST API key; Kakao login is off without it."""
+    client_secret: Secret | None = None
+    authorize_url: str = "https://kauth.kakao.com/oauth/authorize"
+    token_url: str = "https://kauth.kakao.com/oauth/token"
+    userinfo_url: str = "https://kapi.kakao.com/v2/user/me"
+
+
+class NaverSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_NAVER_"
+    client_id: str | None = None
+    """Naver login is off without it."""
+    client_secret: Secret | None = None
+    authorize_url: str = "https://nid.naver.com/oauth2.0/authorize"
+    token_url: str = "https://nid.naver.com/oauth2.0/token"
+    userinfo_url: str = "https://openapi.naver.com/v1/nid/me"
+
+
+class LineLoginSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_LINE_LOGIN_"
+    client_id: str | None = None
+    """The LINE Login channel id; LINE login is off without it."""
+    client_secret: Secret | None = None
+    authorize_url: str = "https://access.line.me/oauth2/v2.1/authorize"
+    token_url: str = "https://api.line.me/oauth2/v2.1/token"
+    jwks_url: str = "https://api.line.me/oauth2/v2.1/certs"
+    issuer: str = "https://access.line.me"
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     app: AppSettings
     database: DatabaseSettings
@@ -121,6 +170,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meilisearch: MeilisearchSettings
     security: SecuritySettings
     passwords: PasswordSettings
+    rate_limits: RateLimitSettings
+    oauth: OAuthSettings
+    kakao: KakaoSettings
+    naver: NaverSettings
+    line_login: LineLoginSettings
 
     @property
     def env(self) -> Environment:
@@ -135,6 +189,11 @@ _AREAS: dict[str, type[_Area]] = {
     "meilisearch": MeilisearchSettings,
     "security": SecuritySettings,
     "passwords": PasswordSettings,
+    "rate_limits": RateLimitSettings,
+    "oauth": OAuthSettings,
+    "kakao": KakaoSettings,
+    "naver": NaverSettings,
+    "line_login": LineLoginSettings,
 }
 
 
@@ -229,6 +288,18 @@ def _check_consistency(settings: Settings) -> None:
         if settings.meilisearch.key is None:
             msg = "SHOA_MEILISEARCH_KEY is missing: SHOA_SEARCH_ENGINE=meilisearch needs an API key"
             raise SettingsError(msg)
+    _require_scheme("SHOA_OAUTH_REDIRECT_BASE_URL", settings.oauth.redirect_base_url, {"http", "https"})
+    for prefix, provider in (
+        ("SHOA_KAKAO_", settings.kakao),
+        ("SHOA_NAVER_", settings.naver),
+        ("SHOA_LINE_LOGIN_", settings.line_login),
+    ):
+        if provider.client_id is not None and provider.client_secret is None:
+            msg = f"{prefix}CLIENT_SECRET is missing: {prefix}CLIENT_ID is set, and the token exchange needs both"
+            raise SettingsError(msg)
+        for name in ("authorize_url", "token_url", "userinfo_url", "jwks_url"):
+            if (url := getattr(provider, name, None)) is not None:
+                _require_scheme(f"{prefix}{name.upper()}", url, {"http", "https"})
     if settings.meilisearch.url is not None:
         _require_scheme("SHOA_MEILISEARCH_URL", settings.meilisearch.url, {"http", "https"})
     if len(settings.security.secret_key.reveal()) < MIN_SECRET_KEY_LENGTH:
