@@ -137,7 +137,7 @@ class KakaoSettings(_Area, frozen=True, kw_only=True):
     """The app's REST API key; Kakao login is off without it."""
     client_secret: Secret | None = None
     authorize_url: str = "https://kauth.kakao.com/oauth/authorize"
-    token_url: str = "https://kauth.kakao.com/oauth/token"
+    token_url: str = "https://kauth.kakao.com/oauth/token"  # noqa: S105 - an endpoint, not a secret
     userinfo_url: str = "https://kapi.kakao.com/v2/user/me"
 
 
@@ -147,7 +147,7 @@ class NaverSettings(_Area, frozen=True, kw_only=True):
     """Naver login is off without it."""
     client_secret: Secret | None = None
     authorize_url: str = "https://nid.naver.com/oauth2.0/authorize"
-    token_url: str = "https://nid.naver.com/oauth2.0/token"
+    token_url: str = "https://nid.naver.com/oauth2.0/token"  # noqa: S105 - an endpoint, not a secret
     userinfo_url: str = "https://openapi.naver.com/v1/nid/me"
 
 
@@ -157,7 +157,7 @@ class LineLoginSettings(_Area, frozen=True, kw_only=True):
     """The LINE Login channel id; LINE login is off without it."""
     client_secret: Secret | None = None
     authorize_url: str = "https://access.line.me/oauth2/v2.1/authorize"
-    token_url: str = "https://api.line.me/oauth2/v2.1/token"
+    token_url: str = "https://api.line.me/oauth2/v2.1/token"  # noqa: S105 - an endpoint, not a secret
     jwks_url: str = "https://api.line.me/oauth2/v2.1/certs"
     issuer: str = "https://access.line.me"
 
