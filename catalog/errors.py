@@ -23,3 +23,33 @@ class InvalidCursorError(CatalogError):
     code = "invalid-cursor"
     status = 422
     title = "Invalid cursor"
+
+
+class MallExistsError(CatalogError):
+    code = "mall-exists"
+    status = 409
+    title = "A mall already uses that slug"
+
+
+class InvalidMallError(CatalogError):
+    code = "invalid-mall"
+    status = 422
+    title = "The mall has invalid fields"
+
+
+class InvalidApiKeyError(CatalogError):
+    code = "invalid-api-key"
+    status = 401
+    title = "The API key is missing, unknown, expired or revoked"
+
+
+class MissingScopeError(CatalogError):
+    code = "missing-scope"
+    status = 403
+    title = "The API key lacks the scope this needs"
+
+
+class ApiKeyNotFoundError(CatalogError):
+    code = "api-key-not-found"
+    status = 404
+    title = "No such API key for this mall"

@@ -16,7 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
-from shoa_api.auth import AuthKit, provide_issuer, provide_shopper
+from shoa_api.auth import AuthKit, provide_issuer, provide_partner, provide_shopper
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
@@ -25,6 +25,7 @@ from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController
 from shoa_api.routes.health import HealthController, metrics
+from shoa_api.routes.partner import PartnerController
 from shoa_api.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -70,7 +71,14 @@ def create_app(settings: Settings) -> Litestar:
             await redis.aclose()
 
     app = Litestar(
-        route_handlers=[HealthController, metrics, MallController, AuthController, AccountController],
+        route_handlers=[
+            HealthController,
+            metrics,
+            MallController,
+            AuthController,
+            AccountController,
+            PartnerController,
+        ],
         plugins=[SQLAlchemyPlugin(config=database)],
         lifespan=[clients],
         dependencies={
@@ -82,6 +90,7 @@ def create_app(settings: Settings) -> Litestar:
             "db_read": Provide(provide_read_session),
             "issuer": Provide(provide_issuer, sync_to_thread=False),
             "shopper": Provide(provide_shopper),
+            "partner": Provide(provide_partner, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
         before_send=[tag_response],

@@ -9,6 +9,10 @@ from litestar.datastructures import State  # noqa: TC002 - Litestar reads depend
 from litestar.di import NamedDependency  # noqa: TC002
 from redis.asyncio import Redis  # noqa: TC002
 
+from catalog import keys
+from catalog.errors import InvalidApiKeyError
+from catalog.keys import PartnerIdentity  # noqa: TC001 - a dependency's return type, read at runtime
+from catalog.models import ApiKeyScope
 from shoa_api.accounts.errors import InvalidTokenError
 from shoa_api.accounts.passwords import Passwords
 from shoa_api.accounts.service import Issuer
@@ -16,6 +20,9 @@ from shoa_api.accounts.tokens import AccessClaims, AccessTokens
 
 if TYPE_CHECKING:
     from litestar import Request
+    from litestar.connection import ASGIConnection
+    from litestar.handlers.base import BaseRouteHandler
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from shoa_api.settings import Settings
 
@@ -72,3 +79,25 @@ async def revoke_access_token(redis: Redis, claims: AccessClaims) -> None:
 class MissingCredentialsError(InvalidTokenError):
     code = "missing-credentials"
     title = "Authentication required"
+
+
+PARTNER_STATE_KEY = "partner"
+
+
+async def require_partner_key(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard for partner routes: a live key of some mall, holding the scope in the route's ``opt["scope"]``."""
+    scheme, _, key = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        msg = "send the mall's API key as `Authorization: Bearer shoa_pk_…`"
+        raise InvalidApiKeyError(msg)
+    session_maker: async_sessionmaker[AsyncSession] = connection.app.state.read_session_maker
+    async with session_maker() as session:
+        identity = await keys.authenticate(session, key.strip(), now=utc_now())
+    if (scope := handler.opt.get("scope")) is not None:
+        identity.require(ApiKeyScope(scope))
+    connection.state[PARTNER_STATE_KEY] = identity
+
+
+def provide_partner(request: Request[Any, Any, Any]) -> PartnerIdentity:
+    identity: PartnerIdentity = request.state[PARTNER_STATE_KEY]
+    return identity

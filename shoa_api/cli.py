@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import logging
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -22,7 +24,11 @@ from shoa_api.settings import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from catalog.keys import IssuedKey
 
 logger = logging.getLogger("shoa.cli")
 
@@ -74,7 +80,134 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest migration")
     migrate.set_defaults(handler=_migrate)
+
+    _add_mall_commands(commands)
     return parser
+
+
+def _add_mall_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    malls = commands.add_parser("malls", help="partner malls and their API keys").add_subparsers(
+        required=True, metavar="COMMAND"
+    )
+    create = malls.add_parser("create", help="register a partner mall")
+    create.add_argument("--slug", required=True, help="URL name: lower-case letters, digits, dashes")
+    create.add_argument("--name", required=True, help="the name shoppers see, e.g. 하루일상")
+    create.add_argument("--description", default="")
+    create.add_argument("--logo-url", default=None)
+    create.set_defaults(handler=_run_mall_command, action=_create_mall)
+
+    keys = malls.add_parser("keys", help="a mall's API keys").add_subparsers(required=True, metavar="COMMAND")
+    key_create = keys.add_parser("create", help="issue a key (shown once)")
+    key_create.add_argument("--mall", required=True, help="the mall's slug")
+    key_create.add_argument("--name", required=True, help="what the mall calls it, e.g. 'production sync'")
+    key_create.add_argument(
+        "--scope", action="append", required=True, help="catalog:write, orders:read or orders:write (repeatable)"
+    )
+    key_create.set_defaults(handler=_run_mall_command, action=_create_key)
+    key_list = keys.add_parser("list", help="a mall's keys, without the keys themselves")
+    key_list.add_argument("--mall", required=True)
+    key_list.set_defaults(handler=_run_mall_command, action=_list_keys)
+    key_revoke = keys.add_parser("revoke", help="stop a key at once")
+    key_revoke.add_argument("--mall", required=True)
+    key_revoke.add_argument("key_id", type=uuid.UUID)
+    key_revoke.set_defaults(handler=_run_mall_command, action=_revoke_key)
+    key_rotate = keys.add_parser("rotate", help="issue a replacement; the old key works for the overlap, then stops")
+    key_rotate.add_argument("--mall", required=True)
+    key_rotate.add_argument("key_id", type=uuid.UUID)
+    key_rotate.add_argument("--overlap-hours", type=float, default=24.0)
+    key_rotate.set_defaults(handler=_run_mall_command, action=_rotate_key)
+
+
+def _run_mall_command(args: argparse.Namespace) -> None:
+    from catalog.errors import CatalogError  # noqa: PLC0415
+    from shoa_api.database import create_engine, create_session_maker, session_scope  # noqa: PLC0415
+
+    settings = load_settings()
+    action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
+
+    async def run() -> str:
+        engine = create_engine(settings.database)
+        try:
+            async with session_scope(create_session_maker(engine)) as session:
+                return await action(session, args)
+        finally:
+            await engine.dispose()
+
+    try:
+        print(asyncio.run(run()))  # noqa: T201 - the command's answer
+    except CatalogError as exc:
+        _fail(f"shoa malls: {exc.detail}")
+
+
+async def _create_mall(session: AsyncSession, args: argparse.Namespace) -> str:
+    from catalog.keys import create_mall  # noqa: PLC0415
+
+    mall = await create_mall(
+        session, slug=args.slug, name=args.name, description=args.description, logo_url=args.logo_url
+    )
+    return f"mall {mall.slug} created: {mall.id}"
+
+
+async def _create_key(session: AsyncSession, args: argparse.Namespace) -> str:
+    from catalog.keys import issue_key, mall_by_slug  # noqa: PLC0415
+
+    mall = await mall_by_slug(session, args.mall)
+    issued = await issue_key(session, mall_id=mall.id, name=args.name, scopes=args.scope)
+    return _show_issued(issued, mall.slug)
+
+
+async def _list_keys(session: AsyncSession, args: argparse.Namespace) -> str:
+    from catalog.keys import list_keys, mall_by_slug  # noqa: PLC0415
+
+    mall = await mall_by_slug(session, args.mall)
+    rows = [
+        f"{key.id}  {key.display_prefix}…  {key.name!r}  scopes={','.join(key.scopes)}  "
+        f"created={key.created_at:%Y-%m-%d %H:%M}Z  last_used={_when(key.last_used_at)}  "
+        f"{_key_state(key.revoked_at, key.expires_at)}"
+        for key in await list_keys(session, mall_id=mall.id)
+    ]
+    return "\n".join(rows) or f"mall {mall.slug} has no keys"
+
+
+async def _revoke_key(session: AsyncSession, args: argparse.Namespace) -> str:
+    from catalog.keys import mall_by_slug, revoke_key  # noqa: PLC0415
+
+    mall = await mall_by_slug(session, args.mall)
+    await revoke_key(session, mall_id=mall.id, key_id=args.key_id, now=_utc_now())
+    return f"key {args.key_id} of {mall.slug} revoked"
+
+
+async def _rotate_key(session: AsyncSession, args: argparse.Namespace) -> str:
+    from catalog.keys import mall_by_slug, rotate_key  # noqa: PLC0415
+
+    mall = await mall_by_slug(session, args.mall)
+    overlap = datetime.timedelta(hours=args.overlap_hours)
+    issued = await rotate_key(session, mall_id=mall.id, key_id=args.key_id, overlap=overlap, now=_utc_now())
+    retired = _utc_now() + overlap
+    return f"{_show_issued(issued, mall.slug)}\nthe old key {args.key_id} works until {retired:%Y-%m-%d %H:%M}Z"
+
+
+def _show_issued(issued: IssuedKey, slug: str) -> str:
+    return (
+        f"key {issued.id} for {slug}, scopes {','.join(issued.scopes)}:\n\n    {issued.key}\n\n"
+        "Store it now: it is shown only this once."
+    )
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}Z" if moment else "never"
+
+
+def _key_state(revoked_at: datetime.datetime | None, expires_at: datetime.datetime | None) -> str:
+    if revoked_at is not None:
+        return f"revoked {revoked_at:%Y-%m-%d %H:%M}Z"
+    if expires_at is not None:
+        return f"{'expired' if expires_at <= _utc_now() else 'expires'} {expires_at:%Y-%m-%d %H:%M}Z"
+    return "active"
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _serve(args: argparse.Namespace) -> None:
