@@ -21,6 +21,7 @@ from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
+from shoa_api.ratelimit import RateLimitMiddleware
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController
@@ -109,7 +110,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     # Wrap the whole handler (routing and exception handling included), so that unknown paths and errors
     # also carry a request id and are counted.
-    app.asgi_handler = ObservabilityMiddleware(app.asgi_handler, app_metrics)
+    app.asgi_handler = ObservabilityMiddleware(RateLimitMiddleware(app.asgi_handler, settings.rate_limits), app_metrics)
     return app
 
 
