@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -21,7 +22,7 @@ from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
-from shoa_api.ratelimit import RateLimitMiddleware
+from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController
@@ -53,6 +54,8 @@ def create_app(settings: Settings) -> Litestar:
         before_send_handler=None,
     )
 
+    anonymous_reads = anonymous_read_limiter(settings.rate_limits)
+
     @contextlib.asynccontextmanager
     async def clients(app: Litestar) -> AsyncIterator[None]:
         redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
@@ -65,9 +68,13 @@ def create_app(settings: Settings) -> Litestar:
         # collections only scan what requests allocate.
         gc.collect()
         gc.freeze()
+        flusher = asyncio.create_task(anonymous_reads.run(redis), name="rate-limit-flush")
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             await http.aclose()
             await redis.aclose()
 
@@ -109,8 +116,9 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
     )
     # Wrap the whole handler (routing and exception handling included), so that unknown paths and errors
-    # also carry a request id and are counted.
-    app.asgi_handler = ObservabilityMiddleware(RateLimitMiddleware(app.asgi_handler, settings.rate_limits), app_metrics)
+    # also carry a request id and are counted, and limits apply before any routing work.
+    rate_limits = RateLimitMiddleware(app.asgi_handler, settings.rate_limits, anonymous=anonymous_reads)
+    app.asgi_handler = ObservabilityMiddleware(rate_limits, app_metrics)
     return app
 
 

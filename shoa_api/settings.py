@@ -122,7 +122,8 @@ class RateLimitSettings(_Area, frozen=True, kw_only=True):
     """Wrong passwords in a row for one account before it is locked out for ``lockout_minutes``."""
     lockout_minutes: int = 15
     partner_per_key_per_minute: int = 600
-    anonymous_per_ip_per_minute: int = 300
+    anonymous_per_ip_per_minute: int = 1200
+    """Generous: Korean mobile carriers put many phones behind one address (carrier-grade NAT)."""
 
 
 class OAuthSettings(_Area, frozen=True, kw_only=True):

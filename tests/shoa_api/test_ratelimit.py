@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from litestar.testing import AsyncTestClient
@@ -93,3 +94,18 @@ async def test_a_redis_outage_lets_reads_through(services: Services, tmp_path: P
         response = await client.get("/v1/malls")
 
     assert response.status_code == 200
+
+
+async def test_anonymous_counts_are_shared_between_processes(services: Services) -> None:
+    """Two app processes, one address: each counts locally, and the shared total in Redis decides."""
+    first, second = _app(services, anonymous_per_ip_per_minute="5"), _app(services, anonymous_per_ip_per_minute="5")
+    async with AsyncTestClient(app=first) as one, AsyncTestClient(app=second) as two:
+        assert [(await one.get("/v1/malls")).status_code for _ in range(3)] == [200] * 3
+        await asyncio.sleep(0.6)  # both flush: the shared count is 3
+        assert (await two.get("/v1/malls")).status_code == 200
+        await asyncio.sleep(0.6)  # the second process learns the total (4)
+        assert (await two.get("/v1/malls")).status_code == 200
+
+        refused = await two.get("/v1/malls")
+
+    assert refused.status_code == 429
