@@ -215,3 +215,43 @@ async def _too_many_requests(scope: Scope, send: Send, *, retry_after: int, limi
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class LoginLockout:
+    """Wrong passwords in a row for one login name lock it for a while, whatever address they come from.
+
+    Keyed by a fingerprint of the normalised login name, not by account, so names without an account behave
+    the same (nothing to learn about who has one).
+    """
+
+    def __init__(self, redis: Redis, settings: RateLimitSettings) -> None:
+        self.redis = redis
+        self.enabled = settings.enabled
+        self.failures_allowed = settings.login_failures_before_lockout
+        self.lockout_seconds = settings.lockout_minutes * 60
+
+    async def seconds_locked(self, login_name: str) -> int | None:
+        if not self.enabled:
+            return None
+        ttl = await self.redis.ttl(self._key("locked", login_name))
+        return int(ttl) if ttl and ttl > 0 else None
+
+    async def record_failure(self, login_name: str) -> None:
+        if not self.enabled:
+            return
+        failures_key = self._key("failures", login_name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(failures_key)
+            pipe.expire(failures_key, self.lockout_seconds)
+            failures, _ = await pipe.execute()
+        if int(failures) >= self.failures_allowed:
+            await self.redis.set(self._key("locked", login_name), 1, ex=self.lockout_seconds)
+            await self.redis.delete(failures_key)
+
+    async def record_success(self, login_name: str) -> None:
+        if self.enabled:
+            await self.redis.delete(self._key("failures", login_name))
+
+    def _key(self, kind: str, login_name: str) -> str:
+        normalised = login_name.strip().lower().replace(" ", "").replace("-", "")
+        return f"{KEY_PREFIX}login-{kind}:{fingerprint(normalised)}"
