@@ -42,3 +42,51 @@ class InvalidProfileError(AccountError):
     code = "invalid-profile"
     status = 422
     title = "The profile has invalid fields"
+
+
+class OAuthProviderNotFoundError(AccountError):
+    code = "oauth-provider-not-found"
+    status = 404
+    title = "No such social login"
+
+
+class InvalidOAuthStateError(AccountError):
+    code = "invalid-oauth-state"
+    status = 400
+    title = "The social login was not started here, has expired, or was already finished"
+
+
+class OAuthDeniedError(AccountError):
+    code = "oauth-denied"
+    status = 400
+    title = "The social login was cancelled or refused"
+
+
+class OAuthCodeRejectedError(AccountError):
+    code = "oauth-code-rejected"
+    status = 400
+    title = "The provider refused the login code"
+
+
+class OAuthIdTokenRejectedError(AccountError):
+    code = "oauth-id-token-rejected"
+    status = 400
+    title = "The provider's identity token did not check out"
+
+
+class OAuthProviderUnavailableError(AccountError):
+    code = "oauth-provider-unavailable"
+    status = 502
+    title = "The social login provider is not answering properly"
+
+
+class OAuthAccountConflictError(AccountError):
+    code = "oauth-account-conflict"
+    status = 409
+    title = "Another login changed this account at the same moment"
+
+
+class UnderageShopperError(AccountError):
+    code = "underage-shopper"
+    status = 403
+    title = "Shoa accounts are for shoppers aged 14 or over"

@@ -83,3 +83,22 @@ class RefreshToken(DefaultBase):
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
     used_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class OAuthIdentity(DefaultBase):
+    """A social login (Kakao, Naver, LINE) that opens a shopper account: the provider's id for the person.
+
+    One account may hold several; one provider account opens exactly one Shoa account.
+    """
+
+    __tablename__ = "oauth_identities"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject", name="uq_oauth_identities_provider_subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(sa.String(16))
+    subject: Mapped[str] = mapped_column(sa.String(128))
+    """Kakao's member number, Naver's per-app id, or LINE's user id (``sub``)."""
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
+    )

@@ -19,7 +19,7 @@ from shoa_api.accounts.errors import (
     InvalidSignupError,
     InvalidTokenError,
 )
-from shoa_api.accounts.models import RefreshToken, User
+from shoa_api.accounts.models import OAuthIdentity, RefreshToken, User
 
 # Issuer is a Litestar dependency: its field types must exist at runtime.
 from shoa_api.accounts.passwords import Passwords, check_password_rules
@@ -82,7 +82,7 @@ async def signup(session: AsyncSession, request: Signup, *, issuer: Issuer) -> S
     except sa.exc.IntegrityError as exc:  # a concurrent signup took the same email or phone
         msg = "an account already uses that email or phone number; log in instead"
         raise AccountExistsError(msg) from exc
-    return await _start_session(session, user, issuer=issuer, family_id=None)
+    return await start_session(session, user, issuer=issuer, family_id=None)
 
 
 async def login(session: AsyncSession, login_name: str, password: str, *, issuer: Issuer) -> SessionTokens:
@@ -94,7 +94,7 @@ async def login(session: AsyncSession, login_name: str, password: str, *, issuer
         raise InvalidCredentialsError(_WRONG_LOGIN)
     if issuer.passwords.needs_rehash(user.password_hash):
         user.password_hash = await issuer.passwords.hash(password)
-    return await _start_session(session, user, issuer=issuer, family_id=None)
+    return await start_session(session, user, issuer=issuer, family_id=None)
 
 
 async def account_for_login(session: AsyncSession, login_name: str) -> uuid.UUID | None:
@@ -117,7 +117,7 @@ async def refresh(session: AsyncSession, token: str, *, issuer: Issuer) -> Sessi
     if user is None or user.status != "active":
         raise InvalidTokenError("the account is closed")
     stored.used_at = issuer.now
-    return await _start_session(session, user, issuer=issuer, family_id=stored.family_id)
+    return await start_session(session, user, issuer=issuer, family_id=stored.family_id)
 
 
 async def logout(session: AsyncSession, token: str, *, user_id: uuid.UUID, now: datetime.datetime) -> None:
@@ -157,8 +157,8 @@ async def update_profile(
     for channel, allowed in msgspec.structs.asdict(consents).items() if consents is not None else ():
         if allowed is not msgspec.UNSET:
             setattr(user, f"consent_{channel}", allowed)
-    if user.phone is None and user.email is None:
-        msg = "an account keeps an email or a phone number to log in with"
+    if user.phone is None and user.email is None and user.password_hash is not None:
+        msg = "an account with a password keeps an email or a phone number to log in with"
         raise InvalidProfileError(msg, field="phone")
     try:
         await session.flush()
@@ -179,6 +179,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.date
     for channel in ("alimtalk", "line", "instagram", "talktalk", "sms"):
         setattr(user, f"consent_{channel}", False)
     user.status, user.erased_at = "erased", now
+    await session.execute(sa.delete(OAuthIdentity).where(OAuthIdentity.user_id == user_id))
     await session.execute(
         sa.update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
@@ -235,7 +236,7 @@ async def _active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _start_session(
+async def start_session(
     session: AsyncSession, user: User, *, issuer: Issuer, family_id: uuid.UUID | None
 ) -> SessionTokens:
     access_token, _ = issuer.access_tokens.issue(user.id, now=issuer.now)

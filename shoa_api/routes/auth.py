@@ -1,22 +1,26 @@
-"""Shopper sign-up, login, token refresh and logout."""
+"""Shopper sign-up, login (password, Kakao, Naver, LINE), token refresh and logout."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, post
+import httpx
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoa_api.accounts import service
+from shoa_api.accounts.oauth import flow as oauth
+from shoa_api.accounts.oauth.providers import OAuthAuthorization, provider_named
 from shoa_api.accounts.schemas import Login, RefreshRequest, SessionTokens, Signup
 from shoa_api.accounts.service import Issuer, RefreshReuse
 from shoa_api.accounts.tokens import AccessClaims
 from shoa_api.auth import revoke_access_token, utc_now
 from shoa_api.errors import problem_response
+from shoa_api.settings import Settings
 
 
 class AuthController(Controller):
@@ -71,3 +75,46 @@ class AuthController(Controller):
     ) -> None:
         await service.logout(db, data.refresh_token, user_id=shopper.user_id, now=utc_now())
         await revoke_access_token(redis, shopper)
+
+    @get(
+        "/oauth/{provider:str}/authorize",
+        operation_id="start_social_login",
+        summary="Start a Kakao, Naver or LINE login: the URL to open in the in-app browser",
+    )
+    async def start_social_login(
+        self, provider: FromPath[str], settings: NamedDependency[Settings], redis: NamedDependency[Redis]
+    ) -> OAuthAuthorization:
+        return await oauth.start_login(redis, provider_named(settings, provider))
+
+    @get(
+        "/oauth/{provider:str}/callback",
+        operation_id="finish_social_login",
+        summary="Where the provider sends the shopper back: the session, as a password login answers",
+    )
+    async def finish_social_login(
+        self,
+        provider: FromPath[str],
+        *,
+        settings: NamedDependency[Settings],
+        db: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        http: NamedDependency[httpx.AsyncClient],
+        issuer: NamedDependency[Issuer],
+        code: Annotated[str | None, QueryParameter(max_length=2048, description="The provider's login code.")] = None,
+        login_state: Annotated[
+            str | None, QueryParameter(name="state", max_length=256, description="The state /authorize gave.")
+        ] = None,
+        error: Annotated[
+            str | None, QueryParameter(max_length=128, description="Set by the provider when the login failed.")
+        ] = None,
+    ) -> SessionTokens:
+        return await oauth.finish_login(
+            db,
+            provider_named(settings, provider),
+            code=code,
+            state=login_state,
+            error=error,
+            redis=redis,
+            http=http,
+            issuer=issuer,
+        )

@@ -1,0 +1,143 @@
+"""Kakao's and Naver's user-info answers, mapped to a :class:`ProviderIdentity`."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from shoa_api.accounts.errors import (
+    AccountError,
+    OAuthProviderUnavailableError,
+)
+from shoa_api.accounts.oauth.providers import ProviderIdentity
+from shoa_api.accounts.validation import normalize_email, normalize_phone
+
+if TYPE_CHECKING:
+    from shoa_api.accounts.schemas import Gender
+
+logger = logging.getLogger(__name__)
+
+_GENDERS: dict[str, Gender] = {"female": "female", "male": "male", "F": "female", "M": "male"}
+
+
+class KakaoProfile(msgspec.Struct, kw_only=True):
+    nickname: str | None = None
+
+
+class KakaoAccount(msgspec.Struct, kw_only=True):
+    profile: KakaoProfile | None = None
+    email: str | None = None
+    is_email_valid: bool | None = None
+    is_email_verified: bool | None = None
+    gender: str | None = None
+    """``female`` or ``male``."""
+    birthyear: str | None = None
+    """``YYYY``."""
+    birthday: str | None = None
+    """``MMDD``, solar or lunar as ``birthday_type`` says."""
+    birthday_type: str | None = None
+    phone_number: str | None = None
+    """``+82 10-1234-5678``."""
+
+
+class KakaoUser(msgspec.Struct, kw_only=True):
+    id: int
+    kakao_account: KakaoAccount | None = None
+
+
+def kakao_identity(user: KakaoUser) -> ProviderIdentity:
+    account = user.kakao_account or KakaoAccount()
+    vouched = account.is_email_valid is True and account.is_email_verified is True
+    # A lunar birthday is not a calendar date; converting it would store a date the shopper never gave.
+    solar = account.birthday_type in {None, "SOLAR"}
+    return ProviderIdentity(
+        provider="kakao",
+        subject=str(user.id),
+        email=clean_email(account.email) if vouched else None,
+        display_name=clean_display_name(account.profile.nickname if account.profile else None),
+        gender=_GENDERS.get(account.gender or ""),
+        birth_date=birth_date_from(account.birthyear, account.birthday) if solar else None,
+        phone=clean_phone(account.phone_number),
+    )
+
+
+# --- Naver: GET /v1/nid/me ----------------------------------------------------------------------------------
+
+
+class NaverProfile(msgspec.Struct, kw_only=True):
+    id: str
+    email: str | None = None
+    nickname: str | None = None
+    name: str | None = None
+    gender: str | None = None
+    """``F``, ``M`` or ``U`` (unknown)."""
+    birthyear: str | None = None
+    birthday: str | None = None
+    """``MM-DD``."""
+    mobile_e164: str | None = None
+
+
+class NaverMe(msgspec.Struct, kw_only=True):
+    resultcode: str
+    message: str | None = None
+    response: NaverProfile | None = None
+
+
+def naver_identity(me: NaverMe) -> ProviderIdentity:
+    if me.resultcode != "00" or me.response is None:
+        logger.warning("the Naver user-info endpoint answered resultcode %s", me.resultcode)
+        raise OAuthProviderUnavailableError("Naver is not answering properly; try again shortly")
+    person = me.response
+    return ProviderIdentity(
+        provider="naver",
+        subject=person.id,
+        email=clean_email(person.email),
+        display_name=clean_display_name(person.nickname or person.name),
+        gender=_GENDERS.get(person.gender or ""),
+        birth_date=birth_date_from(person.birthyear, person.birthday),
+        phone=clean_phone(person.mobile_e164),
+    )
+
+
+# --- LINE: the ID token of the token response ---------------------------------------------------------------
+
+
+def clean_email(value: str | None) -> str | None:
+    return _quietly(normalize_email, value)
+
+
+def clean_phone(value: str | None) -> str | None:
+    """Korean or Japanese mobiles only, as signup accepts them; anything else is left out."""
+    return _quietly(normalize_phone, value)
+
+
+def _quietly(normalize: Any, value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        normalized: str = normalize(value)
+    except AccountError:
+        return None
+    return normalized
+
+
+def clean_display_name(value: str | None) -> str | None:
+    name = (value or "").strip()[:50]  # the column's length; provider nicknames rarely reach it
+    return name or None
+
+
+def birth_date_from(year: str | None, month_day: str | None) -> datetime.date | None:
+    """A date only from a year and a month-day both given (``0415`` or ``04-15``); a year alone is no date."""
+    digits = (month_day or "").replace("-", "")
+    if not year or len(digits) != 4:
+        return None
+    try:
+        return datetime.date(int(year), int(digits[:2]), int(digits[2:]))
+    except ValueError:
+        return None
+
+
+# --- Accounts ------------------------------------------------------------------------------------------------
