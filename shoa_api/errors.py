@@ -62,6 +62,8 @@ def _domain_error(request: Request[Any, Any, Any], exc: CatalogError | AccountEr
         # RFC 6750: say how to authenticate, and (for a bad token) that the token was the problem.
         bad_token = not isinstance(exc, MissingCredentialsError | InvalidCredentialsError)
         headers = {"WWW-Authenticate": 'Bearer realm="shoa"' + (', error="invalid_token"' if bad_token else "")}
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:
+        headers = {"Retry-After": str(retry_after)}
     field = getattr(exc, "field", None)
     extra = {"errors": [{"field": field, "source": "body", "message": exc.detail}]} if field else {}
     return problem_response(

@@ -90,3 +90,13 @@ class UnderageShopperError(AccountError):
     code = "underage-shopper"
     status = 403
     title = "Shoa accounts are for shoppers aged 14 or over"
+
+
+class LoginLockedError(AccountError):
+    code = "login-locked"
+    status = 429
+    title = "Too many wrong passwords"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

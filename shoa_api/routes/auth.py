@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoa_api.accounts import service
+from shoa_api.accounts.errors import InvalidCredentialsError, LoginLockedError
 from shoa_api.accounts.oauth import flow as oauth
 from shoa_api.accounts.oauth.providers import OAuthAuthorization, provider_named
 from shoa_api.accounts.schemas import Login, RefreshRequest, SessionTokens, Signup
@@ -20,6 +21,7 @@ from shoa_api.accounts.service import Issuer, RefreshReuse
 from shoa_api.accounts.tokens import AccessClaims
 from shoa_api.auth import revoke_access_token, utc_now
 from shoa_api.errors import problem_response
+from shoa_api.ratelimit import LoginLockout
 from shoa_api.settings import Settings
 
 
@@ -35,9 +37,24 @@ class AuthController(Controller):
 
     @post("/login", operation_id="login", summary="Log in with email or phone and password", status_code=HTTP_200_OK)
     async def login(
-        self, data: JSONBody[Login], db: NamedDependency[AsyncSession], issuer: NamedDependency[Issuer]
+        self,
+        data: JSONBody[Login],
+        db: NamedDependency[AsyncSession],
+        issuer: NamedDependency[Issuer],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
     ) -> SessionTokens:
-        return await service.login(db, data.login, data.password, issuer=issuer)
+        lockout = LoginLockout(redis, settings.rate_limits)
+        if (seconds := await lockout.seconds_locked(data.login)) is not None:
+            msg = f"too many wrong passwords for this login; try again in {seconds} s or reset the password"
+            raise LoginLockedError(msg, retry_after=seconds)
+        try:
+            tokens = await service.login(db, data.login, data.password, issuer=issuer)
+        except InvalidCredentialsError:
+            await lockout.record_failure(data.login)
+            raise
+        await lockout.record_success(data.login)
+        return tokens
 
     @post(
         "/refresh",

@@ -29,6 +29,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("GET", "/v1/malls/{mall_x}", None, (200,) * 7),
     ("POST", "/v1/auth/signup", "fresh-signup", (201,) * 7),
     ("POST", "/v1/auth/login", "login-a", (200,) * 7),
+    # Social login is open to anyone; with no provider configured (as here) every provider is 404.
+    ("GET", "/v1/auth/oauth/kakao/authorize", None, (404,) * 7),
+    ("GET", "/v1/auth/oauth/line/callback?code=c&state=s", None, (404,) * 7),
     ("POST", "/v1/auth/refresh", "refresh-own", (401, 200, 200, 401, 401, 401, 401)),
     ("POST", "/v1/auth/logout", "refresh-own", (401, 204, 204, 401, 401, 401, 401)),
     ("GET", "/v1/me", None, (401, 200, 200, 401, 401, 401, 401)),

@@ -109,3 +109,35 @@ async def test_anonymous_counts_are_shared_between_processes(services: Services)
         refused = await two.get("/v1/malls")
 
     assert refused.status_code == 429
+
+
+async def test_wrong_passwords_lock_the_login_whatever_the_address(services: Services) -> None:
+    app = _app(services, login_failures_before_lockout="3", login_per_ip_per_minute="100")
+    async with AsyncTestClient(app=app) as client:
+        signup = {"email": "seoyeon@example.kr", "password": "linen-shirt-2026"}
+        assert (await client.post("/v1/auth/signup", json=signup)).status_code == 201
+        wrong = {"login": "seoyeon@example.kr", "password": "not-my-password"}
+        failures = [(await client.post("/v1/auth/login", json=wrong)).status_code for _ in range(3)]
+        right = {"login": "SeoYeon@example.kr", "password": "linen-shirt-2026"}
+
+        locked = await client.post("/v1/auth/login", json=right)
+        other = await client.post("/v1/auth/login", json={"login": "other@example.kr", "password": "x" * 12})
+
+    assert failures == [401, 401, 401]
+    assert locked.status_code == 429
+    assert locked.json()["type"].endswith("/login-locked")
+    assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+    assert other.status_code == 401  # other logins are not affected
+
+
+async def test_a_successful_login_clears_the_failure_count(services: Services) -> None:
+    app = _app(services, login_failures_before_lockout="3", login_per_ip_per_minute="100")
+    async with AsyncTestClient(app=app) as client:
+        await client.post("/v1/auth/signup", json={"email": "seoyeon@example.kr", "password": "linen-shirt-2026"})
+        wrong = {"login": "seoyeon@example.kr", "password": "not-my-password"}
+        right = {"login": "seoyeon@example.kr", "password": "linen-shirt-2026"}
+        statuses = []
+        for attempt in (wrong, wrong, right, wrong, wrong, right):
+            statuses.append((await client.post("/v1/auth/login", json=attempt)).status_code)
+
+    assert statuses == [401, 401, 200, 401, 401, 200]
