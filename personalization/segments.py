@@ -71,8 +71,43 @@ def age_band(birth_date: datetime.date, today: datetime.date) -> AgeBand:
     return AgeBand.TEENS
 
 
-def segment_for(gender: str | None, birth_date: datetime.date | None, *, today: datetime.date) -> str:
-    """``female:20s_late`` and the like, or ``anonymous`` when gender or birth date is unknown."""
-    if gender not in SEGMENT_GENDERS or birth_date is None:
+def band_for(
+    birth_date: datetime.date | None,
+    *,
+    today: datetime.date,
+    birth_year: int | None = None,
+    age_range: str | None = None,
+) -> AgeBand | None:
+    """The age band from the best thing known: the birth date, else the birth year, else a decade range.
+
+    With only a birth year the age is taken as the one reached at mid-year (off by one for some shoppers near
+    a band's edge). A range such as Kakao's ``20~29`` settles only the bands it does not straddle.
+    """
+    if birth_date is not None:
+        return age_band(birth_date, today)
+    if birth_year is not None:
+        midyear_birthday = datetime.date(birth_year, 7, 1)
+        return age_band(midyear_birthday, today)
+    if age_range is not None:
+        return _RANGE_BANDS.get(age_range)
+    return None
+
+
+_RANGE_BANDS = {"15~19": AgeBand.TEENS, "10~14": AgeBand.TEENS, "90~": AgeBand.FORTIES_PLUS} | {
+    f"{decade}~{decade + 9}": AgeBand.FORTIES_PLUS for decade in range(40, 90, 10)
+}
+
+
+def segment_for(
+    gender: str | None,
+    birth_date: datetime.date | None,
+    *,
+    today: datetime.date,
+    birth_year: int | None = None,
+    age_range: str | None = None,
+) -> str:
+    """``female:20s_late`` and the like, or ``anonymous`` when gender or age band is unknown."""
+    band = band_for(birth_date, today=today, birth_year=birth_year, age_range=age_range)
+    if gender not in SEGMENT_GENDERS or band is None:
         return ANONYMOUS
-    return f"{gender}:{age_band(birth_date, today).value}"
+    return f"{gender}:{band.value}"

@@ -46,6 +46,10 @@ class User(DefaultBase):
     display_name: Mapped[str | None] = mapped_column(sa.String(50))
     gender: Mapped[str | None] = mapped_column(sa.String(8))
     birth_date: Mapped[datetime.date | None] = mapped_column(sa.Date)
+    birth_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    """From a social login that shares the year but not the day; a known birth date takes precedence."""
+    age_range: Mapped[str | None] = mapped_column(sa.String(8))
+    """Kakao's ``20~29`` style range, when that is all a social login shares."""
     locale: Mapped[str] = mapped_column(sa.String(2), server_default="ko")
     line_user_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     instagram_id: Mapped[str | None] = mapped_column(sa.String(64))

@@ -11,7 +11,7 @@ import msgspec
 import sqlalchemy as sa
 from uuid_utils.compat import uuid7
 
-from personalization.segments import age_band, korea_today, segment_for
+from personalization.segments import band_for, korea_today, segment_for
 from shoa_api.accounts.errors import (
     AccountExistsError,
     InvalidCredentialsError,
@@ -172,7 +172,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.date
     """Forget the person: identifiers, profile and contacts go; the row stays so orders keep a buyer id."""
     user = await _active_user(session, user_id)
     for name in (
-        "email", "phone", "password_hash", "display_name", "gender", "birth_date",
+        "email", "phone", "password_hash", "display_name", "gender", "birth_date", "birth_year", "age_range",
         "line_user_id", "instagram_id", "talktalk_id", "preferred_messenger",
     ):  # fmt: skip
         setattr(user, name, None)
@@ -190,6 +190,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.date
 
 def profile_of(user: User, *, now: datetime.datetime) -> Profile:
     today = korea_today(now)
+    band = band_for(user.birth_date, today=today, birth_year=user.birth_year, age_range=user.age_range)
     return Profile(
         id=user.id,
         email=user.email,
@@ -197,8 +198,10 @@ def profile_of(user: User, *, now: datetime.datetime) -> Profile:
         gender=user.gender,  # type: ignore[arg-type]  # the column's CHECK constraint holds it to the literal
         birth_date=user.birth_date,
         locale=user.locale,  # type: ignore[arg-type]
-        age_band=age_band(user.birth_date, today).value if user.birth_date else None,
-        segment=segment_for(user.gender, user.birth_date, today=today),
+        age_band=band.value if band is not None else None,
+        segment=segment_for(
+            user.gender, user.birth_date, today=today, birth_year=user.birth_year, age_range=user.age_range
+        ),
         contacts=Contacts(
             phone=user.phone,
             line_user_id=user.line_user_id,

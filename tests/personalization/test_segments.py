@@ -66,3 +66,22 @@ def test_without_gender_or_birth_date_the_segment_is_the_default(
 def test_band_labels_are_korean() -> None:
     assert AgeBand.LATE_20S.label == "20대 후반"
     assert AgeBand.FORTIES_PLUS.label == "40대 이상"
+
+
+def test_a_birth_year_alone_places_the_shopper_by_the_age_reached_at_mid_year() -> None:
+    assert segment_for("female", None, today=TODAY, birth_year=1998) == "female:20s_late"
+    assert segment_for("male", None, today=TODAY, birth_year=2006) == "male:20s_early"
+
+
+@pytest.mark.parametrize(
+    ("age_range", "segment"),
+    [("15~19", "female:10s"), ("40~49", "female:40s_plus"), ("60~69", "female:40s_plus"), ("20~29", ANONYMOUS)],
+)
+def test_a_decade_range_settles_only_the_bands_it_does_not_straddle(age_range: str, segment: str) -> None:
+    assert segment_for("female", None, today=TODAY, age_range=age_range) == segment
+
+
+def test_a_birth_date_wins_over_year_and_range() -> None:
+    born = datetime.date(1993, 12, 31)
+
+    assert segment_for("female", born, today=TODAY, birth_year=1999, age_range="40~49") == "female:30s_early"

@@ -351,17 +351,24 @@ async def test_a_phone_another_account_uses_stays_with_that_account(
 
 
 @pytest.mark.parametrize(
-    ("changes", "birth_date"),
+    ("changes", "birth_date", "band"),
     [
-        ({"birthday": None, "has_birthday": False}, None),  # a birth year alone is no birth date
-        ({"birthyear": None, "has_birthyear": False}, None),  # nor a birthday alone
-        ({"birthday_type": "LUNAR"}, None),  # a lunar birthday is not a calendar date
-        ({"birthday": "0229", "birthyear": "1999"}, None),  # no such day
-        ({}, "1998-03-03"),
+        # A birth year alone is no birth date, but it still places the shopper in an age band.
+        ({"birthday": None, "has_birthday": False}, None, "20s_late"),
+        # A birthday alone is nothing; the decade range 20~29 cannot tell early, mid or late twenties.
+        ({"birthyear": None, "has_birthyear": False}, None, None),
+        ({"birthday_type": "LUNAR"}, None, "20s_late"),  # a lunar birthday is not a calendar date
+        ({"birthday": "0229", "birthyear": "1999"}, None, "20s_late"),  # no such day
+        ({}, "1998-03-03", "20s_late"),
+        ({"birthyear": None, "has_birthyear": False, "age_range": "40~49"}, None, "40s_plus"),
     ],
 )
 async def test_kakao_birth_dates_are_stored_only_when_given_whole(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake, changes: dict[str, Any], birth_date: str | None
+    shoa: AsyncTestClient[Litestar],
+    kakao: KakaoFake,
+    changes: dict[str, Any],
+    birth_date: str | None,
+    band: str | None,
 ) -> None:
     kakao.person["kakao_account"] |= changes
 
@@ -369,7 +376,8 @@ async def test_kakao_birth_dates_are_stored_only_when_given_whole(
 
     assert profile["birth_date"] == birth_date
     assert profile["gender"] == "female"
-    assert (profile["segment"] == "anonymous") == (birth_date is None)
+    assert profile["age_band"] == band
+    assert profile["segment"] == (f"female:{band}" if band else "anonymous")
 
 
 async def test_naver_unknown_gender_is_left_empty(shoa: AsyncTestClient[Litestar], naver: NaverFake) -> None:

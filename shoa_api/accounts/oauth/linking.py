@@ -39,6 +39,9 @@ async def find_or_create_user(session: AsyncSession, identity: ProviderIdentity,
         await session.delete(linked)
         await session.flush()
     birth_date = _plausible_birth_date(identity.birth_date, today=today)
+    if birth_date is None and identity.birth_year is not None and today.year - identity.birth_year < MINIMUM_AGE:
+        msg = f"Shoa accounts are for shoppers aged {MINIMUM_AGE} or over"
+        raise UnderageShopperError(msg)
     user = None
     if identity.email is not None:
         user = await session.scalar(sa.select(User).where(User.email == identity.email, User.status == "active"))
@@ -75,6 +78,8 @@ async def _fill_missing_fields(
         "display_name": identity.display_name,
         "gender": identity.gender,
         "birth_date": birth_date,
+        "birth_year": birth_date.year if birth_date is not None else identity.birth_year,
+        "age_range": identity.age_range,
         "phone": identity.phone,
         "line_user_id": identity.line_user_id,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -34,6 +35,8 @@ class KakaoAccount(msgspec.Struct, kw_only=True):
     is_email_verified: bool | None = None
     gender: str | None = None
     """``female`` or ``male``."""
+    age_range: str | None = None
+    """``20~29`` and the like."""
     birthyear: str | None = None
     """``YYYY``."""
     birthday: str | None = None
@@ -60,6 +63,8 @@ def kakao_identity(user: KakaoUser) -> ProviderIdentity:
         display_name=clean_display_name(account.profile.nickname if account.profile else None),
         gender=_GENDERS.get(account.gender or ""),
         birth_date=birth_date_from(account.birthyear, account.birthday) if solar else None,
+        birth_year=birth_year_from(account.birthyear),
+        age_range=clean_age_range(account.age_range),
         phone=clean_phone(account.phone_number),
     )
 
@@ -74,6 +79,8 @@ class NaverProfile(msgspec.Struct, kw_only=True):
     name: str | None = None
     gender: str | None = None
     """``F``, ``M`` or ``U`` (unknown)."""
+    age: str | None = None
+    """``20-29`` and the like."""
     birthyear: str | None = None
     birthday: str | None = None
     """``MM-DD``."""
@@ -98,6 +105,8 @@ def naver_identity(me: NaverMe) -> ProviderIdentity:
         display_name=clean_display_name(person.nickname or person.name),
         gender=_GENDERS.get(person.gender or ""),
         birth_date=birth_date_from(person.birthyear, person.birthday),
+        birth_year=birth_year_from(person.birthyear),
+        age_range=clean_age_range(person.age.replace("-", "~") if person.age else None),
         phone=clean_phone(person.mobile_e164),
     )
 
@@ -141,3 +150,16 @@ def birth_date_from(year: str | None, month_day: str | None) -> datetime.date | 
 
 
 # --- Accounts ------------------------------------------------------------------------------------------------
+
+
+_AGE_RANGE = re.compile(r"^\d{1,2}~(\d{1,2})?$")
+
+
+def birth_year_from(year: str | None) -> int | None:
+    if year is None or not year.isdigit() or not 1900 <= int(year) <= 2100:
+        return None
+    return int(year)
+
+
+def clean_age_range(value: str | None) -> str | None:
+    return value if value is not None and _AGE_RANGE.match(value) else None

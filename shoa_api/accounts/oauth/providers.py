@@ -72,6 +72,9 @@ class ProviderIdentity(msgspec.Struct, frozen=True, kw_only=True):
     display_name: str | None = None
     gender: Gender | None = None
     birth_date: datetime.date | None = None
+    birth_year: int | None = None
+    age_range: str | None = None
+    """``20~29`` style, as Kakao gives it."""
     phone: str | None = None
     line_user_id: str | None = None
 
