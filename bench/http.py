@@ -25,7 +25,7 @@ from bench.load import find_k6, k6_version, run_load
 from bench.report import Measurement, Report, machine_facts, now_utc, render_text, save
 from bench.server import AppServer
 from catalog.demo import seed_demo_malls
-from shoa_api.database import create_engine, create_session_maker, session_scope
+from shoa_api.database import run_unit_of_work
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 from shoa_api.settings import generate_secret_key, load_settings
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from bench.load import LoadResult
-    from shoa_api.settings import Settings
 
 
 class BenchmarkError(RuntimeError):
@@ -255,16 +254,7 @@ def _shoa_variables(*, database_url: str, redis_url: str) -> dict[str, str]:
 def _prepare_database(variables: dict[str, str]) -> None:
     settings = load_settings(variables, env_file=None)
     upgrade_to_head(settings.database.url)
-    asyncio.run(_seed_demo_data(settings))
-
-
-async def _seed_demo_data(settings: Settings) -> int:
-    engine = create_engine(settings.database)
-    try:
-        async with session_scope(create_session_maker(engine)) as session:
-            return await seed_demo_malls(session)
-    finally:
-        await engine.dispose()
+    asyncio.run(run_unit_of_work(settings.database, seed_demo_malls))
 
 
 @contextlib.contextmanager

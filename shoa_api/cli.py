@@ -120,21 +120,12 @@ def _add_mall_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 def _run_mall_command(args: argparse.Namespace) -> None:
     from catalog.errors import CatalogError  # noqa: PLC0415
-    from shoa_api.database import create_engine, create_session_maker, session_scope  # noqa: PLC0415
+    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
 
     settings = load_settings()
     action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
-
-    async def run() -> str:
-        engine = create_engine(settings.database)
-        try:
-            async with session_scope(create_session_maker(engine)) as session:
-                return await action(session, args)
-        finally:
-            await engine.dispose()
-
     try:
-        print(asyncio.run(run()))  # noqa: T201 - the command's answer
+        print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
     except CatalogError as exc:
         _fail(f"shoa malls: {exc.detail}")
 
@@ -308,14 +299,9 @@ def _dev_variables(data_dir: Path, *, database_url: str, redis_url: str) -> dict
 
 async def _seed_demo_data(settings: Settings) -> int:
     from catalog.demo import seed_demo_malls  # noqa: PLC0415
-    from shoa_api.database import create_engine, create_session_maker, session_scope  # noqa: PLC0415
+    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
 
-    engine = create_engine(settings.database)
-    try:
-        async with session_scope(create_session_maker(engine)) as session:
-            return await seed_demo_malls(session)
-    finally:
-        await engine.dispose()
+    return await run_unit_of_work(settings.database, seed_demo_malls)
 
 
 def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from litestar.datastructures import State  # noqa: TC002 - Litestar reads dependency annotations
 from litestar.di import NamedDependency  # noqa: TC002
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
     from shoa_api.settings import DatabaseSettings
 
@@ -53,6 +55,16 @@ async def session_scope(session_maker: async_sessionmaker[AsyncSession]) -> Asyn
     """One transaction for a worker job or a CLI command: committed on success, rolled back on error."""
     async with session_maker() as session, session.begin():
         yield session
+
+
+async def run_unit_of_work(database: DatabaseSettings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``work`` in one transaction on an engine of its own, for a CLI command or a script outside the app."""
+    engine = create_engine(database)
+    try:
+        async with session_scope(create_session_maker(engine)) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
 
 
 async def provide_read_session(state: State) -> AsyncGenerator[AsyncSession, None]:

@@ -13,6 +13,7 @@ whether the token endpoint is down (``token_outage``), and for LINE how the ID t
 
 from __future__ import annotations
 
+import abc
 import base64
 import hashlib
 import json
@@ -60,7 +61,7 @@ class Grant:
 
 
 @dataclass
-class FakeProvider:
+class FakeProvider(abc.ABC):
     """What every fake shares: client registration, consent, codes, tokens, and the HTTP plumbing."""
 
     name: ClassVar[str]
@@ -80,11 +81,13 @@ class FakeProvider:
     def redirect_uri(self) -> str:
         return f"{SHOA_BASE_URL}/v1/auth/oauth/{self.name}/callback"
 
+    @abc.abstractmethod
     def routes(self) -> dict[tuple[str, str], Callable[[dict[str, str], dict[str, str]], Answer]]:
-        raise NotImplementedError
+        """(method, path) → handler, for this provider's endpoints."""
 
+    @abc.abstractmethod
     def environ(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The SHOA_* settings that point Shoa at this fake."""
 
     # -- the authorize endpoint: the consent screen, then a redirect back to the app ----------------------------
 
