@@ -53,3 +53,15 @@ class ApiKeyNotFoundError(CatalogError):
     code = "api-key-not-found"
     status = 404
     title = "No such API key for this mall"
+
+
+class MalformedBatchError(CatalogError):
+    code = "malformed-json"
+    status = 400
+    title = "The body is not valid JSON"
+
+
+class InvalidBatchError(CatalogError):
+    code = "invalid-batch"
+    status = 422
+    title = "The batch does not have the expected shape"

@@ -9,6 +9,7 @@ import uuid
 import sqlalchemy as sa
 from advanced_alchemy.base import DefaultBase
 from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from uuid_utils.compat import uuid7
 
@@ -76,3 +77,89 @@ class MallApiKey(DefaultBase):
     expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     """Set when the key is rotated: the old key keeps working until then."""
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ProductStatus(enum.StrEnum):
+    ON_SALE = "on_sale"
+    SOLD_OUT = "sold_out"
+    HIDDEN = "hidden"
+    """Set by the mall, or by deleting the product: never shown to shoppers, kept for orders and the mall."""
+
+
+class Product(DefaultBase):
+    """A mall's product, keyed by the mall's own id for it (``external_id``)."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        sa.UniqueConstraint("mall_id", "external_id"),
+        sa.CheckConstraint("status IN ('on_sale', 'sold_out', 'hidden')", name="status_known"),
+        sa.CheckConstraint("target_gender IN ('female', 'male', 'unisex')", name="target_gender_known"),
+        # The partner API lists a mall's products in creation order: keyset on (mall_id, id).
+        sa.Index("ix_products_mall_id_id", "mall_id", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    mall_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("malls.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.String(5000), server_default="")
+    category_path: Mapped[str] = mapped_column(sa.String(100))
+    style_tags: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(20)), server_default="{}")
+    target_gender: Mapped[str] = mapped_column(sa.String(8))
+    target_age_bands: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(12)), server_default="{}")
+    image_urls: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(2048)))
+    """In display order; https only; the server never fetches them."""
+    exclusive: Mapped[bool] = mapped_column(server_default=sa.false())
+    """Sold on Shoa only."""
+    status: Mapped[str] = mapped_column(sa.String(10))
+    source_updated_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    """When the mall last changed it, by the mall's clock: an older update never overwrites a newer one."""
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    """SHA-256 of the product as the mall last sent it, so a repeated batch is recognised as unchanged."""
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
+    )
+    updated_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utc_now, onupdate=utc_now, server_default=sa.func.now()
+    )
+
+
+class Variant(DefaultBase):
+    """One buyable option of a product (colour x size), with its own SKU, price and stock."""
+
+    __tablename__ = "variants"
+    __table_args__ = (
+        sa.UniqueConstraint("mall_id", "sku"),
+        sa.CheckConstraint("price > 0", name="price_positive"),
+        sa.CheckConstraint("sale_price IS NULL OR (sale_price > 0 AND sale_price <= price)", name="sale_price_valid"),
+        sa.CheckConstraint("stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    product_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    mall_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("malls.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(sa.String(64))
+    color: Mapped[str | None] = mapped_column(sa.String(40))
+    size: Mapped[str | None] = mapped_column(sa.String(20))
+    options: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    """Every option value the mall sent (``{"색상": "블랙", "사이즈": "M"}``)."""
+    price: Mapped[int] = mapped_column(sa.BigInteger)
+    """In the currency's minor unit (KRW and JPY have none: 39000 is ₩39,000)."""
+    sale_price: Mapped[int | None] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    stock: Mapped[int] = mapped_column(sa.Integer)
+    position: Mapped[int] = mapped_column(sa.SmallInteger)
+
+
+class SearchOutbox(DefaultBase):
+    """A catalog change for the search index, written in the change's own transaction; the worker sends it."""
+
+    __tablename__ = "search_outbox"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    action: Mapped[str] = mapped_column(sa.String(8))
+    """``upsert`` or ``delete``."""
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
+    )

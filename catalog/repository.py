@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from catalog.models import Mall, MallStatus
-from catalog.schemas import MallSummary
+from catalog.models import Mall, MallStatus, Product, Variant
+from catalog.schemas import MallSummary, PartnerProduct
 
 if TYPE_CHECKING:
     import uuid
@@ -57,3 +57,29 @@ async def count_malls(session: AsyncSession) -> int:
 
 def add_malls(session: AsyncSession, malls: Sequence[Mall]) -> None:
     session.add_all(malls)
+
+
+async def list_mall_products(
+    session: AsyncSession, *, mall_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[PartnerProduct]:
+    variant_count = (
+        sa.select(sa.func.count()).where(Variant.product_id == Product.id).correlate(Product).scalar_subquery()
+    )
+    query = (
+        sa.select(
+            Product.id,
+            Product.external_id,
+            Product.name,
+            Product.category_path,
+            Product.status,
+            variant_count,
+            Product.source_updated_at,
+            Product.updated_at,
+        )
+        .where(Product.mall_id == mall_id)
+        .order_by(Product.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Product.id > after)
+    return [PartnerProduct(*row) for row in await session.execute(query)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -23,3 +24,88 @@ class MallPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[MallSummary]
     next_cursor: str | None
     """Pass as ``cursor`` to get the next page; ``null`` on the last page."""
+
+
+# --- Partner product sync -----------------------------------------------------------------------------------
+
+Sku = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._/-]+$")]
+OptionText = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+Money = Annotated[int, msgspec.Meta(gt=0, le=1_000_000_000)]
+ImageUrl = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https://[^\s/$.?#][^\s]*$")]
+AgeBandName = Literal["10s", "20s_early", "20s_mid", "20s_late", "30s_early", "30s_mid", "30s_late", "40s_plus"]
+
+
+class VariantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    sku: Sku
+    """Unique within the mall, across all its products."""
+    color: OptionText | None = None
+    size: Annotated[str, msgspec.Meta(min_length=1, max_length=20)] | None = None
+    options: Annotated[dict[Annotated[str, msgspec.Meta(max_length=20)], OptionText], msgspec.Meta(max_length=5)] = {}
+    price: Money
+    """In the currency's minor unit: KRW and JPY have none, so 39000 is ₩39,000."""
+    sale_price: Money | None = None
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "KRW"
+    stock: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class ProductIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    """The mall's own id for the product; the key of every later update."""
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    description: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    category_path: Annotated[str, msgspec.Meta(max_length=100)]
+    style_tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=20)]], msgspec.Meta(max_length=10)] = []
+    target_gender: Literal["female", "male", "unisex"]
+    target_age_bands: Annotated[list[AgeBandName], msgspec.Meta(max_length=8)] = []
+    image_urls: Annotated[list[ImageUrl], msgspec.Meta(min_length=1, max_length=20)]
+    exclusive: bool = False
+    status: Literal["on_sale", "sold_out", "hidden"] = "on_sale"
+    source_updated_at: Annotated[datetime.datetime, msgspec.Meta(tz=True)]
+    """When the mall last changed the product, with its offset; an older update than the stored one is ignored."""
+    variants: Annotated[list[VariantIn], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class FieldProblem(msgspec.Struct, kw_only=True):
+    field: str
+    """Path inside the item, such as ``variants[1].sale_price``."""
+    message: str
+
+
+ItemOutcome = Literal["created", "updated", "unchanged", "rejected"]
+
+
+class ItemResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    index: int
+    """The item's position in the batch, from 0."""
+    external_id: str | None
+    result: ItemOutcome
+    product_id: uuid.UUID | None = None
+    reason: str | None = None
+    """Why an item was rejected or left unchanged (``stale``: the stored product is newer)."""
+    errors: list[FieldProblem] = []
+
+
+class BatchResult(msgspec.Struct, kw_only=True):
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    items: list[ItemResult]
+
+
+class PartnerProduct(msgspec.Struct):
+    """Fields in the order of the repository's query."""
+
+    id: uuid.UUID
+    external_id: str
+    name: str
+    category_path: str
+    status: str
+    variant_count: int
+    source_updated_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class PartnerProductPage(msgspec.Struct, kw_only=True):
+    items: list[PartnerProduct]
+    next_cursor: str | None

@@ -113,6 +113,8 @@ def create_app(settings: Settings) -> Litestar:
         response_cache_config=public_cache_config(settings.app.public_cache_seconds),
         stores={PUBLIC_CACHE_STORE: ProcessLocalStore()},
         logging_config=None,
+        # The largest body any route takes is a catalog sync batch; beyond it Litestar answers 413.
+        request_max_body_size=settings.catalog.max_batch_bytes,
         debug=False,
     )
     # Wrap the whole handler (routing and exception handling included), so that unknown paths and errors

@@ -126,6 +126,14 @@ class RateLimitSettings(_Area, frozen=True, kw_only=True):
     """Generous: Korean mobile carriers put many phones behind one address (carrier-grade NAT)."""
 
 
+class CatalogSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_CATALOG_"
+    max_batch_items: int = 500
+    """Products per `PUT /partner/v1/products`."""
+    max_batch_bytes: int = 16 * 1024 * 1024
+    """Largest sync request body; beyond it the answer is 413."""
+
+
 class OAuthSettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_OAUTH_"
     redirect_base_url: str = "http://127.0.0.1:8000"
@@ -172,6 +180,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     security: SecuritySettings
     passwords: PasswordSettings
     rate_limits: RateLimitSettings
+    catalog: CatalogSettings
     oauth: OAuthSettings
     kakao: KakaoSettings
     naver: NaverSettings
@@ -191,6 +200,7 @@ _AREAS: dict[str, type[_Area]] = {
     "security": SecuritySettings,
     "passwords": PasswordSettings,
     "rate_limits": RateLimitSettings,
+    "catalog": CatalogSettings,
     "oauth": OAuthSettings,
     "kakao": KakaoSettings,
     "naver": NaverSettings,

@@ -38,7 +38,20 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("PATCH", "/v1/me", {"display_name": "새이름"}, (401, 200, 200, 401, 401, 401, 401)),
     ("DELETE", "/v1/me", None, (401, 204, 204, 401, 401, 401, 401)),
     ("GET", "/partner/v1/me", None, (401, 401, 401, 200, 200, 401, 200)),
+    ("GET", "/partner/v1/products", None, (401, 401, 401, 200, 200, 401, 200)),
+    ("PUT", "/partner/v1/products", "one-product", (401, 401, 401, 200, 200, 401, 403)),
 ]
+
+
+ONE_PRODUCT = {
+    "external_id": "P-1",
+    "name": "린넨 셔츠",
+    "category_path": "상의/셔츠",
+    "target_gender": "female",
+    "image_urls": ["https://img.example.kr/p-1.jpg"],
+    "source_updated_at": "2026-11-20T10:00:00+09:00",
+    "variants": [{"sku": "P-1-M", "price": 39000, "stock": 3}],
+}
 
 
 class Callers:
@@ -77,6 +90,8 @@ def _body(kind: Any, caller: str, callers: Callers) -> Any:
         return {"email": f"new{next(_emails)}@example.kr", "password": "linen-shirt-2026"}
     if kind == "login-a":
         return {"login": "a@example.kr", "password": "linen-shirt-2026"}
+    if kind == "one-product":
+        return {"products": [ONE_PRODUCT]}
     if kind == "refresh-own":
         return {"refresh_token": callers.refresh.get(caller, "shoa_rt_not-a-real-token")}
     return kind

@@ -1,0 +1,93 @@
+"""What a partner's product must satisfy, checked item by item so one bad item never spoils a batch."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from catalog.categories import CATEGORY_PATHS, STYLE_TAGS
+from catalog.schemas import FieldProblem, ProductIn
+
+CURRENCIES = frozenset({"KRW", "JPY", "USD"})
+"""The currencies Shoa settles in; a price in any other is refused rather than guessed at."""
+
+_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+
+
+def parse_item(raw: msgspec.Raw) -> ProductIn | list[FieldProblem]:
+    """One item of a batch as a product, or the field problems that keep it from being one."""
+    try:
+        item = msgspec.json.decode(raw, type=ProductIn)
+    except msgspec.ValidationError as exc:
+        return [_problem_from(exc)]
+    except msgspec.DecodeError as exc:  # cannot happen for an element of a valid JSON array, kept for safety
+        return [FieldProblem(field="", message=str(exc))]
+    problems = check_product(item)
+    return problems or item
+
+
+def check_product(item: ProductIn) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if item.category_path not in CATEGORY_PATHS:
+        problems.append(
+            FieldProblem(
+                field="category_path",
+                message=(
+                    f"unknown category {item.category_path!r}; use a path of the shared tree, "
+                    "e.g. 상의/블라우스 or 원피스"
+                ),
+            )
+        )
+    if unknown := sorted(set(item.style_tags) - STYLE_TAGS):
+        problems.append(
+            FieldProblem(
+                field="style_tags",
+                message=f"unknown style tags {', '.join(unknown)}; known: {', '.join(sorted(STYLE_TAGS))}",
+            )
+        )
+    seen_skus: set[str] = set()
+    for position, variant in enumerate(item.variants):
+        where = f"variants[{position}]"
+        if variant.sku in seen_skus:
+            problems.append(FieldProblem(field=f"{where}.sku", message=f"SKU {variant.sku} appears twice"))
+        seen_skus.add(variant.sku)
+        if variant.currency not in CURRENCIES:
+            problems.append(
+                FieldProblem(
+                    field=f"{where}.currency",
+                    message=f"currency must be one of {', '.join(sorted(CURRENCIES))}",
+                )
+            )
+        if variant.sale_price is not None and variant.sale_price > variant.price:
+            problems.append(FieldProblem(field=f"{where}.sale_price", message="sale price must not exceed the price"))
+    if len({variant.currency for variant in item.variants}) > 1:
+        problems.append(FieldProblem(field="variants", message="all variants of a product use one currency"))
+    return problems
+
+
+def external_id_of(raw: msgspec.Raw) -> str | None:
+    """The item's ``external_id`` if it has a usable one, to name it in the answer even when it is rejected."""
+    try:
+        value: Any = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    external_id = value.get("external_id") if isinstance(value, dict) else None
+    return external_id if isinstance(external_id, str) and 0 < len(external_id) <= 100 else None
+
+
+def _problem_from(exc: msgspec.ValidationError) -> FieldProblem:
+    message = str(exc)
+    found = _PATH.search(message)
+    path, text = (found.group("path"), message[: found.start()]) if found else ("", message)
+    if unknown := _UNKNOWN_FIELD.match(text):
+        # msgspec names the object that holds the field; the mall wants the field itself.
+        name = unknown.group("name")
+        return FieldProblem(field=f"{path}.{name}" if path else name, message="no such field")
+    if "regex '^https://" in text:
+        text = "must be an https URL"
+    elif "regex '^[A-Za-z0-9._/-]+$'" in text:
+        text = "a SKU is letters, digits and . _ / -"
+    return FieldProblem(field=path, message=text)
