@@ -65,3 +65,15 @@ class InvalidBatchError(CatalogError):
     code = "invalid-batch"
     status = 422
     title = "The batch does not have the expected shape"
+
+
+class ProductNotFoundError(CatalogError):
+    code = "product-not-found"
+    status = 404
+    title = "No such product"
+
+
+class InvalidProductChangeError(CatalogError):
+    code = "invalid-product-change"
+    status = 422
+    title = "The change is not valid for this product"

@@ -109,3 +109,37 @@ class PartnerProduct(msgspec.Struct):
 class PartnerProductPage(msgspec.Struct, kw_only=True):
     items: list[PartnerProduct]
     next_cursor: str | None
+
+
+class VariantPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    sku: Sku
+    price: Money | msgspec.UnsetType = msgspec.UNSET
+    sale_price: Money | msgspec.UnsetType | None = msgspec.UNSET
+    """``null`` ends a sale."""
+    stock: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ProductPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Price, stock and status of one product or some of its variants; only what is present changes."""
+
+    status: Literal["on_sale", "sold_out", "hidden"] | msgspec.UnsetType = msgspec.UNSET
+    variants: Annotated[list[VariantPatch], msgspec.Meta(max_length=100)] = []
+    source_updated_at: Annotated[datetime.datetime, msgspec.Meta(tz=True)] | None = None
+    """When given and older than the stored product, nothing changes."""
+
+
+class StockBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    items: Annotated[list[VariantPatch], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class StockResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    sku: str
+    result: Literal["updated", "unchanged", "rejected"]
+    reason: str | None = None
+
+
+class StockBatchResult(msgspec.Struct, kw_only=True):
+    updated: int
+    unchanged: int
+    rejected: int
+    items: list[StockResult]

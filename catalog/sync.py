@@ -39,7 +39,7 @@ class _Stored:
 
 
 async def upsert_products(session: AsyncSession, *, mall_id: uuid.UUID, items: list[msgspec.Raw]) -> BatchResult:
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(mall_id))))
+    await lock_mall_catalog(session, mall_id)
     results: dict[int, ItemResult] = {}
     parsed = _parse_batch(items, results)
     owners = await _sku_owners(session, mall_id, [v.sku for item in parsed.values() for v in item.variants])
@@ -233,6 +233,11 @@ def _variant_row(product_id: uuid.UUID, mall_id: uuid.UUID, position: int, varia
 
 def _rejected(index: int, external_id: str | None, problems: list[FieldProblem]) -> ItemResult:
     return ItemResult(index=index, external_id=external_id, result="rejected", reason="invalid fields", errors=problems)
+
+
+async def lock_mall_catalog(session: AsyncSession, mall_id: uuid.UUID) -> None:
+    """Serialise a mall's catalog writes until the transaction ends: no two of its batches race on a SKU."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(mall_id))))
 
 
 def _lock_key(mall_id: uuid.UUID) -> int:

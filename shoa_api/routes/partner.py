@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
-from litestar import Controller, Request, get, put
+from litestar import Controller, Request, delete, get, patch, put
 from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog import service
+from catalog import adjustments, service
 from catalog.keys import PartnerIdentity
-from catalog.schemas import BatchResult, PartnerProductPage
+from catalog.schemas import BatchResult, PartnerProductPage, ProductPatch, StockBatch, StockBatchResult
 from shoa_api.auth import require_partner_key
 from shoa_api.routes.catalog import Cursor, Limit
 from shoa_api.settings import Settings
@@ -23,6 +25,12 @@ class PartnerKeyInfo(msgspec.Struct, kw_only=True):
     mall_slug: str
     key_id: uuid.UUID
     scopes: list[str]
+
+
+class ProductChange(msgspec.Struct, kw_only=True, omit_defaults=True):
+    product_id: uuid.UUID
+    result: Literal["updated", "unchanged"]
+    reason: str | None = None
 
 
 class PartnerController(Controller):
@@ -57,6 +65,49 @@ class PartnerController(Controller):
         limit: Limit = 50,
     ) -> PartnerProductPage:
         return await service.list_partner_products(db_read, mall_id=partner.mall_id, cursor=cursor, limit=limit)
+
+    @patch(
+        "/products/{external_id:str}",
+        operation_id="patch_partner_product",
+        summary="Change the price, stock or status of one product or some of its variants",
+        opt={"scope": "catalog:write"},
+    )
+    async def patch_product(
+        self,
+        external_id: FromPath[str],
+        data: JSONBody[ProductPatch],
+        db: NamedDependency[AsyncSession],
+        partner: NamedDependency[PartnerIdentity],
+    ) -> ProductChange:
+        product_id, changed = await adjustments.patch_product(
+            db, mall_id=partner.mall_id, external_id=external_id, patch=data
+        )
+        if changed:
+            return ProductChange(product_id=product_id, result="updated")
+        return ProductChange(product_id=product_id, result="unchanged", reason="stale: the stored product is newer")
+
+    @delete(
+        "/products/{external_id:str}",
+        operation_id="delete_partner_product",
+        summary="Hide a product from shoppers at once and take it out of search",
+        opt={"scope": "catalog:write"},
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def delete_product(
+        self, external_id: FromPath[str], db: NamedDependency[AsyncSession], partner: NamedDependency[PartnerIdentity]
+    ) -> None:
+        await adjustments.delete_product(db, mall_id=partner.mall_id, external_id=external_id)
+
+    @put(
+        "/stock",
+        operation_id="update_partner_stock",
+        summary="Stock and prices of up to 1,000 variants by SKU",
+        opt={"scope": "catalog:write"},
+    )
+    async def update_stock(
+        self, data: JSONBody[StockBatch], db: NamedDependency[AsyncSession], partner: NamedDependency[PartnerIdentity]
+    ) -> StockBatchResult:
+        return await adjustments.update_stock(db, mall_id=partner.mall_id, items=data.items)
 
     @get("/me", operation_id="partner_me", summary="Which mall this key belongs to, and what it may do")
     async def me(self, partner: NamedDependency[PartnerIdentity]) -> PartnerKeyInfo:

@@ -40,6 +40,10 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("GET", "/partner/v1/me", None, (401, 401, 401, 200, 200, 401, 200)),
     ("GET", "/partner/v1/products", None, (401, 401, 401, 200, 200, 401, 200)),
     ("PUT", "/partner/v1/products", "one-product", (401, 401, 401, 200, 200, 401, 403)),
+    ("PUT", "/partner/v1/stock", {"items": [{"sku": "P-1-M", "stock": 1}]}, (401, 401, 401, 200, 200, 401, 403)),
+    # No mall has a product P-404: a mall's key finds nothing, as for another mall's product.
+    ("PATCH", "/partner/v1/products/P-404", {"status": "hidden"}, (401, 401, 401, 404, 404, 401, 403)),
+    ("DELETE", "/partner/v1/products/P-404", None, (401, 401, 401, 404, 404, 401, 403)),
 ]
 
 
