@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from catalog.models import Mall, MallStatus, Product, Variant
-from catalog.schemas import MallSummary, PartnerProduct
+from catalog.models import Mall, MallStatus, Product, ProductStatus, Variant
+from catalog.schemas import MallSummary, PartnerProduct, ProductCard
 
 if TYPE_CHECKING:
     import uuid
@@ -83,3 +83,69 @@ async def list_mall_products(
     if after is not None:
         query = query.where(Product.id > after)
     return [PartnerProduct(*row) for row in await session.execute(query)]
+
+
+# --- What shoppers see: products that are not hidden, of malls that are listed -------------------------------
+
+_VISIBLE = sa.and_(Product.status != ProductStatus.HIDDEN.value, Mall.status == MallStatus.ACTIVE.value)
+
+
+async def visible_product(session: AsyncSession, product_id: uuid.UUID) -> tuple[Product, Mall] | None:
+    row = (
+        await session.execute(
+            sa.select(Product, Mall).join(Mall, Mall.id == Product.mall_id).where(Product.id == product_id, _VISIBLE)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def product_variants(session: AsyncSession, product_id: uuid.UUID) -> Sequence[Variant]:
+    query = sa.select(Variant).where(Variant.product_id == product_id).order_by(Variant.position, Variant.sku)
+    return (await session.scalars(query)).all()
+
+
+async def visible_product_cards(
+    session: AsyncSession, *, mall_id: uuid.UUID, before: uuid.UUID | None, limit: int
+) -> list[ProductCard]:
+    """A listed mall's visible products, newest first (ids are time-ordered), as list tiles."""
+    prices = (
+        sa.select(
+            Variant.product_id,
+            sa.func.min(Variant.price).label("price"),
+            sa.func.min(sa.func.coalesce(Variant.sale_price, Variant.price)).label("price_from"),
+            sa.func.min(Variant.currency).label("currency"),
+            sa.func.bool_or(Variant.stock > 0).label("in_stock"),
+        )
+        .group_by(Variant.product_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            Product.id,
+            Product.name,
+            Product.image_urls[1],
+            prices.c.price,
+            prices.c.price_from,
+            prices.c.currency,
+            prices.c.in_stock,
+            Product.exclusive,
+        )
+        .join(Mall, Mall.id == Product.mall_id)
+        .join(prices, prices.c.product_id == Product.id)
+        .where(Product.mall_id == mall_id, _VISIBLE)
+        .order_by(Product.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(Product.id < before)
+    return [ProductCard(*row) for row in await session.execute(query)]
+
+
+async def visible_counts_by_category(session: AsyncSession) -> dict[str, int]:
+    query = (
+        sa.select(Product.category_path, sa.func.count())
+        .join(Mall, Mall.id == Product.mall_id)
+        .where(_VISIBLE)
+        .group_by(Product.category_path)
+    )
+    return {row[0]: row[1] for row in await session.execute(query)}

@@ -143,3 +143,82 @@ class StockBatchResult(msgspec.Struct, kw_only=True):
     unchanged: int
     rejected: int
     items: list[StockResult]
+
+
+# --- Public catalog -----------------------------------------------------------------------------------------
+
+StockState = Literal["in_stock", "low_stock", "sold_out"]
+LOW_STOCK = 5
+"""At or below this many left, shoppers are told how many (``stock_left``)."""
+
+
+class PublicVariant(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: uuid.UUID
+    color: str | None
+    size: str | None
+    options: dict[str, str]
+    price: int
+    sale_price: int | None
+    currency: str
+    stock_state: StockState
+    stock_left: int | None = None
+    """Only when stock is low: "3 left"."""
+
+
+class MallBrief(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    slug: str
+    name: str
+    logo_url: str | None
+
+
+class ProductDetail(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    description: str
+    category_path: str
+    style_tags: list[str]
+    target_gender: str
+    target_age_bands: list[str]
+    image_urls: list[str]
+    exclusive: bool
+    status: Literal["on_sale", "sold_out"]
+    in_stock: bool
+    price_from: int
+    """The lowest price a shopper pays today (sale prices included), in the currency's minor unit."""
+    currency: str
+    variants: list[PublicVariant]
+    mall: MallBrief
+
+
+class ProductCard(msgspec.Struct):
+    """A product in a list: enough to draw its tile. Fields in the order of the repository's query."""
+
+    id: uuid.UUID
+    name: str
+    image_url: str
+    price: int
+    """The lowest regular price of its variants."""
+    price_from: int
+    """The lowest price a shopper pays today."""
+    currency: str
+    in_stock: bool
+    exclusive: bool
+
+
+class ProductCardPage(msgspec.Struct, kw_only=True):
+    items: list[ProductCard]
+    next_cursor: str | None
+
+
+class MallWithProducts(msgspec.Struct, kw_only=True):
+    mall: MallSummary
+    products: ProductCardPage
+
+
+class CategoryNode(msgspec.Struct, kw_only=True):
+    path: str
+    name: str
+    product_count: int
+    """Products shoppers can see here and below."""
+    children: list[CategoryNode] = []

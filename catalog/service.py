@@ -8,12 +8,28 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from catalog import repository, sync
-from catalog.errors import InvalidBatchError, MalformedBatchError, MallNotFoundError
+from catalog.categories import CATEGORY_TREE
+from catalog.errors import InvalidBatchError, MalformedBatchError, MallNotFoundError, ProductNotFoundError
 from catalog.pagination import decode_cursor, encode_cursor
-from catalog.schemas import BatchResult, MallPage, MallSummary, PartnerProductPage
+from catalog.schemas import (
+    LOW_STOCK,
+    BatchResult,
+    CategoryNode,
+    MallBrief,
+    MallPage,
+    MallSummary,
+    MallWithProducts,
+    PartnerProductPage,
+    ProductCardPage,
+    ProductDetail,
+    PublicVariant,
+    StockState,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from catalog.models import Variant
 
 
 async def list_malls(session: AsyncSession, *, cursor: str | None, limit: int) -> MallPage:
@@ -65,3 +81,69 @@ async def list_partner_products(
     )
     page, more = rows[:limit], len(rows) > limit
     return PartnerProductPage(items=page, next_cursor=encode_cursor(str(page[-1].id)) if more else None)
+
+
+async def product_detail(session: AsyncSession, product_id: uuid.UUID) -> ProductDetail:
+    found = await repository.visible_product(session, product_id)
+    if found is None:
+        msg = f"no product {product_id} is on show"
+        raise ProductNotFoundError(msg)
+    product, mall = found
+    variants = [_public_variant(variant) for variant in await repository.product_variants(session, product_id)]
+    in_stock = any(variant.stock_state != "sold_out" for variant in variants)
+    return ProductDetail(
+        id=product.id,
+        name=product.name,
+        description=product.description,
+        category_path=product.category_path,
+        style_tags=product.style_tags,
+        target_gender=product.target_gender,
+        target_age_bands=product.target_age_bands,
+        image_urls=product.image_urls,
+        exclusive=product.exclusive,
+        status="on_sale" if product.status == "on_sale" and in_stock else "sold_out",
+        in_stock=in_stock,
+        price_from=min(v.sale_price if v.sale_price is not None else v.price for v in variants),
+        currency=variants[0].currency,
+        variants=variants,
+        mall=MallBrief(id=mall.id, slug=mall.slug, name=mall.name, logo_url=mall.logo_url),
+    )
+
+
+async def mall_with_products(
+    session: AsyncSession, mall_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> MallWithProducts:
+    mall = await get_mall(session, mall_id)
+    before = decode_cursor(cursor, tuple[uuid.UUID])[0] if cursor else None
+    cards = await repository.visible_product_cards(session, mall_id=mall_id, before=before, limit=limit + 1)
+    page, more = cards[:limit], len(cards) > limit
+    next_cursor = encode_cursor(str(page[-1].id)) if more else None
+    return MallWithProducts(mall=mall, products=ProductCardPage(items=page, next_cursor=next_cursor))
+
+
+async def category_tree(session: AsyncSession) -> list[CategoryNode]:
+    counts = await repository.visible_counts_by_category(session)
+    tree = []
+    for top, children in CATEGORY_TREE.items():
+        nodes = [
+            CategoryNode(path=f"{top}/{child}", name=child, product_count=counts.get(f"{top}/{child}", 0))
+            for child in children
+        ]
+        total = counts.get(top, 0) + sum(node.product_count for node in nodes)
+        tree.append(CategoryNode(path=top, name=top, product_count=total, children=nodes))
+    return tree
+
+
+def _public_variant(variant: Variant) -> PublicVariant:
+    state: StockState = "sold_out" if variant.stock == 0 else "low_stock" if variant.stock <= LOW_STOCK else "in_stock"
+    return PublicVariant(
+        id=variant.id,
+        color=variant.color,
+        size=variant.size,
+        options=variant.options,
+        price=variant.price,
+        sale_price=variant.sale_price,
+        currency=variant.currency,
+        stock_state=state,
+        stock_left=variant.stock if state == "low_stock" else None,
+    )

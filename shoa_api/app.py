@@ -25,7 +25,7 @@ from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_l
 from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
-from shoa_api.routes.catalog import MallController
+from shoa_api.routes.catalog import MallController, ProductController, list_categories
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.partner import PartnerController
 from shoa_api.settings import Settings, load_settings
@@ -83,6 +83,8 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             metrics,
             MallController,
+            ProductController,
+            list_categories,
             AuthController,
             AccountController,
             PartnerController,

@@ -2,7 +2,8 @@
 
 Shoppers open the same first pages over and over; answering them from memory for a few seconds spares the
 database. The cache is bounded by construction: only first pages (no cursor) and single resources are stored,
-keyed by the parameters the route understands, so junk query parameters or made-up cursors cannot grow it.
+keyed by the parameters the route understands, so junk query parameters or made-up cursors cannot grow it,
+and the store itself holds at most a fixed number of answers.
 """
 
 from __future__ import annotations
@@ -46,13 +47,17 @@ class ProcessLocalStore(Store):
     inside, a plain dict is already atomic, and the lock was a measurable share of a cached answer's cost.
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "max_entries")
 
-    def __init__(self) -> None:
+    def __init__(self, max_entries: int = 20_000) -> None:
         self._entries: dict[str, tuple[bytes, float | None]] = {}
+        self.max_entries = max_entries
+        """Past this, expired answers are swept out, then the oldest ones: memory stays bounded."""
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
+        if key not in self._entries and len(self._entries) >= self.max_entries:
+            self._make_room()
         self._entries[key] = (data, _deadline(expires_in))
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
@@ -69,6 +74,12 @@ class ProcessLocalStore(Store):
 
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)
+
+    def _make_room(self) -> None:
+        now = time.monotonic()
+        self._entries = {k: v for k, v in self._entries.items() if v[1] is None or v[1] > now}
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]  # dicts keep insertion order: the oldest goes
 
     async def delete_all(self) -> None:
         self._entries.clear()

@@ -11,7 +11,7 @@ from litestar.params import FromPath, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import service
-from catalog.schemas import MallPage, MallSummary
+from catalog.schemas import CategoryNode, MallPage, MallWithProducts, ProductDetail
 
 MAX_PAGE_SIZE = 100
 
@@ -32,6 +32,36 @@ class MallController(Controller):
     ) -> MallPage:
         return await service.list_malls(db_read, cursor=cursor, limit=limit)
 
-    @get("/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall", cache=True)
-    async def get_mall(self, db_read: NamedDependency[AsyncSession], mall_id: FromPath[uuid.UUID]) -> MallSummary:
-        return await service.get_mall(db_read, mall_id)
+    @get(
+        "/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall and its products, newest first", cache=True
+    )
+    async def get_mall(
+        self,
+        db_read: NamedDependency[AsyncSession],
+        mall_id: FromPath[uuid.UUID],
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> MallWithProducts:
+        return await service.mall_with_products(db_read, mall_id, cursor=cursor, limit=limit)
+
+
+class ProductController(Controller):
+    path = "/v1/products"
+    tags = ["catalog"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get("/{product_id:uuid}", operation_id="get_product", summary="A product with its variants and mall", cache=True)
+    async def get_product(
+        self, db_read: NamedDependency[AsyncSession], product_id: FromPath[uuid.UUID]
+    ) -> ProductDetail:
+        return await service.product_detail(db_read, product_id)
+
+
+@get(
+    "/v1/categories",
+    operation_id="list_categories",
+    summary="The category tree with product counts",
+    cache=True,
+    tags=["catalog"],
+)
+async def list_categories(db_read: NamedDependency[AsyncSession]) -> list[CategoryNode]:
+    return await service.category_tree(db_read)

@@ -80,7 +80,7 @@ async def test_a_mall_shows_what_a_shopper_needs(client: AsyncTestClient[Litesta
     response = await client.get(f"/v1/malls/{mall.id}")
 
     assert response.status_code == 200
-    body = response.json()
+    body = response.json()["mall"]
     assert body["id"] == str(mall.id)
     assert body["slug"] == "linen-house"
     assert body["name"] == "린넨하우스"
@@ -88,6 +88,7 @@ async def test_a_mall_shows_what_a_shopper_needs(client: AsyncTestClient[Litesta
     assert body["logo_url"] == "https://img.shoa.kr/malls/demo.png"
     assert body["created_at"].endswith("Z")
     assert "status" not in body
+    assert response.json()["products"] == {"items": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize("status", [MallStatus.PAUSED, MallStatus.CLOSED])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from litestar.testing import AsyncTestClient
 
 from shoa_api.app import create_app
+from shoa_api.caching import ProcessLocalStore
 from shoa_api.settings import load_settings
 from tests.factories import create_mall
 
@@ -82,3 +83,13 @@ async def test_a_not_found_answer_is_not_remembered(services: Services, session:
         await create_mall(session, name="하루일상", mall_id=mall_id)
 
         assert (await client.get(f"/v1/malls/{mall_id}")).status_code == 200
+
+
+async def test_the_store_keeps_a_bounded_number_of_answers() -> None:
+    store = ProcessLocalStore(max_entries=3)
+    for n in range(5):
+        await store.set(f"answer-{n}", b"{}", expires_in=60)
+
+    kept = [n for n in range(5) if await store.exists(f"answer-{n}")]
+
+    assert kept == [2, 3, 4]
