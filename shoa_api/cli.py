@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the embedded services keep data")
     dev.add_argument("--no-worker", action="store_true", help="run the API alone")
+    dev.add_argument(
+        "--demo-products", type=int, default=20_000, help="generated products for an empty catalog (default 20000)"
+    )
     dev.set_defaults(handler=_dev)
 
     serve = commands.add_parser("serve", help="the API, for production (configured by SHOA_* variables)")
@@ -80,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest migration")
     migrate.set_defaults(handler=_migrate)
+
+    seed = commands.add_parser("seed", help="add generated demo products (and the demo malls if there are none)")
+    seed.add_argument("--products", type=int, required=True, help="how many products to add")
+    seed.add_argument("--seed", type=int, default=20261129, help="random seed: the same seed, the same catalog")
+    seed.set_defaults(handler=_seed)
 
     _add_mall_commands(commands)
     return parser
@@ -263,8 +271,11 @@ def _dev(args: argparse.Namespace) -> None:
         settings = load_settings(variables, env_file=None)
         configure_logging(settings.app)
         upgrade_to_head(settings.database.url)
-        added = asyncio.run(_seed_demo_data(settings))
-        logger.info("demo data: %s", f"added {added} malls" if added else "kept what is there")
+        malls, products = asyncio.run(_seed_demo_data(settings, products=args.demo_products))
+        if malls or products:
+            logger.info("demo data: added %d malls and %d products", malls, products)
+        else:
+            logger.info("demo data: kept what is there")
         if not args.no_worker:
             stack.callback(_stop_child, _start_worker(variables), "worker")
         logger.info("Shoa API on http://%s:%d  (docs: /schema, Ctrl-C stops everything)", args.host, args.port)
@@ -297,11 +308,39 @@ def _dev_variables(data_dir: Path, *, database_url: str, redis_url: str) -> dict
     )
 
 
-async def _seed_demo_data(settings: Settings) -> int:
+async def _seed_demo_data(settings: Settings, *, products: int, seed: int = 20261129) -> tuple[int, int]:
+    """The demo malls when there are none, then ``products`` generated products when there are none."""
     from catalog.demo import seed_demo_malls  # noqa: PLC0415
+    from catalog.demo_products import count_products, seed_demo_products  # noqa: PLC0415
     from shoa_api.database import run_unit_of_work  # noqa: PLC0415
 
-    return await run_unit_of_work(settings.database, seed_demo_malls)
+    malls = await run_unit_of_work(settings.database, seed_demo_malls)
+    if await run_unit_of_work(settings.database, count_products) > 0:
+        return malls, 0
+    added = await run_unit_of_work(
+        settings.database, lambda session: seed_demo_products(session, products=products, seed=seed)
+    )
+    return malls, added
+
+
+def _seed(args: argparse.Namespace) -> None:
+    from catalog.demo import seed_demo_malls  # noqa: PLC0415
+    from catalog.demo_products import seed_demo_products  # noqa: PLC0415
+    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
+
+    settings = load_settings()
+    configure_logging(settings.app)
+
+    async def run() -> tuple[int, int]:
+        malls = await run_unit_of_work(settings.database, seed_demo_malls)
+        products = await run_unit_of_work(
+            settings.database, lambda session: seed_demo_products(session, products=args.products, seed=args.seed)
+        )
+        return malls, products
+
+    malls, products = asyncio.run(run())
+    logger.info("added %d malls and %d products", malls, products)
 
 
 def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:

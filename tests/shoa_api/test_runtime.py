@@ -114,7 +114,7 @@ class DevProcess:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")}
         self.log = (workdir / "dev.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "shoa_api", "dev", "--port", str(self.port)],
+            [sys.executable, "-m", "shoa_api", "dev", "--port", str(self.port), "--demo-products", "300"],
             cwd=workdir,
             env=environment,
             stdout=self.log,
