@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 import sqlalchemy as sa
@@ -139,13 +139,24 @@ async def _write(
     updates: list[tuple[uuid.UUID, ProductIn, str]],
 ) -> None:
     if creates:
-        await session.execute(
-            sa.insert(Product), [_product_row(product_id, mall_id, item, h) for product_id, item, h in creates]
+        # New products cannot collide with anything (the mall's catalog is locked and every SKU was checked),
+        # so they and their variants go in by COPY, the fastest way into PostgreSQL, inside this transaction.
+        await _copy(session, _products, [_product_row(pid, mall_id, item, h) for pid, item, h in creates])
+        await _copy(
+            session,
+            _variants,
+            [
+                _variant_row(pid, mall_id, position, v)
+                for pid, item, _ in creates
+                for position, v in enumerate(item.variants)
+            ],
         )
     if updates:
         await session.execute(
-            sa.update(Product),
-            [{"id": product_id, **_product_fields(item, h)} for product_id, item, h in updates],
+            sa.update(_products)
+            .where(_products.c.id == sa.bindparam("product_id"))
+            .values({name: sa.bindparam(name) for name in _UPDATED_COLUMNS} | {"updated_at": sa.func.now()}),
+            [{"product_id": product_id, **_product_fields(item, h)} for product_id, item, h in updates],
         )
         # Variants the mall no longer sends go; the others are matched by SKU below and keep their ids.
         kept = {(product_id, v.sku) for product_id, item, _ in updates for v in item.variants}
@@ -155,38 +166,62 @@ async def _write(
                 sa.tuple_(Variant.product_id, Variant.sku).not_in(list(kept)),
             )
         )
+    if updates:
+        # Updated products' variants: matched by SKU, so existing ones keep their ids; new SKUs are added.
+        statement = pg_insert(_variants)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_variants.c.mall_id, _variants.c.sku],
+                set_={name: statement.excluded[name] for name in _VARIANT_UPSERT_COLUMNS},
+            ),
+            [
+                _variant_row(pid, mall_id, position, v)
+                for pid, item, _ in updates
+                for position, v in enumerate(item.variants)
+            ],
+        )
     changed = creates + updates
     if not changed:
         return
-    variant_rows = [
-        _variant_row(product_id, mall_id, position, variant)
-        for product_id, item, _ in changed
-        for position, variant in enumerate(item.variants)
-    ]
-    statement = pg_insert(Variant)
     await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Variant.mall_id, Variant.sku],
-            set_={
-                name: statement.excluded[name]
-                for name in (
-                    "product_id",
-                    "color",
-                    "size",
-                    "options",
-                    "price",
-                    "sale_price",
-                    "currency",
-                    "stock",
-                    "position",
-                )
-            },
-        ),
-        variant_rows,
+        sa.insert(_outbox), [{"product_id": product_id, "action": "upsert"} for product_id, _, _ in changed]
     )
-    await session.execute(
-        sa.insert(SearchOutbox), [{"product_id": product_id, "action": "upsert"} for product_id, _, _ in changed]
-    )
+
+
+_products, _variants, _outbox = (cast("sa.Table", model.__table__) for model in (Product, Variant, SearchOutbox))
+_VARIANT_UPSERT_COLUMNS = (
+    "product_id",
+    "color",
+    "size",
+    "options",
+    "price",
+    "sale_price",
+    "currency",
+    "stock",
+    "position",
+)
+_UPDATED_COLUMNS = (
+    "name", "description", "category_path", "style_tags", "target_gender", "target_age_bands", "image_urls",
+    "exclusive", "status", "source_updated_at", "content_hash",
+)  # fmt: skip
+
+
+async def _copy(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """COPY ``rows`` into ``table`` on the session's own connection, so it is part of its transaction."""
+    if not rows:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    columns = list(rows[0])
+    records = [tuple(_for_copy(row[name]) for name in columns) for row in rows]
+    driver = raw.driver_connection
+    assert driver is not None  # a checked-out connection always has its asyncpg connection
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+def _for_copy(value: Any) -> Any:
+    # asyncpg's COPY takes jsonb as text.
+    return msgspec.json.encode(value).decode() if isinstance(value, dict) else value
 
 
 def _product_row(product_id: uuid.UUID, mall_id: uuid.UUID, item: ProductIn, content_hash: str) -> dict[str, Any]:
