@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Self
 import httpx
 
 from bench.cpus import child_setup
+from shoa_api.runtime import stop_process
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -100,14 +101,8 @@ class AppServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(SHUTDOWN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process, signal.SIGTERM, SHUTDOWN_TIMEOUT_SECONDS, name=self.factory)
 
     def __enter__(self) -> Self:
         return self.start()

@@ -355,15 +355,9 @@ def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def _stop_child(process: subprocess.Popen[bytes], name: str, timeout: float = 15.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        logger.warning("%s did not stop in %.0fs; killing it", name, timeout)
-        process.kill()
-        process.wait()
+    from shoa_api.runtime import stop_process  # noqa: PLC0415
+
+    stop_process(process, signal.SIGTERM, timeout, name=name)
 
 
 @contextlib.contextmanager

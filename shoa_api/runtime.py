@@ -93,7 +93,7 @@ class EmbeddedPostgres:
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._process is not None:
-            _stop(self._process, signal.SIGINT, timeout)
+            stop_process(self._process, signal.SIGINT, timeout, name="PostgreSQL")
             self._process = None
 
     def __enter__(self) -> Self:
@@ -213,7 +213,7 @@ class EmbeddedRedis:
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._process is not None:
-            _stop(self._process, signal.SIGTERM, timeout)
+            stop_process(self._process, signal.SIGTERM, timeout, name="Redis")
             self._process = None
 
     def __enter__(self) -> Self:
@@ -329,14 +329,17 @@ def die_with_parent(death_signal: signal.Signals) -> Callable[[], None]:
     return set_death_signal
 
 
-def _stop(process: subprocess.Popen[bytes], stop_signal: signal.Signals, timeout: float) -> None:
+def stop_process(
+    process: subprocess.Popen[bytes], stop_signal: signal.Signals, timeout: float, *, name: str = "process"
+) -> None:
+    """Ask a child to stop with ``stop_signal``; kill it if it has not stopped within ``timeout`` seconds."""
     if process.poll() is not None:
         return
     process.send_signal(stop_signal)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
-        logger.warning("embedded service %s did not stop in %.0fs; killing it", process.pid, timeout)
+        logger.warning("%s (pid %s) did not stop in %.0fs; killing it", name, process.pid, timeout)
         process.kill()
         process.wait()
 
