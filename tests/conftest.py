@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -24,6 +23,7 @@ from shoa_api.database import async_database_url
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 from shoa_api.settings import Settings, load_settings
+from tests.client import ShoaClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -140,8 +140,8 @@ def app(settings: Settings) -> Litestar:
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app, base_url="http://shoa.test") as client:
+async def client(app: Litestar) -> AsyncIterator[ShoaClient]:
+    async with ShoaClient(app=app, base_url="http://shoa.test") as client:
         yield client
 
 

@@ -11,14 +11,14 @@ from catalog.models import MallStatus
 from tests.factories import create_mall
 
 if TYPE_CHECKING:
-    from litestar import Litestar
-    from litestar.testing import AsyncTestClient
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.client import ShoaClient
 
 NAMES = ["하루일상", "모던로브", "데일리앤모어", "블랑쉬", "소녀감성", "오늘의옷장", "린넨하우스", "메이비베이비"]
 
 
-async def _all_pages(client: AsyncTestClient[Litestar], limit: int) -> list[list[dict[str, Any]]]:
+async def _all_pages(client: ShoaClient, limit: int) -> list[list[dict[str, Any]]]:
     pages: list[list[dict[str, Any]]] = []
     cursor: str | None = None
     while True:
@@ -32,9 +32,7 @@ async def _all_pages(client: AsyncTestClient[Litestar], limit: int) -> list[list
             return pages
 
 
-async def test_pages_cover_every_listed_mall_once_in_name_order(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_pages_cover_every_listed_mall_once_in_name_order(client: ShoaClient, session: AsyncSession) -> None:
     for index in range(23):
         await create_mall(session, name=f"{NAMES[index % len(NAMES)]} {index:02d}")
     await create_mall(session, name="휴가중인상점", status=MallStatus.PAUSED)
@@ -50,9 +48,7 @@ async def test_pages_cover_every_listed_mall_once_in_name_order(
     assert "문닫은상점" not in names
 
 
-async def test_malls_with_the_same_name_are_each_listed_once(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_malls_with_the_same_name_are_each_listed_once(client: ShoaClient, session: AsyncSession) -> None:
     created = {str((await create_mall(session, name="블랑쉬")).id) for _ in range(5)}
 
     pages = await _all_pages(client, limit=2)
@@ -61,9 +57,7 @@ async def test_malls_with_the_same_name_are_each_listed_once(
     assert sorted(listed) == sorted(created)
 
 
-async def test_a_mall_added_while_paging_causes_no_duplicates(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_a_mall_added_while_paging_causes_no_duplicates(client: ShoaClient, session: AsyncSession) -> None:
     for name in ["가람", "나래", "다온", "라온"]:
         await create_mall(session, name=name)
     first = (await client.get("/v1/malls", params={"limit": 2})).json()
@@ -74,7 +68,7 @@ async def test_a_mall_added_while_paging_causes_no_duplicates(
     assert [m["name"] for m in second["items"]] == ["다온", "라온"]
 
 
-async def test_a_mall_shows_what_a_shopper_needs(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_a_mall_shows_what_a_shopper_needs(client: ShoaClient, session: AsyncSession) -> None:
     mall = await create_mall(session, name="린넨하우스", slug="linen-house", description="여름 린넨셔츠 전문몰")
 
     response = await client.get(f"/v1/malls/{mall.id}")
@@ -92,9 +86,7 @@ async def test_a_mall_shows_what_a_shopper_needs(client: AsyncTestClient[Litesta
 
 
 @pytest.mark.parametrize("status", [MallStatus.PAUSED, MallStatus.CLOSED])
-async def test_an_unlisted_mall_is_not_found(
-    client: AsyncTestClient[Litestar], session: AsyncSession, status: MallStatus
-) -> None:
+async def test_an_unlisted_mall_is_not_found(client: ShoaClient, session: AsyncSession, status: MallStatus) -> None:
     mall = await create_mall(session, status=status)
 
     response = await client.get(f"/v1/malls/{mall.id}")
@@ -104,7 +96,7 @@ async def test_an_unlisted_mall_is_not_found(
     assert response.json()["type"].endswith("/mall-not-found")
 
 
-async def test_an_unknown_mall_is_a_problem_details_404(client: AsyncTestClient[Litestar]) -> None:
+async def test_an_unknown_mall_is_a_problem_details_404(client: ShoaClient) -> None:
     missing = uuid.uuid4()
 
     response = await client.get(f"/v1/malls/{missing}")
@@ -119,7 +111,7 @@ async def test_an_unknown_mall_is_a_problem_details_404(client: AsyncTestClient[
     assert problem["request_id"] == response.headers["x-request-id"]
 
 
-async def test_a_malformed_mall_id_is_not_found(client: AsyncTestClient[Litestar]) -> None:
+async def test_a_malformed_mall_id_is_not_found(client: ShoaClient) -> None:
     response = await client.get("/v1/malls/not-a-uuid")
 
     assert response.status_code == 404
@@ -127,7 +119,7 @@ async def test_a_malformed_mall_id_is_not_found(client: AsyncTestClient[Litestar
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "2.5"])
-async def test_a_bad_limit_is_refused_with_field_errors(client: AsyncTestClient[Litestar], limit: str) -> None:
+async def test_a_bad_limit_is_refused_with_field_errors(client: ShoaClient, limit: str) -> None:
     response = await client.get("/v1/malls", params={"limit": limit})
 
     assert response.status_code == 422
@@ -139,14 +131,14 @@ async def test_a_bad_limit_is_refused_with_field_errors(client: AsyncTestClient[
 
 
 @pytest.mark.parametrize("cursor", ["garbage!", "bm90LWpzb24", "WzEsMiwzXQ"])
-async def test_a_cursor_we_did_not_issue_is_refused(client: AsyncTestClient[Litestar], cursor: str) -> None:
+async def test_a_cursor_we_did_not_issue_is_refused(client: ShoaClient, cursor: str) -> None:
     response = await client.get("/v1/malls", params={"cursor": cursor})
 
     assert response.status_code == 422
     assert response.json()["type"].endswith("/invalid-cursor")
 
 
-async def test_the_page_size_defaults_to_twenty(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_the_page_size_defaults_to_twenty(client: ShoaClient, session: AsyncSession) -> None:
     for index in range(21):
         await create_mall(session, name=f"몰 {index:02d}")
 
@@ -156,7 +148,7 @@ async def test_the_page_size_defaults_to_twenty(client: AsyncTestClient[Litestar
     assert body["next_cursor"] is not None
 
 
-async def test_no_malls_is_an_empty_last_page(client: AsyncTestClient[Litestar]) -> None:
+async def test_no_malls_is_an_empty_last_page(client: ShoaClient) -> None:
     body = (await client.get("/v1/malls")).json()
 
     assert body == {"items": [], "next_cursor": None}

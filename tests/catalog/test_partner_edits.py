@@ -11,9 +11,9 @@ from catalog.models import Product, SearchOutbox, Variant
 from tests.catalog.test_sync import UPDATED, _mall, product
 
 if TYPE_CHECKING:
-    from litestar import Litestar
-    from litestar.testing import AsyncTestClient
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.client import ShoaClient
 
 
 async def _variant(session: AsyncSession, sku: str) -> tuple[int, int | None, int]:
@@ -29,7 +29,7 @@ async def _outbox(session: AsyncSession) -> list[str]:
 
 
 async def test_a_variant_s_price_and_stock_change_and_the_next_full_sync_still_applies(
-    client: AsyncTestClient[Litestar], session: AsyncSession
+    client: ShoaClient, session: AsyncSession
 ) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))
@@ -49,7 +49,7 @@ async def test_a_variant_s_price_and_stock_change_and_the_next_full_sync_still_a
     assert await _variant(session, "A1-BK-M") == (39000, 35100, 12)
 
 
-async def test_a_status_change_and_a_stale_patch(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_a_status_change_and_a_stale_patch(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))
 
@@ -77,7 +77,7 @@ async def test_a_status_change_and_a_stale_patch(client: AsyncTestClient[Litesta
     ],
 )
 async def test_bad_patches_are_refused_and_change_nothing(
-    client: AsyncTestClient[Litestar], session: AsyncSession, path: str, body: dict[str, Any], status: int
+    client: ShoaClient, session: AsyncSession, path: str, body: dict[str, Any], status: int
 ) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))
@@ -90,9 +90,7 @@ async def test_bad_patches_are_refused_and_change_nothing(
     assert await _outbox(session) == ["upsert"]
 
 
-async def test_deleting_hides_the_product_and_takes_it_out_of_search(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_deleting_hides_the_product_and_takes_it_out_of_search(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))
 
@@ -105,9 +103,7 @@ async def test_deleting_hides_the_product_and_takes_it_out_of_search(
     assert (await client.delete("/partner/v1/products/A1-none", headers=mall.headers)).status_code == 404
 
 
-async def test_a_mall_cannot_edit_or_delete_another_mall_s_product(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_a_mall_cannot_edit_or_delete_another_mall_s_product(client: ShoaClient, session: AsyncSession) -> None:
     haru, blanche = await _mall(session, client, "하루일상"), await _mall(session, client, "블랑쉬")
     await haru.sync(product("A1"))
 
@@ -125,7 +121,7 @@ async def test_a_mall_cannot_edit_or_delete_another_mall_s_product(
     assert await _variant(session, "A1-BK-M") == (39000, 35100, 12)
 
 
-async def test_stock_and_prices_by_sku_in_one_batch(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_stock_and_prices_by_sku_in_one_batch(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"), product("A2"))
 
@@ -156,9 +152,7 @@ async def test_stock_and_prices_by_sku_in_one_batch(client: AsyncTestClient[Lite
     assert await _outbox(session) == ["upsert", "upsert", "upsert", "upsert"]
 
 
-async def test_the_full_sync_timestamp_still_guards_after_an_edit(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_the_full_sync_timestamp_still_guards_after_an_edit(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))
     await client.patch(

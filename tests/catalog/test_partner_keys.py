@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from litestar import Litestar
-    from litestar.testing import AsyncTestClient
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from tests.client import ShoaClient
     from tests.conftest import Services
 
 
@@ -56,7 +56,7 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 async def test_the_cli_registers_a_mall_and_issues_a_key_shown_once(
-    services: Services, tmp_path: Path, client: AsyncTestClient[Litestar], session: AsyncSession
+    services: Services, tmp_path: Path, client: ShoaClient, session: AsyncSession
 ) -> None:
     created = await _shoa(services, tmp_path, "malls", "create", "--slug", "haru-ilsang", "--name", "하루일상")
     assert created.returncode == 0, created.stderr
@@ -97,7 +97,7 @@ async def test_the_cli_refuses_bad_input_in_one_line(services: Services, tmp_pat
     assert "admin" in bad_scope.stderr
 
 
-async def test_a_revoked_key_stops_at_once(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_a_revoked_key_stops_at_once(client: ShoaClient, session: AsyncSession) -> None:
     mall = await create_mall(session)
     issued = await keys.issue_key(session, mall_id=mall.id, name="sync", scopes=["catalog:write"])
     await session.commit()
@@ -111,9 +111,7 @@ async def test_a_revoked_key_stops_at_once(client: AsyncTestClient[Litestar], se
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_rotation_keeps_the_old_key_working_for_the_overlap(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_rotation_keeps_the_old_key_working_for_the_overlap(client: ShoaClient, session: AsyncSession) -> None:
     mall = await create_mall(session)
     old = await keys.issue_key(session, mall_id=mall.id, name="sync", scopes=["catalog:write"])
     now = datetime.datetime.now(datetime.UTC)
@@ -133,7 +131,7 @@ async def test_rotation_keeps_the_old_key_working_for_the_overlap(
     "authorization",
     [None, "Bearer ", "Basic c2hvYTpzaG9h", "Bearer shoa_pk_" + "x" * 43, "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"],
 )
-async def test_partner_routes_need_a_real_key(client: AsyncTestClient[Litestar], authorization: str | None) -> None:
+async def test_partner_routes_need_a_real_key(client: ShoaClient, authorization: str | None) -> None:
     headers = {"Authorization": authorization} if authorization else {}
 
     response = await client.get("/partner/v1/me", headers=headers)
@@ -144,7 +142,7 @@ async def test_partner_routes_need_a_real_key(client: AsyncTestClient[Litestar],
 
 
 async def test_a_key_without_the_route_s_scope_is_forbidden(
-    app: Litestar, client: AsyncTestClient[Litestar], session: AsyncSession
+    app: Litestar, client: ShoaClient, session: AsyncSession
 ) -> None:
     app.register(get("/partner/v1/scoped", opt={"scope": "orders:write"}, guards=[require_partner_key])(_scoped))
     mall = await create_mall(session)

@@ -5,29 +5,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
 
 from catalog.models import Mall
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
 from tests.catalog.test_sync import _mall, product
+from tests.client import ShoaClient
 
 if TYPE_CHECKING:
-    from litestar import Litestar
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tests.conftest import Services
 
 
-async def _synced(client: AsyncTestClient[Litestar], session: AsyncSession, *items: dict[str, Any]) -> Any:
+async def _synced(client: ShoaClient, session: AsyncSession, *items: dict[str, Any]) -> Any:
     mall = await _mall(session, client)
     answer = await mall.sync(*items)
     return mall, {item["external_id"]: item["product_id"] for item in answer["items"]}
 
 
-async def test_a_product_shows_variants_stock_states_and_its_mall(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_a_product_shows_variants_stock_states_and_its_mall(client: ShoaClient, session: AsyncSession) -> None:
     _, ids = await _synced(client, session, product("A1"))
 
     response = await client.get(f"/v1/products/{ids['A1']}")
@@ -44,9 +41,7 @@ async def test_a_product_shows_variants_stock_states_and_its_mall(
     assert "sku" not in body["variants"][0]
 
 
-async def test_hidden_and_deleted_products_are_not_shown(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_hidden_and_deleted_products_are_not_shown(client: ShoaClient, session: AsyncSession) -> None:
     mall, ids = await _synced(client, session, product("A1"), product("A2", status="hidden"))
     await client.delete("/partner/v1/products/A1", headers=mall.headers)
 
@@ -56,7 +51,7 @@ async def test_hidden_and_deleted_products_are_not_shown(
 
 async def test_products_of_a_paused_mall_are_not_shown(services: Services, session: AsyncSession) -> None:
     uncached = create_app(load_settings(services.environ(SHOA_PUBLIC_CACHE_SECONDS="0"), env_file=None))
-    async with AsyncTestClient(app=uncached) as client:
+    async with ShoaClient(app=uncached) as client:
         _, ids = await _synced(client, session, product("B1"))
         assert (await client.get(f"/v1/products/{ids['B1']}")).status_code == 200
         await session.execute(sa.update(Mall).values(status="paused"))
@@ -68,9 +63,7 @@ async def test_products_of_a_paused_mall_are_not_shown(services: Services, sessi
     assert response.json()["type"].endswith("/product-not-found")
 
 
-async def test_a_mall_lists_its_visible_products_newest_first(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_a_mall_lists_its_visible_products_newest_first(client: ShoaClient, session: AsyncSession) -> None:
     mall, ids = await _synced(client, session, *[product(f"P{n}") for n in range(5)], product("H", status="hidden"))
     mall_id = (await client.get("/partner/v1/me", headers=mall.headers)).json()["mall_id"]
 
@@ -87,9 +80,7 @@ async def test_a_mall_lists_its_visible_products_newest_first(
     assert second["products"]["next_cursor"] is None
 
 
-async def test_the_category_tree_counts_visible_products(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_the_category_tree_counts_visible_products(client: ShoaClient, session: AsyncSession) -> None:
     await _synced(
         client,
         session,

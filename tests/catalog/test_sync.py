@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
 
 from catalog import keys
 from catalog.models import Product, SearchOutbox, Variant
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from tests.client import ShoaClient
 from tests.factories import create_mall
 
 if TYPE_CHECKING:
-    from litestar import Litestar
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tests.conftest import Services
@@ -55,7 +54,7 @@ def product(external_id: str, **changes: Any) -> dict[str, Any]:
 
 
 class Mall:
-    def __init__(self, client: AsyncTestClient[Litestar], key: str) -> None:
+    def __init__(self, client: ShoaClient, key: str) -> None:
         self.client = client
         self.headers = {"Authorization": f"Bearer {key}"}
 
@@ -65,7 +64,7 @@ class Mall:
         return dict(response.json())
 
 
-async def _mall(session: AsyncSession, client: AsyncTestClient[Litestar], name: str = "하루일상") -> Mall:
+async def _mall(session: AsyncSession, client: ShoaClient, name: str = "하루일상") -> Mall:
     mall = await create_mall(session, name=name)
     issued = await keys.issue_key(session, mall_id=mall.id, name="sync", scopes=["catalog:write"])
     await session.commit()
@@ -76,9 +75,7 @@ def _results(answer: dict[str, Any]) -> list[str]:
     return [item["result"] for item in answer["items"]]
 
 
-async def test_a_new_batch_creates_every_product_with_its_variants(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_a_new_batch_creates_every_product_with_its_variants(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
 
     answer = await mall.sync(product("A1"), product("A2"), product("A3"))
@@ -93,9 +90,7 @@ async def test_a_new_batch_creates_every_product_with_its_variants(
     assert stored.style_tags == ["오피스룩", "미니멀"]
 
 
-async def test_sending_the_same_batch_again_changes_nothing(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_sending_the_same_batch_again_changes_nothing(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"), product("A2"))
     variants_before = (await session.execute(sa.select(Variant.id, Variant.sku).order_by(Variant.sku))).all()
@@ -108,9 +103,7 @@ async def test_sending_the_same_batch_again_changes_nothing(
     assert await session.scalar(sa.select(sa.func.count()).select_from(SearchOutbox)) == 2
 
 
-async def test_a_newer_update_applies_and_an_older_one_is_stale(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_a_newer_update_applies_and_an_older_one_is_stale(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     created = await mall.sync(product("A1"))
     first_variant = await session.scalar(sa.select(Variant.id).where(Variant.sku == "A1-BK-M"))
@@ -151,7 +144,7 @@ async def test_a_newer_update_applies_and_an_older_one_is_stale(
     ],
 )
 async def test_one_bad_item_is_rejected_by_field_and_the_rest_land(
-    client: AsyncTestClient[Litestar], session: AsyncSession, bad: dict[str, Any], field: str
+    client: ShoaClient, session: AsyncSession, bad: dict[str, Any], field: str
 ) -> None:
     mall = await _mall(session, client)
 
@@ -164,7 +157,7 @@ async def test_one_bad_item_is_rejected_by_field_and_the_rest_land(
     assert await session.scalar(sa.select(sa.func.count()).select_from(Product)) == 2
 
 
-async def test_skus_are_unique_within_the_mall(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_skus_are_unique_within_the_mall(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))
     clash = product("A2", variants=[{"sku": "A1-BK-M", "price": 1000, "stock": 1}])
@@ -179,7 +172,7 @@ async def test_skus_are_unique_within_the_mall(client: AsyncTestClient[Litestar]
 
 
 async def test_the_same_product_twice_in_a_batch_is_refused_the_second_time(
-    client: AsyncTestClient[Litestar], session: AsyncSession
+    client: ShoaClient, session: AsyncSession
 ) -> None:
     mall = await _mall(session, client)
 
@@ -188,9 +181,7 @@ async def test_the_same_product_twice_in_a_batch_is_refused_the_second_time(
     assert _results(answer) == ["created", "rejected"]
 
 
-async def test_malls_never_touch_each_other_s_products(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_malls_never_touch_each_other_s_products(client: ShoaClient, session: AsyncSession) -> None:
     haru, blanche = await _mall(session, client, "하루일상"), await _mall(session, client, "블랑쉬")
     await haru.sync(product("A1"))
 
@@ -203,7 +194,7 @@ async def test_malls_never_touch_each_other_s_products(
     assert names == {"린넨 셔츠 원피스 A1", "블랑쉬의 A1"}
 
 
-async def test_the_mall_pages_through_its_products(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_the_mall_pages_through_its_products(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(*[product(f"P{n:02d}") for n in range(7)])
 
@@ -230,7 +221,7 @@ async def test_the_mall_pages_through_its_products(client: AsyncTestClient[Lites
     ],
 )
 async def test_a_broken_body_is_a_clear_problem(
-    client: AsyncTestClient[Litestar], session: AsyncSession, body: bytes, status: int, kind: str
+    client: ShoaClient, session: AsyncSession, body: bytes, status: int, kind: str
 ) -> None:
     mall = await _mall(session, client)
 
@@ -245,7 +236,7 @@ async def test_a_broken_body_is_a_clear_problem(
 
 async def test_batch_limits_come_from_the_settings(services: Services, session: AsyncSession) -> None:
     environ = services.environ(SHOA_CATALOG_MAX_BATCH_ITEMS="2", SHOA_CATALOG_MAX_BATCH_BYTES="20000")
-    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None))) as client:
         mall = await _mall(session, client)
         too_many = await client.put(
             "/partner/v1/products", headers=mall.headers, json={"products": [product(f"A{n}") for n in range(3)]}
@@ -262,7 +253,7 @@ async def test_batch_limits_come_from_the_settings(services: Services, session: 
     assert too_big.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_syncing_needs_the_catalog_write_scope(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_syncing_needs_the_catalog_write_scope(client: ShoaClient, session: AsyncSession) -> None:
     mall = await create_mall(session)
     reader = await keys.issue_key(session, mall_id=mall.id, name="reader", scopes=["orders:read"])
     await session.commit()
@@ -276,9 +267,7 @@ async def test_syncing_needs_the_catalog_write_scope(client: AsyncTestClient[Lit
     assert anonymous.status_code == 401
 
 
-async def test_concurrent_identical_batches_create_each_product_once(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_concurrent_identical_batches_create_each_product_once(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     batch = [product(f"C{n}") for n in range(20)]
 

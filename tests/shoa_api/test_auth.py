@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
 
 from shoa_api.accounts.models import RefreshToken, User
 from shoa_api.accounts.tokens import AccessTokens
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from tests.client import ShoaClient
 
 if TYPE_CHECKING:
-    from litestar import Litestar
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tests.conftest import Services
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 PASSWORD = "linen-shirt-2026"
 
 
-async def signup(client: AsyncTestClient[Litestar], **fields: Any) -> dict[str, Any]:
+async def signup(client: ShoaClient, **fields: Any) -> dict[str, Any]:
     body = {"email": "jiyoung@example.kr", "password": PASSWORD} | fields
     response = await client.post("/v1/auth/signup", json=body)
     assert response.status_code == 201, response.text
@@ -37,7 +36,7 @@ def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
-async def test_signup_returns_tokens_and_the_profile_with_its_segment(client: AsyncTestClient[Litestar]) -> None:
+async def test_signup_returns_tokens_and_the_profile_with_its_segment(client: ShoaClient) -> None:
     tokens = await signup(client, gender="female", birth_date="1998-03-03", display_name="지영", locale="ko")
 
     assert tokens["token_type"] == "Bearer"
@@ -56,9 +55,7 @@ async def test_signup_returns_tokens_and_the_profile_with_its_segment(client: As
     }
 
 
-async def test_passwords_and_refresh_tokens_are_stored_hashed(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_passwords_and_refresh_tokens_are_stored_hashed(client: ShoaClient, session: AsyncSession) -> None:
     tokens = await signup(client)
 
     user = await session.scalar(sa.select(User))
@@ -73,7 +70,7 @@ async def test_passwords_and_refresh_tokens_are_stored_hashed(
 
 
 @pytest.mark.parametrize("phone", ["+821012345678", "+82 10-1234-5678", "+819012345678", "+818012345678"])
-async def test_signup_with_a_korean_or_japanese_mobile(client: AsyncTestClient[Litestar], phone: str) -> None:
+async def test_signup_with_a_korean_or_japanese_mobile(client: ShoaClient, phone: str) -> None:
     tokens = await signup(client, email=None, phone=phone)
 
     assert tokens["profile"]["contacts"]["phone"] == phone.replace(" ", "").replace("-", "")
@@ -95,9 +92,7 @@ async def test_signup_with_a_korean_or_japanese_mobile(client: AsyncTestClient[L
         ({"birth_date": "2099-01-01"}, "birth_date"),
     ],
 )
-async def test_signup_refuses_bad_fields_by_name(
-    client: AsyncTestClient[Litestar], fields: dict[str, Any], field: str
-) -> None:
+async def test_signup_refuses_bad_fields_by_name(client: ShoaClient, fields: dict[str, Any], field: str) -> None:
     body = {"email": "jiyoung@example.kr", "password": PASSWORD} | fields
 
     response = await client.post("/v1/auth/signup", json=body)
@@ -116,14 +111,14 @@ async def test_signup_refuses_bad_fields_by_name(
         {"email": "jiyoung@example.kr", "password": PASSWORD, "birth_date": "03/03/1998"},
     ],
 )
-async def test_signup_refuses_a_wrong_shape(client: AsyncTestClient[Litestar], body: dict[str, Any]) -> None:
+async def test_signup_refuses_a_wrong_shape(client: ShoaClient, body: dict[str, Any]) -> None:
     response = await client.post("/v1/auth/signup", json=body)
 
     assert response.status_code == 422, response.text
     assert response.json()["errors"]
 
 
-async def test_a_second_account_with_the_same_email_is_refused(client: AsyncTestClient[Litestar]) -> None:
+async def test_a_second_account_with_the_same_email_is_refused(client: ShoaClient) -> None:
     await signup(client)
 
     response = await client.post("/v1/auth/signup", json={"email": "JiYoung@Example.kr", "password": PASSWORD})
@@ -132,7 +127,7 @@ async def test_a_second_account_with_the_same_email_is_refused(client: AsyncTest
     assert response.json()["type"].endswith("/account-exists")
 
 
-async def test_login_by_email_in_any_case_or_by_phone(client: AsyncTestClient[Litestar]) -> None:
+async def test_login_by_email_in_any_case_or_by_phone(client: ShoaClient) -> None:
     await signup(client, phone="+821012345678")
 
     by_email = await client.post("/v1/auth/login", json={"login": "JIYOUNG@example.kr", "password": PASSWORD})
@@ -150,9 +145,7 @@ async def test_login_by_email_in_any_case_or_by_phone(client: AsyncTestClient[Li
         {"login": "nobody@example.kr", "password": PASSWORD},
     ],
 )
-async def test_a_wrong_login_says_only_that_it_is_wrong(
-    client: AsyncTestClient[Litestar], login: dict[str, str]
-) -> None:
+async def test_a_wrong_login_says_only_that_it_is_wrong(client: ShoaClient, login: dict[str, str]) -> None:
     await signup(client)
 
     response = await client.post("/v1/auth/login", json=login)
@@ -163,10 +156,10 @@ async def test_a_wrong_login_says_only_that_it_is_wrong(
 
 
 async def test_login_rehashes_when_the_hash_parameters_change(services: Services, session: AsyncSession) -> None:
-    async with AsyncTestClient(app=create_app(load_settings(services.environ(), env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(services.environ(), env_file=None))) as client:
         await signup(client)
     stronger = services.environ(SHOA_ARGON2_TIME_COST="2", SHOA_ARGON2_MEMORY_KIB="2048")
-    async with AsyncTestClient(app=create_app(load_settings(stronger, env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(stronger, env_file=None))) as client:
         response = await client.post("/v1/auth/login", json={"login": "jiyoung@example.kr", "password": PASSWORD})
 
     assert response.status_code == 200
@@ -175,7 +168,7 @@ async def test_login_rehashes_when_the_hash_parameters_change(services: Services
     assert "m=2048,t=2" in hashed
 
 
-async def test_me_needs_a_token(client: AsyncTestClient[Litestar]) -> None:
+async def test_me_needs_a_token(client: ShoaClient) -> None:
     response = await client.get("/v1/me")
 
     assert response.status_code == 401
@@ -183,7 +176,7 @@ async def test_me_needs_a_token(client: AsyncTestClient[Litestar]) -> None:
     assert response.json()["type"].endswith("/missing-credentials")
 
 
-async def test_me_shows_and_changes_my_profile(client: AsyncTestClient[Litestar]) -> None:
+async def test_me_shows_and_changes_my_profile(client: ShoaClient) -> None:
     tokens = await signup(client)
     assert (await client.get("/v1/me", headers=bearer(tokens))).json()["segment"] == "anonymous"
 
@@ -213,7 +206,7 @@ async def test_me_shows_and_changes_my_profile(client: AsyncTestClient[Litestar]
     "changes",
     [{"birth_date": "2020-01-01"}, {"phone": "12345"}, {"line_user_id": "U123"}, {"gender": "x"}, {"email": None}],
 )
-async def test_me_refuses_bad_changes(client: AsyncTestClient[Litestar], changes: dict[str, Any]) -> None:
+async def test_me_refuses_bad_changes(client: ShoaClient, changes: dict[str, Any]) -> None:
     tokens = await signup(client)
 
     response = await client.patch("/v1/me", headers=bearer(tokens), json=changes)
@@ -221,7 +214,7 @@ async def test_me_refuses_bad_changes(client: AsyncTestClient[Litestar], changes
     assert response.status_code == 422, response.text
 
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_whole_login(client: AsyncTestClient[Litestar]) -> None:
+async def test_refresh_rotates_and_a_reused_token_revokes_the_whole_login(client: ShoaClient) -> None:
     first = await signup(client)
 
     second = await client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -237,7 +230,7 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_whole_login(client
     assert after.status_code == 401
 
 
-async def test_refresh_does_not_touch_other_logins(client: AsyncTestClient[Litestar]) -> None:
+async def test_refresh_does_not_touch_other_logins(client: ShoaClient) -> None:
     phone_app = await signup(client)
     laptop = (await client.post("/v1/auth/login", json={"login": "jiyoung@example.kr", "password": PASSWORD})).json()
     await client.post("/v1/auth/refresh", json={"refresh_token": phone_app["refresh_token"]})
@@ -248,14 +241,14 @@ async def test_refresh_does_not_touch_other_logins(client: AsyncTestClient[Lites
     assert response.status_code == 200
 
 
-async def test_an_unknown_refresh_token_is_refused(client: AsyncTestClient[Litestar]) -> None:
+async def test_an_unknown_refresh_token_is_refused(client: ShoaClient) -> None:
     response = await client.post("/v1/auth/refresh", json={"refresh_token": "shoa_rt_made-up"})
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="shoa", error="invalid_token"'
 
 
-async def test_logout_ends_both_tokens(client: AsyncTestClient[Litestar]) -> None:
+async def test_logout_ends_both_tokens(client: ShoaClient) -> None:
     tokens = await signup(client)
 
     response = await client.post(
@@ -276,7 +269,7 @@ def _b64decode(part: str) -> dict[str, Any]:
     return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
 
 
-async def test_a_token_with_a_changed_payload_is_refused(client: AsyncTestClient[Litestar]) -> None:
+async def test_a_token_with_a_changed_payload_is_refused(client: ShoaClient) -> None:
     tokens = await signup(client)
     header, payload, signature = tokens["access_token"].split(".")
     forged = _b64decode(payload) | {"sub": str(uuid.uuid4())}
@@ -287,7 +280,7 @@ async def test_a_token_with_a_changed_payload_is_refused(client: AsyncTestClient
     assert response.headers["www-authenticate"] == 'Bearer realm="shoa", error="invalid_token"'
 
 
-async def test_an_unsigned_token_is_refused(client: AsyncTestClient[Litestar]) -> None:
+async def test_an_unsigned_token_is_refused(client: ShoaClient) -> None:
     tokens = await signup(client)
     header, payload, _ = tokens["access_token"].split(".")
     unsigned = _b64(_b64decode(header) | {"alg": "none"})
@@ -297,9 +290,7 @@ async def test_an_unsigned_token_is_refused(client: AsyncTestClient[Litestar]) -
     assert response.status_code == 401
 
 
-async def test_a_token_signed_with_another_key_is_refused(
-    services: Services, client: AsyncTestClient[Litestar]
-) -> None:
+async def test_a_token_signed_with_another_key_is_refused(services: Services, client: ShoaClient) -> None:
     tokens = await signup(client)
     user_id = uuid.UUID(tokens["profile"]["id"])
     stranger = load_settings(services.environ(SHOA_SECRET_KEY="another-service-key-" * 3), env_file=None)
@@ -310,7 +301,7 @@ async def test_a_token_signed_with_another_key_is_refused(
     assert response.status_code == 401
 
 
-async def test_an_expired_token_is_refused(client: AsyncTestClient[Litestar], settings: Any) -> None:
+async def test_an_expired_token_is_refused(client: ShoaClient, settings: Any) -> None:
     tokens = await signup(client)
     user_id = uuid.UUID(tokens["profile"]["id"])
     an_hour_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
@@ -324,17 +315,17 @@ async def test_an_expired_token_is_refused(client: AsyncTestClient[Litestar], se
 
 async def test_rotating_the_key_keeps_everyone_logged_in(services: Services) -> None:
     old_key, new_key = "the-key-before-rotation-" * 2, "the-key-after-rotation--" * 2
-    async with AsyncTestClient(
+    async with ShoaClient(
         app=create_app(load_settings(services.environ(SHOA_SECRET_KEY=old_key), env_file=None))
     ) as client:
         tokens = await signup(client)
 
     rotated = services.environ(SHOA_SECRET_KEY=new_key, SHOA_PREVIOUS_SECRET_KEYS=old_key)
-    async with AsyncTestClient(app=create_app(load_settings(rotated, env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(rotated, env_file=None))) as client:
         still_in = await client.get("/v1/me", headers=bearer(tokens))
         refreshed = (await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
     retired = services.environ(SHOA_SECRET_KEY=new_key)
-    async with AsyncTestClient(app=create_app(load_settings(retired, env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(retired, env_file=None))) as client:
         old_token = await client.get("/v1/me", headers=bearer(tokens))
         new_token = await client.get("/v1/me", headers=bearer(refreshed))
 
@@ -343,9 +334,7 @@ async def test_rotating_the_key_keeps_everyone_logged_in(services: Services) -> 
     assert new_token.status_code == 200
 
 
-async def test_erasing_my_account_forgets_me_and_ends_my_sessions(
-    client: AsyncTestClient[Litestar], session: AsyncSession
-) -> None:
+async def test_erasing_my_account_forgets_me_and_ends_my_sessions(client: ShoaClient, session: AsyncSession) -> None:
     tokens = await signup(client, phone="+821012345678", gender="female", birth_date="1998-03-03", display_name="지영")
 
     response = await client.delete("/v1/me", headers=bearer(tokens))

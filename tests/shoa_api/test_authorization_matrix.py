@@ -12,9 +12,9 @@ from catalog import keys
 from tests.factories import create_mall
 
 if TYPE_CHECKING:
-    from litestar import Litestar
-    from litestar.testing import AsyncTestClient
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.client import ShoaClient
 
 CALLERS = ("anonymous", "shopper_a", "shopper_b", "mall_x", "mall_y", "revoked_key", "unscoped_key")
 _emails = itertools.count()
@@ -68,7 +68,7 @@ class Callers:
         self.mall_ids: dict[str, str] = {}
 
 
-async def _callers(client: AsyncTestClient[Litestar], session: AsyncSession) -> Callers:
+async def _callers(client: ShoaClient, session: AsyncSession) -> Callers:
     callers = Callers()
     for name, email in (("shopper_a", "a@example.kr"), ("shopper_b", "b@example.kr")):
         tokens = (await client.post("/v1/auth/signup", json={"email": email, "password": "linen-shirt-2026"})).json()
@@ -105,7 +105,7 @@ def _body(kind: Any, caller: str, callers: Callers) -> Any:
 
 @pytest.mark.parametrize(("method", "path", "body", "expected"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
 async def test_each_caller_gets_exactly_the_expected_status(
-    client: AsyncTestClient[Litestar],
+    client: ShoaClient,
     session: AsyncSession,
     method: str,
     path: str,
@@ -123,7 +123,7 @@ async def test_each_caller_gets_exactly_the_expected_status(
     assert dict(zip(CALLERS, statuses, strict=True)) == dict(zip(CALLERS, expected, strict=True))
 
 
-async def test_shoppers_and_malls_see_only_themselves(client: AsyncTestClient[Litestar], session: AsyncSession) -> None:
+async def test_shoppers_and_malls_see_only_themselves(client: ShoaClient, session: AsyncSession) -> None:
     callers = await _callers(client, session)
 
     for shopper in ("shopper_a", "shopper_b"):

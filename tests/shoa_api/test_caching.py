@@ -6,11 +6,10 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING
 
-from litestar.testing import AsyncTestClient
-
 from shoa_api.app import create_app
 from shoa_api.caching import ProcessLocalStore
 from shoa_api.settings import load_settings
+from tests.client import ShoaClient
 from tests.factories import create_mall
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ def _app(services: Services, seconds: int) -> Litestar:
     return create_app(load_settings(services.environ(SHOA_PUBLIC_CACHE_SECONDS=str(seconds)), env_file=None))
 
 
-async def _names(client: AsyncTestClient[Litestar], **params: str) -> list[str]:
+async def _names(client: ShoaClient, **params: str) -> list[str]:
     response = await client.get("/v1/malls", params=params)
     assert response.status_code == 200
     return [mall["name"] for mall in response.json()["items"]]
@@ -34,7 +33,7 @@ async def test_a_new_mall_shows_on_the_first_page_once_the_cache_expires(
     services: Services, session: AsyncSession
 ) -> None:
     await create_mall(session, name="나래")
-    async with AsyncTestClient(app=_app(services, seconds=1)) as client:
+    async with ShoaClient(app=_app(services, seconds=1)) as client:
         assert await _names(client) == ["나래"]
         await create_mall(session, name="가람")
 
@@ -46,7 +45,7 @@ async def test_a_new_mall_shows_on_the_first_page_once_the_cache_expires(
 async def test_pages_after_a_cursor_are_always_fresh(services: Services, session: AsyncSession) -> None:
     for name in ["가람", "나래", "다온"]:
         await create_mall(session, name=name)
-    async with AsyncTestClient(app=_app(services, seconds=60)) as client:
+    async with ShoaClient(app=_app(services, seconds=60)) as client:
         first = (await client.get("/v1/malls", params={"limit": 1})).json()
         cursor = first["next_cursor"]
         assert await _names(client, limit="1", cursor=cursor) == ["나래"]
@@ -58,7 +57,7 @@ async def test_pages_after_a_cursor_are_always_fresh(services: Services, session
 async def test_junk_parameters_share_the_cached_answer(services: Services, session: AsyncSession) -> None:
     await create_mall(session, name="블랑쉬")
     app = _app(services, seconds=60)
-    async with AsyncTestClient(app=app) as client:
+    async with ShoaClient(app=app) as client:
         for junk in range(20):
             assert await _names(client, utm_source=f"campaign-{junk}") == ["블랑쉬"]
 
@@ -69,7 +68,7 @@ async def test_junk_parameters_share_the_cached_answer(services: Services, sessi
 
 async def test_zero_seconds_turns_the_cache_off(services: Services, session: AsyncSession) -> None:
     await create_mall(session, name="나래")
-    async with AsyncTestClient(app=_app(services, seconds=0)) as client:
+    async with ShoaClient(app=_app(services, seconds=0)) as client:
         assert await _names(client) == ["나래"]
         await create_mall(session, name="가람")
 
@@ -78,7 +77,7 @@ async def test_zero_seconds_turns_the_cache_off(services: Services, session: Asy
 
 async def test_a_not_found_answer_is_not_remembered(services: Services, session: AsyncSession) -> None:
     mall_id = uuid.uuid4()
-    async with AsyncTestClient(app=_app(services, seconds=60)) as client:
+    async with ShoaClient(app=_app(services, seconds=60)) as client:
         assert (await client.get(f"/v1/malls/{mall_id}")).status_code == 404
         await create_mall(session, name="하루일상", mall_id=mall_id)
 

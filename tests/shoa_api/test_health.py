@@ -8,29 +8,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from shoa_api.app import create_app
 from shoa_api.runtime import EmbeddedRedis
 from shoa_api.settings import load_settings
+from tests.client import ShoaClient
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from litestar import Litestar
-
     from tests.conftest import Services
 
 
-async def test_live_answers_without_touching_dependencies(client: AsyncTestClient[Litestar]) -> None:
+async def test_live_answers_without_touching_dependencies(client: ShoaClient) -> None:
     response = await client.get("/health/live")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_ready_when_postgres_redis_and_search_answer(client: AsyncTestClient[Litestar]) -> None:
+async def test_ready_when_postgres_redis_and_search_answer(client: ShoaClient) -> None:
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
@@ -40,7 +38,7 @@ async def test_ready_when_postgres_redis_and_search_answer(client: AsyncTestClie
 async def test_not_ready_when_redis_is_stopped(services: Services, tmp_path: Path) -> None:
     redis = EmbeddedRedis(tmp_path / "redis", durable=False).start()
     app = create_app(load_settings(services.environ(SHOA_REDIS_URL=redis.url), env_file=None))
-    async with AsyncTestClient(app=app) as client:
+    async with ShoaClient(app=app) as client:
         assert (await client.get("/health/ready")).status_code == 200
         redis.stop()
 
@@ -57,7 +55,7 @@ async def test_not_ready_when_redis_is_stopped(services: Services, tmp_path: Pat
 async def test_not_ready_when_postgres_is_unreachable(services: Services, tmp_path: Path) -> None:
     nowhere = f"postgresql+asyncpg://postgres@/shoa?host={tmp_path}"
     app = create_app(load_settings(services.environ(SHOA_DATABASE_URL=nowhere), env_file=None))
-    async with AsyncTestClient(app=app) as client:
+    async with ShoaClient(app=app) as client:
         response = await client.get("/health/ready")
 
     assert response.status_code == 503
@@ -101,7 +99,7 @@ async def test_ready_checks_meilisearch_when_it_is_the_engine(services: Services
     environ = services.environ(
         SHOA_SEARCH_ENGINE="meilisearch", SHOA_MEILISEARCH_URL=meilisearch_url, SHOA_MEILISEARCH_KEY="masterKey"
     )
-    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None))) as client:
         response = await client.get("/health/ready")
 
     assert response.status_code == 200
@@ -112,14 +110,14 @@ async def test_not_ready_when_meilisearch_is_down(services: Services) -> None:
     environ = services.environ(
         SHOA_SEARCH_ENGINE="meilisearch", SHOA_MEILISEARCH_URL="http://127.0.0.1:9", SHOA_MEILISEARCH_KEY="masterKey"
     )
-    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None))) as client:
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None))) as client:
         response = await client.get("/health/ready")
 
     assert response.status_code == 503
     assert response.json()["detail"] == "unavailable: search"
 
 
-async def test_metrics_count_requests_by_route_template(client: AsyncTestClient[Litestar]) -> None:
+async def test_metrics_count_requests_by_route_template(client: ShoaClient) -> None:
     await client.get("/v1/malls")
     await client.get("/v1/malls/6f1c2f54-0000-4000-8000-000000000000")
 
@@ -134,7 +132,7 @@ async def test_metrics_count_requests_by_route_template(client: AsyncTestClient[
     assert 'shoa_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/malls"} 1.0' in text
 
 
-async def test_openapi_describes_every_operation(client: AsyncTestClient[Litestar]) -> None:
+async def test_openapi_describes_every_operation(client: ShoaClient) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
 
     assert schema["info"]["title"] == "Shoa API"
@@ -143,7 +141,7 @@ async def test_openapi_describes_every_operation(client: AsyncTestClient[Litesta
     assert all(op.get("operationId") for op in operations)
 
 
-async def test_the_docs_ui_is_served(client: AsyncTestClient[Litestar]) -> None:
+async def test_the_docs_ui_is_served(client: ShoaClient) -> None:
     response = await client.get("/schema")
 
     assert response.status_code == 200
@@ -154,7 +152,7 @@ async def test_the_docs_ui_is_served(client: AsyncTestClient[Litestar]) -> None:
 async def test_a_database_outage_is_a_503_without_internals(services: Services, tmp_path: Path) -> None:
     nowhere = f"postgresql+asyncpg://postgres@/shoa?host={tmp_path}"
     app = create_app(load_settings(services.environ(SHOA_DATABASE_URL=nowhere), env_file=None))
-    async with AsyncTestClient(app=app) as client:
+    async with ShoaClient(app=app) as client:
         response = await client.get("/v1/malls")
 
     assert response.status_code == 503

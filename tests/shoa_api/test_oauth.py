@@ -16,18 +16,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
-from litestar.testing import AsyncTestClient
 
 from personalization.segments import korea_today, segment_for
 from shoa_api.accounts.models import OAuthIdentity, User
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from tests.client import ShoaClient
 from tests.oauth_providers import SHOA_BASE_URL, FakeProvider, KakaoFake, LineFake, NaverFake, s256, serve
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-    from litestar import Litestar
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,17 +102,15 @@ def provider(request: pytest.FixtureRequest, kakao: KakaoFake, naver: NaverFake,
 
 
 @pytest.fixture
-async def shoa(
-    services: Services, kakao: KakaoFake, naver: NaverFake, line: LineFake
-) -> AsyncIterator[AsyncTestClient[Litestar]]:
+async def shoa(services: Services, kakao: KakaoFake, naver: NaverFake, line: LineFake) -> AsyncIterator[ShoaClient]:
     environ = services.environ(
         SHOA_OAUTH_REDIRECT_BASE_URL=SHOA_BASE_URL, **kakao.environ(), **naver.environ(), **line.environ()
     )
-    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None)), base_url=SHOA_BASE_URL) as client:
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None)), base_url=SHOA_BASE_URL) as client:
         yield client
 
 
-async def start_login(shoa: AsyncTestClient[Litestar], provider: str) -> dict[str, str]:
+async def start_login(shoa: ShoaClient, provider: str) -> dict[str, str]:
     response = await shoa.get(f"/v1/auth/oauth/{provider}/authorize")
     assert response.status_code == 200, response.text
     return dict(response.json())
@@ -135,12 +132,12 @@ def callback_with(location: str, **changes: str) -> str:
     return f"{parts.path}?{urlencode(query)}"
 
 
-async def log_in(shoa: AsyncTestClient[Litestar], provider: FakeProvider) -> httpx.Response:
+async def log_in(shoa: ShoaClient, provider: FakeProvider) -> httpx.Response:
     started = await start_login(shoa, provider.name)
     return await shoa.get(callback_with(await consent(started["authorization_url"])))
 
 
-async def logged_in(shoa: AsyncTestClient[Litestar], provider: FakeProvider) -> dict[str, Any]:
+async def logged_in(shoa: ShoaClient, provider: FakeProvider) -> dict[str, Any]:
     response = await log_in(shoa, provider)
     assert response.status_code == 200, response.text
     return dict(response.json())
@@ -164,7 +161,7 @@ async def count(session: AsyncSession, model: type[User | OAuthIdentity]) -> int
 
 
 async def test_authorize_gives_the_provider_url_with_pkce_and_a_single_use_state(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider, redis_client: Redis
+    shoa: ShoaClient, provider: FakeProvider, redis_client: Redis
 ) -> None:
     started = await start_login(shoa, provider.name)
 
@@ -183,7 +180,7 @@ async def test_authorize_gives_the_provider_url_with_pkce_and_a_single_use_state
     assert 590 < await redis_client.ttl(f"shoa:oauth-state:{started['state']}") <= 600
 
 
-async def test_two_logins_get_two_different_states_and_challenges(shoa: AsyncTestClient[Litestar]) -> None:
+async def test_two_logins_get_two_different_states_and_challenges(shoa: ShoaClient) -> None:
     first, second = await start_login(shoa, "kakao"), await start_login(shoa, "kakao")
 
     assert first["state"] != second["state"]
@@ -193,7 +190,7 @@ async def test_two_logins_get_two_different_states_and_challenges(shoa: AsyncTes
 @pytest.mark.parametrize("name", ["naver", "line", "facebook"])
 async def test_a_disabled_or_unknown_provider_is_not_found(services: Services, kakao: KakaoFake, name: str) -> None:
     environ = services.environ(SHOA_OAUTH_REDIRECT_BASE_URL=SHOA_BASE_URL, **kakao.environ())
-    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None)), base_url=SHOA_BASE_URL) as client:
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None)), base_url=SHOA_BASE_URL) as client:
         authorize = await client.get(f"/v1/auth/oauth/{name}/authorize")
         callback = await client.get(f"/v1/auth/oauth/{name}/callback?code=abc&state=xyz")
         enabled = await client.get("/v1/auth/oauth/kakao/authorize")
@@ -206,9 +203,7 @@ async def test_a_disabled_or_unknown_provider_is_not_found(services: Services, k
 # --- A successful login, per provider ------------------------------------------------------------------------
 
 
-async def test_kakao_login_opens_an_account_with_the_kakao_profile(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake
-) -> None:
+async def test_kakao_login_opens_an_account_with_the_kakao_profile(shoa: ShoaClient, kakao: KakaoFake) -> None:
     tokens = await logged_in(shoa, kakao)
 
     assert tokens["token_type"] == "Bearer"
@@ -229,9 +224,7 @@ async def test_kakao_login_opens_an_account_with_the_kakao_profile(
     assert len(exchange["code_verifier"]) >= 43
 
 
-async def test_naver_login_opens_an_account_with_the_naver_profile(
-    shoa: AsyncTestClient[Litestar], naver: NaverFake
-) -> None:
+async def test_naver_login_opens_an_account_with_the_naver_profile(shoa: ShoaClient, naver: NaverFake) -> None:
     tokens = await logged_in(shoa, naver)
 
     me = (await shoa.get("/v1/me", headers=bearer(tokens))).json()
@@ -247,7 +240,7 @@ async def test_naver_login_opens_an_account_with_the_naver_profile(
     assert exchange["client_secret"] == naver.client_secret
 
 
-async def test_line_login_opens_an_account_reachable_on_line(shoa: AsyncTestClient[Litestar], line: LineFake) -> None:
+async def test_line_login_opens_an_account_reachable_on_line(shoa: ShoaClient, line: LineFake) -> None:
     tokens = await logged_in(shoa, line)
 
     me = (await shoa.get("/v1/me", headers=bearer(tokens))).json()
@@ -261,9 +254,7 @@ async def test_line_login_opens_an_account_reachable_on_line(shoa: AsyncTestClie
     assert exchange["code_verifier"]
 
 
-async def test_line_accepts_an_hs256_id_token_signed_with_the_channel_secret(
-    shoa: AsyncTestClient[Litestar], line: LineFake
-) -> None:
+async def test_line_accepts_an_hs256_id_token_signed_with_the_channel_secret(shoa: ShoaClient, line: LineFake) -> None:
     line.sign_hs256 = True  # what LINE's plain web login issues
 
     tokens = await logged_in(shoa, line)
@@ -272,7 +263,7 @@ async def test_line_accepts_an_hs256_id_token_signed_with_the_channel_secret(
 
 
 async def test_a_second_login_reaches_the_same_account(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider, session: AsyncSession
+    shoa: ShoaClient, provider: FakeProvider, session: AsyncSession
 ) -> None:
     first = await logged_in(shoa, provider)
     second = await logged_in(shoa, provider)
@@ -284,7 +275,7 @@ async def test_a_second_login_reaches_the_same_account(
 
 
 async def test_one_person_on_three_providers_with_one_email_has_one_account(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake, naver: NaverFake, line: LineFake
+    shoa: ShoaClient, kakao: KakaoFake, naver: NaverFake, line: LineFake
 ) -> None:
     for fake in (naver, line):
         fake.person["email"] = "jiyoung@kakao.com"
@@ -303,7 +294,7 @@ def email_of(provider: FakeProvider) -> str:
 
 
 async def test_a_verified_email_links_the_login_to_the_existing_password_account(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider, session: AsyncSession
+    shoa: ShoaClient, provider: FakeProvider, session: AsyncSession
 ) -> None:
     signup = await shoa.post(
         "/v1/auth/signup", json={"email": email_of(provider), "password": PASSWORD, "display_name": "내 이름"}
@@ -324,9 +315,7 @@ async def test_a_verified_email_links_the_login_to_the_existing_password_account
     assert await count(session, User) == 1
 
 
-async def test_an_unverified_kakao_email_neither_links_nor_is_stored(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake
-) -> None:
+async def test_an_unverified_kakao_email_neither_links_nor_is_stored(shoa: ShoaClient, kakao: KakaoFake) -> None:
     signup = await shoa.post("/v1/auth/signup", json={"email": "jiyoung@kakao.com", "password": PASSWORD})
     kakao.person["kakao_account"]["is_email_verified"] = False
 
@@ -336,9 +325,7 @@ async def test_an_unverified_kakao_email_neither_links_nor_is_stored(
     assert tokens["profile"]["email"] is None
 
 
-async def test_a_phone_another_account_uses_stays_with_that_account(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake
-) -> None:
+async def test_a_phone_another_account_uses_stays_with_that_account(shoa: ShoaClient, kakao: KakaoFake) -> None:
     await shoa.post("/v1/auth/signup", json={"phone": "+821012345678", "password": PASSWORD})
 
     tokens = await logged_in(shoa, kakao)
@@ -364,7 +351,7 @@ async def test_a_phone_another_account_uses_stays_with_that_account(
     ],
 )
 async def test_kakao_birth_dates_are_stored_only_when_given_whole(
-    shoa: AsyncTestClient[Litestar],
+    shoa: ShoaClient,
     kakao: KakaoFake,
     changes: dict[str, Any],
     birth_date: str | None,
@@ -380,7 +367,7 @@ async def test_kakao_birth_dates_are_stored_only_when_given_whole(
     assert profile["segment"] == (f"female:{band}" if band else "anonymous")
 
 
-async def test_naver_unknown_gender_is_left_empty(shoa: AsyncTestClient[Litestar], naver: NaverFake) -> None:
+async def test_naver_unknown_gender_is_left_empty(shoa: ShoaClient, naver: NaverFake) -> None:
     naver.person["gender"] = "U"
 
     profile = (await logged_in(shoa, naver))["profile"]
@@ -389,9 +376,7 @@ async def test_naver_unknown_gender_is_left_empty(shoa: AsyncTestClient[Litestar
     assert profile["segment"] == "anonymous"
 
 
-async def test_a_shopper_under_14_is_refused(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake, session: AsyncSession
-) -> None:
+async def test_a_shopper_under_14_is_refused(shoa: ShoaClient, kakao: KakaoFake, session: AsyncSession) -> None:
     kakao.person["kakao_account"]["birthyear"] = str(korea_today().year - 10)
 
     response = await log_in(shoa, kakao)
@@ -403,7 +388,7 @@ async def test_a_shopper_under_14_is_refused(
 # --- Forged, replayed, refused ----------------------------------------------------------------------------------
 
 
-async def test_a_forged_or_missing_state_is_refused(shoa: AsyncTestClient[Litestar], provider: FakeProvider) -> None:
+async def test_a_forged_or_missing_state_is_refused(shoa: ShoaClient, provider: FakeProvider) -> None:
     started = await start_login(shoa, provider.name)
     location = await consent(started["authorization_url"])
 
@@ -415,7 +400,7 @@ async def test_a_forged_or_missing_state_is_refused(shoa: AsyncTestClient[Litest
     assert provider.token_requests == []
 
 
-async def test_a_state_works_once(shoa: AsyncTestClient[Litestar], provider: FakeProvider) -> None:
+async def test_a_state_works_once(shoa: ShoaClient, provider: FakeProvider) -> None:
     started = await start_login(shoa, provider.name)
     callback = callback_with(await consent(started["authorization_url"]))
 
@@ -426,9 +411,7 @@ async def test_a_state_works_once(shoa: AsyncTestClient[Litestar], provider: Fak
     assert_problem(again, 400, "invalid-oauth-state")
 
 
-async def test_an_expired_state_is_refused(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake, redis_client: Redis
-) -> None:
+async def test_an_expired_state_is_refused(shoa: ShoaClient, kakao: KakaoFake, redis_client: Redis) -> None:
     started = await start_login(shoa, "kakao")
     location = await consent(started["authorization_url"])
     await redis_client.delete(f"shoa:oauth-state:{started['state']}")  # as Redis does after ten minutes
@@ -436,9 +419,7 @@ async def test_an_expired_state_is_refused(
     assert_problem(await shoa.get(callback_with(location)), 400, "invalid-oauth-state")
 
 
-async def test_a_state_started_for_another_provider_is_refused(
-    shoa: AsyncTestClient[Litestar], kakao: KakaoFake
-) -> None:
+async def test_a_state_started_for_another_provider_is_refused(shoa: ShoaClient, kakao: KakaoFake) -> None:
     started = await start_login(shoa, "kakao")
     location = await consent(started["authorization_url"])
 
@@ -447,9 +428,7 @@ async def test_a_state_started_for_another_provider_is_refused(
     assert_problem(response, 400, "invalid-oauth-state")
 
 
-async def test_a_replayed_code_is_refused_by_the_provider(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider
-) -> None:
+async def test_a_replayed_code_is_refused_by_the_provider(shoa: ShoaClient, provider: FakeProvider) -> None:
     first = await start_login(shoa, provider.name)
     used_location = await consent(first["authorization_url"])
     assert (await shoa.get(callback_with(used_location))).status_code == 200
@@ -461,7 +440,7 @@ async def test_a_replayed_code_is_refused_by_the_provider(
 
 
 async def test_a_declined_consent_is_oauth_denied(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider, session: AsyncSession
+    shoa: ShoaClient, provider: FakeProvider, session: AsyncSession
 ) -> None:
     provider.deny_consent = True
     started = await start_login(shoa, provider.name)
@@ -476,9 +455,7 @@ async def test_a_declined_consent_is_oauth_denied(
     assert await count(session, User) == 0
 
 
-async def test_a_provider_outage_is_a_502(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider, session: AsyncSession
-) -> None:
+async def test_a_provider_outage_is_a_502(shoa: ShoaClient, provider: FakeProvider, session: AsyncSession) -> None:
     provider.token_outage = True
 
     response = await log_in(shoa, provider)
@@ -491,7 +468,7 @@ async def test_a_provider_outage_is_a_502(
 async def test_an_unreachable_provider_is_a_502(services: Services, kakao: KakaoFake) -> None:
     nowhere = kakao.environ() | {"SHOA_KAKAO_TOKEN_URL": "http://127.0.0.1:9/token"}  # a closed port
     environ = services.environ(SHOA_OAUTH_REDIRECT_BASE_URL=SHOA_BASE_URL, **nowhere)
-    async with AsyncTestClient(app=create_app(load_settings(environ, env_file=None)), base_url=SHOA_BASE_URL) as client:
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None)), base_url=SHOA_BASE_URL) as client:
         response = await log_in(client, kakao)
 
     assert_problem(response, 502, "oauth-provider-unavailable")
@@ -507,7 +484,7 @@ async def test_an_unreachable_provider_is_a_502(services: Services, kakao: Kakao
     ],
 )
 async def test_line_refuses_an_id_token_meant_for_another_login(
-    shoa: AsyncTestClient[Litestar], line: LineFake, session: AsyncSession, changes: dict[str, Any]
+    shoa: ShoaClient, line: LineFake, session: AsyncSession, changes: dict[str, Any]
 ) -> None:
     line.id_token_changes = changes
 
@@ -519,7 +496,7 @@ async def test_line_refuses_an_id_token_meant_for_another_login(
 
 @pytest.mark.parametrize("hs256", [False, True], ids=["ES256", "HS256"])
 async def test_line_refuses_a_tampered_id_token(
-    shoa: AsyncTestClient[Litestar], line: LineFake, session: AsyncSession, hs256: bool
+    shoa: ShoaClient, line: LineFake, session: AsyncSession, hs256: bool
 ) -> None:
     line.tamper_with_id_token, line.sign_hs256 = True, hs256
 
@@ -562,7 +539,7 @@ async def test_the_fake_line_checks_pkce_as_line_does(line: LineFake) -> None:
 
 
 async def test_an_erased_account_does_not_come_back_through_its_social_login(
-    shoa: AsyncTestClient[Litestar], provider: FakeProvider
+    shoa: ShoaClient, provider: FakeProvider
 ) -> None:
     before = await logged_in(shoa, provider)
     assert (await shoa.delete("/v1/me", headers=bearer(before))).status_code == 204

@@ -15,8 +15,7 @@ from shoa_api.observability import JsonFormatter
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from litestar import Litestar
-    from litestar.testing import AsyncTestClient
+    from tests.client import ShoaClient
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-async def test_each_response_gets_a_fresh_request_id(client: AsyncTestClient[Litestar]) -> None:
+async def test_each_response_gets_a_fresh_request_id(client: ShoaClient) -> None:
     first = await client.get("/v1/malls")
     second = await client.get("/v1/malls")
 
@@ -44,13 +43,13 @@ async def test_each_response_gets_a_fresh_request_id(client: AsyncTestClient[Lit
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
 
 
-async def test_a_callers_request_id_is_kept(client: AsyncTestClient[Litestar]) -> None:
+async def test_a_callers_request_id_is_kept(client: ShoaClient) -> None:
     response = await client.get("/v1/malls", headers={"X-Request-ID": "app-7f3a9c21-retry-1"})
 
     assert response.headers["x-request-id"] == "app-7f3a9c21-retry-1"
 
 
-async def test_a_request_id_that_could_forge_log_lines_is_replaced(client: AsyncTestClient[Litestar]) -> None:
+async def test_a_request_id_that_could_forge_log_lines_is_replaced(client: ShoaClient) -> None:
     response = await client.get("/v1/malls", headers={"X-Request-ID": 'x"} {"level": "fake'})
 
     assert response.headers["x-request-id"] != 'x"} {"level": "fake'
@@ -58,7 +57,7 @@ async def test_a_request_id_that_could_forge_log_lines_is_replaced(client: Async
 
 
 async def test_access_log_is_json_with_the_request_id_and_no_query_string(
-    client: AsyncTestClient[Litestar], json_log: io.StringIO
+    client: ShoaClient, json_log: io.StringIO
 ) -> None:
     response = await client.get("/v1/malls", params={"limit": 5, "cursor": "secret-ish"})
 
@@ -74,14 +73,14 @@ async def test_access_log_is_json_with_the_request_id_and_no_query_string(
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])
 
 
-async def test_probes_stay_out_of_the_access_log(client: AsyncTestClient[Litestar], json_log: io.StringIO) -> None:
+async def test_probes_stay_out_of_the_access_log(client: ShoaClient, json_log: io.StringIO) -> None:
     await client.get("/health/live")
     await client.get("/metrics")
 
     assert _lines(json_log) == []
 
 
-async def test_an_unknown_path_is_a_problem_with_a_request_id(client: AsyncTestClient[Litestar]) -> None:
+async def test_an_unknown_path_is_a_problem_with_a_request_id(client: ShoaClient) -> None:
     response = await client.get("/v1/nothing-here")
 
     assert response.status_code == 404
@@ -89,7 +88,7 @@ async def test_an_unknown_path_is_a_problem_with_a_request_id(client: AsyncTestC
     assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
-async def test_a_wrong_method_is_a_problem(client: AsyncTestClient[Litestar]) -> None:
+async def test_a_wrong_method_is_a_problem(client: ShoaClient) -> None:
     response = await client.delete("/v1/malls")
 
     assert response.status_code == 405

@@ -15,9 +15,9 @@ from tests.factories import create_mall
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from litestar import Litestar
-    from litestar.testing import AsyncTestClient
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.client import ShoaClient
 
 EMAIL, PHONE, BIRTH_DATE, PASSWORD = "minji.kim@example.kr", "+821055551234", "1997-08-15", "secret-linen-2026"
 
@@ -39,7 +39,7 @@ def every_log_line() -> Iterator[io.StringIO]:
 
 
 async def test_signup_login_and_profile_changes_log_no_personal_data(
-    client: AsyncTestClient[Litestar], session: AsyncSession, every_log_line: io.StringIO
+    client: ShoaClient, session: AsyncSession, every_log_line: io.StringIO
 ) -> None:
     signup = await client.post(
         "/v1/auth/signup",
