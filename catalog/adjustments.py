@@ -6,14 +6,13 @@ full rather than being taken for a repeat; each leaves a search-outbox row in th
 
 from __future__ import annotations
 
-import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
 
 from catalog.errors import InvalidProductChangeError, ProductNotFoundError
-from catalog.models import Product, ProductStatus, SearchOutbox, Variant
+from catalog.models import Product, ProductStatus, SearchOutbox, Variant, utc_now
 from catalog.schemas import StockBatchResult, StockResult
 from catalog.sync import lock_mall_catalog
 
@@ -101,7 +100,7 @@ async def update_stock(session: AsyncSession, *, mall_id: uuid.UUID, items: list
             touched.add(variant.product_id)
     if touched:
         await session.execute(
-            sa.update(Product).where(Product.id.in_(touched)).values(content_hash=EDITED, updated_at=_now())
+            sa.update(Product).where(Product.id.in_(touched)).values(content_hash=EDITED, updated_at=utc_now())
         )
         await session.execute(
             sa.insert(SearchOutbox), [{"product_id": product_id, "action": "upsert"} for product_id in touched]
@@ -133,7 +132,3 @@ async def _own_product(session: AsyncSession, *, mall_id: uuid.UUID, external_id
         msg = f"this mall has no product {external_id}"
         raise ProductNotFoundError(msg)
     return product
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)

@@ -14,6 +14,7 @@ from catalog.errors import InvalidApiKeyError
 from catalog.keys import PartnerIdentity  # noqa: TC001 - a dependency's return type, read at runtime
 from catalog.models import ApiKeyScope
 from shoa_api.accounts.errors import InvalidTokenError
+from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.passwords import Passwords
 from shoa_api.accounts.service import Issuer
 from shoa_api.accounts.tokens import AccessClaims, AccessTokens
@@ -44,10 +45,6 @@ class AuthKit:
             refresh_lifetime=self.refresh_lifetime,
             now=now,
         )
-
-
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def provide_issuer(state: State) -> Issuer:

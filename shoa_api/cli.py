@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from shoa_api.accounts.models import utc_now
 from shoa_api.settings import (
     Settings,
     SettingsError,
@@ -172,7 +173,7 @@ async def _revoke_key(session: AsyncSession, args: argparse.Namespace) -> str:
     from catalog.keys import mall_by_slug, revoke_key  # noqa: PLC0415
 
     mall = await mall_by_slug(session, args.mall)
-    await revoke_key(session, mall_id=mall.id, key_id=args.key_id, now=_utc_now())
+    await revoke_key(session, mall_id=mall.id, key_id=args.key_id, now=utc_now())
     return f"key {args.key_id} of {mall.slug} revoked"
 
 
@@ -181,8 +182,8 @@ async def _rotate_key(session: AsyncSession, args: argparse.Namespace) -> str:
 
     mall = await mall_by_slug(session, args.mall)
     overlap = datetime.timedelta(hours=args.overlap_hours)
-    issued = await rotate_key(session, mall_id=mall.id, key_id=args.key_id, overlap=overlap, now=_utc_now())
-    retired = _utc_now() + overlap
+    issued = await rotate_key(session, mall_id=mall.id, key_id=args.key_id, overlap=overlap, now=utc_now())
+    retired = utc_now() + overlap
     return f"{_show_issued(issued, mall.slug)}\nthe old key {args.key_id} works until {retired:%Y-%m-%d %H:%M}Z"
 
 
@@ -201,12 +202,8 @@ def _key_state(revoked_at: datetime.datetime | None, expires_at: datetime.dateti
     if revoked_at is not None:
         return f"revoked {revoked_at:%Y-%m-%d %H:%M}Z"
     if expires_at is not None:
-        return f"{'expired' if expires_at <= _utc_now() else 'expires'} {expires_at:%Y-%m-%d %H:%M}Z"
+        return f"{'expired' if expires_at <= utc_now() else 'expires'} {expires_at:%Y-%m-%d %H:%M}Z"
     return "active"
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _serve(args: argparse.Namespace) -> None:

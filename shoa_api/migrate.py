@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 
 import migrations
 from shoa_api.database import async_database_url
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 
@@ -29,10 +25,3 @@ def alembic_config(database_url: str | None = None) -> Config:
 def upgrade_to_head(database_url: str) -> None:
     """Bring the database to the newest revision. Blocking: call it outside an event loop (or in a thread)."""
     command.upgrade(alembic_config(database_url), "head")
-
-
-def upgrade_connection_to_head(connection: Connection) -> None:
-    """The same, on a connection the caller holds (``await conn.run_sync(upgrade_connection_to_head)``)."""
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")

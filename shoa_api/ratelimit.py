@@ -56,11 +56,6 @@ class RateLimiter:
             return None
         return max(1, math.ceil((window + 1) * limit.window_seconds - now))
 
-    async def count(self, limit: Limit, identifier: str) -> int:
-        window = int(time.time() // limit.window_seconds)
-        value = await self.redis.get(f"{KEY_PREFIX}{limit.name}:{identifier}:{window}")
-        return int(value or 0)
-
 
 class BufferedLimiter:
     """A limit counted in this process and added to Redis in batches, for the busiest, least sensitive traffic.
@@ -176,6 +171,8 @@ class RateLimitMiddleware:
             return self.login, ip
         if method == "POST" and path == "/v1/auth/signup":
             return self.signup, ip
+        if not path.startswith(("/v1/", "/partner/")):
+            return None  # probes, metrics and docs: nothing to count, no headers to read
         authorization = _header(scope, b"authorization")
         if path.startswith("/partner/"):
             # Unknown and bad keys are counted too: that is what slows down someone guessing keys.

@@ -97,12 +97,6 @@ async def login(session: AsyncSession, login_name: str, password: str, *, issuer
     return await start_session(session, user, issuer=issuer, family_id=None)
 
 
-async def account_for_login(session: AsyncSession, login_name: str) -> uuid.UUID | None:
-    """The account a login name points at, if any (for per-account rate limits)."""
-    user = await _find_by_login(session, login_name)
-    return user.id if user is not None else None
-
-
 async def refresh(session: AsyncSession, token: str, *, issuer: Issuer) -> SessionTokens | RefreshReuse:
     """Rotate ``token``: it is spent, and a new one of the same family is issued with a fresh access token."""
     stored = await session.scalar(

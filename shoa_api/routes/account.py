@@ -10,9 +10,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoa_api.accounts import service
+from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.schemas import Profile, ProfileUpdate
 from shoa_api.accounts.tokens import AccessClaims
-from shoa_api.auth import revoke_access_token, utc_now
+from shoa_api.auth import revoke_access_token
 
 
 class AccountController(Controller):

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoa_api.accounts import service
 from shoa_api.accounts.errors import InvalidCredentialsError, LoginLockedError
+from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.oauth import flow as oauth
 from shoa_api.accounts.oauth.providers import OAuthAuthorization, provider_named
 from shoa_api.accounts.schemas import Login, RefreshRequest, SessionTokens, Signup
 from shoa_api.accounts.service import Issuer, RefreshReuse
 from shoa_api.accounts.tokens import AccessClaims
-from shoa_api.auth import revoke_access_token, utc_now
+from shoa_api.auth import revoke_access_token
 from shoa_api.errors import problem_response
 from shoa_api.ratelimit import LoginLockout
 from shoa_api.settings import Settings
