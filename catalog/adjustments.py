@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from catalog.errors import InvalidProductChangeError, ProductNotFoundError
 from catalog.models import Product, ProductStatus, SearchOutbox, Variant, utc_now
 from catalog.schemas import StockBatchResult, StockResult
+from catalog.search.fields import refresh_stock_and_prices
 from catalog.sync import lock_mall_catalog
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ async def patch_product(
     product.content_hash = EDITED
     session.add(SearchOutbox(product_id=product.id, action="upsert"))
     await session.flush()
+    if patch.variants:
+        await refresh_stock_and_prices(session, [product.id])
     return product.id, True
 
 
@@ -106,6 +109,8 @@ async def update_stock(session: AsyncSession, *, mall_id: uuid.UUID, items: list
             sa.insert(SearchOutbox), [{"product_id": product_id, "action": "upsert"} for product_id in touched]
         )
     await session.flush()
+    if touched:
+        await refresh_stock_and_prices(session, touched)
     counts: dict[str, Any] = {
         kind: sum(1 for r in results if r.result == kind) for kind in ("updated", "unchanged", "rejected")
     }

@@ -96,6 +96,14 @@ class Product(DefaultBase):
         sa.CheckConstraint("target_gender IN ('female', 'male', 'unisex')", name="target_gender_known"),
         # The partner API lists a mall's products in creation order: keyset on (mall_id, id).
         sa.Index("ix_products_mall_id_id", "mall_id", "id"),
+        # Search (PostgreSQL engine): term prefixes through trigrams, over what shoppers may see.
+        sa.Index(
+            "ix_products_search_text",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_where=sa.text("status <> 'hidden'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
@@ -116,6 +124,21 @@ class Product(DefaultBase):
     """When the mall last changed it, by the mall's clock: an older update never overwrites a newer one."""
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     """SHA-256 of the product as the mall last sent it, so a repeated batch is recognised as unchanged."""
+    # Derived from the product and its variants when they are written, for search and lists without a join.
+    search_name: Mapped[str] = mapped_column(sa.Text, server_default="")
+    """The name's terms (``catalog.search.text.index_terms``)."""
+    search_text: Mapped[str] = mapped_column(sa.Text, server_default="")
+    """Terms of the name, category, style tags and colours, searched through a pg_trgm index."""
+    colors: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(40)), server_default="{}")
+    sizes: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(20)), server_default="{}")
+    price_min: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """The lowest regular price of its variants."""
+    price_from: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """The lowest price a shopper pays today, sale prices included."""
+    currency: Mapped[str] = mapped_column(sa.String(3), server_default="KRW")
+    in_stock: Mapped[bool] = mapped_column(server_default=sa.false())
+    popularity: Mapped[float] = mapped_column(sa.Double, server_default="0")
+    """How much shoppers engage with it; kept by personalization, used by the popularity sort."""
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )

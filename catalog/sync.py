@@ -22,6 +22,7 @@ from uuid_utils.compat import uuid7
 from catalog.models import Product, SearchOutbox, Variant
 from catalog.product_rules import external_id_of, parse_item
 from catalog.schemas import BatchResult, FieldProblem, ItemResult, ProductIn
+from catalog.search.fields import derived_fields
 
 if TYPE_CHECKING:
     import datetime
@@ -203,7 +204,8 @@ _VARIANT_UPSERT_COLUMNS = (
 )
 _UPDATED_COLUMNS = (
     "name", "description", "category_path", "style_tags", "target_gender", "target_age_bands", "image_urls",
-    "exclusive", "status", "source_updated_at", "content_hash",
+    "exclusive", "status", "source_updated_at", "content_hash", "search_name", "search_text", "colors", "sizes",
+    "price_min", "price_from", "currency", "in_stock",
 )  # fmt: skip
 
 
@@ -247,6 +249,7 @@ def _product_fields(item: ProductIn, content_hash: str) -> dict[str, Any]:
         "status": item.status,
         "source_updated_at": item.source_updated_at,
         "content_hash": content_hash,
+        **derived_fields(item),
     }
 
 

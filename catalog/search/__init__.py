@@ -1,0 +1,1 @@
+"""Product search: one interface (``engine``), two engines (``postgres``, ``meilisearch``)."""

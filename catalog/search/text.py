@@ -1,0 +1,151 @@
+"""Search text: how product text and queries are normalized and cut into terms, the same way on both sides.
+
+Korean and Japanese write compounds without spaces (``린넨셔츠``), and a shopper who types ``셔츠`` expects to
+find it. The PostgreSQL engine therefore stores every suffix of a run of CJK characters as its own term
+(``린넨셔츠 넨셔츠 셔츠 츠``): a substring of the run is then a prefix of one of its terms, and a term prefix is
+something a pg_trgm index can find, with padding trigrams even for a two-syllable word. Latin-script words are
+kept whole; the last word of a query also matches as a prefix (``lin`` finds ``linen``), as Meilisearch does.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+
+_CJK_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3130, 0x318F),  # Hangul compatibility Jamo
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+)
+MAX_QUERY_WORDS = 10
+"""Words past the tenth are ignored, as Meilisearch does."""
+
+SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"청바지", "데님", "jeans", "denim"}),
+    frozenset({"원피스", "드레스", "dress"}),
+    frozenset({"자켓", "재킷", "jacket"}),
+    frozenset({"셔츠", "남방", "shirt"}),
+    frozenset({"티셔츠", "tshirt"}),
+    frozenset({"니트", "스웨터", "sweater", "knit"}),
+    frozenset({"가디건", "카디건", "cardigan"}),
+    frozenset({"스커트", "치마", "skirt"}),
+    frozenset({"슬랙스", "slacks"}),
+    frozenset({"코트", "coat"}),
+    frozenset({"린넨", "리넨", "linen"}),
+    frozenset({"블라우스", "blouse"}),
+    frozenset({"스니커즈", "운동화", "sneakers"}),
+)
+"""Words shoppers use for the same thing; each word of a group finds the others (mutual synonyms)."""
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+def _is_word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM"
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalize_char(char: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", char)
+    kept = "".join(part for part in decomposed if not 0x0300 <= ord(part) < 0x0370)
+    return unicodedata.normalize("NFC", kept).lower()
+
+
+def normalize(text: str) -> str:
+    """Lower case, compatibility forms folded (full-width ``Ｍ`` is ``m``), accents off Latin letters."""
+    return "".join(_normalize_char(char) for char in text)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    """Normalized."""
+    cjk: bool
+
+
+def words(text: str) -> list[Word]:
+    """Words of ``text``: runs of letters and digits, cut where the script changes between CJK and the rest."""
+    found: list[Word] = []
+    current: list[str] = []
+    current_cjk = False
+    for char in normalize(text):
+        if not _is_word_char(char):
+            if current:
+                found.append(Word("".join(current), current_cjk))
+                current = []
+            continue
+        cjk = _is_cjk(char)
+        if current and cjk != current_cjk:
+            found.append(Word("".join(current), current_cjk))
+            current = []
+        current.append(char)
+        current_cjk = cjk
+    if current:
+        found.append(Word("".join(current), current_cjk))
+    return found
+
+
+def index_terms(*texts: str) -> str:
+    """The indexed form of ``texts``: space-separated terms with a space on each side, CJK runs with suffixes."""
+    terms: list[str] = []
+    for text in texts:
+        for word in words(text):
+            if word.cjk:
+                terms.extend(word.text[start:] for start in range(len(word.text)))
+            else:
+                terms.append(word.text)
+    return f" {' '.join(dict.fromkeys(terms))} "
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One word of the query and its synonyms; a product matches the term if it matches any alternative."""
+
+    alternatives: tuple[str, ...]
+    prefix: bool
+    """Latin words match whole unless last in the query; CJK words match anywhere in a run (``prefix`` too)."""
+
+    def patterns(self) -> list[str]:
+        """``LIKE`` patterns over :func:`index_terms` text, one per alternative, special characters escaped."""
+        return [f"% {_escape_like(text)}{'%' if self.prefix or _has_cjk(text) else ' %'}" for text in self.alternatives]
+
+
+def query_terms(query: str) -> list[QueryTerm]:
+    found = words(query)[:MAX_QUERY_WORDS]
+    ends_with_separator = bool(query) and not _is_word_char(query[-1])
+    terms = []
+    for position, word in enumerate(found):
+        last = position == len(found) - 1 and not ends_with_separator
+        alternatives = (word.text, *sorted(_synonyms_of(word.text) - {word.text}))
+        terms.append(QueryTerm(alternatives=alternatives, prefix=word.cjk or last))
+    return terms
+
+
+@functools.cache
+def _synonym_index() -> dict[str, frozenset[str]]:
+    index: dict[str, frozenset[str]] = {}
+    for group in SYNONYMS:
+        for word in group:
+            index[normalize(word)] = frozenset(normalize(w) for w in group)
+    return index
+
+
+def _synonyms_of(word: str) -> frozenset[str]:
+    return _synonym_index().get(word, frozenset({word}))
+
+
+def _has_cjk(text: str) -> bool:
+    return any(_is_cjk(char) for char in text)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
