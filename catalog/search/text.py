@@ -60,7 +60,7 @@ def _normalize_char(char: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Lower case, compatibility forms folded (full-width ``Ｍ`` is ``m``), accents off Latin letters."""
+    """Lower case, compatibility forms folded (full-width letters become ASCII), accents off Latin letters."""
     return "".join(_normalize_char(char) for char in text)
 
 
@@ -148,4 +148,3 @@ def _has_cjk(text: str) -> bool:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
