@@ -77,3 +77,9 @@ class InvalidProductChangeError(CatalogError):
     code = "invalid-product-change"
     status = 422
     title = "The change is not valid for this product"
+
+
+class InvalidSearchError(CatalogError):
+    code = "invalid-search"
+    status = 422
+    title = "The search has invalid parameters"

@@ -17,6 +17,8 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
+from catalog.search.engine import SearchEngine  # noqa: TC001 - Litestar reads provider annotations at runtime
+from catalog.search.startup import start_search_engine
 from shoa_api.auth import AuthKit, provide_issuer, provide_partner, provide_shopper
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
@@ -28,6 +30,7 @@ from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController, ProductController, list_categories
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.partner import PartnerController
+from shoa_api.routes.search import search_products
 from shoa_api.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -63,6 +66,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.redis, app.state.http = redis, http
         app.state.read_session_maker = create_read_session_maker(engine)
         app.state.auth = AuthKit(settings)
+        app.state.search_engine = await start_search_engine(settings, http)
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         # Everything built so far lives as long as the process: keep it out of the collector's way, so that
         # collections only scan what requests allocate.
@@ -85,6 +89,7 @@ def create_app(settings: Settings) -> Litestar:
             MallController,
             ProductController,
             list_categories,
+            search_products,
             AuthController,
             AccountController,
             PartnerController,
@@ -101,6 +106,7 @@ def create_app(settings: Settings) -> Litestar:
             "issuer": Provide(provide_issuer, sync_to_thread=False),
             "shopper": Provide(provide_shopper),
             "partner": Provide(provide_partner, sync_to_thread=False),
+            "search_engine": Provide(_state_search_engine, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
         before_send=[tag_response],
@@ -139,3 +145,8 @@ def _state_redis(state: State) -> Redis:
 def _state_http(state: State) -> httpx.AsyncClient:
     http: httpx.AsyncClient = state.http
     return http
+
+
+def _state_search_engine(state: State) -> SearchEngine:
+    engine: SearchEngine = state.search_engine
+    return engine

@@ -9,7 +9,7 @@ of the same shape, so a client cannot tell which engine served it. The contract 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -126,6 +126,7 @@ class SearchResults(msgspec.Struct, frozen=True, kw_only=True):
     facets: Facets
 
 
+@runtime_checkable
 class SearchEngine(Protocol):
     name: str
 

@@ -10,6 +10,7 @@ kept whole; the last word of a query also matches as a prefix (``lin`` finds ``l
 from __future__ import annotations
 
 import functools
+import html
 import unicodedata
 from dataclasses import dataclass
 
@@ -148,3 +149,50 @@ def _has_cjk(text: str) -> bool:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def highlight(text: str, terms: list[QueryTerm]) -> str:
+    """``text`` HTML-escaped, with what the query matched marked ``<em>…</em>``, as Meilisearch marks it."""
+    marked = [False] * len(text)
+    for start, word in _original_words(text):
+        for term in terms:
+            for alternative in term.alternatives:
+                if word.cjk:
+                    offset = word.text.find(alternative)
+                    if offset >= 0:
+                        _mark(marked, start, word.text, offset, offset + len(alternative))
+                elif word.text == alternative or (term.prefix and word.text.startswith(alternative)):
+                    _mark(marked, start, word.text, 0, len(alternative))
+    out: list[str] = []
+    inside = False
+    for char, on in zip(text, marked, strict=True):
+        if on != inside:
+            out.append("<em>" if on else "</em>")
+            inside = on
+        out.append(html.escape(char))
+    if inside:
+        out.append("</em>")
+    return "".join(out)
+
+
+def _original_words(text: str) -> list[tuple[int, Word]]:
+    """Words of ``text`` with where each starts in it (in original characters, not normalized ones)."""
+    found: list[tuple[int, Word]] = []
+    start: int | None = None
+    for index, char in enumerate([*text, " "]):
+        boundary = not _is_word_char(char) or (start is not None and _is_cjk(char) != _is_cjk(text[start]))
+        if start is not None and boundary:
+            found.append((start, Word(normalize(text[start:index]), _is_cjk(text[start]))))
+            start = None
+        if start is None and index < len(text) and _is_word_char(char):
+            start = index
+    return found
+
+
+def _mark(marked: list[bool], word_start: int, normalized: str, start: int, end: int) -> None:
+    # Normalizing almost never changes a word's length; when it does (ligatures), mark the whole word.
+    length = len(normalized)
+    if any(len(_normalize_char(c)) != 1 for c in normalized):
+        start, end = 0, length
+    for position in range(word_start + start, word_start + end):
+        marked[position] = True

@@ -1,0 +1,86 @@
+"""``GET /v1/search``: products by words, filters and sort, with facet counts, for anyone."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.categories import CATEGORY_PATHS
+from catalog.errors import InvalidSearchError
+from catalog.schemas import AgeBandName
+from catalog.search.engine import (
+    MAX_PER_PAGE,
+    MAX_RESULTS,
+    GenderFilter,
+    SearchEngine,
+    SearchQuery,
+    SearchResults,
+    SortOrder,
+)
+
+
+@get(
+    "/v1/search",
+    operation_id="search_products",
+    summary="Search products: words in Korean, Japanese or English, filters, sorts and facet counts",
+    cache=True,
+    tags=["catalog"],
+)
+async def search_products(
+    *,
+    db_read: NamedDependency[AsyncSession],
+    search_engine: NamedDependency[SearchEngine],
+    q: Annotated[str, QueryParameter(max_length=200, description="Words to find; parts of words work (린넨).")] = "",
+    category: Annotated[
+        list[str] | None, QueryParameter(max_items=20, description="Category paths (상의, 상의/블라우스); any of them.")
+    ] = None,
+    mall: Annotated[list[uuid.UUID] | None, QueryParameter(max_items=20, description="Mall ids; any of them.")] = None,
+    price_min: Annotated[int | None, QueryParameter(ge=0, description="Lowest price paid, inclusive.")] = None,
+    price_max: Annotated[int | None, QueryParameter(ge=0, description="Highest price paid, inclusive.")] = None,
+    gender: Annotated[GenderFilter | None, QueryParameter(description="For women or men (and unisex).")] = None,
+    age_band: Annotated[AgeBandName | None, QueryParameter(description="Products meant for this age band.")] = None,
+    style: Annotated[list[str] | None, QueryParameter(max_items=20, description="Style tags; any of them.")] = None,
+    color: Annotated[list[str] | None, QueryParameter(max_items=20, description="Colours; any of them.")] = None,
+    size: Annotated[list[str] | None, QueryParameter(max_items=20, description="Sizes; any of them.")] = None,
+    in_stock: Annotated[bool, QueryParameter(description="Only products that can be bought now.")] = False,
+    exclusive: Annotated[bool, QueryParameter(description="Only products sold on Shoa alone.")] = False,
+    sort: Annotated[SortOrder, QueryParameter(description="Order of the results.")] = "relevance",
+    page: Annotated[int, QueryParameter(ge=1, le=MAX_RESULTS)] = 1,
+    per_page: Annotated[int, QueryParameter(ge=1, le=MAX_PER_PAGE)] = 20,
+) -> SearchResults:
+    if unknown := sorted(set(category or ()) - CATEGORY_PATHS):
+        msg = f"unknown category {', '.join(unknown)}; see GET /v1/categories"
+        raise InvalidSearchError(msg)
+    if price_min is not None and price_max is not None and price_min > price_max:
+        msg = f"price_min {price_min} is above price_max {price_max}"
+        raise InvalidSearchError(msg)
+    if page * per_page > MAX_RESULTS:
+        msg = f"search pages stop at the {MAX_RESULTS:,}th result; narrow the search with words or filters"
+        raise InvalidSearchError(msg)
+    query = SearchQuery(
+        text=q.strip(),
+        categories=tuple(dict.fromkeys(category or ())),
+        mall_ids=tuple(dict.fromkeys(mall or ())),
+        price_min=price_min,
+        price_max=price_max,
+        gender=gender,
+        age_band=age_band,
+        styles=_distinct(style),
+        colors=_distinct(color),
+        sizes=_distinct(size),
+        in_stock=in_stock,
+        exclusive=exclusive,
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+    return await search_engine.search(db_read, query)
+
+
+def _distinct(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value.strip() for value in values or () if value.strip()))
