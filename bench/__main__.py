@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import http, sync
+from bench import http, search, sync
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -25,6 +25,7 @@ Number = TypeVar("Number", int, float)
 BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "http": ("requests/s, latency and memory of Shoa endpoints against a bare Litestar app", http.run),
     "sync": ("partner catalog sync through the API against a raw COPY of the same rows", sync.run),
+    "search": ("the PostgreSQL search engine over a large catalog against a bare Litestar app", search.run),
 }
 
 EXPECTED_ERRORS = (http.BenchmarkError, LoadGeneratorError, ServerError, EmbeddedServiceError, SettingsError)
@@ -53,7 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, (summary, benchmark) in BENCHMARKS.items():
         command = commands.add_parser(name, help=summary, description=summary)
         _add_load_options(command)
-        command.add_argument("--products", type=_positive(int), default=20_000, help="sync: products to send")
+        default_products = 100_000 if name == "search" else 20_000
+        command.add_argument(
+            "--products", type=_positive(int), default=default_products, help="sync, search: products in the catalog"
+        )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.set_defaults(benchmark=benchmark)
     return parser

@@ -32,7 +32,7 @@ from shoa_api.settings import generate_secret_key, load_settings
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from bench.load import LoadResult
 
@@ -48,6 +48,7 @@ class Endpoint:
     """Of the bare app's requests/s; ``None`` for the bare app itself and for figures shown for information."""
     lists_items: bool = False
     baseline: bool = False
+    max_p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,27 @@ class LoadPlan:
     rounds: int
 
 
+TARGETS = (BARE, SHOA, SHOA_UNCACHED)
+
+
 def run(args: argparse.Namespace) -> int:
+    return run_targets(args, benchmark="http", targets=TARGETS, prepare=_prepare_database)
+
+
+def run_targets(
+    args: argparse.Namespace,
+    *,
+    benchmark: str,
+    targets: tuple[Target, ...],
+    prepare: Callable[[dict[str, str]], None],
+) -> int:
+    """Start every target against one embedded PostgreSQL and Redis (``prepare`` fills the database), load each
+    endpoint in interleaved rounds, print the table and save the report."""
     cpus = plan_cpus()
     k6 = find_k6()
     plan = LoadPlan(k6, args.duration, args.warmup, args.connections, cpus.load, args.rounds)
     report = Report(
-        benchmark="http",
+        benchmark=benchmark,
         command=shlex.join(sys.orig_argv),
         started_at=now_utc(),
         machine=machine_facts(k6_version=k6_version(k6), cpu_placement=cpus.describe()),
@@ -113,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     with tempfile.TemporaryDirectory(prefix="shoa-bench-") as tmp_name:
-        report.measurements.extend(_measure_all(Path(tmp_name), cpus, plan))
+        report.measurements.extend(_measure_all(Path(tmp_name), cpus, plan, targets, prepare))
 
     print()
     print(render_text(report))
@@ -122,7 +138,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure_all(tmp: Path, cpus: CpuPlan, plan: LoadPlan) -> list[Measurement]:
+def _measure_all(
+    tmp: Path,
+    cpus: CpuPlan,
+    plan: LoadPlan,
+    targets: tuple[Target, ...],
+    prepare: Callable[[dict[str, str]], None],
+) -> list[Measurement]:
     # The database and cache are someone else's machine in production: keep them off the server's CPU.
     with (
         _process_pinned_to(cpus.load),
@@ -131,12 +153,12 @@ def _measure_all(tmp: Path, cpus: CpuPlan, plan: LoadPlan) -> list[Measurement]:
         contextlib.ExitStack() as servers,
     ):
         variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
-        _prepare_database(variables)
+        prepare(variables)
         running = {
             target.name: servers.enter_context(_server(target, tmp, variables=variables, cpus=cpus))
-            for target in (BARE, SHOA, SHOA_UNCACHED)
+            for target in targets
         }
-        return _measure_in_rounds(running, plan)
+        return _measure_in_rounds(running, plan, targets)
 
 
 def _server(target: Target, tmp: Path, *, variables: dict[str, str], cpus: CpuPlan) -> AppServer:
@@ -151,7 +173,7 @@ def _server(target: Target, tmp: Path, *, variables: dict[str, str], cpus: CpuPl
     )
 
 
-def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan) -> list[Measurement]:
+def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan, targets: tuple[Target, ...]) -> list[Measurement]:
     """Every endpoint once per round, rounds one after another, and each endpoint's median round reported.
 
     All servers stay up (idle but for their turn), so the bare app and Shoa are measured side by side in time:
@@ -160,14 +182,14 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan) -> list[Me
     runs: dict[tuple[str, str], list[tuple[LoadResult, CpuUse]]] = {}
     for number in range(1, plan.rounds + 1):
         print(f"round {number} of {plan.rounds}")
-        for target in (BARE, SHOA, SHOA_UNCACHED):
+        for target in targets:
             for endpoint in target.endpoints:
                 warm = number > 1
                 run = _load_endpoint(servers[target.name], endpoint, target, plan, warm=warm)
                 runs.setdefault((target.name, endpoint.path), []).append(run)
     baseline_rounds = [run[0].requests_per_second for run in runs[(BARE.name, BARE.endpoints[0].path)]]
     measurements = []
-    for target in (BARE, SHOA, SHOA_UNCACHED):
+    for target in targets:
         peak_rss_mib = servers[target.name].peak_rss_mib()
         for endpoint in target.endpoints:
             ordered = sorted(runs[(target.name, endpoint.path)], key=lambda run: run[0].requests_per_second)
@@ -183,6 +205,7 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan) -> list[Me
                     baseline=endpoint.baseline,
                     rounds=tuple(run[0].requests_per_second for run in runs[(target.name, endpoint.path)]),
                     paired_ratio=_median_paired_ratio(runs[(target.name, endpoint.path)], baseline_rounds),
+                    max_p99_ms=endpoint.max_p99_ms,
                 )
             )
     return measurements

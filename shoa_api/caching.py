@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.stores.base import Store
@@ -20,12 +21,17 @@ if TYPE_CHECKING:
     from litestar.types import HTTPScope
 
 KEYED_PARAMETERS = ("cursor", "limit")
+"""The parameters that shape a cached answer, unless the route lists its own in ``opt["cache_key_parameters"]``."""
 PUBLIC_CACHE_STORE = "public_answers"
 
 
 def public_cache_key(request: Request[Any, Any, Any]) -> str:
     query = request.query_params
-    return request.url.path + "?" + "&".join(f"{name}={query.get(name, '')}" for name in KEYED_PARAMETERS)
+    names: tuple[str, ...] = request.route_handler.opt.get("cache_key_parameters", KEYED_PARAMETERS)
+    # Every value of a repeated parameter, in the order sent, each escaped: no two requests share a key unless
+    # the handler sees the same parameters.
+    parts = [f"{name}={quote(value, safe='')}" for name in names for value in query.getall(name, None) or [""]]
+    return request.url.path + "?" + "&".join(parts)
 
 
 def public_cache_config(seconds: int) -> ResponseCacheConfig:

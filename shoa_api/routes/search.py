@@ -23,6 +23,12 @@ from catalog.search.engine import (
     SortOrder,
 )
 
+SEARCH_PARAMETERS = (
+    "q", "category", "mall", "price_min", "price_max", "gender", "age_band", "style", "color", "size", "in_stock",
+    "exclusive", "sort", "page", "per_page",
+)  # fmt: skip
+"""Every parameter of the search: each one changes the answer, so each is part of the cached answer's key."""
+
 
 @get(
     "/v1/search",
@@ -30,6 +36,7 @@ from catalog.search.engine import (
     summary="Search products: words in Korean, Japanese or English, filters, sorts and facet counts",
     cache=True,
     tags=["catalog"],
+    opt={"cache_key_parameters": SEARCH_PARAMETERS},
 )
 async def search_products(
     *,

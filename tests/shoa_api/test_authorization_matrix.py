@@ -28,6 +28,7 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("GET", "/v1/malls", None, (200,) * 7),
     ("GET", "/v1/malls/{mall_x}", None, (200,) * 7),
     ("GET", "/v1/categories", None, (200,) * 7),
+    ("GET", "/v1/search?q=린넨", None, (200,) * 7),
     ("GET", "/v1/products/01a22747-0000-7000-8000-000000000000", None, (404,) * 7),
     ("POST", "/v1/auth/signup", "fresh-signup", (201,) * 7),
     ("POST", "/v1/auth/login", "login-a", (200,) * 7),
