@@ -11,10 +11,11 @@ Relevance: products with more query words in their name come first, then the mor
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from catalog.search.engine import (
@@ -45,10 +46,20 @@ class PostgresSearch:
     name = "postgres"
 
     async def search(self, session: AsyncSession, query: SearchQuery) -> SearchResults:
+        """One statement, one pass over the matches: the page, every facet's counts and the total."""
         terms = query_terms(query.text)
-        where = _conditions(query, terms)
-        hits = await _page(session, query, terms, where)
-        facets, total = await _facets(session, where)
+        counts: dict[str, dict[str, int]] = {kind: {} for kind in _FACET_KINDS}
+        labels: dict[str, str] = {}
+        total, hits = 0, []
+        for kind, value, label, number, page in await session.execute(_statement(query, terms)):
+            if kind == "hits":
+                hits = [_hit(row, terms) for row in page]
+            elif kind == "total":
+                total = number
+            else:
+                counts[kind][value] = number
+                if label is not None:
+                    labels[value] = label
         total = min(total, MAX_RESULTS)
         return SearchResults(
             items=hits,
@@ -56,8 +67,32 @@ class PostgresSearch:
             per_page=query.per_page,
             total=total,
             total_pages=total_pages(total, query.per_page),
-            facets=facets,
+            facets=_facets(counts, labels),
         )
+
+
+_FACET_KINDS = ("category", "mall", "style", "color", "size", "price")
+_HIT_COLUMNS = (
+    "id", "name", "image_url", "category_path", "price", "price_from", "currency", "in_stock", "exclusive", "mall_id",
+    "mall_name",
+)  # fmt: skip
+
+
+def _hit(row: list[Any], terms: list[QueryTerm]) -> SearchHit:
+    fields = dict(zip(_HIT_COLUMNS, row, strict=True))
+    return SearchHit(
+        id=uuid.UUID(fields["id"]),
+        name=fields["name"],
+        highlighted_name=highlight(fields["name"], terms),
+        image_url=fields["image_url"],
+        category_path=fields["category_path"],
+        price=fields["price"],
+        price_from=fields["price_from"],
+        currency=fields["currency"],
+        in_stock=fields["in_stock"],
+        exclusive=fields["exclusive"],
+        mall=MallRef(uuid.UUID(fields["mall_id"]), fields["mall_name"]),
+    )
 
 
 def _conditions(query: SearchQuery, terms: list[QueryTerm]) -> list[sa.ColumnElement[bool]]:
@@ -98,127 +133,106 @@ def _conditions(query: SearchQuery, terms: list[QueryTerm]) -> list[sa.ColumnEle
     return where
 
 
-def _order(query: SearchQuery, terms: list[QueryTerm]) -> list[sa.ColumnElement[Any]]:
-    newest = _p.id.desc()
-    match query.sort:
-        case "newest":
-            return [newest]
-        case "price_asc":
-            return [_p.price_from.asc(), newest]
-        case "price_desc":
-            return [_p.price_from.desc(), newest]
-        case "popularity":
-            return [_p.popularity.desc(), newest]
-        case "relevance" if terms:
-            in_name = sum(
-                (
-                    sa.cast(sa.or_(*(_p.search_name.like(pattern) for pattern in term.patterns())), sa.Integer)
-                    for term in terms
-                ),
-                start=sa.literal(0),
-            )
-            return [in_name.desc(), _p.popularity.desc(), newest]
-        case _:
-            return [_p.popularity.desc(), newest]
+def _name_hits(terms: list[QueryTerm]) -> sa.ColumnElement[int]:
+    """How many of the query's words the name holds: the first relevance criterion."""
+    return sum(
+        (sa.cast(sa.or_(*(_p.search_name.like(pattern) for pattern in term.patterns())), sa.Integer) for term in terms),
+        start=sa.literal(0),
+    )
 
 
-async def _page(
-    session: AsyncSession, query: SearchQuery, terms: list[QueryTerm], where: list[sa.ColumnElement[bool]]
-) -> list[SearchHit]:
-    statement = (
+def _statement(query: SearchQuery, terms: list[QueryTerm]) -> sa.CompoundSelect[Any]:
+    matched = (
         sa.select(
             _p.id,
             _p.name,
-            _p.image_urls[1],
+            _p.image_urls[1].label("image_url"),
             _p.category_path,
-            _p.price_min,
+            _p.price_min.label("price"),
             _p.price_from,
             _p.currency,
             _p.in_stock,
             _p.exclusive,
-            _m.id,
-            _m.name,
+            _m.id.label("mall_id"),
+            _m.name.label("mall_name"),
+            _p.style_tags,
+            _p.colors,
+            _p.sizes,
+            _p.popularity,
+            (_name_hits(terms) if terms else sa.literal(0)).label("name_hits"),
         )
         .join_from(Product.__table__, Mall.__table__, _m.id == _p.mall_id)
-        .where(*where)
-        .order_by(*_order(query, terms))
-        .limit(query.per_page)
-        .offset((query.page - 1) * query.per_page)
-    )
-    return [
-        SearchHit(
-            id=row[0],
-            name=row[1],
-            highlighted_name=highlight(row[1], terms),
-            image_url=row[2],
-            category_path=row[3],
-            price=row[4],
-            price_from=row[5],
-            currency=row[6],
-            in_stock=row[7],
-            exclusive=row[8],
-            mall=MallRef(row[9], row[10]),
-        )
-        for row in await session.execute(statement)
-    ]
-
-
-async def _facets(session: AsyncSession, where: list[sa.ColumnElement[bool]]) -> tuple[Facets, int]:
-    """Every facet's counts and the number of matches, in one statement over one pass of the matches."""
-    matched = (
-        sa.select(
-            _p.category_path, _p.mall_id, _m.name.label("mall_name"), _p.style_tags, _p.colors, _p.sizes, _p.price_from
-        )
-        .join_from(Product.__table__, Mall.__table__, _m.id == _p.mall_id)
-        .where(*where)
+        .where(*_conditions(query, terms))
         .cte("matched")
         .prefix_with("MATERIALIZED")
     )
-    bucket = sa.case(
-        *((matched.c.price_from < high, bucket_name(low, high)) for low, high in PRICE_BUCKETS if high is not None),
-        else_=bucket_name(*PRICE_BUCKETS[-1]),
+    c = matched.c
+    newest = c.id.desc()
+    order: list[sa.ColumnElement[Any]]
+    match query.sort:
+        case "newest":
+            order = [newest]
+        case "price_asc":
+            order = [c.price_from.asc(), newest]
+        case "price_desc":
+            order = [c.price_from.desc(), newest]
+        case "relevance" if terms:
+            order = [c.name_hits.desc(), c.popularity.desc(), newest]
+        case _:  # popularity, and relevance without words
+            order = [c.popularity.desc(), newest]
+    page = (
+        sa.select(*(c[name] for name in _HIT_COLUMNS), sa.func.row_number().over(order_by=order).label("position"))
+        .order_by(*order)
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+        .subquery("page")
+    )
+    hits = sa.func.coalesce(
+        sa.func.jsonb_agg(
+            aggregate_order_by(sa.func.jsonb_build_array(*(page.c[name] for name in _HIT_COLUMNS)), page.c.position)
+        ),
+        sa.literal_column("'[]'::jsonb"),
     )
     count = sa.func.count()
+    bucket = sa.case(
+        *((c.price_from < high, bucket_name(low, high)) for low, high in PRICE_BUCKETS if high is not None),
+        else_=bucket_name(*PRICE_BUCKETS[-1]),
+    )
+    no_hits = sa.cast(sa.null(), JSONB)
 
-    def grouped(kind: str, value: Any, *, label: Any = None) -> sa.Select[Any]:
-        if label is None:
-            return sa.select(sa.literal(kind), value, sa.null(), count).select_from(matched).group_by(value)
-        return sa.select(sa.literal(kind), value, label, count).select_from(matched).group_by(value, label)
+    def grouped(kind: str, value: Any, label: Any = None) -> sa.Select[Any]:
+        columns = (sa.literal(kind), value, sa.null() if label is None else label, count, no_hits)
+        grouping = (value,) if label is None else (value, label)
+        return sa.select(*columns).select_from(matched).group_by(*grouping)
 
     def unnested(kind: str, column: Any) -> sa.Select[Any]:
         value = sa.func.unnest(column).table_valued("value").render_derived()
         return (
-            sa.select(sa.literal(kind), value.c.value, sa.null(), count)
+            sa.select(sa.literal(kind), value.c.value, sa.null(), count, no_hits)
             .select_from(matched)
             .join(value, sa.true())
             .group_by(value.c.value)
         )
 
-    statement: sa.CompoundSelect[Any] = sa.union_all(
-        sa.select(sa.literal("total"), sa.null(), sa.null(), count).select_from(matched),
-        grouped("category", matched.c.category_path),
-        grouped("mall", sa.cast(matched.c.mall_id, sa.String), label=matched.c.mall_name),
-        unnested("style", matched.c.style_tags),
-        unnested("color", matched.c.colors),
-        unnested("size", matched.c.sizes),
+    return sa.union_all(
+        sa.select(sa.literal("hits"), sa.null(), sa.null(), sa.literal(0), hits).select_from(page),
+        sa.select(sa.literal("total"), sa.null(), sa.null(), count, no_hits).select_from(matched),
+        grouped("category", c.category_path),
+        grouped("mall", sa.cast(c.mall_id, sa.String), c.mall_name),
+        unnested("style", c.style_tags),
+        unnested("color", c.colors),
+        unnested("size", c.sizes),
         grouped("price", bucket),
     )
-    counts: dict[str, dict[str, int]] = {kind: {} for kind in ("category", "mall", "style", "color", "size", "price")}
-    labels: dict[str, str] = {}
-    total = 0
-    for kind, value, label, number in await session.execute(statement):
-        if kind == "total":
-            total = number
-            continue
-        counts[kind][value] = number
-        if label is not None:
-            labels[value] = label
+
+
+def _facets(counts: dict[str, dict[str, int]], labels: dict[str, str]) -> Facets:
     categories = dict(counts["category"])
     for path, number in counts["category"].items():
         if "/" in path:
             top = path.split("/", 1)[0]
             categories[top] = categories.get(top, 0) + number
-    facets = Facets(
+    return Facets(
         category=sort_facet(categories),
         mall=sort_facet(counts["mall"], labels),
         style=sort_facet(counts["style"]),
@@ -226,4 +240,3 @@ async def _facets(session: AsyncSession, where: list[sa.ColumnElement[bool]]) ->
         size=sort_facet(counts["size"]),
         price=price_facet(counts["price"]),
     )
-    return facets, total
