@@ -102,7 +102,11 @@ def _conditions(query: SearchQuery, terms: list[QueryTerm]) -> list[sa.ColumnEle
         _m.status == MallStatus.ACTIVE.value,
     ]
     for term in terms:
-        where.append(sa.or_(*(_p.search_text.like(pattern) for pattern in term.patterns())))
+        matches = [_p.search_text.like(pattern) for pattern in term.patterns()]
+        if term.typo_tolerant is not None:
+            # pg_trgm's word similarity (threshold 0.6, through the same index): "lineen" still finds "linen".
+            matches.append(sa.literal(term.typo_tolerant, sa.Text).op("<%")(_p.search_text))
+        where.append(sa.or_(*matches))
     if query.categories:
         paths = sa.literal(list(query.categories), text_array)
         where.append(

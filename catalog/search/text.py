@@ -25,6 +25,8 @@ _CJK_RANGES = (
 )
 MAX_QUERY_WORDS = 10
 """Words past the tenth are ignored, as Meilisearch does."""
+MIN_WORD_FOR_TYPOS = 5
+"""As Meilisearch's ``minWordSizeForTypos.oneTypo``: shorter words must be spelled right."""
 
 SYNONYMS: tuple[frozenset[str], ...] = (
     frozenset({"청바지", "데님", "jeans", "denim"}),
@@ -113,6 +115,8 @@ class QueryTerm:
     alternatives: tuple[str, ...]
     prefix: bool
     """Latin words match whole unless last in the query; CJK words match anywhere in a run (``prefix`` too)."""
+    typo_tolerant: str | None = None
+    """A Latin word of ``MIN_WORD_FOR_TYPOS`` letters or more, which may also match with a typo."""
 
     def patterns(self) -> list[str]:
         """``LIKE`` patterns over :func:`index_terms` text, one per alternative, special characters escaped."""
@@ -126,7 +130,8 @@ def query_terms(query: str) -> list[QueryTerm]:
     for position, word in enumerate(found):
         last = position == len(found) - 1 and not ends_with_separator
         alternatives = (word.text, *sorted(_synonyms_of(word.text) - {word.text}))
-        terms.append(QueryTerm(alternatives=alternatives, prefix=word.cjk or last))
+        typo_tolerant = word.text if not word.cjk and len(word.text) >= MIN_WORD_FOR_TYPOS else None
+        terms.append(QueryTerm(alternatives=alternatives, prefix=word.cjk or last, typo_tolerant=typo_tolerant))
     return terms
 
 

@@ -171,6 +171,8 @@ async def test_without_words_every_visible_product_is_found_and_never_a_hidden_o
         ("リネン", {"japanese_shirt"}),  # Japanese, part of a word
         ("lin", {"blazer"}),  # the last word is a prefix
         ("LINEN blazer", {"blazer"}),  # case does not matter
+        ("lineen", {"blazer"}),  # a typo in a word of five letters or more
+        ("clasic", {"blazer"}),
         ("청바지", {"denim_skirt"}),  # synonyms: 청바지 / 데님 / jeans
         ("jeans", {"denim_skirt"}),
         ("dress", {"dress"}),  # 원피스 / dress
