@@ -1,4 +1,4 @@
-"""The ``shoa`` command: dev, serve, worker, migrate."""
+"""The ``shoa`` command: dev, serve, worker, migrate, seed, malls, search."""
 
 from __future__ import annotations
 
@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--products", type=int, required=True, help="how many products to add")
     seed.add_argument("--seed", type=int, default=20261129, help="random seed: the same seed, the same catalog")
     seed.set_defaults(handler=_seed)
+
+    search = commands.add_parser("search", help="the search index").add_subparsers(required=True, metavar="COMMAND")
+    reindex = search.add_parser(
+        "reindex", help="recompute every product's search fields and queue all of them for the search index"
+    )
+    reindex.add_argument("--batch-size", type=int, default=1000, help="products per transaction (default 1000)")
+    reindex.set_defaults(handler=_reindex_search)
 
     _add_mall_commands(commands)
     return parser
@@ -338,6 +345,31 @@ def _seed(args: argparse.Namespace) -> None:
 
     malls, products = asyncio.run(run())
     logger.info("added %d malls and %d products", malls, products)
+
+
+def _reindex_search(args: argparse.Namespace) -> None:
+    from catalog.search.reindex import reindex_products  # noqa: PLC0415
+    from shoa_api.database import create_engine, create_session_maker  # noqa: PLC0415
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
+
+    if args.batch_size < 1:
+        _fail("shoa search reindex: --batch-size must be at least 1")
+    settings = load_settings()
+    configure_logging(settings.app)
+
+    async def run() -> int:
+        engine = create_engine(settings.database)
+        try:
+            return await reindex_products(
+                create_session_maker(engine),
+                batch_size=args.batch_size,
+                progress=lambda done: logger.info("search reindex: %d products so far", done),
+            )
+        finally:
+            await engine.dispose()
+
+    products = asyncio.run(run())
+    logger.info("search reindex: %d products queued; the worker sends them to the search index", products)
 
 
 def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:

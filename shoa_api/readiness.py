@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import msgspec
 import sqlalchemy as sa
 
+from catalog.search.meilisearch import INDEX_UID
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
@@ -38,8 +40,10 @@ async def check_readiness(
         "redis": _probe_redis(redis),
     }
     if settings.search.engine == "meilisearch":
-        assert settings.meilisearch.url is not None  # checked when the settings were loaded
-        probes["search"] = _probe_meilisearch(http, settings.meilisearch.url)
+        url, key = settings.meilisearch.url, settings.meilisearch.key
+        assert url is not None  # checked when the settings were loaded
+        assert key is not None
+        probes["search"] = _probe_meilisearch(http, url, key.reveal())
     names = list(probes)
     results = await asyncio.gather(*(_with_deadline(p) for p in probes.values()))
     checks = dict(zip(names, results, strict=True))
@@ -69,10 +73,13 @@ async def _probe_redis(redis: Redis) -> None:
     await redis.ping()
 
 
-async def _probe_meilisearch(http: httpx.AsyncClient, base_url: str) -> None:
+async def _probe_meilisearch(http: httpx.AsyncClient, base_url: str, key: str) -> None:
     # GET /health is public in Meilisearch and answers {"status": "available"} when it can serve.
     response = await http.get(f"{base_url.rstrip('/')}/health")
     response.raise_for_status()
     if response.json().get("status") != "available":
         msg = "meilisearch is not available"
         raise RuntimeError(msg)
+    # Searches need the index: a new or wiped server answers 404 until the worker has created it.
+    index = await http.get(f"{base_url.rstrip('/')}/indexes/{INDEX_UID}", headers={"Authorization": f"Bearer {key}"})
+    index.raise_for_status()

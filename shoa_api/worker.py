@@ -67,7 +67,9 @@ async def record_heartbeat(context: WorkerContext) -> None:
 
 
 def default_jobs() -> list[Job]:
-    return [Job(name="heartbeat", every=10.0, run=record_heartbeat)]
+    from shoa_api.search_indexing import search_indexing_job  # noqa: PLC0415 - it builds on this module's Job
+
+    return [Job(name="heartbeat", every=10.0, run=record_heartbeat), search_indexing_job()]
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[Job] | None = None) -> None:

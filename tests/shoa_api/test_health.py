@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
+from catalog.search.meilisearch import MeilisearchEngine
 from shoa_api.app import create_app
 from shoa_api.runtime import EmbeddedRedis
 from shoa_api.settings import load_settings
 from tests.client import ShoaClient
+from tests.meilisearch.fake_server import FakeMeilisearch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -64,46 +64,29 @@ async def test_not_ready_when_postgres_is_unreachable(services: Services, tmp_pa
     assert problem["checks"]["redis"] == "ok"
 
 
-class _MeilisearchHealth(BaseHTTPRequestHandler):
-    """Answers ``GET /health`` as Meilisearch documents it: 200 ``{"status": "available"}``, no key needed."""
-
-    def do_GET(self) -> None:
-        if self.path != "/health":
-            self._answer(404, {"message": "Not Found", "code": "not_found", "type": "invalid_request", "link": ""})
-            return
-        self._answer(200, {"status": "available"})
-
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
-def meilisearch_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MeilisearchHealth)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+def meili() -> Iterator[FakeMeilisearch]:
+    with FakeMeilisearch() as fake:
+        yield fake
 
 
-async def test_ready_checks_meilisearch_when_it_is_the_engine(services: Services, meilisearch_url: str) -> None:
+async def test_ready_checks_meilisearch_and_its_products_index(services: Services, meili: FakeMeilisearch) -> None:
     environ = services.environ(
-        SHOA_SEARCH_ENGINE="meilisearch", SHOA_MEILISEARCH_URL=meilisearch_url, SHOA_MEILISEARCH_KEY="masterKey"
+        SHOA_SEARCH_ENGINE="meilisearch", SHOA_MEILISEARCH_URL=meili.url, SHOA_MEILISEARCH_KEY=meili.master_key
     )
     async with ShoaClient(app=create_app(load_settings(environ, env_file=None))) as client:
+        before_the_worker = await client.get("/health/ready")
+        async with httpx.AsyncClient() as http:
+            await MeilisearchEngine(http, url=meili.url, key=meili.master_key).apply_settings()
         response = await client.get("/health/ready")
 
+    # A new server has no index until the worker creates it: searches would fail, so not ready yet.
+    assert before_the_worker.status_code == 503
+    assert before_the_worker.json()["detail"] == "unavailable: search"
     assert response.status_code == 200
     assert response.json()["checks"]["search"] == "ok"
+    index_checks = [r for r in meili.requests if r.path == "/indexes/products" and r.method == "GET"]
+    assert index_checks[-1].headers["authorization"] == f"Bearer {meili.master_key}"
 
 
 async def test_not_ready_when_meilisearch_is_down(services: Services) -> None:

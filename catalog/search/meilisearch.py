@@ -1,0 +1,462 @@
+"""The Meilisearch engine: the index's settings, document writes, and searches translated to Meilisearch's API.
+
+The index lags the database by the worker's turn (about a second): a product hidden or a mall paused a moment
+ago may still be in it. Every page is therefore checked against the database before it is shown, and facet
+values of malls no longer listed are left out. Documents are built by ``catalog.search.documents``; the worker
+(``catalog.search.indexing``) sends them.
+
+Docs followed (Meilisearch v1.14): reference/api/indexes, reference/api/settings, reference/api/documents,
+reference/api/search, reference/api/tasks, learn/filtering_and_sorting/filter_expression_reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from catalog.models import Mall, MallStatus, Product, ProductStatus
+from catalog.search.engine import (
+    MAX_FACET_VALUES,
+    MAX_RESULTS,
+    Facets,
+    MallRef,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    price_facet,
+    sort_facet,
+    total_pages,
+)
+from catalog.search.errors import SearchTaskFailedError, SearchUnavailableError
+from catalog.search.text import SYNONYMS, normalize, words
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+logger = logging.getLogger(__name__)
+
+INDEX_UID = "products"
+PRIMARY_KEY = "id"
+SEARCHABLE_ATTRIBUTES = ["name", "category_names", "style_tags", "colors"]
+FILTERABLE_ATTRIBUTES = [
+    "categories", "mall_id", "target_genders", "age_bands", "style_tags", "colors", "sizes", "price_from", "in_stock",
+    "exclusive", "price_bucket",
+]  # fmt: skip
+FACETS = ["categories", "mall_id", "style_tags", "colors", "sizes", "price_bucket"]
+_RETRIEVED = [
+    "id", "name", "image_url", "category_path", "price", "price_from", "currency", "in_stock", "exclusive", "mall_id",
+]  # fmt: skip
+# Markers no product name contains, so the name can be HTML-escaped first and the markers made <em> after.
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+
+def synonyms_setting() -> dict[str, list[str]]:
+    """Every word of a ``SYNONYMS`` group finds every other (Meilisearch's mutual association, both ways)."""
+    others: dict[str, set[str]] = {}
+    for group in SYNONYMS:
+        normalized = {normalize(word) for word in group}
+        for word in normalized:
+            others.setdefault(word, set()).update(normalized - {word})
+    return {word: sorted(alternatives) for word, alternatives in sorted(others.items())}
+
+
+INDEX_SETTINGS: dict[str, Any] = {
+    "searchableAttributes": SEARCHABLE_ATTRIBUTES,
+    "filterableAttributes": FILTERABLE_ATTRIBUTES,
+    "sortableAttributes": ["id", "price_from", "popularity"],
+    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "popularity:desc"],
+    "synonyms": synonyms_setting(),
+    "typoTolerance": {
+        "enabled": True,
+        "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
+        "disableOnWords": [],
+        "disableOnAttributes": [],
+    },
+    "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES, "sortFacetValuesBy": {"*": "count"}},
+    "pagination": {"maxTotalHits": MAX_RESULTS},
+    "localizedAttributes": [{"attributePatterns": SEARCHABLE_ATTRIBUTES, "locales": ["kor", "jpn", "eng"]}],
+}
+"""The index's settings as this code needs them; ``apply_settings`` makes the server's match."""
+
+_UNORDERED_LISTS = {"filterableAttributes", "sortableAttributes"}
+"""Settings whose order means nothing (Meilisearch may answer them sorted)."""
+_OBJECTS_COMPARED_BY_FIELD = {"typoTolerance", "faceting", "pagination"}
+"""Settings objects compared on the fields declared here only, so fields a newer Meilisearch adds are no change."""
+
+
+def settings_changes(current: dict[str, Any]) -> dict[str, Any]:
+    """The declared settings that differ from ``current`` (the server's), as a PATCH body; empty when in step."""
+    return {
+        name: declared
+        for name, declared in INDEX_SETTINGS.items()
+        if not _setting_matches(name, declared, current.get(name))
+    }
+
+
+def _setting_matches(name: str, declared: Any, actual: Any) -> bool:
+    if name in _OBJECTS_COMPARED_BY_FIELD:
+        return isinstance(actual, dict) and all(actual.get(key) == value for key, value in declared.items())
+    if name in _UNORDERED_LISTS:
+        return isinstance(actual, list) and _sorted(actual) == _sorted(declared)
+    if name == "synonyms":
+        return isinstance(actual, dict) and {word: sorted(alts) for word, alts in actual.items()} == declared
+    if name == "localizedAttributes":
+        return isinstance(actual, list) and [_rule(rule) for rule in actual] == [_rule(rule) for rule in declared]
+    return bool(actual == declared)
+
+
+def _sorted(values: list[Any]) -> list[str]:
+    return sorted(json.dumps(value, sort_keys=True) for value in values)
+
+
+def _rule(rule: Any) -> Any:
+    if not isinstance(rule, dict):
+        return rule
+    return {"attributePatterns": rule.get("attributePatterns"), "locales": sorted(rule.get("locales") or [])}
+
+
+class MeilisearchEngine:
+    """Product search on a Meilisearch index; also the index's writer for the worker."""
+
+    name = "meilisearch"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        url: str,
+        key: str,
+        index_uid: str = INDEX_UID,
+        task_timeout: float = 30.0,
+        settings_timeout: float = 600.0,
+    ) -> None:
+        self._http = http
+        self._url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.index_uid = index_uid
+        self._task_timeout = task_timeout
+        self._settings_timeout = settings_timeout
+        """Settings changes re-index every document: on a large index they take minutes, not seconds."""
+
+    # -- the index -------------------------------------------------------------------------------------------
+
+    async def apply_settings(self) -> None:
+        """Create the index if missing, then bring its settings to ``INDEX_SETTINGS``; idempotent.
+
+        Waits for every task it starts (and for settings changes already queued, so that a restart during a
+        long re-indexing does not queue the same change again); raises ``SearchTaskFailedError`` if one fails.
+        """
+        index = await self._index()
+        if index is None:
+            await self._create_index()
+        elif index.get("primaryKey") is None:
+            answer = await self._call("PATCH", f"/indexes/{self.index_uid}", {"primaryKey": PRIMARY_KEY})
+            await self.wait_for_task(answer["taskUid"], within=self._settings_timeout)
+        elif index["primaryKey"] != PRIMARY_KEY:
+            msg = f"index {self.index_uid} has the primary key {index['primaryKey']!r}, not {PRIMARY_KEY!r}"
+            raise SearchUnavailableError(msg)
+        for pending in await self._pending_settings_tasks():
+            await self.wait_for_task(pending, within=self._settings_timeout)
+        current = await self._call("GET", f"/indexes/{self.index_uid}/settings")
+        changes = settings_changes(current)
+        if changes:
+            logger.info("Meilisearch index %s: updating settings %s", self.index_uid, ", ".join(changes))
+            answer = await self._call("PATCH", f"/indexes/{self.index_uid}/settings", changes)
+            await self.wait_for_task(answer["taskUid"], within=self._settings_timeout)
+
+    async def _index(self) -> dict[str, Any] | None:
+        response = await self._send("GET", f"/indexes/{self.index_uid}")
+        if response.status_code == 404 and _error_code(response) == "index_not_found":
+            return None
+        index: dict[str, Any] = _answer(response, "GET", f"/indexes/{self.index_uid}")
+        return index
+
+    async def _create_index(self) -> None:
+        answer = await self._call("POST", "/indexes", {"uid": self.index_uid, "primaryKey": PRIMARY_KEY})
+        try:
+            await self.wait_for_task(answer["taskUid"], within=self._settings_timeout)
+        except SearchTaskFailedError as exc:
+            # Another worker created it first: what we wanted.
+            if (exc.task.get("error") or {}).get("code") != "index_already_exists":
+                raise
+
+    async def _pending_settings_tasks(self) -> list[int]:
+        answer = await self._call(
+            "GET",
+            "/tasks",
+            params={
+                "indexUids": self.index_uid,
+                "types": "indexCreation,indexUpdate,settingsUpdate",
+                "statuses": "enqueued,processing",
+            },
+        )
+        return sorted(task["uid"] for task in answer["results"])
+
+    # -- documents -------------------------------------------------------------------------------------------
+
+    async def upsert_documents(self, documents: Sequence[dict[str, Any]]) -> None:
+        """Add or replace ``documents`` and wait until Meilisearch has them."""
+        await self.apply_changes(upserts=documents, deletes=())
+
+    async def delete_documents(self, ids: Sequence[str]) -> None:
+        await self.apply_changes(upserts=(), deletes=ids)
+
+    async def apply_changes(self, *, upserts: Sequence[dict[str, Any]], deletes: Sequence[str]) -> None:
+        """Send both writes, then wait for both tasks (Meilisearch runs them in the order they were sent)."""
+        tasks: list[int] = []
+        if upserts:
+            path = f"/indexes/{self.index_uid}/documents"
+            answer = await self._call("POST", path, list(upserts), params={"primaryKey": PRIMARY_KEY})
+            tasks.append(answer["taskUid"])
+        if deletes:
+            answer = await self._call("POST", f"/indexes/{self.index_uid}/documents/delete-batch", list(deletes))
+            tasks.append(answer["taskUid"])
+        for task in tasks:
+            await self.wait_for_task(task)
+
+    async def wait_for_task(self, task_uid: int, *, within: float | None = None) -> dict[str, Any]:
+        """Poll ``GET /tasks/{uid}`` until the task succeeded; raise ``SearchTaskFailedError`` otherwise."""
+        limit = self._task_timeout if within is None else within
+        pause = 0.01
+        try:
+            async with asyncio.timeout(limit):
+                while True:
+                    task: dict[str, Any] = await self._call("GET", f"/tasks/{task_uid}")
+                    status = task.get("status")
+                    if status == "succeeded":
+                        return task
+                    if status in {"failed", "canceled"}:
+                        error = task.get("error") or {}
+                        msg = (
+                            f"Meilisearch task {task_uid} ({task.get('type')} on {task.get('indexUid')}) {status}: "
+                            f"{error.get('code', '-')}: {error.get('message', '')}"
+                        )
+                        raise SearchTaskFailedError(msg, task=task)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 1.5, 0.25)
+        except TimeoutError as exc:
+            msg = f"Meilisearch task {task_uid} did not finish within {limit:g} s"
+            raise SearchTaskFailedError(msg) from exc
+
+    # -- search ----------------------------------------------------------------------------------------------
+
+    async def search(self, session: AsyncSession, query: SearchQuery) -> SearchResults:
+        answer = await self._call("POST", f"/indexes/{self.index_uid}/search", search_request(query))
+        hits: list[dict[str, Any]] = answer.get("hits", [])
+        distribution: dict[str, dict[str, int]] = answer.get("facetDistribution") or {}
+        hit_ids = [uuid.UUID(hit["id"]) for hit in hits]
+        facet_malls = [_uuid_or_none(value) for value in distribution.get("mall_id", {})]
+        visible, listed_malls = await _check_against_database(
+            session, hit_ids, [mall for mall in facet_malls if mall is not None]
+        )
+        items = [_hit(hit, visible[hit_id]) for hit, hit_id in zip(hits, hit_ids, strict=True) if hit_id in visible]
+        total = min(int(answer.get("totalHits", 0)), MAX_RESULTS)
+        mall_counts = {mall: count for mall, count in distribution.get("mall_id", {}).items() if mall in listed_malls}
+        facets = Facets(
+            category=sort_facet(distribution.get("categories", {})),
+            mall=sort_facet(mall_counts, listed_malls),
+            style=sort_facet(distribution.get("style_tags", {})),
+            color=sort_facet(distribution.get("colors", {})),
+            size=sort_facet(distribution.get("sizes", {})),
+            price=price_facet(distribution.get("price_bucket", {})),
+        )
+        return SearchResults(
+            items=items,
+            page=query.page,
+            per_page=query.per_page,
+            total=total,
+            total_pages=total_pages(total, query.per_page),
+            facets=facets,
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------------------------
+
+    async def _send(
+        self, method: str, path: str, body: Any = None, *, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(
+                method,
+                f"{self._url}{path}",
+                content=None if body is None else msgspec.json.encode(body),
+                params=params,
+                headers=self._headers,
+            )
+        except httpx.HTTPError as exc:
+            msg = f"Meilisearch {method} {path}: {type(exc).__name__}: {exc}"
+            raise SearchUnavailableError(msg) from exc
+
+    async def _call(self, method: str, path: str, body: Any = None, *, params: dict[str, str] | None = None) -> Any:
+        return _answer(await self._send(method, path, body, params=params), method, path)
+
+
+def _answer(response: httpx.Response, method: str, path: str) -> Any:
+    if response.is_success:
+        try:
+            return msgspec.json.decode(response.content)
+        except msgspec.DecodeError as exc:
+            msg = f"Meilisearch {method} {path}: answered {response.status_code} with a body that is not JSON"
+            raise SearchUnavailableError(msg) from exc
+    code, message = _error_code(response), ""
+    try:
+        message = str(msgspec.json.decode(response.content).get("message", ""))
+    except (msgspec.DecodeError, AttributeError):
+        message = response.text[:200]
+    msg = f"Meilisearch {method} {path}: {response.status_code} {code or '-'}: {message}"
+    if response.status_code < 500:
+        # Our request was refused: a bug on our side or a wrong key, not a passing outage.
+        logger.error("%s", msg)
+    raise SearchUnavailableError(msg)
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return None
+    return str(body.get("code")) if isinstance(body, dict) and body.get("code") else None
+
+
+# -- the search request --------------------------------------------------------------------------------------
+
+
+def search_request(query: SearchQuery) -> dict[str, Any]:
+    """The body of ``POST /indexes/products/search`` for ``query``."""
+    has_words = bool(words(query.text))
+    body: dict[str, Any] = {
+        "matchingStrategy": "all",
+        "page": query.page,
+        "hitsPerPage": query.per_page,
+        "facets": FACETS,
+        "attributesToRetrieve": _RETRIEVED,
+        "attributesToHighlight": ["name"],
+        "highlightPreTag": _MARK_START,
+        "highlightPostTag": _MARK_END,
+    }
+    if has_words:
+        body["q"] = query.text
+    if filters := search_filter(query):
+        body["filter"] = filters
+    if sort := _sort(query, has_words=has_words):
+        body["sort"] = sort
+    return body
+
+
+def search_filter(query: SearchQuery) -> list[str]:
+    """Meilisearch's array form: every element must hold (AND); values of one filter are alternatives (OR)."""
+    conditions: list[str] = []
+    for attribute, values in (
+        ("categories", query.categories),
+        ("mall_id", tuple(str(mall_id) for mall_id in query.mall_ids)),
+        ("style_tags", query.styles),
+        ("colors", query.colors),
+        ("sizes", query.sizes),
+    ):
+        if values:
+            conditions.append(f"{attribute} IN [{', '.join(_quote(value) for value in values)}]")
+    if query.gender is not None:
+        conditions.append(f"target_genders = {_quote(query.gender)}")
+    if query.age_band is not None:
+        conditions.append(f"age_bands = {_quote(query.age_band)}")
+    if query.price_min is not None:
+        conditions.append(f"price_from >= {int(query.price_min)}")
+    if query.price_max is not None:
+        conditions.append(f"price_from <= {int(query.price_max)}")
+    if query.in_stock:
+        conditions.append("in_stock = true")
+    if query.exclusive:
+        conditions.append("exclusive = true")
+    return conditions
+
+
+def _quote(value: str) -> str:
+    """A filter string value: double quotes, with backslashes and quotes escaped (Meilisearch 1.4 and later)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _sort(query: SearchQuery, *, has_words: bool) -> list[str]:
+    newest = "id:desc"  # ids are UUIDv7: their string order is creation order
+    match query.sort:
+        case "newest":
+            return [newest]
+        case "price_asc":
+            return ["price_from:asc", newest]
+        case "price_desc":
+            return ["price_from:desc", newest]
+        case "relevance" if has_words:
+            return []
+        case _:
+            return ["popularity:desc", newest]
+
+
+# -- the answer ----------------------------------------------------------------------------------------------
+
+_p = Product.__table__.c
+_m = Mall.__table__.c
+_VISIBLE_AND_LISTED = sa.union_all(
+    sa.select(_p.id, _m.id, _m.name)
+    .join_from(Product.__table__, Mall.__table__, _m.id == _p.mall_id)
+    .where(
+        _p.id == sa.any_(sa.bindparam("product_ids", type_=ARRAY(sa.Uuid()))),
+        _p.status != ProductStatus.HIDDEN.value,
+        _m.status == MallStatus.ACTIVE.value,
+    ),
+    sa.select(sa.null(), _m.id, _m.name).where(
+        _m.id == sa.any_(sa.bindparam("mall_ids", type_=ARRAY(sa.Uuid()))), _m.status == MallStatus.ACTIVE.value
+    ),
+)
+
+
+async def _check_against_database(
+    session: AsyncSession, product_ids: list[uuid.UUID], mall_ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, MallRef], dict[str, str]]:
+    """Which of the page's products shoppers may see now (with their malls), and the names of listed malls."""
+    if not product_ids and not mall_ids:
+        return {}, {}
+    visible: dict[uuid.UUID, MallRef] = {}
+    listed: dict[str, str] = {}
+    for product_id, mall_id, mall_name in await session.execute(
+        _VISIBLE_AND_LISTED, {"product_ids": product_ids, "mall_ids": mall_ids}
+    ):
+        if product_id is None:
+            listed[str(mall_id)] = mall_name
+        else:
+            visible[product_id] = MallRef(mall_id, mall_name)
+    return visible, listed
+
+
+def _hit(hit: dict[str, Any], mall: MallRef) -> SearchHit:
+    name: str = hit["name"]
+    marked = (hit.get("_formatted") or {}).get("name")
+    highlighted = html.escape(marked if isinstance(marked, str) else name)
+    return SearchHit(
+        id=uuid.UUID(hit["id"]),
+        name=name,
+        highlighted_name=highlighted.replace(_MARK_START, "<em>").replace(_MARK_END, "</em>"),
+        image_url=hit.get("image_url") or "",
+        category_path=hit["category_path"],
+        price=int(hit["price"]),
+        price_from=int(hit["price_from"]),
+        currency=hit["currency"],
+        in_stock=bool(hit["in_stock"]),
+        exclusive=bool(hit["exclusive"]),
+        mall=mall,
+    )
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
