@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import sqlalchemy as sa
 
-from catalog.search.meilisearch import INDEX_UID
+from catalog.search.meilisearch_index import INDEX_UID
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable

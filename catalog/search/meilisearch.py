@@ -1,9 +1,9 @@
-"""The Meilisearch engine: the index's settings, document writes, and searches translated to Meilisearch's API.
+"""The Meilisearch engine: the index's settings applied, documents written, and searches answered.
 
 The index lags the database by the worker's turn (about a second): a product hidden or a mall paused a moment
 ago may still be in it. Every page is therefore checked against the database before it is shown, and facet
-values of malls no longer listed are left out. Documents are built by ``catalog.search.documents``; the worker
-(``catalog.search.indexing``) sends them.
+values of malls no longer listed are left out. The index is declared in ``meilisearch_index``, a query becomes a
+request in ``meilisearch_query``, documents are built by ``documents``, and the worker (``indexing``) sends them.
 
 Docs followed (Meilisearch v1.14): reference/api/indexes, reference/api/settings, reference/api/documents,
 reference/api/search, reference/api/tasks, learn/filtering_and_sorting/filter_expression_reference.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from catalog.search.engine import (
-    MAX_FACET_VALUES,
     MAX_RESULTS,
     Facets,
     MallRef,
@@ -37,7 +35,8 @@ from catalog.search.engine import (
     total_pages,
 )
 from catalog.search.errors import SearchTaskFailedError, SearchUnavailableError
-from catalog.search.text import SYNONYMS, normalize, words
+from catalog.search.meilisearch_index import INDEX_UID, PRIMARY_KEY, settings_changes
+from catalog.search.meilisearch_query import HIGHLIGHT_END, HIGHLIGHT_START, search_request
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,85 +44,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 logger = logging.getLogger(__name__)
-
-INDEX_UID = "products"
-PRIMARY_KEY = "id"
-SEARCHABLE_ATTRIBUTES = ["name", "category_names", "style_tags", "colors"]
-FILTERABLE_ATTRIBUTES = [
-    "categories", "mall_id", "target_genders", "age_bands", "style_tags", "colors", "sizes", "price_from", "in_stock",
-    "exclusive", "price_bucket",
-]  # fmt: skip
-FACETS = ["categories", "mall_id", "style_tags", "colors", "sizes", "price_bucket"]
-_RETRIEVED = [
-    "id", "name", "image_url", "category_path", "price", "price_from", "currency", "in_stock", "exclusive", "mall_id",
-]  # fmt: skip
-# Markers no product name contains, so the name can be HTML-escaped first and the markers made <em> after.
-_MARK_START, _MARK_END = "\x02", "\x03"
-
-
-def synonyms_setting() -> dict[str, list[str]]:
-    """Every word of a ``SYNONYMS`` group finds every other (Meilisearch's mutual association, both ways)."""
-    others: dict[str, set[str]] = {}
-    for group in SYNONYMS:
-        normalized = {normalize(word) for word in group}
-        for word in normalized:
-            others.setdefault(word, set()).update(normalized - {word})
-    return {word: sorted(alternatives) for word, alternatives in sorted(others.items())}
-
-
-INDEX_SETTINGS: dict[str, Any] = {
-    "searchableAttributes": SEARCHABLE_ATTRIBUTES,
-    "filterableAttributes": FILTERABLE_ATTRIBUTES,
-    "sortableAttributes": ["id", "price_from", "popularity"],
-    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "popularity:desc"],
-    "synonyms": synonyms_setting(),
-    "typoTolerance": {
-        "enabled": True,
-        "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
-        "disableOnWords": [],
-        "disableOnAttributes": [],
-    },
-    "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES, "sortFacetValuesBy": {"*": "count"}},
-    "pagination": {"maxTotalHits": MAX_RESULTS},
-    "localizedAttributes": [{"attributePatterns": SEARCHABLE_ATTRIBUTES, "locales": ["kor", "jpn", "eng"]}],
-}
-"""The index's settings as this code needs them; ``apply_settings`` makes the server's match."""
-
-_UNORDERED_LISTS = {"filterableAttributes", "sortableAttributes"}
-"""Settings whose order means nothing (Meilisearch may answer them sorted)."""
-_OBJECTS_COMPARED_BY_FIELD = {"typoTolerance", "faceting", "pagination"}
-"""Settings objects compared on the fields declared here only, so fields a newer Meilisearch adds are no change."""
-
-
-def settings_changes(current: dict[str, Any]) -> dict[str, Any]:
-    """The declared settings that differ from ``current`` (the server's), as a PATCH body; empty when in step."""
-    return {
-        name: declared
-        for name, declared in INDEX_SETTINGS.items()
-        if not _setting_matches(name, declared, current.get(name))
-    }
-
-
-def _setting_matches(name: str, declared: Any, actual: Any) -> bool:
-    if name in _OBJECTS_COMPARED_BY_FIELD:
-        return isinstance(actual, dict) and all(actual.get(key) == value for key, value in declared.items())
-    if name in _UNORDERED_LISTS:
-        return isinstance(actual, list) and _sorted(actual) == _sorted(declared)
-    if name == "synonyms":
-        return isinstance(actual, dict) and {word: sorted(alts) for word, alts in actual.items()} == declared
-    if name == "localizedAttributes":
-        return isinstance(actual, list) and [_rule(rule) for rule in actual] == [_rule(rule) for rule in declared]
-    return bool(actual == declared)
-
-
-def _sorted(values: list[Any]) -> list[str]:
-    return sorted(json.dumps(value, sort_keys=True) for value in values)
-
-
-def _rule(rule: Any) -> Any:
-    if not isinstance(rule, dict):
-        return rule
-    return {"attributePatterns": rule.get("attributePatterns"), "locales": sorted(rule.get("locales") or [])}
 
 
 class MeilisearchEngine:
@@ -328,78 +248,6 @@ def _error_code(response: httpx.Response) -> str | None:
     return str(body.get("code")) if isinstance(body, dict) and body.get("code") else None
 
 
-# -- the search request --------------------------------------------------------------------------------------
-
-
-def search_request(query: SearchQuery) -> dict[str, Any]:
-    """The body of ``POST /indexes/products/search`` for ``query``."""
-    has_words = bool(words(query.text))
-    body: dict[str, Any] = {
-        "matchingStrategy": "all",
-        "page": query.page,
-        "hitsPerPage": query.per_page,
-        "facets": FACETS,
-        "attributesToRetrieve": _RETRIEVED,
-        "attributesToHighlight": ["name"],
-        "highlightPreTag": _MARK_START,
-        "highlightPostTag": _MARK_END,
-    }
-    if has_words:
-        body["q"] = query.text
-    if filters := search_filter(query):
-        body["filter"] = filters
-    if sort := _sort(query, has_words=has_words):
-        body["sort"] = sort
-    return body
-
-
-def search_filter(query: SearchQuery) -> list[str]:
-    """Meilisearch's array form: every element must hold (AND); values of one filter are alternatives (OR)."""
-    conditions: list[str] = []
-    for attribute, values in (
-        ("categories", query.categories),
-        ("mall_id", tuple(str(mall_id) for mall_id in query.mall_ids)),
-        ("style_tags", query.styles),
-        ("colors", query.colors),
-        ("sizes", query.sizes),
-    ):
-        if values:
-            conditions.append(f"{attribute} IN [{', '.join(_quote(value) for value in values)}]")
-    if query.gender is not None:
-        conditions.append(f"target_genders = {_quote(query.gender)}")
-    if query.age_band is not None:
-        conditions.append(f"age_bands = {_quote(query.age_band)}")
-    if query.price_min is not None:
-        conditions.append(f"price_from >= {int(query.price_min)}")
-    if query.price_max is not None:
-        conditions.append(f"price_from <= {int(query.price_max)}")
-    if query.in_stock:
-        conditions.append("in_stock = true")
-    if query.exclusive:
-        conditions.append("exclusive = true")
-    return conditions
-
-
-def _quote(value: str) -> str:
-    """A filter string value: double quotes, with backslashes and quotes escaped (Meilisearch 1.4 and later)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _sort(query: SearchQuery, *, has_words: bool) -> list[str]:
-    newest = "id:desc"  # ids are UUIDv7: their string order is creation order
-    match query.sort:
-        case "newest":
-            return [newest]
-        case "price_asc":
-            return ["price_from:asc", newest]
-        case "price_desc":
-            return ["price_from:desc", newest]
-        case "relevance" if has_words:
-            return []
-        case _:
-            return ["popularity:desc", newest]
-
-
 # -- the answer ----------------------------------------------------------------------------------------------
 
 _p = Product.__table__.c
@@ -443,7 +291,7 @@ def _hit(hit: dict[str, Any], mall: MallRef) -> SearchHit:
     return SearchHit(
         id=uuid.UUID(hit["id"]),
         name=name,
-        highlighted_name=highlighted.replace(_MARK_START, "<em>").replace(_MARK_END, "</em>"),
+        highlighted_name=highlighted.replace(HIGHLIGHT_START, "<em>").replace(HIGHLIGHT_END, "</em>"),
         image_url=hit.get("image_url") or "",
         category_path=hit["category_path"],
         price=int(hit["price"]),

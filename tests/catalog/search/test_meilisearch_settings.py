@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from catalog.search.errors import SearchTaskFailedError, SearchUnavailableError
-from catalog.search.meilisearch import INDEX_SETTINGS
+from catalog.search.meilisearch_index import INDEX_SETTINGS
 from tests.catalog.search import meili_fixtures
 from tests.catalog.search.meili_fixtures import eventually
 

@@ -1,0 +1,86 @@
+"""The Meilisearch index of products: its name, primary key and settings, declared here and applied by the worker.
+
+Docs: reference/api/settings (each setting, and PATCH being partial), learn/relevancy/* (ranking rules, typo
+tolerance, synonyms), learn/resources/language (localized attributes).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from catalog.search.engine import MAX_FACET_VALUES, MAX_RESULTS
+from catalog.search.text import SYNONYMS, normalize
+
+INDEX_UID = "products"
+PRIMARY_KEY = "id"
+SEARCHABLE_ATTRIBUTES = ["name", "category_names", "style_tags", "colors"]
+FILTERABLE_ATTRIBUTES = [
+    "categories", "mall_id", "target_genders", "age_bands", "style_tags", "colors", "sizes", "price_from", "in_stock",
+    "exclusive", "price_bucket",
+]  # fmt: skip
+
+
+def synonyms_setting() -> dict[str, list[str]]:
+    """Every word of a ``SYNONYMS`` group finds every other (Meilisearch's mutual association, both ways)."""
+    others: dict[str, set[str]] = {}
+    for group in SYNONYMS:
+        normalized = {normalize(word) for word in group}
+        for word in normalized:
+            others.setdefault(word, set()).update(normalized - {word})
+    return {word: sorted(alternatives) for word, alternatives in sorted(others.items())}
+
+
+INDEX_SETTINGS: dict[str, Any] = {
+    "searchableAttributes": SEARCHABLE_ATTRIBUTES,
+    "filterableAttributes": FILTERABLE_ATTRIBUTES,
+    "sortableAttributes": ["id", "price_from", "popularity"],
+    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "popularity:desc"],
+    "synonyms": synonyms_setting(),
+    "typoTolerance": {
+        "enabled": True,
+        "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
+        "disableOnWords": [],
+        "disableOnAttributes": [],
+    },
+    "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES, "sortFacetValuesBy": {"*": "count"}},
+    "pagination": {"maxTotalHits": MAX_RESULTS},
+    "localizedAttributes": [{"attributePatterns": SEARCHABLE_ATTRIBUTES, "locales": ["kor", "jpn", "eng"]}],
+}
+"""The index's settings as this code needs them; ``apply_settings`` makes the server's match."""
+
+_UNORDERED_LISTS = {"filterableAttributes", "sortableAttributes"}
+"""Settings whose order means nothing (Meilisearch may answer them sorted)."""
+_OBJECTS_COMPARED_BY_FIELD = {"typoTolerance", "faceting", "pagination"}
+"""Settings objects compared on the fields declared here only, so fields a newer Meilisearch adds are no change."""
+
+
+def settings_changes(current: dict[str, Any]) -> dict[str, Any]:
+    """The declared settings that differ from ``current`` (the server's), as a PATCH body; empty when in step."""
+    return {
+        name: declared
+        for name, declared in INDEX_SETTINGS.items()
+        if not _setting_matches(name, declared, current.get(name))
+    }
+
+
+def _setting_matches(name: str, declared: Any, actual: Any) -> bool:
+    if name in _OBJECTS_COMPARED_BY_FIELD:
+        return isinstance(actual, dict) and all(actual.get(key) == value for key, value in declared.items())
+    if name in _UNORDERED_LISTS:
+        return isinstance(actual, list) and _sorted(actual) == _sorted(declared)
+    if name == "synonyms":
+        return isinstance(actual, dict) and {word: sorted(alts) for word, alts in actual.items()} == declared
+    if name == "localizedAttributes":
+        return isinstance(actual, list) and [_rule(rule) for rule in actual] == [_rule(rule) for rule in declared]
+    return bool(actual == declared)
+
+
+def _sorted(values: list[Any]) -> list[str]:
+    return sorted(json.dumps(value, sort_keys=True) for value in values)
+
+
+def _rule(rule: Any) -> Any:
+    if not isinstance(rule, dict):
+        return rule
+    return {"attributePatterns": rule.get("attributePatterns"), "locales": sorted(rule.get("locales") or [])}
