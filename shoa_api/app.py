@@ -18,7 +18,7 @@ from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
 from catalog.search.engine import SearchEngine  # noqa: TC001 - Litestar reads provider annotations at runtime
-from catalog.search.startup import start_search_engine
+from catalog.search.postgres import PostgresSearch
 from shoa_api.auth import AuthKit, provide_issuer, provide_partner, provide_shopper
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
@@ -31,6 +31,7 @@ from shoa_api.routes.catalog import MallController, ProductController, list_cate
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.partner import PartnerController
 from shoa_api.routes.search import search_products
+from shoa_api.search_indexing import meilisearch_engine
 from shoa_api.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ def create_app(settings: Settings) -> Litestar:
         app.state.redis, app.state.http = redis, http
         app.state.read_session_maker = create_read_session_maker(engine)
         app.state.auth = AuthKit(settings)
-        app.state.search_engine = await start_search_engine(settings, http)
+        # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
+        # readiness says so while the index is missing).
+        app.state.search_engine = meilisearch_engine(settings, http) or PostgresSearch()
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         # Everything built so far lives as long as the process: keep it out of the collector's way, so that
         # collections only scan what requests allocate.

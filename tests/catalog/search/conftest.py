@@ -14,6 +14,7 @@ import pytest
 from catalog import keys
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from tests.catalog.search.meili_fixtures import index_everything
 from tests.client import ShoaClient
 from tests.factories import create_mall
 from tests.meilisearch.fake_server import FakeMeilisearch
@@ -71,9 +72,7 @@ class Backend:
     async def settle(self) -> None:
         """Wait until searches see every catalog change made so far."""
         if self.name == "meilisearch":
-            from tests.catalog.search.meili_fixtures import index_everything  # noqa: PLC0415 - TEMPORARY
-
-            await index_everything(self.settings, self.engine)
+            await index_everything(self.engine, self.settings)
 
     async def search(self, **params: Any) -> dict[str, Any]:
         response = await self.client.get("/v1/search", params=params)
