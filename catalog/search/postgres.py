@@ -146,22 +146,16 @@ def _name_hits(terms: list[QueryTerm]) -> sa.ColumnElement[int]:
 
 
 def _statement(query: SearchQuery, terms: list[QueryTerm]) -> sa.CompoundSelect[Any]:
+    # The matches carry only what facets and sorting need; the page's few rows fetch what their tiles show.
     matched = (
         sa.select(
             _p.id,
-            _p.name,
-            _p.image_urls[1].label("image_url"),
+            _p.mall_id,
             _p.category_path,
-            _p.price_min.label("price"),
-            _p.price_from,
-            _p.currency,
-            _p.in_stock,
-            _p.exclusive,
-            _m.id.label("mall_id"),
-            _m.name.label("mall_name"),
             _p.style_tags,
             _p.colors,
             _p.sizes,
+            _p.price_from,
             _p.popularity,
             (_name_hits(terms) if terms else sa.literal(0)).label("name_hits"),
         )
@@ -185,17 +179,28 @@ def _statement(query: SearchQuery, terms: list[QueryTerm]) -> sa.CompoundSelect[
         case _:  # popularity, and relevance without words
             order = [c.popularity.desc(), newest]
     page = (
-        sa.select(*(c[name] for name in _HIT_COLUMNS), sa.func.row_number().over(order_by=order).label("position"))
+        sa.select(c.id, sa.func.row_number().over(order_by=order).label("position"))
         .order_by(*order)
         .limit(query.per_page)
         .offset((query.page - 1) * query.per_page)
         .subquery("page")
     )
-    hits = sa.func.coalesce(
-        sa.func.jsonb_agg(
-            aggregate_order_by(sa.func.jsonb_build_array(*(page.c[name] for name in _HIT_COLUMNS)), page.c.position)
-        ),
-        sa.literal_column("'[]'::jsonb"),
+    product, mall = Product.__table__.alias("hit"), Mall.__table__.alias("hit_mall")
+    tile = (
+        product.c.id, product.c.name, product.c.image_urls[1], product.c.category_path, product.c.price_min,
+        product.c.price_from, product.c.currency, product.c.in_stock, product.c.exclusive, mall.c.id, mall.c.name,
+    )  # fmt: skip
+    hits = (
+        sa.select(
+            sa.func.coalesce(
+                sa.func.jsonb_agg(aggregate_order_by(sa.func.jsonb_build_array(*tile), page.c.position)),
+                sa.literal_column("'[]'::jsonb"),
+            )
+        )
+        .select_from(page)
+        .join(product, product.c.id == page.c.id)
+        .join(mall, mall.c.id == product.c.mall_id)
+        .scalar_subquery()
     )
     count = sa.func.count()
     bucket = sa.case(
@@ -204,10 +209,8 @@ def _statement(query: SearchQuery, terms: list[QueryTerm]) -> sa.CompoundSelect[
     )
     no_hits = sa.cast(sa.null(), JSONB)
 
-    def grouped(kind: str, value: Any, label: Any = None) -> sa.Select[Any]:
-        columns = (sa.literal(kind), value, sa.null() if label is None else label, count, no_hits)
-        grouping = (value,) if label is None else (value, label)
-        return sa.select(*columns).select_from(matched).group_by(*grouping)
+    def grouped(kind: str, value: Any) -> sa.Select[Any]:
+        return sa.select(sa.literal(kind), value, sa.null(), count, no_hits).select_from(matched).group_by(value)
 
     def unnested(kind: str, column: Any) -> sa.Select[Any]:
         value = sa.func.unnest(column).table_valued("value").render_derived()
@@ -219,10 +222,13 @@ def _statement(query: SearchQuery, terms: list[QueryTerm]) -> sa.CompoundSelect[
         )
 
     return sa.union_all(
-        sa.select(sa.literal("hits"), sa.null(), sa.null(), sa.literal(0), hits).select_from(page),
+        sa.select(sa.literal("hits"), sa.null(), sa.null(), sa.literal(0), hits),
         sa.select(sa.literal("total"), sa.null(), sa.null(), count, no_hits).select_from(matched),
         grouped("category", c.category_path),
-        grouped("mall", sa.cast(c.mall_id, sa.String), c.mall_name),
+        sa.select(sa.literal("mall"), sa.cast(_m.id, sa.String), _m.name, count, no_hits)
+        .select_from(matched)
+        .join(Mall.__table__, _m.id == c.mall_id)
+        .group_by(_m.id, _m.name),
         unnested("style", c.style_tags),
         unnested("color", c.colors),
         unnested("size", c.sizes),
