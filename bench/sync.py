@@ -9,6 +9,7 @@ writes at least 0.2x the rows per second COPY does, with the API's peak RSS at m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import random
@@ -17,15 +18,17 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
 
+from bench.cpu_time import CpuSample, _descendants, cpu_use, process_cpu_seconds
 from bench.cpus import plan_cpus
 from bench.http import _base_environment, _process_pinned_to, _shoa_variables
-from bench.report import now_utc
+from bench.report import BUSY_MACHINE_PERCENT, now_utc
 from bench.server import AppServer
 from catalog import keys
 from catalog.demo import seed_demo_malls
@@ -72,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
                 cpus=cpus.server,
                 cwd=tmp,
             )
+            bodies = _request_bodies(products, batch=args.batch)
             with server:
-                api_seconds = _sync_through_api(server.base_url, key, products, batch=args.batch)
+                before = _Usage.take(server.pid, postgres.data_dir)
+                api_seconds = _sync_through_api(server.base_url, key, bodies)
+                after = _Usage.take(server.pid, postgres.data_dir)
                 peak_rss = server.peak_rss_mib()
             copy_seconds = asyncio.run(_copy(postgres.socket_dir, products))
     rows = len(products) * (1 + VARIANTS_PER_PRODUCT)
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         "copy_rows_per_second": round(rows / copy_seconds),
         "ratio": round(copy_seconds / api_seconds, 3),
         "api_peak_rss_mib": round(peak_rss, 1),
+        **_breakdown(before, after, requests=len(bodies), api_seconds=api_seconds),
     }
     _print(result)
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -120,9 +127,12 @@ async def _mall_key(session: AsyncSession) -> str:
     return issued.key
 
 
-def _sync_through_api(base_url: str, key: str, products: list[dict[str, Any]], *, batch: int) -> float:
+def _request_bodies(products: list[dict[str, Any]], *, batch: int) -> list[tuple[bytes, int]]:
     batches = [products[i : i + batch] for i in range(0, len(products), batch)]
-    bodies = [(json.dumps({"products": items}).encode(), len(items)) for items in batches]
+    return [(json.dumps({"products": items}).encode(), len(items)) for items in batches]
+
+
+def _sync_through_api(base_url: str, key: str, bodies: list[tuple[bytes, int]]) -> float:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     with httpx.Client(base_url=base_url, timeout=120.0) as client:
         started = time.perf_counter()
@@ -132,6 +142,39 @@ def _sync_through_api(base_url: str, key: str, products: list[dict[str, Any]], *
                 msg = f"batch {number} answered {response.status_code}: {response.text[:300]}"
                 raise RuntimeError(msg)
         return time.perf_counter() - started
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """CPU seconds used so far by the server, by PostgreSQL (every process of it) and by this client."""
+
+    cpu: CpuSample
+    postgres_seconds: float
+    client_seconds: float
+
+    @classmethod
+    def take(cls, server_pid: int, postgres_data_dir: Path) -> _Usage:
+        postmaster = int((postgres_data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        postgres_seconds = process_cpu_seconds(postmaster, with_reaped_children=True)
+        for pid in _descendants(postmaster):
+            with contextlib.suppress(OSError, IndexError, ValueError):  # it exited between listing and reading
+                postgres_seconds += process_cpu_seconds(pid, with_reaped_children=True)
+        return cls(CpuSample.take(server_pid), postgres_seconds, time.process_time())
+
+
+def _breakdown(before: _Usage, after: _Usage, *, requests: int, api_seconds: float) -> dict[str, float]:
+    """Where a request's time went: CPU of the server, of PostgreSQL and of this client, per request."""
+
+    def per_request_ms(seconds: float) -> float:
+        return round(1000 * seconds / requests, 1)
+
+    return {
+        "api_ms_per_request": per_request_ms(api_seconds),
+        "server_cpu_ms_per_request": per_request_ms(after.cpu.server_seconds - before.cpu.server_seconds),
+        "postgres_cpu_ms_per_request": per_request_ms(after.postgres_seconds - before.postgres_seconds),
+        "client_cpu_ms_per_request": per_request_ms(after.client_seconds - before.client_seconds),
+        "others_cpu_percent": round(cpu_use(before.cpu, after.cpu, test_seconds=api_seconds).others_percent, 1),
+    }
 
 
 async def _copy(socket_dir: Path, products: list[dict[str, Any]]) -> float:
@@ -196,4 +239,13 @@ def _print(result: dict[str, Any]) -> None:
     print(f"ratio     : {result['ratio']:.3f}x of COPY (goal >= {MIN_RATIO:.2f}x): {'met' if ratio_met else 'NOT met'}")
     print(
         f"peak RSS  : {result['api_peak_rss_mib']} MiB (goal <= {MAX_RSS_MIB:.0f}): {'met' if rss_met else 'NOT met'}"
+    )
+    print(
+        f"a request : {result['api_ms_per_request']} ms; CPU of the server {result['server_cpu_ms_per_request']} ms, "
+        f"PostgreSQL {result['postgres_cpu_ms_per_request']} ms, client {result['client_cpu_ms_per_request']} ms"
+    )
+    busy = result["others_cpu_percent"] > BUSY_MACHINE_PERCENT
+    print(
+        f"others    : {result['others_cpu_percent']}% of a CPU used outside the benchmark"
+        + (" - a busy machine, figures unreliable" if busy else "")
     )

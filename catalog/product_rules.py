@@ -17,14 +17,20 @@ _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 
 
-def parse_item(raw: msgspec.Raw) -> ProductIn | list[FieldProblem]:
-    """One item of a batch as a product, or the field problems that keep it from being one."""
-    try:
-        item = msgspec.json.decode(raw, type=ProductIn)
-    except msgspec.ValidationError as exc:
-        return [_problem_from(exc)]
-    except msgspec.DecodeError as exc:  # cannot happen for an element of a valid JSON array, kept for safety
-        return [FieldProblem(field="", message=str(exc))]
+def parse_item(raw: msgspec.Raw | ProductIn) -> ProductIn | list[FieldProblem]:
+    """One item of a batch as a product, or the field problems that keep it from being one.
+
+    An item the batch's decoder already made a ``ProductIn`` has the right shape; it is only checked.
+    """
+    if isinstance(raw, ProductIn):
+        item = raw
+    else:
+        try:
+            item = msgspec.json.decode(raw, type=ProductIn)
+        except msgspec.ValidationError as exc:
+            return [_problem_from(exc)]
+        except msgspec.DecodeError as exc:  # cannot happen for an element of a valid JSON array, kept for safety
+            return [FieldProblem(field="", message=str(exc))]
     problems = check_product(item)
     return problems or item
 
@@ -68,8 +74,10 @@ def check_product(item: ProductIn) -> list[FieldProblem]:
     return problems
 
 
-def external_id_of(raw: msgspec.Raw) -> str | None:
+def external_id_of(raw: msgspec.Raw | ProductIn) -> str | None:
     """The item's ``external_id`` if it has a usable one, to name it in the answer even when it is rejected."""
+    if isinstance(raw, ProductIn):
+        return raw.external_id
     try:
         value: Any = msgspec.json.decode(raw)
     except msgspec.DecodeError:

@@ -22,6 +22,7 @@ from catalog.schemas import (
     PartnerProductPage,
     ProductCardPage,
     ProductDetail,
+    ProductIn,
     PublicVariant,
     StockState,
 )
@@ -53,23 +54,37 @@ class SyncBatch(msgspec.Struct, forbid_unknown_fields=True):
     products: list[msgspec.Raw]
 
 
+class WellFormedSyncBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The usual batch, every item shaped like a product: decoded in one pass, without a second one per item."""
+
+    products: list[ProductIn]
+
+
 async def sync_products(session: AsyncSession, *, mall_id: uuid.UUID, body: bytes, max_items: int) -> BatchResult:
     """Decode a partner's batch (malformed JSON: 400; not ``{"products": [...]}``: 422), then upsert it."""
+    products = _decode_batch(body)
+    if not products:
+        msg = "the batch has no products"
+        raise InvalidBatchError(msg)
+    if len(products) > max_items:
+        msg = f"a batch holds at most {max_items} products; this one has {len(products)}"
+        raise InvalidBatchError(msg)
+    return await sync.upsert_products(session, mall_id=mall_id, items=products)
+
+
+def _decode_batch(body: bytes) -> list[ProductIn] | list[msgspec.Raw]:
     try:
-        batch = msgspec.json.decode(body, type=SyncBatch)
+        return msgspec.json.decode(body, type=WellFormedSyncBatch).products
+    except msgspec.DecodeError:
+        pass  # some item is not a product (it gets its own answer, so items are decoded one by one), or no batch
+    try:
+        return msgspec.json.decode(body, type=SyncBatch).products
     except msgspec.ValidationError as exc:
         msg = f'the body must be {{"products": [...]}}: {exc}'
         raise InvalidBatchError(msg) from exc
     except msgspec.DecodeError as exc:
         msg = f"the body is not valid JSON: {exc}"
         raise MalformedBatchError(msg) from exc
-    if not batch.products:
-        msg = "the batch has no products"
-        raise InvalidBatchError(msg)
-    if len(batch.products) > max_items:
-        msg = f"a batch holds at most {max_items} products; this one has {len(batch.products)}"
-        raise InvalidBatchError(msg)
-    return await sync.upsert_products(session, mall_id=mall_id, items=batch.products)
 
 
 async def list_partner_products(

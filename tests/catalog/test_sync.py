@@ -7,11 +7,14 @@ import copy
 import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
 from catalog import keys
 from catalog.models import Product, SearchOutbox, Variant
+from catalog.schemas import ProductIn
+from catalog.search.fields import derived_fields
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
 from tests.client import ShoaClient
@@ -277,6 +280,41 @@ async def test_concurrent_identical_batches_create_each_product_once(client: Sho
     assert sorted(a["unchanged"] for a in answers) == [0, 20]
     assert await session.scalar(sa.select(sa.func.count()).select_from(Product)) == 20
     assert await session.scalar(sa.select(sa.func.count()).select_from(SearchOutbox)) == 20
+
+
+async def test_search_fields_are_those_the_search_package_computes(client: ShoaClient, session: AsyncSession) -> None:
+    mall = await _mall(session, client)
+    names = [
+        "\uff2f\uff36\uff25\uff32\uff26\uff29\uff34 린넨셔츠",  # OVERFIT in full-width letters
+        "Café  crème\tblouse",  # accents, two spaces, a tab
+        "[당일출고]\u3000오버핏 데님 자켓",  # an ideographic space
+        "니트 니트 knit 니트",  # repeated words
+        "e\u0301té 여름 원피스",  # a combining accent
+        "린넨셔츠린넨 LINEN셔츠",  # scripts side by side
+    ]
+    colors = ["라이트 블루", "Bleu ciel", "오프\u00a0화이트"]
+    items = [
+        product(
+            f"S{n}",
+            name=name,
+            style_tags=["Y2K", "오버핏"],
+            variants=[
+                {"sku": f"S{n}-{c}", "color": color, "size": "M", "price": 39000 - c, "stock": c}
+                for c, color in enumerate(colors)
+            ],
+        )
+        for n, name in enumerate(names)
+    ]
+    renamed = product("S0", name="\uff39\uff12\uff2b 크롭 니트", source_updated_at="2026-11-21T09:00:00+09:00")
+
+    await mall.sync(*items)
+    await mall.sync(renamed)
+
+    session.expire_all()
+    stored = {p.external_id: p for p in await session.scalars(sa.select(Product))}
+    for item in [renamed, *items[1:]]:
+        expected = derived_fields(msgspec.json.decode(msgspec.json.encode(item), type=ProductIn))
+        assert {name: getattr(stored[item["external_id"]], name) for name in expected} == expected
 
 
 def test_times_with_offsets_compare_as_instants() -> None:
