@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from catalog.search.engine import SearchEngine  # noqa: TC001 - Litestar reads provider annotations at runtime
 from catalog.search.postgres import PostgresSearch
-from shoa_api.auth import AuthKit, provide_issuer, provide_partner, provide_shopper
+from shoa_api.auth import AuthKit, provide_issuer, provide_optional_shopper, provide_partner, provide_shopper
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
@@ -31,6 +31,7 @@ from shoa_api.routes.catalog import MallController, ProductController, list_cate
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.partner import PartnerController
 from shoa_api.routes.search import search_products
+from shoa_api.routes.signals import LikeController, record_events
 from shoa_api.search_indexing import meilisearch_engine
 from shoa_api.settings import Settings, load_settings
 
@@ -93,6 +94,8 @@ def create_app(settings: Settings) -> Litestar:
             ProductController,
             list_categories,
             search_products,
+            record_events,
+            LikeController,
             AuthController,
             AccountController,
             PartnerController,
@@ -108,6 +111,7 @@ def create_app(settings: Settings) -> Litestar:
             "db_read": Provide(provide_read_session),
             "issuer": Provide(provide_issuer, sync_to_thread=False),
             "shopper": Provide(provide_shopper),
+            "optional_shopper": Provide(provide_optional_shopper),
             "partner": Provide(provide_partner, sync_to_thread=False),
             "search_engine": Provide(_state_search_engine, sync_to_thread=False),
         },

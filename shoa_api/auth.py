@@ -66,6 +66,15 @@ async def provide_shopper(request: Request[Any, Any, Any], state: State, redis: 
     return claims
 
 
+async def provide_optional_shopper(
+    request: Request[Any, Any, Any], state: State, redis: NamedDependency[Redis]
+) -> AccessClaims | None:
+    """The logged-in shopper when the request carries a token (a bad token is still a 401), else ``None``."""
+    if not request.headers.get("authorization"):
+        return None
+    return await provide_shopper(request, state, redis)
+
+
 async def revoke_access_token(redis: Redis, claims: AccessClaims) -> None:
     """Refuse this access token from now until it would have expired anyway."""
     remaining = int((claims.expires_at - utc_now()).total_seconds()) + 1

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 
 from catalog.errors import CatalogError
+from personalization.errors import PersonalizationError
 from shoa_api.accounts.errors import AccountError, InvalidCredentialsError
 from shoa_api.auth import MissingCredentialsError
 from shoa_api.observability import request_id
@@ -56,7 +57,9 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _domain_error(request: Request[Any, Any, Any], exc: CatalogError | AccountError) -> Response[dict[str, Any]]:
+def _domain_error(
+    request: Request[Any, Any, Any], exc: CatalogError | AccountError | PersonalizationError
+) -> Response[dict[str, Any]]:
     headers = None
     if exc.status == 401:
         # RFC 6750: say how to authenticate, and (for a bad token) that the token was the problem.
@@ -151,6 +154,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         CatalogError: _domain_error,
         AccountError: _domain_error,
+        PersonalizationError: _domain_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
         NotFoundError: _not_found,

@@ -43,14 +43,14 @@ class RateLimiter:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def hit(self, limit: Limit, identifier: str) -> int | None:
-        """Count one hit; the seconds to wait when this one is over the limit, else None."""
+    async def hit(self, limit: Limit, identifier: str, *, amount: int = 1) -> int | None:
+        """Count ``amount`` hits; the seconds to wait when they go over the limit, else None."""
         now = time.time()
         window = int(now // limit.window_seconds)
         key = f"{KEY_PREFIX}{limit.name}:{identifier}:{window}"
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(key, 0, ex=limit.window_seconds + 1, nx=True)
-            pipe.incr(key)
+            pipe.incrby(key, amount)
             _, count = await pipe.execute()
         if int(count) <= limit.limit:
             return None

@@ -134,6 +134,21 @@ class CatalogSettings(_Area, frozen=True, kw_only=True):
     """Largest sync request body; beyond it the answer is 413."""
 
 
+class FeedSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_FEED_"
+    half_life_hours: float = 72.0
+    """Behaviour signals lose half their weight in this time (3 days)."""
+    weight_view: float = 1.0
+    weight_click: float = 2.0
+    weight_like: float = 4.0
+    weight_add_to_cart: float = 6.0
+    weight_purchase: float = 10.0
+    rollup_seconds: int = 60
+    """How often the worker copies segment scores from Redis to PostgreSQL: what a Redis restart can lose."""
+    events_per_device_per_minute: int = 300
+    """Events accepted per device (or shopper) per minute, across batches."""
+
+
 class OAuthSettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_OAUTH_"
     redirect_base_url: str = "http://127.0.0.1:8000"
@@ -181,6 +196,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     passwords: PasswordSettings
     rate_limits: RateLimitSettings
     catalog: CatalogSettings
+    feed: FeedSettings
     oauth: OAuthSettings
     kakao: KakaoSettings
     naver: NaverSettings
@@ -201,6 +217,7 @@ _AREAS: dict[str, type[_Area]] = {
     "passwords": PasswordSettings,
     "rate_limits": RateLimitSettings,
     "catalog": CatalogSettings,
+    "feed": FeedSettings,
     "oauth": OAuthSettings,
     "kakao": KakaoSettings,
     "naver": NaverSettings,

@@ -66,10 +66,12 @@ async def record_heartbeat(context: WorkerContext) -> None:
     await context.redis.set(f"{HEARTBEAT_KEY_PREFIX}{context.worker_id}", now, ex=HEARTBEAT_TTL_SECONDS)
 
 
-def default_jobs() -> list[Job]:
-    from shoa_api.search_indexing import search_indexing_job  # noqa: PLC0415 - it builds on this module's Job
+def default_jobs(settings: Settings) -> list[Job]:
+    # Imported here: these modules build on this one's Job.
+    from shoa_api.feed_jobs import score_rollup_job  # noqa: PLC0415
+    from shoa_api.search_indexing import search_indexing_job  # noqa: PLC0415
 
-    return [Job(name="heartbeat", every=10.0, run=record_heartbeat), search_indexing_job()]
+    return [Job(name="heartbeat", every=10.0, run=record_heartbeat), search_indexing_job(), score_rollup_job(settings)]
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[Job] | None = None) -> None:
@@ -84,7 +86,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         http=http,
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
-    schedules = [_Schedule(job) for job in (default_jobs() if jobs is None else jobs)]
+    schedules = [_Schedule(job) for job in (default_jobs(settings) if jobs is None else jobs)]
     logger.info("worker %s started with jobs: %s", context.worker_id, ", ".join(s.job.name for s in schedules))
     loop = asyncio.get_running_loop()
     try:

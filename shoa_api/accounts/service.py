@@ -182,6 +182,14 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.date
     await session.flush()
 
 
+async def shopper_segment(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> str:
+    """The feed segment of a logged-in shopper as of ``now`` (``anonymous`` when gender or age is unknown)."""
+    user = await _active_user(session, user_id)
+    return segment_for(
+        user.gender, user.birth_date, today=korea_today(now), birth_year=user.birth_year, age_range=user.age_range
+    )
+
+
 def profile_of(user: User, *, now: datetime.datetime) -> Profile:
     today = korea_today(now)
     band = band_for(user.birth_date, today=today, birth_year=user.birth_year, age_range=user.age_range)

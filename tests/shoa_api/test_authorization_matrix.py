@@ -40,6 +40,12 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("GET", "/v1/me", None, (401, 200, 200, 401, 401, 401, 401)),
     ("PATCH", "/v1/me", {"display_name": "새이름"}, (401, 200, 200, 401, 401, 401, 401)),
     ("DELETE", "/v1/me", None, (401, 204, 204, 401, 401, 401, 401)),
+    # Events: anonymous apps need X-Device-Id (400 without); an empty batch from a shopper is a 422; a partner
+    # key is not a shopper's token.
+    ("POST", "/v1/events", {"events": []}, (400, 422, 422, 401, 401, 401, 401)),
+    ("GET", "/v1/likes", None, (401, 200, 200, 401, 401, 401, 401)),
+    ("PUT", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 404, 404, 401, 401, 401, 401)),
+    ("DELETE", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 204, 204, 401, 401, 401, 401)),
     ("GET", "/partner/v1/me", None, (401, 401, 401, 200, 200, 401, 200)),
     ("GET", "/partner/v1/products", None, (401, 401, 401, 200, 200, 401, 200)),
     ("PUT", "/partner/v1/products", "one-product", (401, 401, 401, 200, 200, 401, 403)),

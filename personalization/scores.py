@@ -1,0 +1,185 @@
+"""Time-decayed behaviour scores per segment, in Redis sorted sets, rolled up to PostgreSQL.
+
+Decay without rewriting: a signal of weight ``w`` at time ``t`` adds ``w * 2^((t - epoch) / half_life)`` to the
+product's member of the segment's sorted set. Every stored value then carries the same growth factor, so the
+sorted set's order is the decayed order, and a score as of ``now`` is the stored value times
+``2^((epoch - now) / half_life)``. When the factor grows large, :func:`rebase` moves the epoch forward and
+scales every set down in one atomic script. Signals are added by a script too, which reads the epoch itself, so
+no increment can use an epoch a rebase has just replaced.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+
+from catalog.models import Product
+from personalization.models import SegmentScore
+
+if TYPE_CHECKING:
+    import datetime
+    from collections.abc import Sequence
+
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+KEY_PREFIX = "shoa:feed:scores:"
+EPOCH_KEY = "shoa:feed:epoch"
+SEGMENTS_KEY = "shoa:feed:segments"
+"""The keys of every segment's sorted set."""
+LOADED_KEY = "shoa:feed:scores-loaded"
+"""Present while Redis holds the scores; absent after a restart or a flush, so the worker loads them back."""
+REBASE_AFTER_HALF_LIVES = 30
+"""Growth factors stay below 2^30 times the largest weights: far from a double's limits and its precision."""
+FORGET_BELOW = 0.01
+"""A decayed score this small is dropped at roll-up: a single view, two to three weeks later."""
+
+_ADD = """
+local epoch = tonumber(redis.call('GET', KEYS[1]))
+if not epoch then
+  epoch = tonumber(ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+local half_life = tonumber(ARGV[1])
+local once_seconds = tonumber(ARGV[3])
+local added = {}
+for i = 4, #ARGV, 5 do
+  local once = ARGV[i + 4]
+  if once == '' or redis.call('SET', once, 1, 'NX', 'EX', once_seconds) then
+    local grown = tonumber(ARGV[i + 2]) * 2 ^ ((tonumber(ARGV[i + 3]) - epoch) / half_life)
+    redis.call('ZINCRBY', ARGV[i], grown, ARGV[i + 1])
+    redis.call('SADD', KEYS[2], ARGV[i])
+    added[#added + 1] = 1
+  else
+    added[#added + 1] = 0
+  end
+end
+return added
+"""
+_REBASE = """
+local epoch = tonumber(redis.call('GET', KEYS[1]))
+if not epoch then return 0 end
+local steps = math.floor((tonumber(ARGV[2]) - epoch) / tonumber(ARGV[1]))
+if steps < tonumber(ARGV[3]) then return 0 end
+local factor = 2 ^ (-steps)
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', factor)
+end
+redis.call('SET', KEYS[1], tostring(epoch + steps * tonumber(ARGV[1])))
+return steps
+"""
+
+
+@dataclass(frozen=True)
+class Signal:
+    segment: str
+    product_id: uuid.UUID
+    weight: float
+    at: float
+    """Unix time of the behaviour."""
+
+
+@dataclass(frozen=True)
+class Decay:
+    half_life_seconds: float
+
+    def factor(self, *, since: float, until: float) -> float:
+        return float(2.0 ** ((until - since) / self.half_life_seconds))
+
+
+async def add_signals(
+    redis: Redis,
+    decay: Decay,
+    signals: Sequence[Signal],
+    *,
+    now: float,
+    once_keys: Sequence[str] | None = None,
+    once_seconds: int = 1,
+) -> list[bool]:
+    """Add ``signals``; which were added. With ``once_keys`` (one per signal) a signal counts only if its key was
+    not set yet, and the key is then kept ``once_seconds``: deduplication and scoring in one atomic step, so a
+    retried batch neither loses nor doubles anything."""
+    if not signals:
+        return []
+    keys = once_keys if once_keys is not None else [""] * len(signals)
+    arguments: list[str | float] = [decay.half_life_seconds, now, once_seconds]
+    for signal, once in zip(signals, keys, strict=True):
+        segment_key = f"{KEY_PREFIX}{signal.segment}"
+        arguments += [segment_key, str(signal.product_id), signal.weight, min(signal.at, now), once]
+    added = await redis.eval(_ADD, 2, EPOCH_KEY, SEGMENTS_KEY, *arguments)
+    return [bool(flag) for flag in added]
+
+
+async def segment_scores(
+    redis: Redis, decay: Decay, segment: str, *, now: float, limit: int | None = None
+) -> list[tuple[uuid.UUID, float]]:
+    """The segment's products by decayed score as of ``now``, highest first."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(EPOCH_KEY)
+        pipe.zrange(f"{KEY_PREFIX}{segment}", 0, -1 if limit is None else limit - 1, desc=True, withscores=True)
+        epoch_raw, members = await pipe.execute()
+    if epoch_raw is None:
+        return []
+    shrink = 1.0 / decay.factor(since=float(epoch_raw), until=now)
+    return [(uuid.UUID(member.decode()), float(score) * shrink) for member, score in members]
+
+
+async def rebase(redis: Redis, decay: Decay, *, now: float) -> int:
+    """Move the epoch forward once it is ``REBASE_AFTER_HALF_LIVES`` behind; how many half-lives it moved."""
+    steps = await redis.eval(_REBASE, 2, EPOCH_KEY, SEGMENTS_KEY, decay.half_life_seconds, now, REBASE_AFTER_HALF_LIVES)
+    return int(steps)
+
+
+async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
+    """Copy every segment's decayed scores to PostgreSQL (first loading them back if Redis lost them); how many
+    scores were written. Scores decayed below ``FORGET_BELOW`` are dropped on both sides."""
+    if not await redis.exists(LOADED_KEY):
+        await restore(session, redis, decay, now=now)
+    timestamp = now.timestamp()
+    await rebase(redis, decay, now=timestamp)
+    written = 0
+    for raw_key in sorted(await redis.smembers(SEGMENTS_KEY)):
+        # The set holds the segments' sorted-set keys, which the rebase script scales.
+        segment = (raw_key.decode() if isinstance(raw_key, bytes) else raw_key).removeprefix(KEY_PREFIX)
+        scores = await segment_scores(redis, decay, segment, now=timestamp)
+        kept = [(product_id, score) for product_id, score in scores if score >= FORGET_BELOW]
+        forgotten = [str(product_id) for product_id, score in scores if score < FORGET_BELOW]
+        if forgotten:
+            await redis.zrem(f"{KEY_PREFIX}{segment}", *forgotten)
+        await session.execute(sa.delete(SegmentScore).where(SegmentScore.segment == segment))
+        if kept:
+            await session.execute(_upsert_existing(segment, kept, now))
+        written += len(kept)
+    return written
+
+
+def _upsert_existing(segment: str, scores: list[tuple[uuid.UUID, float]], now: datetime.datetime) -> sa.Insert:
+    """Insert the scores of products that still exist (a product removed since is skipped, not an error)."""
+    ids = sa.func.unnest(sa.literal([p for p, _ in scores], ARRAY(sa.Uuid())))
+    values = sa.func.unnest(sa.literal([s for _, s in scores], ARRAY(sa.Double())))
+    pairs = sa.select(ids.label("product_id"), values.label("score")).subquery("pairs")
+    source = (
+        sa.select(sa.literal(segment), pairs.c.product_id, pairs.c.score, sa.literal(now))
+        .select_from(pairs)
+        .join(Product, Product.id == pairs.c.product_id)
+    )
+    statement = insert(SegmentScore).from_select(["segment", "product_id", "score", "as_of"], source)
+    return statement.on_conflict_do_update(
+        index_elements=[SegmentScore.segment, SegmentScore.product_id],
+        set_={"score": statement.excluded.score, "as_of": statement.excluded.as_of},
+    )
+
+
+async def restore(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
+    """Load the rolled-up scores into a Redis that lost them, adding to whatever arrived since; how many."""
+    rows = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.product_id, SegmentScore.score,
+                                            SegmentScore.as_of))).all()  # fmt: skip
+    signals = [Signal(segment, product_id, score, as_of.timestamp()) for segment, product_id, score, as_of in rows]
+    for start in range(0, len(signals), 1000):
+        await add_signals(redis, decay, signals[start : start + 1000], now=now.timestamp())
+    await redis.set(LOADED_KEY, now.isoformat())
+    return len(signals)

@@ -1,0 +1,127 @@
+"""Behaviour signals and likes: what the app tells Shoa about a shopper's taste."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Response
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from personalization import events, likes
+from personalization.errors import MissingDeviceError, TooManyEventsError
+from personalization.events import EventBatchResult, Recorder
+from personalization.likes import LikePage
+from personalization.scores import Decay, Signal, add_signals
+from personalization.segments import ANONYMOUS
+from shoa_api.accounts.models import utc_now
+from shoa_api.accounts.service import shopper_segment
+from shoa_api.accounts.tokens import AccessClaims
+from shoa_api.ratelimit import Limit, RateLimiter
+from shoa_api.settings import FeedSettings, Settings
+
+DEVICE_HEADER = "x-device-id"
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def recorder_for(settings: FeedSettings) -> Recorder:
+    return Recorder(
+        weights={
+            "view": settings.weight_view,
+            "click": settings.weight_click,
+            "like": settings.weight_like,
+            "add_to_cart": settings.weight_add_to_cart,
+            "purchase": settings.weight_purchase,
+        },
+        decay=Decay(half_life_seconds=settings.half_life_hours * 3600),
+    )
+
+
+@post(
+    "/v1/events",
+    operation_id="record_events",
+    summary="Tell Shoa what a shopper viewed, clicked, liked or put in the cart (up to 100 events)",
+    status_code=HTTP_200_OK,
+    tags=["personalization"],
+)
+async def record_events(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    redis: NamedDependency[Redis],
+    settings: NamedDependency[Settings],
+    optional_shopper: NamedDependency[AccessClaims | None],
+) -> EventBatchResult:
+    """Anonymous apps send ``X-Device-Id`` (8 to 64 letters, digits and ``._:-``); logged-in ones their token."""
+    now = utc_now()
+    if optional_shopper is not None:
+        actor = f"user:{optional_shopper.user_id}"
+        segment = await shopper_segment(db, optional_shopper.user_id, now=now)
+    else:
+        device = request.headers.get(DEVICE_HEADER, "")
+        if not _DEVICE_ID.fullmatch(device):
+            msg = "send X-Device-Id (8 to 64 letters, digits and ._:-) or log in"
+            raise MissingDeviceError(msg)
+        actor, segment = f"device:{device}", ANONYMOUS
+    items = events.decode_batch(await request.body())
+    limit = Limit("events", settings.feed.events_per_device_per_minute, 60)
+    if (retry_after := await RateLimiter(redis).hit(limit, actor, amount=len(items))) is not None:
+        msg = f"at most {limit.limit} events a minute per device or shopper; retry after {retry_after} s"
+        raise TooManyEventsError(msg, retry_after=retry_after)
+    return await events.record_events(
+        db, redis, recorder_for(settings.feed), actor=actor, segment=segment, items=items, now=now
+    )
+
+
+class LikeController(Controller):
+    path = "/v1/likes"
+    tags = ["personalization"]  # noqa: RUF012 - Litestar reads it as a class attribute
+
+    @get(operation_id="list_likes", summary="The products I liked, most recent first")
+    async def list_likes(
+        self,
+        db: NamedDependency[AsyncSession],
+        shopper: NamedDependency[AccessClaims],
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> LikePage:
+        return await likes.liked_products(db, user_id=shopper.user_id, cursor=cursor, limit=limit)
+
+    @put("/{product_id:uuid}", operation_id="like_product", summary="Like a product (again is fine)")
+    async def like_product(
+        self,
+        db: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
+        shopper: NamedDependency[AccessClaims],
+        product_id: FromPath[uuid.UUID],
+    ) -> Response[None]:
+        created = await likes.like(db, user_id=shopper.user_id, product_id=product_id)
+        if created:
+            now = utc_now()
+            recorder = recorder_for(settings.feed)
+            actor = f"user:{shopper.user_id}"
+            signal = Signal(await shopper_segment(db, shopper.user_id, now=now), product_id, recorder.weights["like"],
+                            now.timestamp())  # fmt: skip
+            await add_signals(
+                redis,
+                recorder.decay,
+                [signal],
+                now=now.timestamp(),
+                once_keys=[events.like_once_key(actor, product_id)],
+                once_seconds=events.DEDUPLICATION_SECONDS,
+            )
+        return Response(None, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @delete(
+        "/{product_id:uuid}", operation_id="unlike_product", summary="Take back a like", status_code=HTTP_204_NO_CONTENT
+    )
+    async def unlike_product(
+        self, db: NamedDependency[AsyncSession], shopper: NamedDependency[AccessClaims], product_id: FromPath[uuid.UUID]
+    ) -> None:
+        await likes.unlike(db, user_id=shopper.user_id, product_id=product_id)

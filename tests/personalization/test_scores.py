@@ -1,0 +1,113 @@
+"""Segment scores: decay, the roll-up to PostgreSQL, and what survives losing Redis."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+
+from personalization.models import SegmentScore
+from personalization.scores import (
+    EPOCH_KEY,
+    REBASE_AFTER_HALF_LIVES,
+    Decay,
+    Signal,
+    add_signals,
+    rebase,
+    roll_up,
+    segment_scores,
+)
+from tests.catalog.test_sync import _mall, product
+
+if TYPE_CHECKING:
+    import uuid
+
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.client import ShoaClient
+
+DAY = 24 * 3600.0
+DECAY = Decay(half_life_seconds=3 * DAY)
+NOW = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+async def product_ids(client: ShoaClient, session: AsyncSession) -> list[uuid.UUID]:
+    import uuid as uuid_module  # noqa: PLC0415 - the annotation's module, needed at runtime here
+
+    mall = await _mall(session, client)
+    answer = await mall.sync(product("P1"), product("P2"), product("P3"))
+    return [uuid_module.UUID(item["product_id"]) for item in answer["items"]]
+
+
+async def decayed(redis: Redis, segment: str, at: datetime.datetime) -> dict[uuid.UUID, float]:
+    return {p: round(s, 4) for p, s in await segment_scores(redis, DECAY, segment, now=at.timestamp())}
+
+
+async def test_scores_halve_every_half_life_and_order_by_recency_weighted_weight(
+    redis_client: Redis, product_ids: list[uuid.UUID]
+) -> None:
+    a, b, _ = product_ids
+    t = NOW.timestamp()
+    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 8.0, t - 6 * DAY), Signal("anonymous", b, 3.0, t)],
+                      now=t)  # fmt: skip
+
+    assert await decayed(redis_client, "anonymous", NOW) == {b: 3.0, a: 2.0}
+    later = NOW + datetime.timedelta(days=3)
+    assert await decayed(redis_client, "anonymous", later) == {b: 1.5, a: 1.0}
+
+
+async def test_a_rebase_keeps_every_score(redis_client: Redis, product_ids: list[uuid.UUID]) -> None:
+    a, b, _ = product_ids
+    start = NOW.timestamp()
+    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 5.0, start)], now=start)
+    far = start + (REBASE_AFTER_HALF_LIVES + 2) * DECAY.half_life_seconds
+    await add_signals(redis_client, DECAY, [Signal("anonymous", b, 5.0, far)], now=far)
+    before = await segment_scores(redis_client, DECAY, "anonymous", now=far)
+
+    assert await rebase(redis_client, DECAY, now=far) == REBASE_AFTER_HALF_LIVES + 2
+    assert float(await redis_client.get(EPOCH_KEY) or 0) == pytest.approx(far)
+    after = await segment_scores(redis_client, DECAY, "anonymous", now=far)
+    assert [p for p, _ in after] == [p for p, _ in before]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before])
+    assert await rebase(redis_client, DECAY, now=far) == 0  # nothing to do until it is far behind again
+
+
+async def test_scores_survive_a_redis_flush_through_the_roll_up(
+    redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
+) -> None:
+    a, b, c = product_ids
+    t = NOW.timestamp()
+    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t), Signal("female:20s_late", b, 2.0, t)],
+                      now=t)  # fmt: skip
+    assert await roll_up(session, redis_client, DECAY, now=NOW) == 2
+    await session.commit()
+    stored = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.score))).all()
+    assert sorted(stored) == [("anonymous", 4.0), ("female:20s_late", 2.0)]
+
+    await redis_client.flushdb()
+    # A signal arrives before the worker notices the loss: it is added to, not replaced by, the saved scores.
+    await add_signals(redis_client, DECAY, [Signal("anonymous", c, 1.0, t)], now=t)
+    later = NOW + datetime.timedelta(days=3)
+    await roll_up(session, redis_client, DECAY, now=later)
+    await session.commit()
+
+    assert await decayed(redis_client, "anonymous", later) == {a: 2.0, c: 0.5}
+    assert await decayed(redis_client, "female:20s_late", later) == {b: 1.0}
+
+
+async def test_faded_scores_are_forgotten(
+    redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
+) -> None:
+    a, b, _ = product_ids
+    t = NOW.timestamp()
+    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 1.0, t), Signal("anonymous", b, 100.0, t)], now=t)
+    month_later = NOW + datetime.timedelta(days=30)  # 10 half-lives: 1/1024 of what it was
+    await roll_up(session, redis_client, DECAY, now=month_later)
+    await session.commit()
+
+    assert list(await decayed(redis_client, "anonymous", month_later)) == [b]
+    assert list(await session.scalars(sa.select(SegmentScore.product_id))) == [b]
