@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 import sqlalchemy as sa
 import uuid_utils
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from uuid_utils.compat import uuid7
 
@@ -193,35 +193,57 @@ async def _insert_new(
 async def _update_stored(
     session: AsyncSession, *, mall_id: uuid.UUID, updates: list[tuple[uuid.UUID, ProductIn, str]]
 ) -> None:
+    """Three statements whatever the batch's size, each given its rows as one JSON document."""
+    changed = _rows_table(
+        "changed",
+        _products,
+        ("id", *_UPDATED_COLUMNS),
+        [(product_id, *_product_values(item, h)) for product_id, item, h in updates],
+    )
     await session.execute(
         sa.update(_products)
-        .where(_products.c.id == sa.bindparam("product_id"))
-        .values({name: sa.bindparam(name) for name in _UPDATED_COLUMNS} | {"updated_at": sa.func.now()}),
-        [
-            dict(zip(_UPDATED_COLUMNS, _product_values(item, h), strict=True), product_id=product_id)
-            for product_id, item, h in updates
-        ],
+        .where(_products.c.id == changed.c.id)
+        .values({name: changed.c[name] for name in _UPDATED_COLUMNS} | {"updated_at": sa.func.now()})
     )
-    # Variants the mall no longer sends go; the others are matched by SKU below and keep their ids.
-    kept = {(product_id, v.sku) for product_id, item, _ in updates for v in item.variants}
+    # Variants the mall no longer sends go; the others are matched by SKU below and keep their ids. (Every SKU of
+    # the batch belongs to the item that sends it or to no product yet, so the batch's SKUs are the ones to keep;
+    # NOT IN a subquery is looked up in a hash table, where <> ALL would compare with every SKU in turn.)
+    sent_skus = _text_array([v.sku for _, item, _ in updates for v in item.variants])
     await session.execute(
-        sa.delete(Variant).where(
-            Variant.product_id.in_([product_id for product_id, _, _ in updates]),
-            sa.tuple_(Variant.product_id, Variant.sku).not_in(list(kept)),
+        sa.delete(_variants).where(
+            _variants.c.product_id == sa.any_(sa.bindparam("updated", [pid for pid, _, _ in updates], ARRAY(sa.Uuid))),
+            _variants.c.sku.not_in(sa.select(sa.func.unnest(sent_skus))),
         )
     )
     # Updated products' variants: matched by SKU, so existing ones keep their ids; new SKUs are added.
-    statement = pg_insert(_variants)
+    sent = _rows_table(
+        "sent",
+        _variants,
+        _VARIANT_COLUMNS,
+        [
+            _variant_record(pid, mall_id, position, v, for_json=True)
+            for pid, item, _ in updates
+            for position, v in enumerate(item.variants)
+        ],
+    )
+    statement = pg_insert(_variants).from_select(
+        _VARIANT_COLUMNS, sa.select(*(sent.c[name] for name in _VARIANT_COLUMNS))
+    )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[_variants.c.mall_id, _variants.c.sku],
             set_={name: statement.excluded[name] for name in _VARIANT_UPSERT_COLUMNS},
-        ),
-        [
-            _variant_params(pid, mall_id, position, v)
-            for pid, item, _ in updates
-            for position, v in enumerate(item.variants)
-        ],
+        )
+    )
+
+
+def _rows_table(name: str, table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> sa.TableValuedAlias:
+    """``rows`` as a table for one statement: sent as one JSON parameter, typed back into ``table``'s columns."""
+    document = msgspec.json.encode([dict(zip(columns, row, strict=True)) for row in rows]).decode()
+    return (
+        sa.func.jsonb_to_recordset(sa.cast(sa.bindparam(name, document, type_=sa.Text), JSONB))
+        .table_valued(*(sa.column(column, table.c[column].type) for column in columns))
+        .render_derived(name, with_types=True)
     )
 
 
@@ -305,30 +327,26 @@ def _product_values(item: ProductIn, content_hash: str) -> tuple[Any, ...]:
     )
 
 
-def _variant_record(product_id: uuid.UUID, mall_id: uuid.UUID, position: int, variant: VariantIn) -> tuple[Any, ...]:
+def _variant_record(
+    product_id: uuid.UUID, mall_id: uuid.UUID, position: int, variant: VariantIn, *, for_json: bool = False
+) -> tuple[Any, ...]:
+    """A variant's row, with a new id, for COPY or (``for_json``) for a JSON document."""
     return (
-        # A new variant's id, which only asyncpg reads (its bytes): uuid_utils' own UUID is made 7x faster than
-        # the standard library's.
-        uuid_utils.uuid7(),
+        # uuid_utils' own UUID is made 7x faster than the standard library's; asyncpg only reads its bytes.
+        str(uuid_utils.uuid7()) if for_json else uuid_utils.uuid7(),
         product_id,
         mall_id,
         variant.sku,
         variant.color,
         variant.size,
-        # asyncpg takes jsonb as text, in COPY as in statements.
-        msgspec.json.encode(variant.options).decode(),
+        # asyncpg takes jsonb as text, in COPY as in statements; a JSON document takes the object itself.
+        variant.options if for_json else msgspec.json.encode(variant.options).decode(),
         variant.price,
         variant.sale_price,
         variant.currency,
         variant.stock,
         position,
     )
-
-
-def _variant_params(product_id: uuid.UUID, mall_id: uuid.UUID, position: int, variant: VariantIn) -> dict[str, Any]:
-    """A variant as a statement's parameters, where SQLAlchemy encodes the jsonb ``options`` itself."""
-    record = _variant_record(product_id, mall_id, position, variant)
-    return dict(zip(_VARIANT_COLUMNS, record, strict=True)) | {"id": uuid7(), "options": variant.options}
 
 
 def _derived_values(item: ProductIn) -> tuple[str, str, list[str], list[str], int, int, str, bool]:
