@@ -45,3 +45,9 @@ class LikedProductNotFoundError(PersonalizationError):
     code = "product-not-found"
     status = 404
     title = "No such product"
+
+
+class FeedExpiredError(PersonalizationError):
+    code = "feed-expired"
+    status = 422
+    title = "The feed behind this cursor has expired"

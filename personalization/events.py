@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from personalization.errors import InvalidEventBatchError, MalformedEventsError
+from personalization.feed import record_affinity
 from personalization.scores import Decay, Signal, add_signals
 
 if TYPE_CHECKING:
@@ -95,8 +96,10 @@ async def record_events(
     segment: str,
     items: list[msgspec.Raw],
     now: datetime.datetime,
+    user_id: uuid.UUID | None = None,
 ) -> EventBatchResult:
-    """Check, deduplicate and score ``items`` sent by ``actor`` (``user:<id>`` or ``device:<id>``) of ``segment``."""
+    """Check, deduplicate and score ``items`` sent by ``actor`` (``user:<id>`` or ``device:<id>``) of ``segment``;
+    a logged-in shopper's (``user_id``) engagement also feeds their own malls' and categories' affinities."""
     results: dict[int, EventResult] = {}
     candidates: dict[int, EventIn] = {}
     for index, raw in enumerate(items):
@@ -122,8 +125,14 @@ async def record_events(
         once_keys=[_once_key(actor, event) for _, event in scored],
         once_seconds=DEDUPLICATION_SECONDS,
     )
+    engaged = []
     for (index, event), first in zip(scored, added, strict=True):
         results[index] = EventResult(index=index, id=event.id, result="accepted" if first else "duplicate")
+        if first:
+            mall_id, category = shown[event.product_id]
+            engaged.append((mall_id, category, recorder.weights[event.kind]))
+    if user_id is not None:
+        await record_affinity(redis, user_id, engaged)
     ordered = [results[index] for index in sorted(results)]
     counts = {kind: sum(1 for r in ordered if r.result == kind) for kind in ("accepted", "duplicate", "rejected")}
     return EventBatchResult(**counts, items=ordered)
@@ -146,11 +155,14 @@ def _refusal(event: EventIn, now: datetime.datetime) -> str | None:
     return None
 
 
-async def _products_on_show(session: AsyncSession, product_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+async def _products_on_show(
+    session: AsyncSession, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+    """The products among ``product_ids`` shoppers may see, with their mall and top-level category."""
     if not product_ids:
-        return set()
+        return {}
     query = (
-        sa.select(Product.id)
+        sa.select(Product.id, Product.mall_id, sa.func.split_part(Product.category_path, "/", 1))
         .join(Mall, Mall.id == Product.mall_id)
         .where(
             Product.id == sa.any_(sa.literal(list(set(product_ids)), ARRAY(sa.Uuid()))),
@@ -158,7 +170,7 @@ async def _products_on_show(session: AsyncSession, product_ids: list[uuid.UUID])
             Mall.status == MallStatus.ACTIVE.value,
         )
     )
-    return set(await session.scalars(query))
+    return {product_id: (mall_id, category) for product_id, mall_id, category in await session.execute(query)}
 
 
 def _once_key(actor: str, event: EventIn) -> str:

@@ -28,6 +28,7 @@ from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController, ProductController, list_categories
+from shoa_api.routes.feed import get_feed
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.partner import PartnerController
 from shoa_api.routes.search import search_products
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> Litestar:
             list_categories,
             search_products,
             record_events,
+            get_feed,
             LikeController,
             AuthController,
             AccountController,

@@ -68,10 +68,15 @@ async def record_heartbeat(context: WorkerContext) -> None:
 
 def default_jobs(settings: Settings) -> list[Job]:
     # Imported here: these modules build on this one's Job.
-    from shoa_api.feed_jobs import score_rollup_job  # noqa: PLC0415
+    from shoa_api.feed_jobs import candidates_job, score_rollup_job  # noqa: PLC0415
     from shoa_api.search_indexing import search_indexing_job  # noqa: PLC0415
 
-    return [Job(name="heartbeat", every=10.0, run=record_heartbeat), search_indexing_job(), score_rollup_job(settings)]
+    return [
+        Job(name="heartbeat", every=10.0, run=record_heartbeat),
+        search_indexing_job(),
+        score_rollup_job(settings),
+        candidates_job(),
+    ]
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[Job] | None = None) -> None:

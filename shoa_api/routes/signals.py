@@ -74,7 +74,14 @@ async def record_events(
         msg = f"at most {limit.limit} events a minute per device or shopper; retry after {retry_after} s"
         raise TooManyEventsError(msg, retry_after=retry_after)
     return await events.record_events(
-        db, redis, recorder_for(settings.feed), actor=actor, segment=segment, items=items, now=now
+        db,
+        redis,
+        recorder_for(settings.feed),
+        actor=actor,
+        segment=segment,
+        items=items,
+        now=now,
+        user_id=optional_shopper.user_id if optional_shopper is not None else None,
     )
 
 

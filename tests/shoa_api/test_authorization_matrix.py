@@ -43,6 +43,7 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     # Events: anonymous apps need X-Device-Id (400 without); an empty batch from a shopper is a 422; a partner
     # key is not a shopper's token.
     ("POST", "/v1/events", {"events": []}, (400, 422, 422, 401, 401, 401, 401)),
+    ("GET", "/v1/feed", None, (200, 200, 200, 401, 401, 401, 401)),
     ("GET", "/v1/likes", None, (401, 200, 200, 401, 401, 401, 401)),
     ("PUT", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 404, 404, 401, 401, 401, 401)),
     ("DELETE", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 204, 204, 401, 401, 401, 401)),

@@ -1,0 +1,185 @@
+"""Each segment's feed candidates, precomputed by the worker so a feed request is a few Redis reads.
+
+A candidate's base score has three parts, each between 0 and 1, and nothing else:
+
+- ``target``: how well the mall's declared audience fits the segment (gender, then age band; for the anonymous
+  default segment also its office and minimal looks);
+- ``popularity``: the segment's own time-decayed engagement with the product, on a log scale relative to the
+  segment's most engaged product;
+- ``freshness``: how new the product is (half-life ``FRESHNESS_HALF_LIFE_DAYS``).
+
+No column of a mall takes part except its listing status: there is no field a mall could pay to move.
+Sold-out and hidden products, and those of unlisted malls, are never candidates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from catalog.models import Mall, MallStatus, Product, ProductStatus
+from personalization.scores import segment_scores
+from personalization.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
+
+if TYPE_CHECKING:
+    import datetime
+
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from personalization.scores import Decay
+
+CANDIDATES = 1000
+"""Per segment: 50 pages of 20, far more than shoppers scroll."""
+WEIGHTS = {"target": 1.0, "popularity": 0.8, "freshness": 0.4}
+FRESHNESS_HALF_LIFE_DAYS = 14.0
+POPULAR_CONSIDERED = 5000
+"""The segment's most engaged products that take part; the rest score 0 on popularity."""
+KEPT_SECONDS = 3600
+"""A replaced candidate list is kept this long, so cursors into it keep working."""
+
+KEY_PREFIX = "shoa:feed:candidates:"
+
+DEFAULT_LOOKS = ("오피스룩", "미니멀")
+DEFAULT_BANDS = (AgeBand.LATE_20S, AgeBand.EARLY_30S, AgeBand.MID_30S, AgeBand.LATE_30S)
+"""The anonymous segment: women from their late 20s to their 30s, office and minimal looks."""
+
+
+def all_segments() -> list[str]:
+    return [ANONYMOUS, *(f"{gender}:{band.value}" for gender in SEGMENT_GENDERS for band in AgeBand)]
+
+
+class Candidate(msgspec.Struct, array_like=True, frozen=True):
+    product_id: uuid.UUID
+    mall_id: uuid.UUID
+    category: str
+    """The top level of its category path (상의, 원피스 …)."""
+    target: float
+    popularity: float
+    freshness: float
+
+    @property
+    def base(self) -> float:
+        return (
+            WEIGHTS["target"] * self.target
+            + WEIGHTS["popularity"] * self.popularity
+            + WEIGHTS["freshness"] * self.freshness
+        )
+
+
+class CandidateList(msgspec.Struct, frozen=True):
+    segment: str
+    version: str
+    items: list[Candidate]
+
+
+@dataclass(frozen=True)
+class _Audience:
+    genders: tuple[str, ...]
+    bands: tuple[str, ...]
+    looks: tuple[str, ...]
+
+
+def _audience(segment: str) -> _Audience:
+    if segment == ANONYMOUS:
+        return _Audience(("female", "unisex"), tuple(band.value for band in DEFAULT_BANDS), DEFAULT_LOOKS)
+    gender, band = segment.split(":", 1)
+    return _Audience((gender, "unisex"), (band,), ())
+
+
+async def compute(
+    session: AsyncSession, redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime
+) -> CandidateList:
+    """The segment's top ``CANDIDATES`` products by base score, computed in one query."""
+    popular = await segment_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
+    top = popular[0][1] if popular else 0.0
+    audience = _audience(segment)
+    text_array = ARRAY(sa.String())
+    engaged = sa.select(
+        sa.func.unnest(sa.literal([p for p, _ in popular], ARRAY(sa.Uuid()))).label("product_id"),
+        sa.func.unnest(sa.literal([_log_share(s, top) for _, s in popular], ARRAY(sa.Double()))).label("share"),
+    ).subquery("engaged")
+    gender_fits = Product.target_gender == sa.any_(sa.literal(list(audience.genders), text_array))
+    band_fits = sa.or_(
+        Product.target_age_bands == sa.literal([], text_array),
+        Product.target_age_bands.op("&&")(sa.literal(list(audience.bands), text_array)),
+    )
+    target: sa.ColumnElement[Any] = sa.case((sa.and_(gender_fits, band_fits), 0.8), (gender_fits, 0.4), else_=0.0)
+    if audience.looks:
+        looks = Product.style_tags.op("&&")(sa.literal(list(audience.looks), text_array))
+        target = target + sa.case((sa.and_(gender_fits, looks), 0.2), else_=0.0)
+    else:
+        target = target + sa.case((sa.and_(gender_fits, band_fits), 0.2), else_=0.0)
+    age_days = sa.extract("epoch", sa.literal(now) - Product.created_at) / 86400.0
+    freshness = sa.func.power(0.5, age_days / FRESHNESS_HALF_LIFE_DAYS)
+    popularity = sa.func.coalesce(engaged.c.share, 0.0)
+    base = WEIGHTS["target"] * target + WEIGHTS["popularity"] * popularity + WEIGHTS["freshness"] * freshness
+    query = (
+        sa.select(
+            Product.id,
+            Product.mall_id,
+            sa.func.split_part(Product.category_path, "/", 1),
+            target,
+            popularity,
+            freshness,
+        )
+        .join(Mall, Mall.id == Product.mall_id)
+        .outerjoin(engaged, engaged.c.product_id == Product.id)
+        .where(
+            Product.status == ProductStatus.ON_SALE.value,
+            Product.in_stock,
+            Mall.status == MallStatus.ACTIVE.value,
+        )
+        .order_by(base.desc(), Product.id.desc())
+        .limit(CANDIDATES)
+    )
+    items = [
+        Candidate(product_id, mall_id, category, round(float(t), 4), round(float(p), 4), round(float(f), 4))
+        for product_id, mall_id, category, t, p, f in await session.execute(query)
+    ]
+    return CandidateList(segment=segment, version=f"{time.time_ns():x}", items=items)
+
+
+def _log_share(score: float, top: float) -> float:
+    """0 to 1: a product's engagement against the segment's most engaged, on a log scale (a few viral products
+    must not drown the rest)."""
+    return math.log1p(score) / math.log1p(top) if top > 0 else 0.0
+
+
+async def store(redis: Redis, candidates: CandidateList) -> None:
+    """Publish a segment's new list; the previous one stays readable for ``KEPT_SECONDS`` (open cursors)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(f"{KEY_PREFIX}{candidates.segment}:{candidates.version}", _encoder.encode(candidates), ex=KEPT_SECONDS)
+        pipe.set(f"{KEY_PREFIX}{candidates.segment}:current", candidates.version)
+        await pipe.execute()
+
+
+async def current_version(redis: Redis, segment: str) -> str | None:
+    raw = await redis.get(f"{KEY_PREFIX}{segment}:current")
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+async def load(redis: Redis, segment: str, version: str) -> CandidateList | None:
+    raw = await redis.get(f"{KEY_PREFIX}{segment}:{version}")
+    if raw is None:
+        return None
+    return _decoder.decode(raw if isinstance(raw, bytes) else raw.encode())
+
+
+async def refresh_all(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
+    """Recompute every segment's list; how many segments."""
+    segments = all_segments()
+    for segment in segments:
+        await store(redis, await compute(session, redis, decay, segment, now=now))
+    return len(segments)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(CandidateList)

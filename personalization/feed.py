@@ -1,0 +1,360 @@
+"""The feed: a segment's precomputed candidates, re-ranked for the shopper, spread across malls, paged.
+
+Order of work for a page: the segment's current candidate list (Redis, decoded once per process per version),
+the shopper's affinities (their likes, and the malls and categories they engage with), a final score per
+candidate, then mall diversity (at most ``MAX_PER_MALL`` items of one mall in any ``DIVERSITY_WINDOW``
+consecutive items). The ordered list is fixed when the first page is served and the cursor points into it, so
+pages never repeat or skip an item while scores move: an anonymous list is a function of the candidate version
+(kept an hour), a shopper's own list is stored for an hour under a random id. Items that sold out or were
+hidden since are skipped when their page is served.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from catalog.errors import InvalidCursorError
+from catalog.models import Mall, MallStatus, Product, ProductStatus
+from catalog.pagination import decode_cursor, encode_cursor
+from personalization import candidates as candidate_lists
+from personalization.candidates import Candidate
+from personalization.errors import FeedExpiredError
+from personalization.models import Like
+from personalization.segments import ANONYMOUS
+
+if TYPE_CHECKING:
+    import datetime
+
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from personalization.candidates import CandidateList
+    from personalization.scores import Decay
+
+FEED_LENGTH = 300
+"""Items in one feed session: 15 pages of 20."""
+MAX_PER_MALL = 2
+DIVERSITY_WINDOW = 10
+PERSONAL_WEIGHT = 0.8
+BOUGHT_PENALTY = 1.5
+SESSION_SECONDS = 3600
+SESSION_PREFIX = "shoa:feed:session:"
+AFFINITY_PREFIX = "shoa:feed:affinity:"
+AFFINITY_SECONDS = 30 * 24 * 3600
+
+
+class Explanation(msgspec.Struct, kw_only=True):
+    """Why the item is where it is: the parts of its score, and what mall diversity did to its rank."""
+
+    target: float
+    popularity: float
+    freshness: float
+    base: float
+    mall_affinity: float
+    category_affinity: float
+    bought: bool
+    score: float
+    rank_by_score: int
+    """Its place (from 1) by score alone; its place in the feed differs when diversity moved it."""
+
+
+class MallBrief(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    name: str
+
+
+class FeedItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: uuid.UUID
+    name: str
+    image_url: str
+    price_from: int
+    currency: str
+    in_stock: bool
+    category_path: str
+    mall: MallBrief
+    explain: Explanation | None = None
+
+
+class FeedPage(msgspec.Struct, kw_only=True):
+    segment: str
+    """The segment the feed was made for: ``anonymous`` when the shopper gave no gender or birth date."""
+    personalized: bool
+    """Whether the shopper's own likes and engagement re-ranked it."""
+    items: list[FeedItem]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ShopperTaste:
+    """What re-ranks a segment's candidates for one shopper, each affinity from 0 to 1."""
+
+    malls: dict[uuid.UUID, float] = field(default_factory=dict)
+    categories: dict[str, float] = field(default_factory=dict)
+    bought: frozenset[uuid.UUID] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.malls or self.categories or self.bought)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    candidate: Candidate
+    mall_affinity: float
+    category_affinity: float
+    bought: bool
+    score: float
+    rank_by_score: int
+
+
+def rank(candidates: list[Candidate], taste: ShopperTaste) -> list[Ranked]:
+    """Final scores, best first (ties: newer product first), then mall diversity; at most ``FEED_LENGTH``."""
+    scored = []
+    for candidate in candidates:
+        mall = taste.malls.get(candidate.mall_id, 0.0)
+        category = taste.categories.get(candidate.category, 0.0)
+        bought = candidate.product_id in taste.bought
+        personal = PERSONAL_WEIGHT * (0.5 * mall + 0.5 * category) - (BOUGHT_PENALTY if bought else 0.0)
+        scored.append((candidate.base + personal, candidate, mall, category, bought))
+    scored.sort(key=lambda item: (-item[0], -item[1].product_id.int))
+    ranked = [
+        Ranked(candidate, mall, category, bought, round(score, 4), position)
+        for position, (score, candidate, mall, category, bought) in enumerate(scored, start=1)
+    ]
+    return diversify(ranked)[:FEED_LENGTH]
+
+
+def diversify(ranked: list[Ranked], *, per_mall: int = MAX_PER_MALL, window: int = DIVERSITY_WINDOW) -> list[Ranked]:
+    """Greedy: at each place, the best remaining item whose mall has fewer than ``per_mall`` items among the
+    previous ``window - 1``; when no remaining item qualifies (few malls left), the best remaining one."""
+    remaining = deque(ranked)
+    chosen: list[Ranked] = []
+    recent: Counter[uuid.UUID] = Counter()
+    while remaining and len(chosen) < FEED_LENGTH:
+        pick = next((item for item in remaining if recent[item.candidate.mall_id] < per_mall), remaining[0])
+        remaining.remove(pick)
+        chosen.append(pick)
+        recent[pick.candidate.mall_id] += 1
+        if len(chosen) >= window:
+            recent[chosen[-window].candidate.mall_id] -= 1
+    return chosen
+
+
+# --- Shopper taste ---------------------------------------------------------------------------------------------
+
+
+async def taste_of(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> ShopperTaste:
+    """From the shopper's likes (PostgreSQL) and engagement (Redis), normalized to the strongest of each kind."""
+    malls: dict[uuid.UUID, float] = {}
+    categories: dict[str, float] = {}
+    liked = await session.execute(
+        sa.select(Product.mall_id, sa.func.split_part(Product.category_path, "/", 1))
+        .join(Like, Like.product_id == Product.id)
+        .where(Like.user_id == user_id)
+    )
+    for mall_id, category in liked:
+        malls[mall_id] = malls.get(mall_id, 0.0) + LIKE_AFFINITY
+        categories[category] = categories.get(category, 0.0) + LIKE_AFFINITY
+    for key, value in (await redis.hgetall(f"{AFFINITY_PREFIX}user:{user_id}")).items():
+        kind, _, name = (key.decode() if isinstance(key, bytes) else key).partition(":")
+        if kind == "mall":
+            mall_id = uuid.UUID(name)
+            malls[mall_id] = malls.get(mall_id, 0.0) + float(value)
+        elif kind == "category":
+            categories[name] = categories.get(name, 0.0) + float(value)
+    return ShopperTaste(malls=_normalized(malls), categories=_normalized(categories))
+
+
+LIKE_AFFINITY = 4.0
+"""A like counts towards its mall and category as a like event does."""
+K = TypeVar("K")
+
+
+def _normalized(counts: dict[K, float]) -> dict[K, float]:
+    top = max(counts.values(), default=0.0)
+    return {key: round(value / top, 4) for key, value in counts.items()} if top > 0 else {}
+
+
+async def record_affinity(redis: Redis, user_id: uuid.UUID, engaged: list[tuple[uuid.UUID, str, float]]) -> None:
+    """Add engagement (mall, category, weight) to the shopper's affinities, kept ``AFFINITY_SECONDS`` from now."""
+    if not engaged:
+        return
+    key = f"{AFFINITY_PREFIX}user:{user_id}"
+    async with redis.pipeline(transaction=False) as pipe:
+        for mall_id, category, weight in engaged:
+            pipe.hincrbyfloat(key, f"mall:{mall_id}", weight)
+            pipe.hincrbyfloat(key, f"category:{category}", weight)
+        pipe.expire(key, AFFINITY_SECONDS)
+        await pipe.execute()
+
+
+# --- Pages ---------------------------------------------------------------------------------------------------
+
+
+_StoredItem = tuple[uuid.UUID, uuid.UUID, str, float, float, float, float, float, bool, float, int]
+
+
+class _Stored(msgspec.Struct, array_like=True):
+    """A shopper's feed as served: items in order, with what ``explain`` shows."""
+
+    segment: str
+    items: list[_StoredItem]
+
+
+_ranked_cache: dict[tuple[str, str], list[Ranked]] = {}
+"""Anonymous (unpersonalized) feeds by (segment, version): the same for everyone, ranked once per process."""
+_CACHE_LIMIT = 64
+
+
+async def feed_page(
+    session: AsyncSession,
+    redis: Redis,
+    decay: Decay,
+    *,
+    segment: str,
+    taste: ShopperTaste | None,
+    cursor: str | None,
+    limit: int,
+    explain: bool,
+    now: datetime.datetime,
+) -> FeedPage:
+    personalized = taste is not None and not taste.empty
+    if cursor is not None:
+        ranked, key, offset = await _resume(redis, cursor)
+    elif personalized:
+        assert taste is not None
+        current = await _current_candidates(session, redis, decay, segment, now=now)
+        ranked = rank(current.items, taste)
+        key = await _store_session(redis, segment, ranked)
+    else:
+        current = await _current_candidates(session, redis, decay, segment, now=now)
+        ranked, key = _anonymous_ranking(current), ("v", segment, current.version)
+    items, consumed = await _tiles(session, ranked, offset=offset if cursor is not None else 0, limit=limit,
+                                   explain=explain)  # fmt: skip
+    next_offset = (offset if cursor is not None else 0) + consumed
+    next_cursor = encode_cursor(*key, next_offset) if next_offset < len(ranked) else None
+    return FeedPage(segment=segment, personalized=personalized, items=items, next_cursor=next_cursor)
+
+
+async def _current_candidates(
+    session: AsyncSession, redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime
+) -> CandidateList:
+    """The worker's latest list for the segment; computed here (and published) if the worker has not made one."""
+    version = await candidate_lists.current_version(redis, segment)
+    if version is not None and (found := await candidate_lists.load(redis, segment, version)) is not None:
+        return found
+    fresh = await candidate_lists.compute(session, redis, decay, segment, now=now)
+    await candidate_lists.store(redis, fresh)
+    return fresh
+
+
+def _anonymous_ranking(current: CandidateList) -> list[Ranked]:
+    key = (current.segment, current.version)
+    if (cached := _ranked_cache.get(key)) is None:
+        if len(_ranked_cache) >= _CACHE_LIMIT:
+            _ranked_cache.pop(next(iter(_ranked_cache)))
+        cached = _ranked_cache[key] = rank(current.items, ShopperTaste())
+    return cached
+
+
+async def _store_session(redis: Redis, segment: str, ranked: list[Ranked]) -> tuple[str, str]:
+    session_id = secrets.token_urlsafe(12)
+    items: list[_StoredItem] = [
+        (r.candidate.product_id, r.candidate.mall_id, r.candidate.category, r.candidate.target,
+         r.candidate.popularity, r.candidate.freshness, r.mall_affinity, r.category_affinity, r.bought, r.score,
+         r.rank_by_score)
+        for r in ranked
+    ]  # fmt: skip
+    stored = _Stored(segment=segment, items=items)
+    await redis.set(f"{SESSION_PREFIX}{session_id}", msgspec.msgpack.encode(stored), ex=SESSION_SECONDS)
+    return ("s", session_id)
+
+
+async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, ...], int]:
+    parts = decode_cursor(cursor, list[str | int])
+    expired = "this feed is more than an hour old; start again without a cursor"
+    match parts:
+        case ["v", str(segment), str(version), int(offset)] if offset >= 0:
+            found = await candidate_lists.load(redis, segment, version)
+            if found is None:
+                raise FeedExpiredError(expired)
+            return _anonymous_ranking(found), ("v", segment, version), offset
+        case ["s", str(session_id), int(offset)] if offset >= 0:
+            raw = await redis.get(f"{SESSION_PREFIX}{session_id}")
+            if raw is None:
+                raise FeedExpiredError(expired)
+            stored = msgspec.msgpack.decode(raw if isinstance(raw, bytes) else raw.encode(), type=_Stored)
+            return [_unpack(item) for item in stored.items], ("s", session_id), offset
+        case _:
+            msg = "cursor is not one this API gave out; start again without it"
+            raise InvalidCursorError(msg)
+
+
+def _unpack(item: _StoredItem) -> Ranked:
+    product_id, mall_id, category, target, popularity, freshness, mall, category_affinity, bought, score, place = item
+    candidate = Candidate(product_id, mall_id, category, target, popularity, freshness)
+    return Ranked(candidate, mall, category_affinity, bought, score, place)
+
+
+async def _tiles(
+    session: AsyncSession, ranked: list[Ranked], *, offset: int, limit: int, explain: bool
+) -> tuple[list[FeedItem], int]:
+    """The page's items, skipping any sold out or hidden since the list was made; how many list places it used."""
+    window = ranked[offset : offset + limit + limit // 2 + 5]
+    rows = await session.execute(
+        sa.select(
+            Product.id, Product.name, Product.image_urls[1], Product.price_from, Product.currency,
+            Product.in_stock, Product.category_path, Mall.id, Mall.name,
+        )
+        .join(Mall, Mall.id == Product.mall_id)
+        .where(
+            Product.id == sa.any_(sa.literal([r.candidate.product_id for r in window], ARRAY(sa.Uuid()))),
+            Product.status == ProductStatus.ON_SALE.value,
+            Product.in_stock,
+            Mall.status == MallStatus.ACTIVE.value,
+        )
+    )  # fmt: skip
+    shown = {row[0]: row for row in rows}
+    items: list[FeedItem] = []
+    used = 0
+    for entry in window:
+        if len(items) == limit:
+            break
+        used += 1
+        row = shown.get(entry.candidate.product_id)
+        if row is None:
+            continue
+        items.append(
+            FeedItem(
+                id=row[0], name=row[1], image_url=row[2], price_from=row[3], currency=row[4], in_stock=row[5],
+                category_path=row[6], mall=MallBrief(row[7], row[8]),
+                explain=_explanation(entry) if explain else None,
+            )
+        )  # fmt: skip
+    return items, used
+
+
+def _explanation(entry: Ranked) -> Explanation:
+    candidate = entry.candidate
+    return Explanation(
+        target=candidate.target,
+        popularity=candidate.popularity,
+        freshness=candidate.freshness,
+        base=round(candidate.base, 4),
+        mall_affinity=entry.mall_affinity,
+        category_affinity=entry.category_affinity,
+        bought=entry.bought,
+        score=entry.score,
+        rank_by_score=entry.rank_by_score,
+    )
+
+
+__all__ = ["ANONYMOUS", "FeedItem", "FeedPage", "ShopperTaste", "diversify", "feed_page", "rank", "taste_of"]

@@ -1,0 +1,235 @@
+"""``GET /v1/feed``: who gets which feed, in what order, page after page, and why."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+
+from catalog.demo import seed_demo_malls
+from catalog.demo_products import seed_demo_products
+from catalog.models import Mall, MallApiKey, Product
+from personalization import candidates
+from personalization.feed import MAX_PER_MALL, Ranked, diversify
+from personalization.scores import Decay
+from tests.shoa_api.test_auth import bearer, signup
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tests.client import ShoaClient
+
+DEVICE = {"X-Device-Id": "device-feed-0001"}
+DECAY = Decay(half_life_seconds=72 * 3600)
+
+
+@pytest.fixture
+async def catalog(session: AsyncSession) -> None:
+    await seed_demo_malls(session)
+    await seed_demo_products(session, products=800)
+    await session.commit()
+
+
+async def pages(client: ShoaClient, headers: dict[str, str] | None = None, **params: Any) -> list[dict[str, Any]]:
+    """Every item of the feed, page after page."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"limit": 50, **params} | ({"cursor": cursor} if cursor else {})
+        response = await client.get("/v1/feed", params=query, headers=headers or {})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def refresh(session: AsyncSession, redis: Redis) -> None:
+    """What the worker does every minute."""
+    await candidates.refresh_all(session, redis, DECAY, now=datetime.datetime.now(datetime.UTC))
+    await session.commit()
+
+
+def max_mall_run(items: list[dict[str, Any]], window: int = 10) -> int:
+    return max(
+        (max(Counter(item["mall"]["id"] for item in items[start : start + window]).values()))
+        for start in range(max(1, len(items) - window + 1))
+    )
+
+
+async def test_an_anonymous_visitor_gets_the_default_segment(client: ShoaClient, catalog: None) -> None:
+    page = (await client.get("/v1/feed")).json()
+    assert page["segment"] == "anonymous"
+    assert page["personalized"] is False
+    assert len(page["items"]) == 20
+    assert all(item["in_stock"] for item in page["items"])
+
+
+async def test_the_feed_pages_without_repeats_spread_over_malls(
+    client: ShoaClient, catalog: None, session: AsyncSession
+) -> None:
+    items = await pages(client)
+    ids = [item["id"] for item in items]
+
+    assert len(ids) == len(set(ids)) == 300
+    assert max_mall_run(items) <= MAX_PER_MALL
+    # Only products that can be bought now, of listed malls.
+    rows = (await session.execute(sa.select(Product.id, Product.status, Product.in_stock).where(
+        Product.id.in_([uuid.UUID(i) for i in ids])))).all()  # fmt: skip
+    assert all(status == "on_sale" and in_stock for _, status, in_stock in rows)
+
+
+async def test_the_default_feed_leans_to_the_career_woman_look(
+    client: ShoaClient, catalog: None, session: AsyncSession
+) -> None:
+    first = (await client.get("/v1/feed", params={"limit": 50, "explain": "true"})).json()["items"]
+    ids = [uuid.UUID(item["id"]) for item in first]
+    genders = dict(
+        (await session.execute(sa.select(Product.id, Product.target_gender).where(Product.id.in_(ids)))).all()
+    )
+    assert all(genders[i] in {"female", "unisex"} for i in ids)
+    assert all(item["explain"]["target"] >= 0.8 for item in first)
+
+
+async def test_pages_stay_consistent_while_scores_move(
+    client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
+) -> None:
+    first = (await client.get("/v1/feed", params={"limit": 30})).json()
+    # Shoppers engage with products further down, and the worker recomputes the candidates meanwhile.
+    later = [item["id"] for item in (await pages(client))[200:230]]
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    events = [{"id": str(uuid.uuid4()), "kind": "add_to_cart", "product_id": p, "occurred_at": now} for p in later]
+    assert (await client.post("/v1/events", headers=DEVICE, json={"events": events})).json()["accepted"] == 30
+    await refresh(session, redis_client)
+
+    rest = await pages(client, cursor=first["next_cursor"])
+    ids = [item["id"] for item in first["items"] + rest]
+    assert len(ids) == len(set(ids)) == 300
+    # A new first page reflects the engagement.
+    fresh = [item["id"] for item in (await client.get("/v1/feed", params={"limit": 50})).json()["items"]]
+    assert len(set(fresh) & set(later)) >= 10
+
+
+async def test_a_shopper_gets_their_segment_re_ranked_by_their_taste(
+    client: ShoaClient, catalog: None, session: AsyncSession
+) -> None:
+    tokens = await signup(client, gender="female", birth_date="2004-05-05")
+    auth = bearer(tokens)
+    before = (await client.get("/v1/feed", headers=auth, params={"limit": 50})).json()
+    assert before["segment"] == tokens["profile"]["segment"] != "anonymous"
+    assert before["personalized"] is False
+
+    # She likes a few products of one mall that the feed does not show near the top.
+    shown_malls = Counter(item["mall"]["id"] for item in before["items"])
+    mall_id = await session.scalar(
+        sa.select(Mall.id).where(Mall.id.not_in([uuid.UUID(m) for m in shown_malls])).limit(1)
+    ) or uuid.UUID(shown_malls.most_common()[-1][0])
+    liked = list(await session.scalars(
+        sa.select(Product.id).where(Product.mall_id == mall_id, Product.in_stock, Product.status == "on_sale").limit(3)
+    ))  # fmt: skip
+    for product_id in liked:
+        assert (await client.put(f"/v1/likes/{product_id}", headers=auth)).status_code == 201
+
+    after = (await client.get("/v1/feed", headers=auth, params={"limit": 50, "explain": "true"})).json()
+    assert after["personalized"] is True
+    from_mall = [item for item in after["items"] if item["mall"]["id"] == str(mall_id)]
+    assert len(from_mall) >= 2
+    assert all(item["explain"]["mall_affinity"] == 1.0 for item in from_mall)
+    assert max_mall_run(after["items"]) <= MAX_PER_MALL
+    # Another shopper of the same segment still sees the unpersonalized order.
+    other = bearer(await signup(client, email="other@example.kr", gender="female", birth_date="2004-06-06"))
+    assert (await client.get("/v1/feed", headers=other, params={"limit": 50})).json()["items"] == before["items"]
+
+
+async def test_a_shopper_without_gender_or_birth_date_gets_the_default_and_is_told(
+    client: ShoaClient, catalog: None
+) -> None:
+    page = (await client.get("/v1/feed", headers=bearer(await signup(client)))).json()
+    assert page["segment"] == "anonymous"
+
+
+async def test_explain_gives_every_score_part(client: ShoaClient, catalog: None) -> None:
+    items = (await client.get("/v1/feed", params={"explain": "true"})).json()["items"]
+    for item in items:
+        parts = item["explain"]
+        assert set(parts) == {
+            "target", "popularity", "freshness", "base", "mall_affinity", "category_affinity", "bought", "score",
+            "rank_by_score",
+        }  # fmt: skip
+        assert parts["base"] == pytest.approx(
+            parts["target"] + candidates.WEIGHTS["popularity"] * parts["popularity"]
+            + candidates.WEIGHTS["freshness"] * parts["freshness"], abs=1e-3
+        )  # fmt: skip
+    assert "explain" not in (await client.get("/v1/feed")).json()["items"][0]
+
+
+async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
+    client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
+) -> None:
+    """There is no paid placement: renaming malls, changing their descriptions, logos, slugs, sign-up dates or
+    API keys leaves every feed exactly as it was."""
+    tokens = await signup(client, gender="female", birth_date="1996-01-01")
+    before_anonymous = [item["id"] for item in await pages(client)]
+    before_shopper = [item["id"] for item in await pages(client, bearer(tokens))]
+
+    for number, mall in enumerate(await session.scalars(sa.select(Mall))):
+        mall.name = f"광고 {number}"
+        mall.description = "프리미엄 스폰서 입점몰 " * 10
+        mall.logo_url = "https://img.example.kr/premium.png"
+        mall.slug = f"premium-{number}"
+        mall.created_at = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+        session.add(MallApiKey(mall_id=mall.id, name="paid", display_prefix="shoa_pk_x", key_hash=f"{number:064d}",
+                               scopes=["catalog:write", "orders:read", "orders:write"]))  # fmt: skip
+    await session.commit()
+    await refresh(session, redis_client)
+
+    assert [item["id"] for item in await pages(client)] == before_anonymous
+    assert [item["id"] for item in await pages(client, bearer(tokens))] == before_shopper
+
+
+def test_no_table_has_a_field_a_mall_could_pay_with() -> None:
+    from migrations.metadata import target_metadata  # noqa: PLC0415
+
+    paid = ("paid", "sponsor", "promot", "boost", "bid", "advert", "ad_", "_ad", "placement", "priority", "rank")
+    columns = [f"{table.name}.{column.name}" for table in target_metadata.sorted_tables for column in table.columns]
+    assert [name for name in columns if any(word in name.split(".")[1] for word in paid)] == []
+
+
+async def test_a_segment_with_no_behaviour_still_gets_targeted_fresh_products(
+    client: ShoaClient, catalog: None, redis_client: Redis
+) -> None:
+    assert await redis_client.keys("shoa:feed:scores:*") == []
+    tokens = await signup(client, gender="male", birth_date="1995-02-02")
+    items = (await client.get("/v1/feed", headers=bearer(tokens), params={"explain": "true"})).json()["items"]
+    assert items
+    assert all(item["explain"]["popularity"] == 0 for item in items)
+    assert items[0]["category_path"].startswith("남성")  # the demo's men's line comes first for men
+
+
+async def test_cursors_are_checked(client: ShoaClient, catalog: None) -> None:
+    assert (await client.get("/v1/feed", params={"cursor": "garbage"})).status_code == 422
+    from catalog.pagination import encode_cursor  # noqa: PLC0415
+
+    gone = encode_cursor("s", "no-such-session", 20)
+    response = await client.get("/v1/feed", params={"cursor": gone})
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("/feed-expired")
+    assert (await client.get("/v1/feed", params={"limit": 51})).status_code == 422
+
+
+def _ranked(mall: str, score: float) -> Ranked:
+    candidate = candidates.Candidate(uuid.uuid4(), uuid.UUID(int=int(mall, 16)), "상의", 1.0, 0.0, 0.0)
+    return Ranked(candidate, 0.0, 0.0, bought=False, score=score, rank_by_score=0)
+
+
+def test_diversity_defers_a_third_item_of_a_mall_within_ten() -> None:
+    ranked = [_ranked("a", 10 - i / 10) for i in range(5)] + [_ranked(m, 5 - i) for i, m in enumerate("bcdef9")]
+    malls = [r.candidate.mall_id.int for r in diversify(ranked)]
+    # Mall a's third item waits until nine others have passed, or (as at the end) until nothing else is left.
+    assert malls == [0xA, 0xA, 0xB, 0xC, 0xD, 0xE, 0xF, 0x9, 0xA, 0xA, 0xA]
