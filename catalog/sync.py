@@ -378,7 +378,7 @@ def _terms_of(*texts: str) -> list[str]:
     return [term for text in texts for word in text.split() for term in _word_terms(word)]
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)  # about 0.5 kB a word: 8 MB at most
 def _word_terms(word: str) -> tuple[str, ...]:
     return tuple(index_terms(word).split())
 
