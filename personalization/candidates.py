@@ -6,7 +6,12 @@ A candidate's base score has three parts, each between 0 and 1, and nothing else
   default segment also its office and minimal looks);
 - ``popularity``: the segment's own time-decayed engagement with the product, on a log scale relative to the
   segment's most engaged product;
+- ``everyone``: the same over all shoppers' engagement, a prior that lets a segment with little behaviour of
+  its own (or one sharing its taste with another) benefit from everyone's;
 - ``freshness``: how new the product is (half-life ``FRESHNESS_HALF_LIFE_DAYS``).
+
+Behaviour outweighs the declared audience once there is some: a product the segment engages with beats one that
+is only declared for it. Without any behaviour (a new segment, a new shop) target and freshness decide.
 
 No column of a mall takes part except its listing status: there is no field a mall could pay to move.
 Sold-out and hidden products, and those of unlisted malls, are never candidates.
@@ -25,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
-from personalization.scores import segment_scores
+from personalization.scores import EVERYONE, segment_scores
 from personalization.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
 
 if TYPE_CHECKING:
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
 
 CANDIDATES = 1000
 """Per segment: 50 pages of 20, far more than shoppers scroll."""
-WEIGHTS = {"target": 1.0, "popularity": 0.8, "freshness": 0.4}
+WEIGHTS = {"target": 0.3, "popularity": 1.0, "everyone": 0.8, "freshness": 0.2}
 FRESHNESS_HALF_LIFE_DAYS = 14.0
 POPULAR_CONSIDERED = 5000
 """The segment's most engaged products that take part; the rest score 0 on popularity."""
@@ -63,6 +68,7 @@ class Candidate(msgspec.Struct, array_like=True, frozen=True):
     """The top level of its category path (상의, 원피스 …)."""
     target: float
     popularity: float
+    everyone: float
     freshness: float
 
     @property
@@ -70,6 +76,7 @@ class Candidate(msgspec.Struct, array_like=True, frozen=True):
         return (
             WEIGHTS["target"] * self.target
             + WEIGHTS["popularity"] * self.popularity
+            + WEIGHTS["everyone"] * self.everyone
             + WEIGHTS["freshness"] * self.freshness
         )
 
@@ -98,14 +105,10 @@ async def compute(
     session: AsyncSession, redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime
 ) -> CandidateList:
     """The segment's top ``CANDIDATES`` products by base score, computed in one query."""
-    popular = await segment_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
-    top = popular[0][1] if popular else 0.0
     audience = _audience(segment)
     text_array = ARRAY(sa.String())
-    engaged = sa.select(
-        sa.func.unnest(sa.literal([p for p, _ in popular], ARRAY(sa.Uuid()))).label("product_id"),
-        sa.func.unnest(sa.literal([_log_share(s, top) for _, s in popular], ARRAY(sa.Double()))).label("share"),
-    ).subquery("engaged")
+    engaged = await _shares(redis, decay, segment, now=now, name="engaged")
+    pooled = await _shares(redis, decay, EVERYONE, now=now, name="pooled")
     gender_fits = Product.target_gender == sa.any_(sa.literal(list(audience.genders), text_array))
     band_fits = sa.or_(
         Product.target_age_bands == sa.literal([], text_array),
@@ -120,7 +123,13 @@ async def compute(
     age_days = sa.extract("epoch", sa.literal(now) - Product.created_at) / 86400.0
     freshness = sa.func.power(0.5, age_days / FRESHNESS_HALF_LIFE_DAYS)
     popularity = sa.func.coalesce(engaged.c.share, 0.0)
-    base = WEIGHTS["target"] * target + WEIGHTS["popularity"] * popularity + WEIGHTS["freshness"] * freshness
+    everyone = sa.func.coalesce(pooled.c.share, 0.0)
+    base = (
+        WEIGHTS["target"] * target
+        + WEIGHTS["popularity"] * popularity
+        + WEIGHTS["everyone"] * everyone
+        + WEIGHTS["freshness"] * freshness
+    )
     query = (
         sa.select(
             Product.id,
@@ -128,29 +137,42 @@ async def compute(
             sa.func.split_part(Product.category_path, "/", 1),
             target,
             popularity,
+            everyone,
             freshness,
         )
         .join(Mall, Mall.id == Product.mall_id)
         .outerjoin(engaged, engaged.c.product_id == Product.id)
+        .outerjoin(pooled, pooled.c.product_id == Product.id)
         .where(
             Product.status == ProductStatus.ON_SALE.value,
             Product.in_stock,
             Mall.status == MallStatus.ACTIVE.value,
+            gender_fits,  # a women's feed shows no men's products, however popular, and the other way round
         )
         .order_by(base.desc(), Product.id.desc())
         .limit(CANDIDATES)
     )
     items = [
-        Candidate(product_id, mall_id, category, round(float(t), 4), round(float(p), 4), round(float(f), 4))
-        for product_id, mall_id, category, t, p, f in await session.execute(query)
+        Candidate(product_id, mall_id, category, *(round(float(part), 4) for part in parts))
+        for product_id, mall_id, category, *parts in await session.execute(query)
     ]
     return CandidateList(segment=segment, version=f"{time.time_ns():x}", items=items)
 
 
+async def _shares(redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime, name: str) -> sa.Subquery:
+    """The segment's most engaged products with their ``_log_share``, as rows to join."""
+    popular = await segment_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
+    top = popular[0][1] if popular else 0.0
+    return sa.select(
+        sa.func.unnest(sa.literal([p for p, _ in popular], ARRAY(sa.Uuid()))).label("product_id"),
+        sa.func.unnest(sa.literal([_log_share(s, top) for _, s in popular], ARRAY(sa.Double()))).label("share"),
+    ).subquery(name)
+
+
 def _log_share(score: float, top: float) -> float:
-    """0 to 1: a product's engagement against the segment's most engaged, on a log scale (a few viral products
-    must not drown the rest)."""
-    return math.log1p(score) / math.log1p(top) if top > 0 else 0.0
+    """0 to 1: a product's engagement against the segment's most engaged, square-rooted (a few viral products
+    must not drown the rest, yet a product engaged ten times as much still ranks clearly higher)."""
+    return math.sqrt(score / top) if top > 0 else 0.0
 
 
 async def store(redis: Redis, candidates: CandidateList) -> None:

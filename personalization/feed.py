@@ -56,6 +56,7 @@ class Explanation(msgspec.Struct, kw_only=True):
 
     target: float
     popularity: float
+    everyone: float
     freshness: float
     base: float
     mall_affinity: float
@@ -199,7 +200,7 @@ async def record_affinity(redis: Redis, user_id: uuid.UUID, engaged: list[tuple[
 # --- Pages ---------------------------------------------------------------------------------------------------
 
 
-_StoredItem = tuple[uuid.UUID, uuid.UUID, str, float, float, float, float, float, bool, float, int]
+_StoredItem = tuple[uuid.UUID, uuid.UUID, str, float, float, float, float, float, float, bool, float, int]
 
 
 class _Stored(msgspec.Struct, array_like=True):
@@ -269,8 +270,8 @@ async def _store_session(redis: Redis, segment: str, ranked: list[Ranked]) -> tu
     session_id = secrets.token_urlsafe(12)
     items: list[_StoredItem] = [
         (r.candidate.product_id, r.candidate.mall_id, r.candidate.category, r.candidate.target,
-         r.candidate.popularity, r.candidate.freshness, r.mall_affinity, r.category_affinity, r.bought, r.score,
-         r.rank_by_score)
+         r.candidate.popularity, r.candidate.everyone, r.candidate.freshness, r.mall_affinity, r.category_affinity,
+         r.bought, r.score, r.rank_by_score)
         for r in ranked
     ]  # fmt: skip
     stored = _Stored(segment=segment, items=items)
@@ -299,9 +300,11 @@ async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, .
 
 
 def _unpack(item: _StoredItem) -> Ranked:
-    product_id, mall_id, category, target, popularity, freshness, mall, category_affinity, bought, score, place = item
-    candidate = Candidate(product_id, mall_id, category, target, popularity, freshness)
-    return Ranked(candidate, mall, category_affinity, bought, score, place)
+    product_id, mall_id, category, target, popularity, everyone, freshness, mall, category_aff, bought, score, place = (
+        item
+    )
+    candidate = Candidate(product_id, mall_id, category, target, popularity, everyone, freshness)
+    return Ranked(candidate, mall, category_aff, bought, score, place)
 
 
 async def _tiles(
@@ -347,6 +350,7 @@ def _explanation(entry: Ranked) -> Explanation:
     return Explanation(
         target=candidate.target,
         popularity=candidate.popularity,
+        everyone=candidate.everyone,
         freshness=candidate.freshness,
         base=round(candidate.base, 4),
         mall_affinity=entry.mall_affinity,

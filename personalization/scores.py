@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 KEY_PREFIX = "shoa:feed:scores:"
+EVERYONE = "everyone"
+"""The pool of every segment's signals: what all shoppers engage with, a prior for segments with little data."""
 EPOCH_KEY = "shoa:feed:epoch"
 SEGMENTS_KEY = "shoa:feed:segments"
 """The keys of every segment's sorted set."""
@@ -46,13 +48,18 @@ if not epoch then
 end
 local half_life = tonumber(ARGV[1])
 local once_seconds = tonumber(ARGV[3])
+local pooled = ARGV[4] == '1'
 local added = {}
-for i = 4, #ARGV, 5 do
+for i = 5, #ARGV, 5 do
   local once = ARGV[i + 4]
   if once == '' or redis.call('SET', once, 1, 'NX', 'EX', once_seconds) then
     local grown = tonumber(ARGV[i + 2]) * 2 ^ ((tonumber(ARGV[i + 3]) - epoch) / half_life)
     redis.call('ZINCRBY', ARGV[i], grown, ARGV[i + 1])
     redis.call('SADD', KEYS[2], ARGV[i])
+    if pooled and ARGV[i] ~= KEYS[3] then
+      redis.call('ZINCRBY', KEYS[3], grown, ARGV[i + 1])
+      redis.call('SADD', KEYS[2], KEYS[3])
+    end
     added[#added + 1] = 1
   else
     added[#added + 1] = 0
@@ -99,18 +106,19 @@ async def add_signals(
     now: float,
     once_keys: Sequence[str] | None = None,
     once_seconds: int = 1,
+    pooled: bool = True,
 ) -> list[bool]:
     """Add ``signals``; which were added. With ``once_keys`` (one per signal) a signal counts only if its key was
     not set yet, and the key is then kept ``once_seconds``: deduplication and scoring in one atomic step, so a
-    retried batch neither loses nor doubles anything."""
+    retried batch neither loses nor doubles anything. ``pooled`` signals also count for ``EVERYONE``."""
     if not signals:
         return []
     keys = once_keys if once_keys is not None else [""] * len(signals)
-    arguments: list[str | float] = [decay.half_life_seconds, now, once_seconds]
+    arguments: list[str | float] = [decay.half_life_seconds, now, once_seconds, "1" if pooled else "0"]
     for signal, once in zip(signals, keys, strict=True):
         segment_key = f"{KEY_PREFIX}{signal.segment}"
         arguments += [segment_key, str(signal.product_id), signal.weight, min(signal.at, now), once]
-    added = await redis.eval(_ADD, 2, EPOCH_KEY, SEGMENTS_KEY, *arguments)
+    added = await redis.eval(_ADD, 3, EPOCH_KEY, SEGMENTS_KEY, f"{KEY_PREFIX}{EVERYONE}", *arguments)
     return [bool(flag) for flag in added]
 
 
@@ -180,6 +188,7 @@ async def restore(session: AsyncSession, redis: Redis, decay: Decay, *, now: dat
                                             SegmentScore.as_of))).all()  # fmt: skip
     signals = [Signal(segment, product_id, score, as_of.timestamp()) for segment, product_id, score, as_of in rows]
     for start in range(0, len(signals), 1000):
-        await add_signals(redis, decay, signals[start : start + 1000], now=now.timestamp())
+        # The saved pool is restored as it was; re-pooling the segments' scores would count them twice.
+        await add_signals(redis, decay, signals[start : start + 1000], now=now.timestamp(), pooled=False)
     await redis.set(LOADED_KEY, now.isoformat())
     return len(signals)

@@ -159,12 +159,11 @@ async def test_explain_gives_every_score_part(client: ShoaClient, catalog: None)
     for item in items:
         parts = item["explain"]
         assert set(parts) == {
-            "target", "popularity", "freshness", "base", "mall_affinity", "category_affinity", "bought", "score",
-            "rank_by_score",
+            "target", "popularity", "everyone", "freshness", "base", "mall_affinity", "category_affinity", "bought",
+            "score", "rank_by_score",
         }  # fmt: skip
         assert parts["base"] == pytest.approx(
-            parts["target"] + candidates.WEIGHTS["popularity"] * parts["popularity"]
-            + candidates.WEIGHTS["freshness"] * parts["freshness"], abs=1e-3
+            sum(candidates.WEIGHTS[name] * parts[name] for name in candidates.WEIGHTS), abs=1e-3
         )  # fmt: skip
     assert "explain" not in (await client.get("/v1/feed")).json()["items"][0]
 
@@ -224,7 +223,7 @@ async def test_cursors_are_checked(client: ShoaClient, catalog: None) -> None:
 
 
 def _ranked(mall: str, score: float) -> Ranked:
-    candidate = candidates.Candidate(uuid.uuid4(), uuid.UUID(int=int(mall, 16)), "상의", 1.0, 0.0, 0.0)
+    candidate = candidates.Candidate(uuid.uuid4(), uuid.UUID(int=int(mall, 16)), "상의", 1.0, 0.0, 0.0, 0.0)
     return Ranked(candidate, 0.0, 0.0, bought=False, score=score, rank_by_score=0)
 
 

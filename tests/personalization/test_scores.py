@@ -83,10 +83,11 @@ async def test_scores_survive_a_redis_flush_through_the_roll_up(
     t = NOW.timestamp()
     await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t), Signal("female:20s_late", b, 2.0, t)],
                       now=t)  # fmt: skip
-    assert await roll_up(session, redis_client, DECAY, now=NOW) == 2
+    assert await roll_up(session, redis_client, DECAY, now=NOW) == 4
     await session.commit()
     stored = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.score))).all()
-    assert sorted(stored) == [("anonymous", 4.0), ("female:20s_late", 2.0)]
+    # Each signal counts for its segment and for everyone's pool.
+    assert sorted(stored) == [("anonymous", 4.0), ("everyone", 2.0), ("everyone", 4.0), ("female:20s_late", 2.0)]
 
     await redis_client.flushdb()
     # A signal arrives before the worker notices the loss: it is added to, not replaced by, the saved scores.
@@ -97,6 +98,7 @@ async def test_scores_survive_a_redis_flush_through_the_roll_up(
 
     assert await decayed(redis_client, "anonymous", later) == {a: 2.0, c: 0.5}
     assert await decayed(redis_client, "female:20s_late", later) == {b: 1.0}
+    assert await decayed(redis_client, "everyone", later) == {a: 2.0, b: 1.0, c: 0.5}  # restored, not doubled
 
 
 async def test_faded_scores_are_forgotten(
@@ -110,4 +112,4 @@ async def test_faded_scores_are_forgotten(
     await session.commit()
 
     assert list(await decayed(redis_client, "anonymous", month_later)) == [b]
-    assert list(await session.scalars(sa.select(SegmentScore.product_id))) == [b]
+    assert set(await session.scalars(sa.select(SegmentScore.product_id))) == {b}
