@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import datetime
 import os
 import shlex
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.cpu_time import CpuSample, CpuUse, cpu_use
 from bench.cpus import CpuPlan, plan_cpus
@@ -25,14 +30,21 @@ from bench.load import find_k6, k6_version, run_load
 from bench.report import Measurement, Report, machine_facts, now_utc, render_text, save
 from bench.server import AppServer
 from catalog.demo import seed_demo_malls
+from catalog.demo_products import seed_demo_products
+from catalog.models import Product
+from personalization.models import Like
+from shoa_api.accounts.models import User
+from shoa_api.accounts.tokens import AccessTokens
 from shoa_api.database import run_unit_of_work
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
-from shoa_api.settings import generate_secret_key, load_settings
+from shoa_api.settings import Settings, generate_secret_key, load_settings
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Iterator
+
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from bench.load import LoadResult
 
@@ -49,6 +61,10 @@ class Endpoint:
     lists_items: bool = False
     baseline: bool = False
     max_p99_ms: float | None = None
+    connections: int | None = None
+    """Instead of ``--connections``."""
+    as_shopper: bool = False
+    """Sent with the benchmark shopper's access token (``prepare`` makes the shopper)."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +77,23 @@ class Target:
 
 
 BARE = Target("bare", "bench.hello:create_hello_app", (Endpoint("/", minimum_ratio=None, baseline=True),))
+FEED_CONNECTIONS = 32
 SHOA = Target(
     "shoa",
     "shoa_api.app:create_app_from_environment",
     (
         Endpoint("/health/live", minimum_ratio=0.80),
         Endpoint("/v1/malls", minimum_ratio=0.40, lists_items=True),
+        # The feed's first page (the most expensive: a logged-in shopper's is ranked and stored afresh).
+        Endpoint("/v1/feed", minimum_ratio=0.25, lists_items=True, max_p99_ms=50.0, connections=FEED_CONNECTIONS),
+        Endpoint(
+            "/v1/feed?limit=20",
+            minimum_ratio=0.25,
+            lists_items=True,
+            max_p99_ms=50.0,
+            connections=FEED_CONNECTIONS,
+            as_shopper=True,
+        ),
     ),
 )
 SHOA_UNCACHED = Target(
@@ -86,6 +113,7 @@ class LoadPlan:
     connections: int
     cpus: frozenset[int] | None
     rounds: int
+    shopper_authorization: str | None = None
 
 
 TARGETS = (BARE, SHOA, SHOA_UNCACHED)
@@ -100,7 +128,7 @@ def run_targets(
     *,
     benchmark: str,
     targets: tuple[Target, ...],
-    prepare: Callable[[dict[str, str]], None],
+    prepare: Callable[[dict[str, str]], str | None],
 ) -> int:
     """Start every target against one embedded PostgreSQL and Redis (``prepare`` fills the database), load each
     endpoint in interleaved rounds, print the table and save the report."""
@@ -143,7 +171,7 @@ def _measure_all(
     cpus: CpuPlan,
     plan: LoadPlan,
     targets: tuple[Target, ...],
-    prepare: Callable[[dict[str, str]], None],
+    prepare: Callable[[dict[str, str]], str | None],
 ) -> list[Measurement]:
     # The database and cache are someone else's machine in production: keep them off the server's CPU.
     with (
@@ -153,7 +181,8 @@ def _measure_all(
         contextlib.ExitStack() as servers,
     ):
         variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
-        prepare(variables)
+        authorization = prepare(variables)
+        plan = dataclasses.replace(plan, shopper_authorization=authorization)
         running = {
             target.name: servers.enter_context(_server(target, tmp, variables=variables, cpus=cpus))
             for target in targets
@@ -223,14 +252,24 @@ def _load_endpoint(
     server: AppServer, endpoint: Endpoint, target: Target, plan: LoadPlan, *, warm: bool
 ) -> tuple[LoadResult, CpuUse]:
     url = f"{server.base_url}{endpoint.path}"
-    _check_answers(url, endpoint)
+    authorization = plan.shopper_authorization if endpoint.as_shopper else None
+    if endpoint.as_shopper and authorization is None:
+        msg = f"{endpoint.path} is measured as a shopper, but no shopper was prepared"
+        raise BenchmarkError(msg)
+    connections = endpoint.connections or plan.connections
+    _check_answers(url, endpoint, authorization)
     print(f"  {target.name} GET {endpoint.path}: ", end="", flush=True)
     if plan.warmup_seconds > 0 and not warm:
         print(f"warm-up {plan.warmup_seconds:g}s, ", end="", flush=True)
-        run_load(plan.k6, url, seconds=plan.warmup_seconds, connections=plan.connections, cpus=plan.cpus)
+        run_load(
+            plan.k6, url, seconds=plan.warmup_seconds, connections=connections, cpus=plan.cpus,
+            authorization=authorization,
+        )  # fmt: skip
     print(f"measuring {plan.seconds:g}s ... ", end="", flush=True)
     before = CpuSample.take(server.pid)
-    result = run_load(plan.k6, url, seconds=plan.seconds, connections=plan.connections, cpus=plan.cpus)
+    result = run_load(
+        plan.k6, url, seconds=plan.seconds, connections=connections, cpus=plan.cpus, authorization=authorization
+    )
     # The server idles while k6 starts and stops, so its CPU time all falls within the test's own duration.
     cpu = cpu_use(before, CpuSample.take(server.pid), test_seconds=result.seconds)
     print(
@@ -240,9 +279,9 @@ def _load_endpoint(
     return result, cpu
 
 
-def _check_answers(url: str, endpoint: Endpoint) -> None:
+def _check_answers(url: str, endpoint: Endpoint, authorization: str | None) -> None:
     """Measure only what works: an endpoint answering errors or an empty page would be fast and meaningless."""
-    response = httpx.get(url, timeout=10.0)
+    response = httpx.get(url, timeout=10.0, headers={"Authorization": authorization} if authorization else {})
     if response.status_code != 200:
         msg = f"GET {url} answered {response.status_code}, not 200: {response.text[:300]}"
         raise BenchmarkError(msg)
@@ -271,13 +310,58 @@ def _shoa_variables(*, database_url: str, redis_url: str) -> dict[str, str]:
         "SHOA_LOG_FORMAT": "json",
         # All load comes from one address: keep the limiter counting (its cost is measured) but never refusing.
         "SHOA_RATE_LIMIT_ANONYMOUS_PER_IP_PER_MINUTE": "1000000000",
+        # The benchmark shopper's token must outlive the run.
+        "SHOA_ACCESS_TOKEN_MINUTES": "120",
     }
 
 
-def _prepare_database(variables: dict[str, str]) -> None:
+FEED_PRODUCTS = 100_000
+
+
+def _prepare_database(variables: dict[str, str]) -> str:
+    """Demo malls, 100,000 products, and a shopper with a few likes; the shopper's ``Authorization`` value."""
+    seed_catalog(variables, FEED_PRODUCTS)
+    settings = load_settings(variables, env_file=None)
+    return asyncio.run(run_unit_of_work(settings.database, lambda session: _bench_shopper(session, settings)))
+
+
+def seed_catalog(variables: dict[str, str], products: int) -> None:
+    """Migrate, seed the demo malls and ``products`` generated products, then analyze (as autovacuum would)."""
     settings = load_settings(variables, env_file=None)
     upgrade_to_head(settings.database.url)
-    asyncio.run(run_unit_of_work(settings.database, seed_demo_malls))
+    started = time.perf_counter()
+
+    async def seed(session: AsyncSession) -> int:
+        await seed_demo_malls(session)
+        return await seed_demo_products(session, products=products)
+
+    created = asyncio.run(run_unit_of_work(settings.database, seed))
+    print(f"seeded {created:,} products through the partner sync in {time.perf_counter() - started:.0f}s")
+    # What autovacuum does within a minute of a bulk load in production: planner statistics, and the GIN
+    # index's pending entries merged. Measuring before it would measure a state no running shop stays in.
+    asyncio.run(_vacuum_analyze(settings.database.url))
+    print("VACUUM ANALYZE done\n")
+
+
+async def _vacuum_analyze(url: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("VACUUM ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
+async def _bench_shopper(session: AsyncSession, settings: Settings) -> str:
+    """A shopper in the female 20s_late segment who liked five products, so her feed is personalized."""
+    # No password: this shopper exists only through the token made below.
+    user = User(email="bench@shoa.test", gender="female", birth_date=datetime.date(1998, 3, 3))
+    session.add(user)
+    await session.flush()
+    liked = await session.scalars(sa.select(Product.id).where(Product.in_stock).order_by(Product.id).limit(5))
+    session.add_all(Like(user_id=user.id, product_id=product_id) for product_id in liked)
+    token, _ = AccessTokens(settings.security).issue(user.id, now=datetime.datetime.now(datetime.UTC))
+    return f"Bearer {token}"
 
 
 @contextlib.contextmanager

@@ -26,8 +26,10 @@ const non2xx = new Counter('non_2xx_responses');
 export const options = { discardResponseBodies: true };
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }));
 
+const params = __ENV.AUTHORIZATION ? { headers: { Authorization: __ENV.AUTHORIZATION } } : {};
+
 export default function () {
-  const response = http.get(__ENV.URL);
+  const response = http.get(__ENV.URL, params);
   if (response.status !== 0 && (response.status < 200 || response.status >= 300)) {
     non2xx.add(1);
   }
@@ -77,7 +79,15 @@ def k6_version(k6: Path) -> str:
     return result.stdout.strip().splitlines()[0] if result.returncode == 0 and result.stdout.strip() else "unknown"
 
 
-def run_load(k6: Path, url: str, *, seconds: float, connections: int, cpus: frozenset[int] | None) -> LoadResult:
+def run_load(
+    k6: Path,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    cpus: frozenset[int] | None,
+    authorization: str | None = None,
+) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="shoa-k6-") as tmp:
         script = Path(tmp) / "get.js"
         script.write_text(K6_SCRIPT)
@@ -95,7 +105,7 @@ def run_load(k6: Path, url: str, *, seconds: float, connections: int, cpus: froz
             str(script),
         ]  # fmt: skip
         # One Go thread keeps k6 on its one CPU rather than spreading onto the server's.
-        environment = os.environ | {"GOMAXPROCS": "1"}
+        environment = os.environ | {"GOMAXPROCS": "1"} | ({"AUTHORIZATION": authorization} if authorization else {})
         _run_to_end(command, environment, output, cpus, timeout=seconds + EXIT_GRACE_SECONDS)
         if not summary.is_file():
             msg = f"k6 wrote no summary for {url}: {_tail(output)}"

@@ -9,25 +9,14 @@ p99 <= 50 ms at 16 connections, is judged on the uncached runs.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from bench.http import BARE, Endpoint, Target, run_targets
-from catalog.demo import seed_demo_malls
-from catalog.demo_products import seed_demo_products
-from shoa_api.database import run_unit_of_work
-from shoa_api.migrate import upgrade_to_head
-from shoa_api.settings import load_settings
+from bench.http import BARE, Endpoint, Target, run_targets, seed_catalog
 
 if TYPE_CHECKING:
     import argparse
 
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_P99_MS = 50.0
 QUERIES = (
@@ -54,32 +43,6 @@ SHOA_UNCACHED = Target(
 
 def run(args: argparse.Namespace) -> int:
     def prepare(variables: dict[str, str]) -> None:
-        _seed(variables, args.products)
+        seed_catalog(variables, args.products)
 
     return run_targets(args, benchmark="search", targets=(BARE, SHOA_CACHED, SHOA_UNCACHED), prepare=prepare)
-
-
-def _seed(variables: dict[str, str], products: int) -> None:
-    settings = load_settings(variables, env_file=None)
-    upgrade_to_head(settings.database.url)
-    started = time.perf_counter()
-
-    async def seed(session: AsyncSession) -> int:
-        await seed_demo_malls(session)
-        return await seed_demo_products(session, products=products)
-
-    created = asyncio.run(run_unit_of_work(settings.database, seed))
-    print(f"seeded {created:,} products through the partner sync in {time.perf_counter() - started:.0f}s")
-    # What autovacuum does within a minute of a bulk load in production: planner statistics, and the GIN
-    # index's pending entries merged. Measuring before it would measure a state no running shop stays in.
-    asyncio.run(_vacuum_analyze(settings.database.url))
-    print("VACUUM ANALYZE done\n")
-
-
-async def _vacuum_analyze(url: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(sa.text("VACUUM ANALYZE"))
-    finally:
-        await engine.dispose()

@@ -135,15 +135,38 @@ def rank(candidates: list[Candidate], taste: ShopperTaste) -> list[Ranked]:
 
 def diversify(ranked: list[Ranked], *, per_mall: int = MAX_PER_MALL, window: int = DIVERSITY_WINDOW) -> list[Ranked]:
     """Greedy: at each place, the best remaining item whose mall has fewer than ``per_mall`` items among the
-    previous ``window - 1``; when no remaining item qualifies (few malls left), the best remaining one."""
-    remaining = deque(ranked)
+    previous ``window - 1``; when no remaining item qualifies (few malls left), the best remaining one.
+
+    Items passed over wait in one queue per mall, so each place looks at the next item and at most one waiting
+    item per mall, instead of rescanning everything passed over (one mall holding half the candidates is common).
+    """
+    waiting: dict[uuid.UUID, deque[int]] = {}
     chosen: list[Ranked] = []
     recent: Counter[uuid.UUID] = Counter()
-    while remaining and len(chosen) < FEED_LENGTH:
-        pick = next((item for item in remaining if recent[item.candidate.mall_id] < per_mall), remaining[0])
-        remaining.remove(pick)
-        chosen.append(pick)
-        recent[pick.candidate.mall_id] += 1
+    position = 0
+    while len(chosen) < FEED_LENGTH:
+        # The best waiting item whose mall may come now, and the best waiting item at all.
+        allowed = min((q[0] for mall, q in waiting.items() if q and recent[mall] < per_mall), default=None)
+        best_waiting = min((q[0] for q in waiting.values() if q), default=None)
+        # Walk on through the ranking until an item that may come now, or one ranked below the best allowed.
+        while position < len(ranked) and (allowed is None or position < allowed):
+            mall = ranked[position].candidate.mall_id
+            if recent[mall] < per_mall:
+                allowed = position
+                break
+            waiting.setdefault(mall, deque()).append(position)
+            best_waiting = position if best_waiting is None else min(best_waiting, position)
+            position += 1
+        pick = allowed if allowed is not None else best_waiting
+        if pick is None:
+            break  # nothing left
+        if pick == position:
+            position += 1
+        else:
+            waiting[ranked[pick].candidate.mall_id].popleft()
+        item = ranked[pick]
+        chosen.append(item)
+        recent[item.candidate.mall_id] += 1
         if len(chosen) >= window:
             recent[chosen[-window].candidate.mall_id] -= 1
     return chosen
@@ -250,11 +273,25 @@ async def _current_candidates(
 ) -> CandidateList:
     """The worker's latest list for the segment; computed here (and published) if the worker has not made one."""
     version = await candidate_lists.current_version(redis, segment)
-    if version is not None and (found := await candidate_lists.load(redis, segment, version)) is not None:
-        return found
+    if version is not None:
+        if (cached := _candidates_cache.get((segment, version))) is not None:
+            return cached
+        if (found := await candidate_lists.load(redis, segment, version)) is not None:
+            return _remember(found)
     fresh = await candidate_lists.compute(session, redis, decay, segment, now=now)
     await candidate_lists.store(redis, fresh)
-    return fresh
+    return _remember(fresh)
+
+
+_candidates_cache: dict[tuple[str, str], CandidateList] = {}
+"""Decoded candidate lists by (segment, version): a version never changes, so each process decodes it once."""
+
+
+def _remember(found: CandidateList) -> CandidateList:
+    if len(_candidates_cache) >= _CACHE_LIMIT:
+        _candidates_cache.pop(next(iter(_candidates_cache)))
+    _candidates_cache[(found.segment, found.version)] = found
+    return found
 
 
 def _anonymous_ranking(current: CandidateList) -> list[Ranked]:
@@ -284,10 +321,12 @@ async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, .
     expired = "this feed is more than an hour old; start again without a cursor"
     match parts:
         case ["v", str(segment), str(version), int(offset)] if offset >= 0:
-            found = await candidate_lists.load(redis, segment, version)
-            if found is None:
-                raise FeedExpiredError(expired)
-            return _anonymous_ranking(found), ("v", segment, version), offset
+            if (ranking := _ranked_cache.get((segment, version))) is None:
+                found = _candidates_cache.get((segment, version)) or await candidate_lists.load(redis, segment, version)
+                if found is None:
+                    raise FeedExpiredError(expired)
+                ranking = _anonymous_ranking(_remember(found))
+            return ranking, ("v", segment, version), offset
         case ["s", str(session_id), int(offset)] if offset >= 0:
             raw = await redis.get(f"{SESSION_PREFIX}{session_id}")
             if raw is None:

@@ -232,3 +232,25 @@ def test_diversity_defers_a_third_item_of_a_mall_within_ten() -> None:
     malls = [r.candidate.mall_id.int for r in diversify(ranked)]
     # Mall a's third item waits until nine others have passed, or (as at the end) until nothing else is left.
     assert malls == [0xA, 0xA, 0xB, 0xC, 0xD, 0xE, 0xF, 0x9, 0xA, 0xA, 0xA]
+
+
+def _diversify_by_definition(ranked: list[Ranked]) -> list[Ranked]:
+    """The rule as written, rescanning everything at every place: slow, but plainly right."""
+    remaining, chosen = list(ranked), []
+    while remaining and len(chosen) < 300:
+        recent = Counter(item.candidate.mall_id for item in chosen[-9:])
+        pick = next((item for item in remaining if recent[item.candidate.mall_id] < MAX_PER_MALL), remaining[0])
+        remaining.remove(pick)
+        chosen.append(pick)
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_diversity_matches_its_definition_on_random_rankings(seed: int) -> None:
+    import random  # noqa: PLC0415
+
+    rng = random.Random(seed)
+    malls = [f"{m:x}" for m in range(1, rng.randint(2, 12))]
+    # One mall often holds half the candidates, as on the demo catalog.
+    ranked = [_ranked(malls[0] if rng.random() < 0.5 else rng.choice(malls), 0.0) for _ in range(rng.randint(0, 400))]
+    assert diversify(ranked) == _diversify_by_definition(ranked)
