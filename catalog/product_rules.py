@@ -36,7 +36,9 @@ def parse_item(raw: msgspec.Raw | ProductIn) -> ProductIn | list[FieldProblem]:
 
 
 def check_product(item: ProductIn) -> list[FieldProblem]:
-    problems: list[FieldProblem] = []
+    problems: list[FieldProblem] = [
+        FieldProblem(field=path, message="must not contain the NUL character (U+0000)") for path in _nul_fields(item)
+    ]
     if item.category_path not in CATEGORY_PATHS:
         problems.append(
             FieldProblem(
@@ -99,3 +101,20 @@ def _problem_from(exc: msgspec.ValidationError) -> FieldProblem:
     elif "regex '^[A-Za-z0-9._/-]+$'" in text:
         text = "a SKU is letters, digits and . _ / -"
     return FieldProblem(field=path, message=text)
+
+
+def _nul_fields(item: ProductIn) -> list[str]:
+    """Text fields holding U+0000, which JSON allows and PostgreSQL text cannot store."""
+    texts: list[tuple[str, str]] = [
+        ("external_id", item.external_id),
+        ("name", item.name),
+        ("description", item.description),
+        ("category_path", item.category_path),
+        *((f"style_tags[{i}]", tag) for i, tag in enumerate(item.style_tags)),
+        *((f"image_urls[{i}]", url) for i, url in enumerate(item.image_urls)),
+    ]
+    for i, variant in enumerate(item.variants):
+        texts += [(f"variants[{i}].sku", variant.sku), (f"variants[{i}].color", variant.color or "")]
+        texts += [(f"variants[{i}].size", variant.size or ""), (f"variants[{i}].currency", variant.currency)]
+        texts += [(f"variants[{i}].options.{key}", f"{key}{value}") for key, value in variant.options.items()]
+    return [path for path, text in texts if "\x00" in text]

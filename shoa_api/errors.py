@@ -105,6 +105,20 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem_response(request, status=status, code=code, title=status.phrase, detail=detail, headers=exc.headers)
 
 
+def _database_error(request: Request[Any, Any, Any], exc: sa_exc.DBAPIError) -> Response[dict[str, Any]]:
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if not sqlstate.startswith("22"):
+        return _unexpected(request, exc)
+    logger.info("refused a value the database cannot take (SQLSTATE %s)", sqlstate)
+    return problem_response(
+        request,
+        status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        code="unstorable-value",
+        title="A value cannot be stored",
+        detail="A text field holds a character that cannot be stored, such as NUL (U+0000); remove it and retry.",
+    )
+
+
 def _not_found(request: Request[Any, Any, Any], exc: NotFoundError) -> Response[dict[str, Any]]:
     return problem_response(request, status=404, code="not-found", title="Not Found", detail="No such resource.")
 
@@ -159,6 +173,8 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: _http_error,
         NotFoundError: _not_found,
         IntegrityError: _conflict,
+        # SQLSTATE class 22 (data exception: a NUL in text, a number out of range) is the client's input.
+        sa_exc.DBAPIError: _database_error,
         # The database or Redis is unreachable or out of connections: the request may succeed shortly.
         sa_exc.OperationalError: _dependency_down,
         sa_exc.InterfaceError: _dependency_down,

@@ -322,3 +322,16 @@ def test_times_with_offsets_compare_as_instants() -> None:
     utc = datetime.datetime.fromisoformat("2026-11-20T01:00:00+00:00")
 
     assert seoul == utc
+
+
+async def test_a_nul_character_is_refused_by_field_not_a_server_error(
+    client: ShoaClient, session: AsyncSession
+) -> None:
+    mall = await _mall(session, client)
+    bad = product("P-NUL", name="린넨\u0000셔츠", description="시원한\u0000")
+    bad["variants"][0]["options"] = {"핏": "오버\u0000핏"}
+    answer = await mall.sync(bad, product("P-OK"))
+
+    assert _results(answer) == ["rejected", "created"]
+    fields = {error["field"] for error in answer["items"][0]["errors"]}
+    assert fields == {"name", "description", "variants[0].options.핏"}
