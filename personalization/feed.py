@@ -12,6 +12,7 @@ hidden since are skipped when their page is served.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -249,6 +250,7 @@ async def feed_page(
     limit: int,
     explain: bool,
     now: datetime.datetime,
+    tile_seconds: float = 0.0,
 ) -> FeedPage:
     personalized = taste is not None and not taste.empty
     if cursor is not None:
@@ -262,7 +264,7 @@ async def feed_page(
         current = await _current_candidates(session, redis, decay, segment, now=now)
         ranked, key = _anonymous_ranking(current), ("v", segment, current.version)
     items, consumed = await _tiles(session, ranked, offset=offset if cursor is not None else 0, limit=limit,
-                                   explain=explain)  # fmt: skip
+                                   explain=explain, tile_seconds=tile_seconds)  # fmt: skip
     next_offset = (offset if cursor is not None else 0) + consumed
     next_cursor = encode_cursor(*key, next_offset) if next_offset < len(ranked) else None
     return FeedPage(segment=segment, personalized=personalized, items=items, next_cursor=next_cursor)
@@ -346,32 +348,71 @@ def _unpack(item: _StoredItem) -> Ranked:
     return Ranked(candidate, mall, category_aff, bought, score, place)
 
 
+_TileRow = tuple[uuid.UUID, str, str, int, str, bool, str, uuid.UUID, str]
+
+
+class TileCache:
+    """Product tiles by id for a few seconds, per process: the feed's pages then cost no query while they are
+    warm. A product that sold out or was hidden shows at most ``seconds`` longer, as other public answers do."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[uuid.UUID, tuple[float, _TileRow | None]] = {}
+
+    def get(self, product_id: uuid.UUID, now: float) -> tuple[bool, _TileRow | None]:
+        """(known, tile): a known ``None`` is a product not on show."""
+        entry = self._entries.get(product_id)
+        if entry is None or entry[0] <= now:
+            return False, None
+        return True, entry[1]
+
+    def put(self, product_id: uuid.UUID, tile: _TileRow | None, expires: float) -> None:
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[product_id] = (expires, tile)
+
+
+tiles = TileCache()
+
+
 async def _tiles(
-    session: AsyncSession, ranked: list[Ranked], *, offset: int, limit: int, explain: bool
+    session: AsyncSession, ranked: list[Ranked], *, offset: int, limit: int, explain: bool, tile_seconds: float
 ) -> tuple[list[FeedItem], int]:
     """The page's items, skipping any sold out or hidden since the list was made; how many list places it used."""
     window = ranked[offset : offset + limit + limit // 2 + 5]
-    rows = await session.execute(
-        sa.select(
-            Product.id, Product.name, Product.image_urls[1], Product.price_from, Product.currency,
-            Product.in_stock, Product.category_path, Mall.id, Mall.name,
-        )
-        .join(Mall, Mall.id == Product.mall_id)
-        .where(
-            Product.id == sa.any_(sa.literal([r.candidate.product_id for r in window], ARRAY(sa.Uuid()))),
-            Product.status == ProductStatus.ON_SALE.value,
-            Product.in_stock,
-            Mall.status == MallStatus.ACTIVE.value,
-        )
-    )  # fmt: skip
-    shown = {row[0]: row for row in rows}
+    now = time.monotonic()
+    known: dict[uuid.UUID, _TileRow | None] = {}
+    for entry in window:
+        found, tile = tiles.get(entry.candidate.product_id, now)
+        if found:
+            known[entry.candidate.product_id] = tile
+    missing = [entry.candidate.product_id for entry in window if entry.candidate.product_id not in known]
+    if missing:
+        rows = await session.execute(
+            sa.select(
+                Product.id, Product.name, Product.image_urls[1], Product.price_from, Product.currency,
+                Product.in_stock, Product.category_path, Mall.id, Mall.name,
+            )
+            .join(Mall, Mall.id == Product.mall_id)
+            .where(
+                Product.id == sa.any_(sa.literal(missing, ARRAY(sa.Uuid()))),
+                Product.status == ProductStatus.ON_SALE.value,
+                Product.in_stock,
+                Mall.status == MallStatus.ACTIVE.value,
+            )
+        )  # fmt: skip
+        fetched: dict[uuid.UUID, _TileRow] = {row[0]: tuple(row) for row in rows}
+        for product_id in missing:
+            known[product_id] = fetched.get(product_id)
+            if tile_seconds > 0:
+                tiles.put(product_id, known[product_id], now + tile_seconds)
     items: list[FeedItem] = []
     used = 0
     for entry in window:
         if len(items) == limit:
             break
         used += 1
-        row = shown.get(entry.candidate.product_id)
+        row = known.get(entry.candidate.product_id)
         if row is None:
             continue
         items.append(

@@ -53,4 +53,5 @@ async def get_feed(
         limit=limit,
         explain=explain,
         now=now,
+        tile_seconds=settings.app.public_cache_seconds,
     )
