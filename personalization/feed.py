@@ -107,7 +107,7 @@ class ShopperTaste:
         return not (self.malls or self.categories or self.bought)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Ranked:
     candidate: Candidate
     mall_affinity: float
@@ -117,21 +117,26 @@ class Ranked:
     rank_by_score: int
 
 
+RANK_DEPTH = 800
+"""Candidates carried into diversity: enough for ``FEED_LENGTH`` places even when one mall holds most of them."""
+
+
 def rank(candidates: list[Candidate], taste: ShopperTaste) -> list[Ranked]:
     """Final scores, best first (ties: newer product first), then mall diversity; at most ``FEED_LENGTH``."""
-    scored = []
+    keyed = []
     for candidate in candidates:
         mall = taste.malls.get(candidate.mall_id, 0.0)
         category = taste.categories.get(candidate.category, 0.0)
         bought = candidate.product_id in taste.bought
         personal = PERSONAL_WEIGHT * (0.5 * mall + 0.5 * category) - (BOUGHT_PENALTY if bought else 0.0)
-        scored.append((candidate.base + personal, candidate, mall, category, bought))
-    scored.sort(key=lambda item: (-item[0], -item[1].product_id.int))
+        # Product ids are unique, so the comparison never reaches the candidate itself.
+        keyed.append((candidate.base + personal, candidate.product_id.int, candidate, mall, category, bought))
+    keyed.sort(reverse=True)
     ranked = [
         Ranked(candidate, mall, category, bought, round(score, 4), position)
-        for position, (score, candidate, mall, category, bought) in enumerate(scored, start=1)
+        for position, (score, _, candidate, mall, category, bought) in enumerate(keyed[:RANK_DEPTH], start=1)
     ]
-    return diversify(ranked)[:FEED_LENGTH]
+    return diversify(ranked)
 
 
 def diversify(ranked: list[Ranked], *, per_mall: int = MAX_PER_MALL, window: int = DIVERSITY_WINDOW) -> list[Ranked]:
