@@ -8,6 +8,7 @@ and the store itself holds at most a fixed number of answers.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,12 +32,18 @@ def public_cache_key(request: Request[Any, Any, Any]) -> str:
     # Every value of a repeated parameter, in the order sent, each escaped: no two requests share a key unless
     # the handler sees the same parameters.
     parts = [f"{name}={quote(value, safe='')}" for name in names for value in query.getall(name, None) or [""]]
-    return request.url.path + "?" + "&".join(parts)
+    key = request.url.path + "?" + "&".join(parts)
+    if request.headers.get("authorization"):
+        # A credentialed request may get a personal answer: it never shares a key with anyone's (and is never
+        # stored, see ``worth_storing``).
+        key += "#personal:" + hashlib.sha256(request.headers["authorization"].encode()).hexdigest()
+    return key
 
 
 def public_cache_config(seconds: int) -> ResponseCacheConfig:
     def worth_storing(scope: HTTPScope, status_code: int) -> bool:
-        return seconds > 0 and 200 <= status_code < 300 and b"cursor=" not in scope["query_string"]
+        credentialed = any(name == b"authorization" for name, _ in scope["headers"])
+        return seconds > 0 and 200 <= status_code < 300 and b"cursor=" not in scope["query_string"] and not credentialed
 
     return ResponseCacheConfig(
         default_expiration=max(seconds, 1),

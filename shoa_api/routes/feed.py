@@ -25,6 +25,9 @@ from shoa_api.settings import Settings
     operation_id="get_feed",
     summary="The feed: products for this shopper, fairly ranked",
     tags=["personalization"],
+    # The anonymous first page is the same for every visitor; a logged-in shopper's is never cached.
+    cache=True,
+    opt={"cache_key_parameters": ("cursor", "limit", "explain")},
 )
 async def get_feed(
     *,

@@ -19,6 +19,8 @@ from personalization.scores import Decay
 from tests.shoa_api.test_auth import bearer, signup
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,9 +99,22 @@ async def test_the_default_feed_leans_to_the_career_woman_look(
     assert all(item["explain"]["target"] >= 0.8 for item in first)
 
 
+@pytest.fixture
+async def uncached(services: Any) -> AsyncIterator[ShoaClient]:
+    """The API with the public cache off: every anonymous first page is computed afresh."""
+    from shoa_api.app import create_app  # noqa: PLC0415
+    from shoa_api.settings import load_settings  # noqa: PLC0415
+    from tests.client import ShoaClient  # noqa: PLC0415
+
+    app = create_app(load_settings(services.environ(SHOA_PUBLIC_CACHE_SECONDS="0"), env_file=None))
+    async with ShoaClient(app=app) as client:
+        yield client
+
+
 async def test_pages_stay_consistent_while_scores_move(
-    client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
+    uncached: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
 ) -> None:
+    client = uncached
     first = (await client.get("/v1/feed", params={"limit": 30})).json()
     # Shoppers engage with products further down, and the worker recomputes the candidates meanwhile.
     later = [item["id"] for item in (await pages(client))[200:230]]
@@ -236,7 +251,7 @@ def test_diversity_defers_a_third_item_of_a_mall_within_ten() -> None:
 
 def _diversify_by_definition(ranked: list[Ranked]) -> list[Ranked]:
     """The rule as written, rescanning everything at every place: slow, but plainly right."""
-    remaining, chosen = list(ranked), []
+    remaining, chosen = list(ranked), list[Ranked]()
     while remaining and len(chosen) < 300:
         recent = Counter(item.candidate.mall_id for item in chosen[-9:])
         pick = next((item for item in remaining if recent[item.candidate.mall_id] < MAX_PER_MALL), remaining[0])
@@ -254,3 +269,21 @@ def test_diversity_matches_its_definition_on_random_rankings(seed: int) -> None:
     # One mall often holds half the candidates, as on the demo catalog.
     ranked = [_ranked(malls[0] if rng.random() < 0.5 else rng.choice(malls), 0.0) for _ in range(rng.randint(0, 400))]
     assert diversify(ranked) == _diversify_by_definition(ranked)
+
+
+async def test_the_cached_anonymous_page_is_never_served_to_a_shopper(
+    services: Any, session: AsyncSession, catalog: None
+) -> None:
+    from shoa_api.app import create_app  # noqa: PLC0415 - an app with a long public cache, for this test
+    from shoa_api.settings import load_settings  # noqa: PLC0415
+    from tests.client import ShoaClient  # noqa: PLC0415
+
+    app = create_app(load_settings(services.environ(SHOA_PUBLIC_CACHE_SECONDS="60"), env_file=None))
+    async with ShoaClient(app=app) as client:
+        anonymous = (await client.get("/v1/feed")).json()
+        shopper = bearer(await signup(client, gender="male", birth_date="1995-02-02"))
+        mine = (await client.get("/v1/feed", headers=shopper)).json()
+        assert (anonymous["segment"], mine["segment"]) == ("anonymous", "male:30s_early")
+        assert (await client.get("/v1/feed")).json() == anonymous  # the same for every visitor, from the cache
+        other = bearer(await signup(client, email="b@example.kr", gender="female", birth_date="2004-05-05"))
+        assert (await client.get("/v1/feed", headers=other)).json()["segment"] == "female:20s_early"
