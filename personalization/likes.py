@@ -89,6 +89,3 @@ async def liked_products(session: AsyncSession, *, user_id: uuid.UUID, cursor: s
     next_cursor = encode_cursor(items[-1].liked_at.isoformat(), str(items[-1].id)) if more else None
     return LikePage(items=items, next_cursor=next_cursor)
 
-
-async def liked_ids(session: AsyncSession, user_id: uuid.UUID) -> set[uuid.UUID]:
-    return set(await session.scalars(sa.select(Like.product_id).where(Like.user_id == user_id)))
