@@ -5,13 +5,12 @@ Its own table writer: the load benchmarks' report (``bench/report.py``) is shape
 
 from __future__ import annotations
 
-import datetime
 import json
 import platform
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bench.report import _cpu_model
+from bench.report import _cpu_model, save_texts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -208,14 +207,8 @@ def render_json(report: FeedQualityReport) -> str:
 
 
 def save(report: FeedQualityReport, output_dir: Path) -> list[Path]:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.fromisoformat(report.started_at).strftime("%Y%m%dT%H%M%SZ")
-    saved = []
-    for suffix, text in ((".json", render_json(report)), (".md", render_markdown(report))):
-        path = output_dir / f"feed-quality-{stamp}{suffix}"
-        path.write_text(text, encoding="utf-8")
-        saved.append(path)
-    return saved
+    texts = {".json": render_json(report), ".md": render_markdown(report)}
+    return save_texts(output_dir, "feed-quality", report.started_at, texts)
 
 
 def _met(result: SegmentResult) -> str:

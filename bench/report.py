@@ -189,11 +189,18 @@ def render_json(report: Report) -> str:
 
 
 def save(report: Report, output_dir: Path) -> list[Path]:
+    return save_texts(
+        output_dir, report.benchmark, report.started_at, {".json": render_json(report), ".md": render_markdown(report)}
+    )
+
+
+def save_texts(output_dir: Path, benchmark: str, started_at: str, texts: dict[str, str]) -> list[Path]:
+    """Write ``<benchmark>-<start time><suffix>`` for each suffix and text; the paths written."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.fromisoformat(report.started_at).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.datetime.fromisoformat(started_at).strftime("%Y%m%dT%H%M%SZ")
     saved = []
-    for suffix, text in ((".json", render_json(report)), (".md", render_markdown(report))):
-        path = output_dir / f"{report.benchmark}-{stamp}{suffix}"
+    for suffix, text in texts.items():
+        path = output_dir / f"{benchmark}-{stamp}{suffix}"
         path.write_text(text, encoding="utf-8")
         saved.append(path)
     return saved
