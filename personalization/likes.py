@@ -88,4 +88,3 @@ async def liked_products(session: AsyncSession, *, user_id: uuid.UUID, cursor: s
     more = len(rows) > limit
     next_cursor = encode_cursor(items[-1].liked_at.isoformat(), str(items[-1].id)) if more else None
     return LikePage(items=items, next_cursor=next_cursor)
-
