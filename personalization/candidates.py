@@ -19,7 +19,6 @@ Sold-out and hidden products, and those of unlisted malls, are never candidates.
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -122,23 +121,15 @@ async def compute(
         target = target + sa.case((sa.and_(gender_fits, band_fits), 0.2), else_=0.0)
     age_days = sa.extract("epoch", sa.literal(now) - Product.created_at) / 86400.0
     freshness = sa.func.power(0.5, age_days / FRESHNESS_HALF_LIFE_DAYS)
-    popularity = sa.func.coalesce(engaged.c.share, 0.0)
-    everyone = sa.func.coalesce(pooled.c.share, 0.0)
-    base = (
-        WEIGHTS["target"] * target
-        + WEIGHTS["popularity"] * popularity
-        + WEIGHTS["everyone"] * everyone
-        + WEIGHTS["freshness"] * freshness
-    )
-    query = (
+    eligible = (
         sa.select(
             Product.id,
             Product.mall_id,
-            sa.func.split_part(Product.category_path, "/", 1),
-            target,
-            popularity,
-            everyone,
-            freshness,
+            sa.func.split_part(Product.category_path, "/", 1).label("category"),
+            target.label("target"),
+            sa.func.coalesce(engaged.c.score, 0.0).label("engaged"),
+            sa.func.coalesce(pooled.c.score, 0.0).label("pooled"),
+            freshness.label("freshness"),
         )
         .join(Mall, Mall.id == Product.mall_id)
         .outerjoin(engaged, engaged.c.product_id == Product.id)
@@ -149,7 +140,19 @@ async def compute(
             Mall.status == MallStatus.ACTIVE.value,
             gender_fits,  # a women's feed shows no men's products, however popular, and the other way round
         )
-        .order_by(base.desc(), Product.id.desc())
+        .subquery("eligible")
+    )
+    e = eligible.c
+    popularity, everyone = _share(e.engaged), _share(e.pooled)
+    base = (
+        WEIGHTS["target"] * e.target
+        + WEIGHTS["popularity"] * popularity
+        + WEIGHTS["everyone"] * everyone
+        + WEIGHTS["freshness"] * e.freshness
+    )
+    query = (
+        sa.select(e.id, e.mall_id, e.category, e.target, popularity, everyone, e.freshness)
+        .order_by(base.desc(), e.id.desc())
         .limit(CANDIDATES)
     )
     items = [
@@ -160,19 +163,21 @@ async def compute(
 
 
 async def _shares(redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime, name: str) -> sa.Subquery:
-    """The segment's most engaged products with their ``_log_share``, as rows to join."""
+    """The segment's most engaged products with their decayed scores, as rows to join."""
     popular = await segment_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
-    top = popular[0][1] if popular else 0.0
     return sa.select(
         sa.func.unnest(sa.literal([p for p, _ in popular], ARRAY(sa.Uuid()))).label("product_id"),
-        sa.func.unnest(sa.literal([_log_share(s, top) for _, s in popular], ARRAY(sa.Double()))).label("share"),
+        sa.func.unnest(sa.literal([s for _, s in popular], ARRAY(sa.Double()))).label("score"),
     ).subquery(name)
 
 
-def _log_share(score: float, top: float) -> float:
-    """0 to 1: a product's engagement against the segment's most engaged, square-rooted (a few viral products
-    must not drown the rest, yet a product engaged ten times as much still ranks clearly higher)."""
-    return math.sqrt(score / top) if top > 0 else 0.0
+def _share(score: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+    """0 to 1: a product's engagement against the most engaged product *this segment may be shown*,
+    square-rooted (a few viral products must not drown the rest, yet ten times the engagement still ranks
+    clearly higher). Relative to the eligible products, so that everyone's pool, led by women's products, still
+    orders men's products well for a men's segment."""
+    top = sa.func.nullif(sa.func.max(score).over(), 0.0)
+    return sa.func.coalesce(sa.func.sqrt(score / top), 0.0)
 
 
 async def store(redis: Redis, candidates: CandidateList) -> None:
