@@ -260,17 +260,18 @@ async def feed_page(
     personalized = taste is not None and not taste.empty
     if cursor is not None:
         ranked, key, offset = await _resume(redis, cursor)
-    elif personalized:
-        assert taste is not None
-        current = await _current_candidates(session, redis, decay, segment, now=now)
-        ranked = rank(current.items, taste)
-        key = await _store_session(redis, segment, ranked)
     else:
         current = await _current_candidates(session, redis, decay, segment, now=now)
-        ranked, key = _anonymous_ranking(current), ("v", segment, current.version)
-    items, consumed = await _tiles(session, ranked, offset=offset if cursor is not None else 0, limit=limit,
-                                   explain=explain, tile_seconds=tile_seconds)  # fmt: skip
-    next_offset = (offset if cursor is not None else 0) + consumed
+        if taste is not None and personalized:
+            ranked = rank(current.items, taste)
+            key = await _store_session(redis, segment, ranked)
+        else:
+            ranked, key = _anonymous_ranking(current), ("v", segment, current.version)
+        offset = 0
+    items, consumed = await _tiles(
+        session, ranked, offset=offset, limit=limit, explain=explain, tile_seconds=tile_seconds
+    )
+    next_offset = offset + consumed
     next_cursor = encode_cursor(*key, next_offset) if next_offset < len(ranked) else None
     return FeedPage(segment=segment, personalized=personalized, items=items, next_cursor=next_cursor)
 
