@@ -10,7 +10,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bench.report import _cpu_model, save_texts
+from bench.report import cpu_model, markdown_page, markdown_table, save_texts
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -71,7 +71,7 @@ class FeedQualityReport:
 
 def machine_facts() -> dict[str, str]:
     return {
-        "cpu model": _cpu_model(),
+        "cpu model": cpu_model(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "os": platform.platform(),
     }
@@ -146,38 +146,17 @@ def render_text(report: FeedQualityReport) -> str:
 
 
 def render_markdown(report: FeedQualityReport) -> str:
-    header = columns(report)
-    table = [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---:" if i in NUMERIC else "---" for i in range(len(header))) + " |",
-        *("| " + " | ".join(row) + " |" for row in rows(report)),
-    ]
-    facts = [f"- **{name}**: {value}" for name, value in machine_facts().items()]
-    options = [f"- **{name}**: {value}" for name, value in report.options.items()]
-    timing = [f"- **{name}**: {seconds:.1f} s" for name, seconds in report.seconds.items()]
-    return "\n".join(
-        [
-            f"# `feed-quality` benchmark, {report.started_at}",
-            "",
-            f"Command: `{report.command}`",
-            "",
-            *table,
-            "",
-            *(f"- {line}" for line in notes(report)),
-            "",
-            "## Time",
-            "",
-            *timing,
-            "",
-            "## Machine",
-            "",
-            *facts,
-            "",
-            "## Options",
-            "",
-            *options,
-            "",
-        ]
+    return markdown_page(
+        benchmark="feed-quality",
+        started_at=report.started_at,
+        command=report.command,
+        table=markdown_table(columns(report), rows(report), NUMERIC),
+        notes=notes(report),
+        sections={
+            "Time": {name: f"{seconds:.1f} s" for name, seconds in report.seconds.items()},
+            "Machine": machine_facts(),
+            "Options": report.options,
+        },
     )
 
 

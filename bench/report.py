@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+
     from bench.cpu_time import CpuUse
     from bench.load import LoadResult
 
@@ -76,7 +78,7 @@ class Report:
 def machine_facts(*, k6_version: str, cpu_placement: str) -> dict[str, str]:
     return {
         "cpus": str(os.cpu_count()),
-        "cpu model": _cpu_model(),
+        "cpu model": cpu_model(),
         "cpu placement": cpu_placement,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "os": platform.platform(),
@@ -130,32 +132,40 @@ def notes(report: Report) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    header = "| " + " | ".join(COLUMNS) + " |"
-    divider = "| " + " | ".join("---:" if i in NUMERIC_COLUMNS else "---" for i in range(len(COLUMNS))) + " |"
-    table = [header, divider, *("| " + " | ".join(row) + " |" for row in _rows(report))]
-    facts = [f"- **{name}**: {value}" for name, value in report.machine.items()]
-    explanations = [f"- {line}" for line in notes(report)]
-    options = [f"- **{name}**: {value}" for name, value in report.options.items()]
-    return "\n".join(
-        [
-            f"# `{report.benchmark}` benchmark, {report.started_at}",
-            "",
-            f"Command: `{report.command}`",
-            "",
-            *table,
-            "",
-            *explanations,
-            "",
-            "## Machine",
-            "",
-            *facts,
-            "",
-            "## Options",
-            "",
-            *options,
-            "",
-        ]
+    return markdown_page(
+        benchmark=report.benchmark,
+        started_at=report.started_at,
+        command=report.command,
+        table=markdown_table(COLUMNS, _rows(report), NUMERIC_COLUMNS),
+        notes=notes(report),
+        sections={"Machine": report.machine, "Options": report.options},
     )
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: Collection[int]) -> list[str]:
+    """A Markdown table, numeric columns right-aligned."""
+    return [
+        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join("---:" if i in numeric else "---" for i in range(len(columns))) + " |",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def markdown_page(
+    *,
+    benchmark: str,
+    started_at: str,
+    command: str,
+    table: list[str],
+    notes: list[str],
+    sections: dict[str, Mapping[str, object]],
+) -> str:
+    """A benchmark's Markdown page: title, command, table, notes, then a list for each section."""
+    lines = [f"# `{benchmark}` benchmark, {started_at}", "", f"Command: `{command}`", "", *table, ""]
+    lines += [f"- {line}" for line in notes]
+    for title, values in sections.items():
+        lines += ["", f"## {title}", "", *(f"- **{name}**: {value}" for name, value in values.items())]
+    return "\n".join([*lines, ""])
 
 
 def render_json(report: Report) -> str:
@@ -244,7 +254,7 @@ def _failures(load: LoadResult) -> str:
     return f"{load.failed} ({load.failure_rate:.2%}, {load.non_2xx} non-2xx)"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -251,7 +251,7 @@ _products, _variants, _outbox = (cast("sa.Table", model.__table__) for model in 
 _DERIVED_COLUMNS = (
     "search_name", "search_text", "colors", "sizes", "price_min", "price_from", "currency", "in_stock",
 )  # fmt: skip
-"""The columns of ``catalog.search.fields.derived_fields``, in the order of :func:`_derived_values`."""
+"""The search fields (``models.Product``) the sync computes, in the order of :func:`_derived_values`."""
 _UPDATED_COLUMNS = (
     "name", "description", "category_path", "style_tags", "target_gender", "target_age_bands", "image_urls",
     "exclusive", "status", "source_updated_at", "content_hash", *_DERIVED_COLUMNS,
@@ -350,7 +350,8 @@ def _variant_record(
 
 
 def _derived_values(item: ProductIn) -> tuple[str, str, list[str], list[str], int, int, str, bool]:
-    """``catalog.search.fields.derived_fields(item)``, its values in order, at a fraction of the cost.
+    """The product's search fields: its name's terms, the terms of its name, category, style tags and colours,
+    its colours, sizes, lowest regular and paid prices, currency, and whether any variant is in stock.
 
     Cutting text into search terms is slow per character, but product texts reuse few words (categories, tags,
     colours, and names like ``[데일리] 오버핏 린넨 셔츠``), so each space-separated word is cut once and its terms

@@ -1,37 +1,22 @@
-"""The search fields a product carries besides what the mall sent: computed whenever it is written."""
+"""The search fields a product carries besides what the mall sent.
+
+The sync computes them from each item it writes (``catalog.sync._derived_values``); edits that change variants
+in place recompute prices and stock here.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from catalog.models import Product, Variant
-from catalog.search.text import index_terms
 
 if TYPE_CHECKING:
     import uuid
     from collections.abc import Collection
 
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from catalog.schemas import ProductIn
-
-
-def derived_fields(item: ProductIn) -> dict[str, Any]:
-    """``search_name``, ``search_text``, colours, sizes, prices and stock of a product as the mall sent it."""
-    colors = list(dict.fromkeys(v.color for v in item.variants if v.color))
-    sizes = list(dict.fromkeys(v.size for v in item.variants if v.size))
-    return {
-        "search_name": index_terms(item.name),
-        "search_text": index_terms(item.name, item.category_path.replace("/", " "), *item.style_tags, *colors),
-        "colors": colors,
-        "sizes": sizes,
-        "price_min": min(v.price for v in item.variants),
-        "price_from": min(v.price if v.sale_price is None else v.sale_price for v in item.variants),
-        "currency": item.variants[0].currency,
-        "in_stock": any(v.stock > 0 for v in item.variants),
-    }
 
 
 async def refresh_stock_and_prices(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
