@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -33,8 +33,10 @@ from personalization.segments import ANONYMOUS
 
 if TYPE_CHECKING:
     import datetime
+    from collections.abc import Awaitable, Callable
 
     from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from personalization.candidates import CandidateList
@@ -48,6 +50,9 @@ PERSONAL_WEIGHT = 0.8
 BOUGHT_PENALTY = 1.5
 SESSION_SECONDS = 3600
 SESSION_PREFIX = "shoa:feed:session:"
+MEMO_PREFIX = "shoa:feed:memo:"
+MEMO_SECONDS = 600
+TASTE_VERSION_PREFIX = "shoa:feed:taste-version:"
 AFFINITY_PREFIX = "shoa:feed:affinity:"
 AFFINITY_SECONDS = 30 * 24 * 3600
 
@@ -92,6 +97,15 @@ class FeedPage(msgspec.Struct, kw_only=True):
     """Whether the shopper's own likes and engagement re-ranked it."""
     items: list[FeedItem]
     next_cursor: str | None
+
+
+class KeyReader(Protocol):
+    """Reads Redis keys, maybe from a copy kept current by Redis's invalidations (``shoa_api.mirror``)."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    def forget(self, key: str) -> None:
+        """This process just wrote ``key``: read it from Redis next."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,7 @@ async def taste_of(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> S
 LIKE_AFFINITY = 4.0
 """A like counts towards its mall and category as a like event does."""
 K = TypeVar("K")
+V = TypeVar("V")
 
 
 def _normalized(counts: dict[K, float]) -> dict[K, float]:
@@ -214,7 +229,8 @@ def _normalized(counts: dict[K, float]) -> dict[K, float]:
 
 
 async def record_affinity(redis: Redis, user_id: uuid.UUID, engaged: list[tuple[uuid.UUID, str, float]]) -> None:
-    """Add engagement (mall, category, weight) to the shopper's affinities, kept ``AFFINITY_SECONDS`` from now."""
+    """Add engagement (mall, category, weight) to the shopper's affinities, kept ``AFFINITY_SECONDS`` from now;
+    their taste version moves with it."""
     if not engaged:
         return
     key = f"{AFFINITY_PREFIX}user:{user_id}"
@@ -223,6 +239,7 @@ async def record_affinity(redis: Redis, user_id: uuid.UUID, engaged: list[tuple[
             pipe.hincrbyfloat(key, f"mall:{mall_id}", weight)
             pipe.hincrbyfloat(key, f"category:{category}", weight)
         pipe.expire(key, AFFINITY_SECONDS)
+        _bump_taste_version(pipe, user_id)
         await pipe.execute()
 
 
@@ -257,23 +274,141 @@ async def feed_page(
     now: datetime.datetime,
     tile_seconds: float = 0.0,
 ) -> FeedPage:
-    personalized = taste is not None and not taste.empty
+    """A page for ``segment`` re-ranked by ``taste``: the first when ``cursor`` is ``None``, else the one it names."""
     if cursor is not None:
-        ranked, key, offset = await _resume(redis, cursor)
-    else:
-        current = await _current_candidates(session, redis, decay, segment, now=now)
-        if taste is not None and personalized:
-            ranked = rank(current.items, taste)
-            key = await _store_session(redis, segment, ranked)
-        else:
-            ranked, key = _anonymous_ranking(current), ("v", segment, current.version)
-        offset = 0
-    items, consumed = await _tiles(
-        session, ranked, offset=offset, limit=limit, explain=explain, tile_seconds=tile_seconds
-    )
+        return await resumed_page(
+            session, redis, cursor=cursor, limit=limit, explain=explain, tile_seconds=tile_seconds
+        )
+    ranked, key, _ = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
+    return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
+                       tile_seconds=tile_seconds)  # fmt: skip
+
+
+async def resumed_page(
+    session: AsyncSession, redis: Redis, *, cursor: str, limit: int, explain: bool, tile_seconds: float = 0.0
+) -> FeedPage:
+    """The page a cursor names, from the list fixed when the feed's first page was served."""
+    ranked, key, offset, segment = await _resume(redis, cursor)
+    return await _page(session, ranked, key, segment, offset=offset, limit=limit, explain=explain,
+                       tile_seconds=tile_seconds)  # fmt: skip
+
+
+async def shopper_first_page(
+    session: AsyncSession,
+    redis: Redis,
+    decay: Decay,
+    *,
+    keys: KeyReader,
+    user_id: uuid.UUID,
+    segment_of: Callable[[], Awaitable[str]],
+    limit: int,
+    explain: bool,
+    now: datetime.datetime,
+    tile_seconds: float = 0.0,
+) -> FeedPage:
+    """A logged-in shopper's first page; their ranked list is remembered while its inputs stay the same.
+
+    The list is a function of the shopper's segment, their taste and the segment's candidate version. Whatever
+    changes the first two (a like, an event, a profile change, closing the account) bumps the shopper's taste
+    version (``taste_changed``), and the worker's new candidate lists come with a new version; while neither
+    moved, the list made last time is the list a fresh ranking would make, and it is served again without
+    touching PostgreSQL. A remembered list lasts at most ``MEMO_SECONDS``, so a birthday moving the shopper to
+    another age band shows within that time even if nothing else changes.
+
+    ``keys`` reads the small keys involved (taste version, remembered list, current candidate version), which
+    the API mirrors in memory while Redis reports their changes.
+    """
+    memo_key = f"{MEMO_PREFIX}{user_id}"
+    taste_version = int(await keys.get(taste_version_key(user_id)) or 0)
+    if (raw_memo := await keys.get(memo_key)) is not None:
+        memo = msgspec.msgpack.decode(raw_memo, type=_Memo)
+        current = await keys.get(f"{candidate_lists.KEY_PREFIX}{memo.segment}:current")
+        if memo.taste_version == taste_version and current == memo.candidate_version.encode():
+            try:
+                ranked, key, _, segment = await _resume(redis, encode_cursor(*memo.key, 0))
+            except FeedExpiredError:
+                pass  # the list itself is gone (evicted): rank afresh
+            else:
+                return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
+                                   tile_seconds=tile_seconds)  # fmt: skip
+    segment = await segment_of()
+    taste = await taste_of(session, redis, user_id)
+    ranked, key, version = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
+    memo = _Memo(taste_version=taste_version, segment=segment, candidate_version=version, key=list(key))
+    await redis.set(memo_key, msgspec.msgpack.encode(memo), ex=MEMO_SECONDS)
+    keys.forget(memo_key)
+    return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
+                       tile_seconds=tile_seconds)  # fmt: skip
+
+
+async def taste_changed(redis: Redis, user_id: uuid.UUID) -> None:
+    """Call after what re-ranks the shopper's feed has changed *and been committed*: their next first page is
+    ranked afresh. (Bumping before the commit could let a ranking read the old likes under the new version.)"""
+    async with redis.pipeline(transaction=False) as pipe:
+        _bump_taste_version(pipe, user_id)
+        await pipe.execute()
+
+
+def taste_version_key(user_id: uuid.UUID) -> str:
+    return f"{TASTE_VERSION_PREFIX}{user_id}"
+
+
+def _bump_taste_version(pipe: Pipeline, user_id: uuid.UUID) -> None:
+    key = taste_version_key(user_id)
+    pipe.incr(key)
+    pipe.expire(key, AFFINITY_SECONDS)
+
+
+class _Memo(msgspec.Struct, array_like=True):
+    taste_version: int
+    segment: str
+    candidate_version: str
+    key: list[str]
+    """The cursor's first parts: ``["s", session id]`` or ``["v", segment, version]``."""
+
+
+async def _first_ranking(
+    session: AsyncSession,
+    redis: Redis,
+    decay: Decay,
+    *,
+    segment: str,
+    taste: ShopperTaste | None,
+    now: datetime.datetime,
+) -> tuple[list[Ranked], tuple[str, ...], str]:
+    """The list a first page starts: the segment's own (the same for everyone) or one ranked for the taste;
+    the key its cursors carry, and the candidate version it came from."""
+    current = await _current_candidates(session, redis, decay, segment, now=now)
+    if taste is not None and not taste.empty:
+        ranked = rank(current.items, taste)
+        return ranked, await _store_session(redis, segment, ranked), current.version
+    return _anonymous_ranking(current), ("v", segment, current.version), current.version
+
+
+async def _page(
+    session: AsyncSession,
+    ranked: list[Ranked],
+    key: tuple[str, ...],
+    segment: str,
+    *,
+    offset: int,
+    limit: int,
+    explain: bool,
+    tile_seconds: float,
+) -> FeedPage:
+    # The same page of the same list, within the tiles' few seconds, is the same answer: made once.
+    page_key = f"{':'.join(key)}:{offset}:{limit}:{explain:d}"
+    if tile_seconds > 0 and (known := _pages.get(page_key)) is not None:
+        return known
+    items, consumed = await _tiles(session, ranked, offset=offset, limit=limit, explain=explain,
+                                   tile_seconds=tile_seconds)  # fmt: skip
     next_offset = offset + consumed
     next_cursor = encode_cursor(*key, next_offset) if next_offset < len(ranked) else None
-    return FeedPage(segment=segment, personalized=personalized, items=items, next_cursor=next_cursor)
+    # A list of the shopper's own ("s") was re-ranked for them; a segment's ("v") is the same for everyone.
+    page = FeedPage(segment=segment, personalized=key[0] == "s", items=items, next_cursor=next_cursor)
+    if tile_seconds > 0:
+        _pages.put(page_key, page, seconds=tile_seconds)
+    return page
 
 
 async def _current_candidates(
@@ -321,10 +456,39 @@ async def _store_session(redis: Redis, segment: str, ranked: list[Ranked]) -> tu
     ]  # fmt: skip
     stored = _Stored(segment=segment, items=items)
     await redis.set(f"{SESSION_PREFIX}{session_id}", msgspec.msgpack.encode(stored), ex=SESSION_SECONDS)
+    _sessions.put(session_id, (segment, ranked))
     return ("s", session_id)
 
 
-async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, ...], int]:
+class _LocalCache(Generic[V]):
+    """A few seconds of memory, per process, for values that never change under their key."""
+
+    def __init__(self, seconds: float, max_entries: int) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, V]] = {}
+
+    def get(self, key: str) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: V, *, seconds: float | None = None) -> None:
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (time.monotonic() + (self.seconds if seconds is None else seconds), value)
+
+
+_pages: _LocalCache[FeedPage] = _LocalCache(seconds=0, max_entries=4096)
+"""Pages as served, by list, offset, limit and explain, for as long as the tiles they show (``tile_seconds``)."""
+_sessions: _LocalCache[tuple[str, list[Ranked]]] = _LocalCache(seconds=60, max_entries=256)
+"""Shoppers' lists, decoded, by session id: the next pages (and a remembered first page) skip Redis. Kept a
+minute, far less than the hour Redis keeps them, so a list never outlives its stored copy here."""
+
+
+async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, ...], int, str]:
+    """The list a cursor points into, its key, the offset, and the segment it was made for."""
     parts = decode_cursor(cursor, list[str | int])
     expired = "this feed is more than an hour old; start again without a cursor"
     match parts:
@@ -334,13 +498,17 @@ async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, .
                 if found is None:
                     raise FeedExpiredError(expired)
                 ranking = _anonymous_ranking(_remember(found))
-            return ranking, ("v", segment, version), offset
+            return ranking, ("v", segment, version), offset, segment
         case ["s", str(session_id), int(offset)] if offset >= 0:
-            raw = await redis.get(f"{SESSION_PREFIX}{session_id}")
-            if raw is None:
-                raise FeedExpiredError(expired)
-            stored = msgspec.msgpack.decode(raw if isinstance(raw, bytes) else raw.encode(), type=_Stored)
-            return [_unpack(item) for item in stored.items], ("s", session_id), offset
+            if (known := _sessions.get(session_id)) is None:
+                raw = await redis.get(f"{SESSION_PREFIX}{session_id}")
+                if raw is None:
+                    raise FeedExpiredError(expired)
+                stored = msgspec.msgpack.decode(raw if isinstance(raw, bytes) else raw.encode(), type=_Stored)
+                known = (stored.segment, [_unpack(item) for item in stored.items])
+                _sessions.put(session_id, known)
+            segment, ranking = known
+            return ranking, ("s", session_id), offset, segment
         case _:
             msg = "cursor is not one this API gave out; start again without it"
             raise InvalidCursorError(msg)
@@ -447,4 +615,7 @@ def _explanation(entry: Ranked) -> Explanation:
     )
 
 
-__all__ = ["ANONYMOUS", "FeedItem", "FeedPage", "ShopperTaste", "diversify", "feed_page", "rank", "taste_of"]
+__all__ = [
+    "ANONYMOUS", "FeedItem", "FeedPage", "ShopperTaste", "diversify", "feed_page", "rank", "resumed_page",
+    "shopper_first_page", "taste_changed", "taste_of", "taste_version_key",
+]  # fmt: skip

@@ -19,10 +19,19 @@ from redis.asyncio import Redis
 
 from catalog.search.engine import SearchEngine  # noqa: TC001 - Litestar reads provider annotations at runtime
 from catalog.search.postgres import PostgresSearch
-from shoa_api.auth import AuthKit, provide_issuer, provide_optional_shopper, provide_partner, provide_shopper
+from personalization import candidates, feed
+from shoa_api.auth import (
+    REVOKED_ACCESS_PREFIX,
+    AuthKit,
+    provide_issuer,
+    provide_optional_shopper,
+    provide_partner,
+    provide_shopper,
+)
 from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
+from shoa_api.mirror import RedisMirror
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
 from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
@@ -44,6 +53,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("shoa.app")
 
 API_VERSION = "1.0.0"
+MIRRORED_PREFIXES = (
+    REVOKED_ACCESS_PREFIX,  # read by every request with a token
+    feed.TASTE_VERSION_PREFIX,
+    feed.MEMO_PREFIX,
+    candidates.KEY_PREFIX,  # which candidate list is current, per segment
+)
+"""Keys read on most requests and written rarely: kept in memory while Redis reports their changes."""
 HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
 
 
@@ -66,7 +82,8 @@ def create_app(settings: Settings) -> Litestar:
     async def clients(app: Litestar) -> AsyncIterator[None]:
         redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
-        app.state.redis, app.state.http = redis, http
+        app.state.redis, app.state.http, app.state.settings = redis, http, settings
+        app.state.mirror = mirror = RedisMirror(redis, MIRRORED_PREFIXES)
         app.state.read_session_maker = create_read_session_maker(engine)
         app.state.auth = AuthKit(settings)
         # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
@@ -78,12 +95,14 @@ def create_app(settings: Settings) -> Litestar:
         gc.collect()
         gc.freeze()
         flusher = asyncio.create_task(anonymous_reads.run(redis), name="rate-limit-flush")
+        mirroring = asyncio.create_task(mirror.run(), name="redis-mirror")
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in (flusher, mirroring):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await http.aclose()
             await redis.aclose()
 
@@ -108,6 +127,7 @@ def create_app(settings: Settings) -> Litestar:
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "metrics": Provide(lambda: app_metrics, use_cache=True, sync_to_thread=False),
             "redis": Provide(_state_redis, sync_to_thread=False),
+            "mirror": Provide(_state_mirror, sync_to_thread=False),
             "http": Provide(_state_http, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
@@ -149,6 +169,11 @@ def create_app_from_environment() -> Litestar:
 def _state_redis(state: State) -> Redis:
     redis: Redis = state.redis
     return redis
+
+
+def _state_mirror(state: State) -> RedisMirror:
+    mirror: RedisMirror = state.mirror
+    return mirror
 
 
 def _state_http(state: State) -> httpx.AsyncClient:

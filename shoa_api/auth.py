@@ -6,7 +6,6 @@ import datetime
 from typing import TYPE_CHECKING, Any
 
 from litestar.datastructures import State  # noqa: TC002 - Litestar reads dependency annotations
-from litestar.di import NamedDependency  # noqa: TC002
 from redis.asyncio import Redis  # noqa: TC002
 
 from catalog import keys
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from litestar.handlers.base import BaseRouteHandler
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from shoa_api.mirror import RedisMirror
     from shoa_api.settings import Settings
 
 REVOKED_ACCESS_PREFIX = "shoa:revoked-access:"
@@ -52,7 +52,7 @@ def provide_issuer(state: State) -> Issuer:
     return kit.issuer(utc_now())
 
 
-async def provide_shopper(request: Request[Any, Any, Any], state: State, redis: NamedDependency[Redis]) -> AccessClaims:
+async def provide_shopper(request: Request[Any, Any, Any], state: State) -> AccessClaims:
     """The logged-in shopper, from ``Authorization: Bearer <access token>``; 401 otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -60,26 +60,27 @@ async def provide_shopper(request: Request[Any, Any, Any], state: State, redis: 
         raise MissingCredentialsError(msg)
     kit: AuthKit = state.auth
     claims = kit.access_tokens.verify(token.strip(), now=utc_now())
-    if await redis.exists(f"{REVOKED_ACCESS_PREFIX}{claims.token_id}"):
+    mirror: RedisMirror = state.mirror
+    if await mirror.exists(f"{REVOKED_ACCESS_PREFIX}{claims.token_id}"):
         msg = "the token was revoked by a logout; log in again"
         raise InvalidTokenError(msg)
     return claims
 
 
-async def provide_optional_shopper(
-    request: Request[Any, Any, Any], state: State, redis: NamedDependency[Redis]
-) -> AccessClaims | None:
+async def provide_optional_shopper(request: Request[Any, Any, Any], state: State) -> AccessClaims | None:
     """The logged-in shopper when the request carries a token (a bad token is still a 401), else ``None``."""
     if not request.headers.get("authorization"):
         return None
-    return await provide_shopper(request, state, redis)
+    return await provide_shopper(request, state)
 
 
-async def revoke_access_token(redis: Redis, claims: AccessClaims) -> None:
+async def revoke_access_token(redis: Redis, mirror: RedisMirror, claims: AccessClaims) -> None:
     """Refuse this access token from now until it would have expired anyway."""
     remaining = int((claims.expires_at - utc_now()).total_seconds()) + 1
     if remaining > 0:
-        await redis.set(f"{REVOKED_ACCESS_PREFIX}{claims.token_id}", "1", ex=remaining)
+        key = f"{REVOKED_ACCESS_PREFIX}{claims.token_id}"
+        await redis.set(key, "1", ex=remaining)
+        mirror.forget(key)  # other processes hear of it from Redis
 
 
 class MissingCredentialsError(InvalidTokenError):

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 ALGORITHM = "HS256"
 ISSUER = "shoa"
+VERIFIED_KEPT = 10_000
 REFRESH_TOKEN_PREFIX = "shoa_rt_"  # noqa: S105 - a recognisable prefix, not a secret
 
 
@@ -46,6 +47,9 @@ class AccessTokens:
         self._signing_kid = key_id(current)
         self._keys = {key_id(secret.strip()): OctKey.import_key(secret.strip()) for secret in [current, *previous]}
         self.lifetime = datetime.timedelta(minutes=settings.access_token_minutes)
+        self._verified: dict[str, AccessClaims] = {}
+        """Tokens whose signature and claims checked out: the same string always would again with these keys.
+        Only expiry (and, elsewhere, revocation) can change, and both are checked on every use."""
 
     def issue(self, user_id: uuid.UUID, *, now: datetime.datetime) -> tuple[str, AccessClaims]:
         expires_at = now + self.lifetime
@@ -62,6 +66,18 @@ class AccessTokens:
         return jwt.encode(header, payload, self._keys[self._signing_kid], algorithms=[ALGORITHM]), claims
 
     def verify(self, token: str, *, now: datetime.datetime) -> AccessClaims:
+        """The token's claims, when its signature and claims are good and it has not expired."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify_signed(token)
+            if len(self._verified) >= VERIFIED_KEPT:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        if claims.expires_at <= now:
+            raise InvalidTokenError("the token has expired; refresh it")
+        return claims
+
+    def _verify_signed(self, token: str) -> AccessClaims:
         try:
             header = extract_compact(token.encode()).protected
             key = self._keys.get(str(header.get("kid")))
@@ -79,8 +95,6 @@ class AccessTokens:
             raise InvalidTokenError("the token lacks required claims") from exc
         if claims.get("iss") != ISSUER or claims.get("typ") != "access":
             raise InvalidTokenError("the token is not a Shoa access token")
-        if expires <= int(now.timestamp()):
-            raise InvalidTokenError("the token has expired; refresh it")
         return AccessClaims(
             user_id=subject,
             token_id=token_id,

@@ -14,6 +14,8 @@ from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.schemas import Profile, ProfileUpdate
 from shoa_api.accounts.tokens import AccessClaims
 from shoa_api.auth import revoke_access_token
+from shoa_api.mirror import RedisMirror
+from shoa_api.routes.signals import taste_changed
 
 
 class AccountController(Controller):
@@ -26,9 +28,17 @@ class AccountController(Controller):
 
     @patch(operation_id="update_me", summary="Change some of my profile, contacts or consents")
     async def update_me(
-        self, data: JSONBody[ProfileUpdate], db: NamedDependency[AsyncSession], shopper: NamedDependency[AccessClaims]
+        self,
+        data: JSONBody[ProfileUpdate],
+        db: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
+        shopper: NamedDependency[AccessClaims],
     ) -> Profile:
-        return await service.update_profile(db, shopper.user_id, data, now=utc_now())
+        profile = await service.update_profile(db, shopper.user_id, data, now=utc_now())
+        await db.commit()  # before the feed may pick a segment from it
+        await taste_changed(redis, mirror, shopper.user_id)  # gender and birth date choose the feed's segment
+        return profile
 
     @delete(
         operation_id="erase_me", summary="Erase my personal data and close my account", status_code=HTTP_204_NO_CONTENT
@@ -37,7 +47,10 @@ class AccountController(Controller):
         self,
         db: NamedDependency[AsyncSession],
         redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
         shopper: NamedDependency[AccessClaims],
     ) -> None:
         await service.erase(db, shopper.user_id, now=utc_now())
-        await revoke_access_token(redis, shopper)
+        await db.commit()
+        await revoke_access_token(redis, mirror, shopper)
+        await taste_changed(redis, mirror, shopper.user_id)  # the remembered feed goes: other devices' tokens get 401

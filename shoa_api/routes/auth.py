@@ -22,6 +22,7 @@ from shoa_api.accounts.service import Issuer, RefreshReuse
 from shoa_api.accounts.tokens import AccessClaims
 from shoa_api.auth import revoke_access_token
 from shoa_api.errors import problem_response
+from shoa_api.mirror import RedisMirror
 from shoa_api.ratelimit import LoginLockout
 from shoa_api.settings import Settings
 
@@ -89,10 +90,11 @@ class AuthController(Controller):
         data: JSONBody[RefreshRequest],
         db: NamedDependency[AsyncSession],
         redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
         shopper: NamedDependency[AccessClaims],
     ) -> None:
         await service.logout(db, data.refresh_token, user_id=shopper.user_id, now=utc_now())
-        await revoke_access_token(redis, shopper)
+        await revoke_access_token(redis, mirror, shopper)
 
     @get(
         "/oauth/{provider:str}/authorize",

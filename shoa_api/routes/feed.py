@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from litestar import get
-from litestar.di import NamedDependency
+from litestar import Request, get
+from litestar.datastructures import State  # noqa: TC002 - Litestar reads dependency annotations
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from personalization import feed
 from personalization.feed import FeedPage
 from personalization.segments import ANONYMOUS
 from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.service import shopper_segment
-from shoa_api.accounts.tokens import AccessClaims
+from shoa_api.auth import provide_optional_shopper
 from shoa_api.routes.signals import recorder_for
-from shoa_api.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from shoa_api.accounts.tokens import AccessClaims
+    from shoa_api.mirror import RedisMirror
+    from shoa_api.settings import Settings
+
+
+class FeedRequest:
+    # A plain class, not a dataclass: Litestar would validate a dataclass field by field on every request.
+    __slots__ = ("mirror", "read_sessions", "redis", "settings", "shopper")
+
+    def __init__(
+        self,
+        *,
+        shopper: AccessClaims | None,
+        settings: Settings,
+        redis: Redis,
+        mirror: RedisMirror,
+        read_sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self.shopper = shopper
+        self.settings = settings
+        self.redis = redis
+        self.mirror = mirror
+        self.read_sessions = read_sessions
+
+
+async def provide_feed_request(request: Request[Any, Any, Any], state: State) -> FeedRequest:
+    """What the feed needs, as one dependency. Litestar resolves two or more dependencies of a handler in an
+    anyio task group per request, which cost a sixth of a logged-in shopper's (remembered) feed page."""
+    return FeedRequest(
+        shopper=await provide_optional_shopper(request, state),
+        settings=state.settings,
+        redis=state.redis,
+        mirror=state.mirror,
+        read_sessions=state.read_session_maker,
+    )
 
 
 @get(
@@ -28,13 +66,11 @@ from shoa_api.settings import Settings
     # The anonymous first page is the same for every visitor; a logged-in shopper's is never cached.
     cache=True,
     opt={"cache_key_parameters": ("cursor", "limit", "explain")},
+    dependencies={"feed_request": Provide(provide_feed_request)},
 )
 async def get_feed(
     *,
-    db_read: NamedDependency[AsyncSession],
-    redis: NamedDependency[Redis],
-    settings: NamedDependency[Settings],
-    optional_shopper: NamedDependency[AccessClaims | None],
+    feed_request: NamedDependency[FeedRequest],
     cursor: Annotated[str | None, QueryParameter(max_length=512, description="`next_cursor` of the last page.")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=50, description="Items per page, 1 to 50.")] = 20,
     explain: Annotated[bool, QueryParameter(description="Add each item's score parts.")] = False,
@@ -42,19 +78,31 @@ async def get_feed(
     """Anonymous visitors get the default segment; a logged-in shopper gets their gender x age band segment
     (or the default when they gave neither), re-ranked by their own likes and engagement."""
     now = utc_now()
-    segment, taste = ANONYMOUS, None
-    if optional_shopper is not None:
-        segment = await shopper_segment(db_read, optional_shopper.user_id, now=now)
-        taste = await feed.taste_of(db_read, redis, optional_shopper.user_id)
-    return await feed.feed_page(
-        db_read,
-        redis,
-        recorder_for(settings.feed).decay,
-        segment=segment,
-        taste=taste,
-        cursor=cursor,
-        limit=limit,
-        explain=explain,
-        now=now,
-        tile_seconds=settings.app.public_cache_seconds,
-    )
+    settings, redis = feed_request.settings, feed_request.redis
+    decay = recorder_for(settings.feed).decay
+    tile_seconds = settings.app.public_cache_seconds
+    # A session holds no connection until its first statement: a remembered page never takes one.
+    async with feed_request.read_sessions() as db_read:
+        if cursor is not None:
+            # The list was fixed by the first page; who asks does not change it.
+            return await feed.resumed_page(
+                db_read, redis, cursor=cursor, limit=limit, explain=explain, tile_seconds=tile_seconds
+            )
+        if feed_request.shopper is None:
+            return await feed.feed_page(
+                db_read, redis, decay, segment=ANONYMOUS, taste=None, cursor=None, limit=limit, explain=explain,
+                now=now, tile_seconds=tile_seconds,
+            )  # fmt: skip
+        user_id = feed_request.shopper.user_id
+        return await feed.shopper_first_page(
+            db_read,
+            redis,
+            decay,
+            keys=feed_request.mirror,
+            user_id=user_id,
+            segment_of=lambda: shopper_segment(db_read, user_id, now=now),
+            limit=limit,
+            explain=explain,
+            now=now,
+            tile_seconds=tile_seconds,
+        )

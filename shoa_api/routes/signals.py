@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personalization import events, likes
+from personalization import events, feed, likes
 from personalization.errors import MissingDeviceError, TooManyEventsError
 from personalization.events import EventBatchResult, Recorder
 from personalization.likes import LikePage
@@ -23,11 +23,18 @@ from personalization.segments import ANONYMOUS
 from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.service import shopper_segment
 from shoa_api.accounts.tokens import AccessClaims
+from shoa_api.mirror import RedisMirror
 from shoa_api.ratelimit import Limit, RateLimiter
 from shoa_api.settings import FeedSettings, Settings
 
 DEVICE_HEADER = "x-device-id"
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+async def taste_changed(redis: Redis, mirror: RedisMirror, user_id: uuid.UUID) -> None:
+    """What re-ranks the shopper's feed changed and is committed: their next first page is ranked afresh."""
+    await feed.taste_changed(redis, user_id)
+    mirror.forget(feed.taste_version_key(user_id))
 
 
 def recorder_for(settings: FeedSettings) -> Recorder:
@@ -51,10 +58,12 @@ def recorder_for(settings: FeedSettings) -> Recorder:
     tags=["personalization"],
 )
 async def record_events(
+    *,
     request: Request[Any, Any, Any],
     db: NamedDependency[AsyncSession],
     redis: NamedDependency[Redis],
     settings: NamedDependency[Settings],
+    mirror: NamedDependency[RedisMirror],
     optional_shopper: NamedDependency[AccessClaims | None],
 ) -> EventBatchResult:
     """Anonymous apps send ``X-Device-Id`` (8 to 64 letters, digits and ``._:-``); logged-in ones their token."""
@@ -73,7 +82,7 @@ async def record_events(
     if (retry_after := await RateLimiter(redis).hit(limit, actor, amount=len(items))) is not None:
         msg = f"at most {limit.limit} events a minute per device or shopper; retry after {retry_after} s"
         raise TooManyEventsError(msg, retry_after=retry_after)
-    return await events.record_events(
+    result = await events.record_events(
         db,
         redis,
         recorder_for(settings.feed),
@@ -83,6 +92,9 @@ async def record_events(
         now=now,
         user_id=optional_shopper.user_id if optional_shopper is not None else None,
     )
+    if optional_shopper is not None and result.accepted:
+        mirror.forget(feed.taste_version_key(optional_shopper.user_id))  # moved with the affinities
+    return result
 
 
 class LikeController(Controller):
@@ -102,14 +114,18 @@ class LikeController(Controller):
     @put("/{product_id:uuid}", operation_id="like_product", summary="Like a product (again is fine)")
     async def like_product(
         self,
+        *,
         db: NamedDependency[AsyncSession],
         redis: NamedDependency[Redis],
         settings: NamedDependency[Settings],
+        mirror: NamedDependency[RedisMirror],
         shopper: NamedDependency[AccessClaims],
         product_id: FromPath[uuid.UUID],
     ) -> Response[None]:
         created = await likes.like(db, user_id=shopper.user_id, product_id=product_id)
         if created:
+            await db.commit()  # before the feed may re-rank with it
+            await taste_changed(redis, mirror, shopper.user_id)
             now = utc_now()
             recorder = recorder_for(settings.feed)
             actor = f"user:{shopper.user_id}"
@@ -129,6 +145,13 @@ class LikeController(Controller):
         "/{product_id:uuid}", operation_id="unlike_product", summary="Take back a like", status_code=HTTP_204_NO_CONTENT
     )
     async def unlike_product(
-        self, db: NamedDependency[AsyncSession], shopper: NamedDependency[AccessClaims], product_id: FromPath[uuid.UUID]
+        self,
+        db: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
+        shopper: NamedDependency[AccessClaims],
+        product_id: FromPath[uuid.UUID],
     ) -> None:
         await likes.unlike(db, user_id=shopper.user_id, product_id=product_id)
+        await db.commit()  # before the feed may re-rank without it
+        await taste_changed(redis, mirror, shopper.user_id)

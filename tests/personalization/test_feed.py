@@ -16,10 +16,10 @@ from catalog.models import Mall, MallApiKey, Product
 from personalization import candidates
 from personalization.feed import MAX_PER_MALL, Ranked, diversify
 from personalization.scores import Decay
-from tests.shoa_api.test_auth import bearer, signup
+from tests.shoa_api.test_auth import PASSWORD, bearer, signup
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -287,3 +287,86 @@ async def test_the_cached_anonymous_page_is_never_served_to_a_shopper(
         assert (await client.get("/v1/feed")).json() == anonymous  # the same for every visitor, from the cache
         other = bearer(await signup(client, email="b@example.kr", gender="female", birth_date="2004-05-05"))
         assert (await client.get("/v1/feed", headers=other)).json()["segment"] == "female:20s_early"
+
+
+async def _liked(session: AsyncSession, *, not_from: set[str], count: int = 3) -> list[uuid.UUID]:
+    """On-sale products of one mall outside ``not_from``."""
+    mall_id = await session.scalar(
+        sa.select(Mall.id).where(Mall.id.not_in([uuid.UUID(m) for m in not_from])).order_by(Mall.id).limit(1)
+    )
+    on_sale = sa.select(Product.id).where(Product.mall_id == mall_id, Product.in_stock, Product.status == "on_sale")
+    return list(await session.scalars(on_sale.limit(count)))
+
+
+async def test_a_shoppers_first_page_is_remembered_until_what_ranks_it_changes(
+    client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
+) -> None:
+    """The same shopper asking again gets the same list (no re-ranking), and anything that would rank it
+    differently (a like, an event, a profile change, new candidates) shows on the very next first page."""
+    auth = bearer(await signup(client, gender="female", birth_date="2004-05-05"))
+
+    async def first_page() -> dict[str, Any]:
+        response = await client.get("/v1/feed", headers=auth, params={"limit": 50, "explain": "true"})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    unliked = await first_page()
+    for product_id in await _liked(session, not_from=set()):
+        assert (await client.put(f"/v1/likes/{product_id}", headers=auth)).status_code == 201
+    liked = await first_page()
+    assert liked["personalized"] is True
+    assert liked["items"] != unliked["items"]
+    again = await first_page()
+    assert again["next_cursor"] == liked["next_cursor"]  # the same remembered list
+    assert again["items"] == liked["items"]
+
+    # Engagement with another mall re-ranks at once.
+    shown = {item["mall"]["id"] for item in again["items"]}
+    engaged = await _liked(session, not_from=shown, count=5)
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    events = [
+        {"id": str(uuid.uuid4()), "kind": "add_to_cart", "product_id": str(p), "occurred_at": now} for p in engaged
+    ]
+    assert (await client.post("/v1/events", headers=auth, json={"events": events})).json()["accepted"] == len(events)
+    after_events = await first_page()
+    assert after_events["next_cursor"] != again["next_cursor"]
+    assert after_events["items"] != again["items"]
+
+    # A new candidate list from the worker: a new list.
+    await refresh(session, redis_client)
+    assert (await first_page())["next_cursor"] != after_events["next_cursor"]
+
+    # Taking the likes back is seen too: their mall's items lose the affinity the likes gave them.
+    liked_products = await _liked(session, not_from=set())
+    liked_mall = str(await session.scalar(sa.select(Product.mall_id).where(Product.id == liked_products[0])))
+    assert any(item["explain"]["mall_affinity"] > 0 for item in await first_page_items(first_page, liked_mall))
+    for product_id in liked_products:
+        assert (await client.delete(f"/v1/likes/{product_id}", headers=auth)).status_code == 204
+    assert all(item["explain"]["mall_affinity"] == 0 for item in await first_page_items(first_page, liked_mall))
+
+    # A changed profile changes the segment on the next page.
+    assert (await client.patch("/v1/me", headers=auth, json={"gender": "male"})).status_code == 200
+    assert (await first_page())["segment"] == "male:20s_early"
+
+
+async def first_page_items(first_page: Callable[[], Awaitable[dict[str, Any]]], mall: str) -> list[dict[str, Any]]:
+    return [item for item in (await first_page())["items"] if item["mall"]["id"] == mall]
+
+
+async def test_a_token_ended_by_logout_or_erasure_gets_no_feed(client: ShoaClient, catalog: None) -> None:
+    tokens = await signup(client, email="mina@example.kr", password=PASSWORD, gender="female", birth_date="1999-09-09")
+    auth = bearer(tokens)
+    assert (await client.get("/v1/feed", headers=auth)).status_code == 200
+    response = await client.post("/v1/auth/logout", headers=auth, json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 204
+    assert (await client.get("/v1/feed", headers=auth)).status_code == 401
+
+    # Two devices; the account is closed from one: the other's still unexpired token gets no feed either.
+    phone, tablet = [
+        bearer((await client.post("/v1/auth/login", json={"login": "mina@example.kr", "password": PASSWORD})).json())
+        for _ in range(2)
+    ]
+    assert (await client.get("/v1/feed", headers=tablet)).status_code == 200
+    assert (await client.delete("/v1/me", headers=phone)).status_code == 204
+    assert (await client.get("/v1/feed", headers=phone)).status_code == 401
+    assert (await client.get("/v1/feed", headers=tablet)).status_code == 401

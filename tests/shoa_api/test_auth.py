@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from shoa_api.accounts.errors import InvalidTokenError
 from shoa_api.accounts.models import RefreshToken, User
 from shoa_api.accounts.tokens import AccessTokens
 from shoa_api.app import create_app
@@ -311,6 +312,19 @@ async def test_an_expired_token_is_refused(client: ShoaClient, settings: Any) ->
 
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+def test_a_token_verified_before_is_still_refused_once_it_expires(settings: Any) -> None:
+    """Verified tokens are remembered (their signature cannot change), their expiry is checked every time."""
+    tokens = AccessTokens(settings.security)
+    now = datetime.datetime.now(datetime.UTC)
+    token, claims = tokens.issue(uuid.uuid4(), now=now)
+    assert tokens.verify(token, now=now).user_id == claims.user_id
+    assert tokens.verify(token, now=claims.expires_at - datetime.timedelta(seconds=1)) == tokens.verify(token, now=now)
+    with pytest.raises(InvalidTokenError, match="expired"):
+        tokens.verify(token, now=claims.expires_at)
+    with pytest.raises(InvalidTokenError, match="signature"):
+        tokens.verify(token[:-2] + ("AA" if not token.endswith("AA") else "BB"), now=now)
 
 
 async def test_rotating_the_key_keeps_everyone_logged_in(services: Services) -> None:
