@@ -318,27 +318,45 @@ async def shopper_first_page(
     ``keys`` reads the small keys involved (taste version, remembered list, current candidate version), which
     the API mirrors in memory while Redis reports their changes.
     """
-    memo_key = f"{MEMO_PREFIX}{user_id}"
-    taste_version = int(await keys.get(taste_version_key(user_id)) or 0)
-    if (raw_memo := await keys.get(memo_key)) is not None:
-        memo = msgspec.msgpack.decode(raw_memo, type=_Memo)
-        current = await keys.get(f"{candidate_lists.KEY_PREFIX}{memo.segment}:current")
-        if memo.taste_version == taste_version and current == memo.candidate_version.encode():
-            try:
-                ranked, key, _, segment = await _resume(redis, encode_cursor(*memo.key, 0))
-            except FeedExpiredError:
-                pass  # the list itself is gone (evicted): rank afresh
-            else:
-                return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
-                                   tile_seconds=tile_seconds)  # fmt: skip
+    taste_version, memo = await _remembered(keys, user_id)
+    if memo is not None:
+        try:
+            ranked, key, _, segment = await _resume(redis, encode_cursor(*memo.key, 0))
+        except FeedExpiredError:
+            pass  # the list itself is gone (evicted): rank afresh
+        else:
+            return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
+                               tile_seconds=tile_seconds)  # fmt: skip
     segment = await segment_of()
     taste = await taste_of(session, redis, user_id)
     ranked, key, version = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
     memo = _Memo(taste_version=taste_version, segment=segment, candidate_version=version, key=list(key))
+    memo_key = f"{MEMO_PREFIX}{user_id}"
     await redis.set(memo_key, msgspec.msgpack.encode(memo), ex=MEMO_SECONDS)
     keys.forget(memo_key)
     return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
                        tile_seconds=tile_seconds)  # fmt: skip
+
+
+async def remembered_first_page(
+    redis: Redis, *, keys: KeyReader, user_id: uuid.UUID, limit: int, explain: bool
+) -> FeedPage | None:
+    """The shopper's first page when their remembered list still holds and this process served that page of it
+    within the tiles' few seconds: no database at all. ``None`` otherwise (then ``shopper_first_page``)."""
+    _, memo = await _remembered(keys, user_id)
+    return None if memo is None else _pages.get(_page_key(tuple(memo.key), 0, limit, explain=explain))
+
+
+async def _remembered(keys: KeyReader, user_id: uuid.UUID) -> tuple[int, _Memo | None]:
+    """The shopper's taste version, and what was remembered of their last first page if it still holds."""
+    taste_version = int(await keys.get(taste_version_key(user_id)) or 0)
+    if (raw_memo := await keys.get(f"{MEMO_PREFIX}{user_id}")) is None:
+        return taste_version, None
+    memo = msgspec.msgpack.decode(raw_memo, type=_Memo)
+    current = await keys.get(f"{candidate_lists.KEY_PREFIX}{memo.segment}:current")
+    if memo.taste_version != taste_version or current != memo.candidate_version.encode():
+        return taste_version, None
+    return taste_version, memo
 
 
 async def taste_changed(redis: Redis, user_id: uuid.UUID) -> None:
@@ -385,6 +403,10 @@ async def _first_ranking(
     return _anonymous_ranking(current), ("v", segment, current.version), current.version
 
 
+def _page_key(key: tuple[str, ...], offset: int, limit: int, *, explain: bool) -> str:
+    return f"{':'.join(key)}:{offset}:{limit}:{explain:d}"
+
+
 async def _page(
     session: AsyncSession,
     ranked: list[Ranked],
@@ -397,7 +419,7 @@ async def _page(
     tile_seconds: float,
 ) -> FeedPage:
     # The same page of the same list, within the tiles' few seconds, is the same answer: made once.
-    page_key = f"{':'.join(key)}:{offset}:{limit}:{explain:d}"
+    page_key = _page_key(key, offset, limit, explain=explain)
     if tile_seconds > 0 and (known := _pages.get(page_key)) is not None:
         return known
     items, consumed = await _tiles(session, ranked, offset=offset, limit=limit, explain=explain,
@@ -616,6 +638,7 @@ def _explanation(entry: Ranked) -> Explanation:
 
 
 __all__ = [
-    "ANONYMOUS", "FeedItem", "FeedPage", "ShopperTaste", "diversify", "feed_page", "rank", "resumed_page",
+    "ANONYMOUS", "FeedItem", "FeedPage", "ShopperTaste", "diversify", "feed_page", "rank", "remembered_first_page",
+    "resumed_page",
     "shopper_first_page", "taste_changed", "taste_of", "taste_version_key",
 ]  # fmt: skip

@@ -27,17 +27,17 @@ PUBLIC_CACHE_STORE = "public_answers"
 
 
 def public_cache_key(request: Request[Any, Any, Any]) -> str:
+    if authorization := request.headers.get("authorization"):
+        # A credentialed request may get a personal answer: it never shares a key with anyone's (and is never
+        # stored, see ``worth_storing``).
+        query_string = request.scope["query_string"].decode("latin-1")
+        return f"{request.url.path}?{query_string}#personal:{hashlib.sha256(authorization.encode()).hexdigest()}"
     query = request.query_params
     names: tuple[str, ...] = request.route_handler.opt.get("cache_key_parameters", KEYED_PARAMETERS)
     # Every value of a repeated parameter, in the order sent, each escaped: no two requests share a key unless
     # the handler sees the same parameters.
     parts = [f"{name}={quote(value, safe='')}" for name in names for value in query.getall(name, None) or [""]]
-    key = request.url.path + "?" + "&".join(parts)
-    if request.headers.get("authorization"):
-        # A credentialed request may get a personal answer: it never shares a key with anyone's (and is never
-        # stored, see ``worth_storing``).
-        key += "#personal:" + hashlib.sha256(request.headers["authorization"].encode()).hexdigest()
-    return key
+    return request.url.path + "?" + "&".join(parts)
 
 
 def public_cache_config(seconds: int) -> ResponseCacheConfig:
