@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
             "--products", type=_positive(int), default=default_products, help="sync, search, feed-quality: products"
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
-        command.add_argument("--shoppers", type=_positive(int), default=30, help="feed-quality: shoppers per segment")
+        command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")
         command.add_argument("--seed", type=int, default=20261129, help="feed-quality: the population's random seed")
         command.set_defaults(benchmark=benchmark)
     return parser

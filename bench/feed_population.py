@@ -169,6 +169,12 @@ class Shopper:
 @dataclass(frozen=True)
 class Population:
     shoppers: list[Shopper]
+    appeal: Mapping[str, float] = field(default_factory=dict)
+    """Each product's hidden appeal, by id: with ``taste_draw``, the truth no ranking is shown."""
+
+    def expected_draw(self, taste: Taste, item: CatalogItem) -> float:
+        """How strongly ``item`` draws the segment's shoppers on average: what their purchases follow."""
+        return self.appeal.get(item.id, 0.0) * taste_draw(taste, item)
 
     def purchases(self, segment: str) -> Counter[str]:
         return Counter(p for shopper in self.shoppers if shopper.taste.segment == segment for p in shopper.purchases)
@@ -211,7 +217,7 @@ def build_population(
             draw = buying.for_shopper(twist)
             segment[number % len(segment)].purchases += [items[draw.pick(rng)].id for _ in range(rng.choice(PURCHASES))]
         shoppers += segment
-    return Population(shoppers)
+    return Population(shoppers, appeal={item.id: a for item, a in zip(items, appeal, strict=True)})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """``python -m bench feed-quality``: does ``GET /v1/feed`` show each segment what its shoppers go on to buy?
 
 The demo catalog (20,000 products through the partner sync) and a synthetic population (``bench.feed_population``:
-seven segments with tastes of their own, 30 shoppers each) on embedded PostgreSQL and Redis. The shoppers sign up
+seven segments with tastes of their own, 100 shoppers each by default) on embedded PostgreSQL and Redis. The shoppers sign up
 (anonymous ones browse with a device id), and their week of views, clicks, likes and carts goes through the real
 API; the worker's jobs run (two passes, as two turns of a running worker would). Each segment's later purchases
 are held out: never sent, they are what the feed is judged against. A fresh account of each segment (a fresh
@@ -34,13 +34,25 @@ import sqlalchemy as sa
 from bench.cpus import plan_cpus
 from bench.feed_metrics import gap_interval, mall_mix, ndcg_at, rank_by
 from bench.feed_population import TASTES, CatalogItem, Interaction, Population, Taste, build_population
-from bench.feed_report import FEED, NEWEST, POPULARITY, SEGMENT_TOP, FeedQualityReport, SegmentResult, render_text, save
+from bench.feed_report import (
+    FEED,
+    NEWEST,
+    POPULARITY,
+    SEGMENT_TOP,
+    TRUE_TASTE,
+    FeedQualityReport,
+    SegmentResult,
+    render_text,
+    save,
+)
 from bench.http import BenchmarkError, _base_environment, _process_pinned_to, _shoa_variables
 from bench.report import now_utc
 from bench.server import AppServer
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Mall, MallStatus, Product, ProductStatus
+from personalization.candidates import Candidate
+from personalization.feed import RANK_DEPTH, Ranked, diversify
 from personalization.segments import korea_today
 from shoa_api.database import run_unit_of_work
 from shoa_api.migrate import upgrade_to_head
@@ -292,6 +304,7 @@ def _evaluate(
         NEWEST: rank_by(universe, lambda p: (uuid.UUID(p).int,), FIRST_ITEMS),
         POPULARITY: rank_by(universe, lambda p: (everyone[p], uuid.UUID(p).int), FIRST_ITEMS),
         SEGMENT_TOP: rank_by(universe, lambda p: (own[p], uuid.UUID(p).int), FIRST_ITEMS),
+        TRUE_TASTE: _true_taste(taste, [by_id[p] for p in universe], population),
     }
     purchases = population.purchases(taste.segment)
     relevance = {product: float(count) for product, count in purchases.items()}
@@ -316,6 +329,20 @@ def _evaluate(
         findings=_findings(feed, by_id, gender=gender),
         explained=[{"id": item["id"], "mall": item["mall"]["name"], **item.get("explain", {})} for item in feed.items],
     )
+
+
+def _true_taste(taste: Taste, universe: list[CatalogItem], population: Population) -> list[str]:
+    """The universe by the segment's expected draw, spread over malls by the feed's rule (at most 2 of a mall in
+    any 10): the ceiling for any feed that keeps that promise."""
+    ordered = sorted(universe, key=lambda item: (population.expected_draw(taste, item), item.id), reverse=True)
+    ranked = [
+        Ranked(
+            Candidate(uuid.UUID(item.id), uuid.UUID(item.mall_id), item.category_path, 0, 0, 0, 0),
+            mall_affinity=0, category_affinity=0, bought=False, score=0, rank_by_score=n,
+        )
+        for n, item in enumerate(ordered[:RANK_DEPTH], start=1)
+    ]  # fmt: skip
+    return [str(entry.candidate.product_id) for entry in diversify(ranked)][:FIRST_ITEMS]
 
 
 def _findings(feed: FeedRead, by_id: dict[str, CatalogItem], *, gender: str) -> list[str]:

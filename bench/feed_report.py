@@ -21,6 +21,7 @@ FEED = "feed"
 NEWEST = "newest"
 POPULARITY = "popularity"
 SEGMENT_TOP = "segment top"
+TRUE_TASTE = "true taste"
 BASELINES = (NEWEST, POPULARITY)
 MAX_MALL_SHARE = 0.20
 
@@ -80,11 +81,11 @@ def machine_facts() -> dict[str, str]:
 def columns(report: FeedQualityReport) -> tuple[str, ...]:
     return (
         "segment", "shoppers", "events", "buys (distinct)", FEED, NEWEST, POPULARITY, "feed - best (90%)",
-        SEGMENT_TOP, "items", "malls", "top-3 mall share", "max mall share", "met",
+        SEGMENT_TOP, TRUE_TASTE, "items", "malls", "top-3 mall share", "max mall share", "met",
     )  # fmt: skip
 
 
-NUMERIC = frozenset(range(1, 13))
+NUMERIC = frozenset(range(1, 14))
 
 
 def rows(report: FeedQualityReport) -> list[tuple[str, ...]]:
@@ -99,6 +100,7 @@ def rows(report: FeedQualityReport) -> list[tuple[str, ...]]:
             f"{r.ndcg[POPULARITY]:.3f}",
             f"[{r.gap[0]:+.3f}, {r.gap[1]:+.3f}]",
             f"{r.ndcg[SEGMENT_TOP]:.3f}",
+            f"{r.ndcg[TRUE_TASTE]:.3f}",
             str(r.feed_items),
             str(r.mix[FEED].malls),
             f"{r.mix[FEED].top3_share:.0%}",
@@ -116,6 +118,9 @@ def notes(report: FeedQualityReport) -> list[str]:
         "the products the feed may show: on show, in stock, for the segment's gender (anonymous: women).",
         "newest: newest first (product ids are time-ordered). popularity: every event of every segment, weighted "
         "as the API weighs them. segment top: the segment's own events alone (for information: no goal).",
+        "true taste: the products ranked by what the segment's purchases are drawn from (the population's hidden "
+        "taste and appeal), spread over malls by the feed's own rule: the best a feed could do, for information. "
+        "Where even it does not beat popularity, the held-out purchases are too few to tell rankings apart.",
         "feed - best (90%): the feed's NDCG minus the better baseline's, over resamples of the held-out "
         "purchases; an interval across 0 is within the luck of which products were bought.",
         f"items: how many the feed listed (of {report.first_items} read); malls, top-3 mall share, max mall share: "
