@@ -54,7 +54,7 @@ class RedisMirror:
         self._entries: dict[str, tuple[float, bytes | None]] = {}
         self._reading: dict[str, bool] = {}
         """Keys being read from Redis now, and whether an invalidation for them arrived meanwhile."""
-        self._live = False
+        self._live = self._went_live = False
         self.live_since: asyncio.Event = asyncio.Event()
         """Set while the mirror keeps values (for tests and readiness)."""
 
@@ -106,7 +106,9 @@ class RedisMirror:
     # --- The invalidation stream ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Keep the two connections up for as long as the app runs; reconnect after any failure."""
+        """Keep the two connections up for as long as the app runs; reconnect after any failure, waiting longer
+        each time it fails before going live (a Redis that refuses ``CLIENT TRACKING`` is retried once a minute)."""
+        pause = 1.0
         while True:
             try:
                 await self._follow()
@@ -115,9 +117,11 @@ class RedisMirror:
                 raise
             except (RedisError, OSError, ValueError) as error:
                 logger.warning("Redis mirror interrupted (%s); reading through until it is back", error)
+            pause = 1.0 if self._went_live else min(pause * 2, 60.0)
+            self._went_live = False
             self._forget_everything()
             _stop_if_cancelled()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(pause)
 
     async def _follow(self) -> None:
         pool = self.redis.connection_pool
@@ -135,7 +139,7 @@ class RedisMirror:
             await listener.read_response(push_request=True)
             prefixes = [part for prefix in self.prefixes for part in ("PREFIX", prefix)]
             await _command(tracker, "CLIENT", "TRACKING", "ON", "REDIRECT", listener_id, "BCAST", *prefixes)
-            self._live = True
+            self._live = self._went_live = True
             self.live_since.set()
             while True:
                 # None: nothing for ``check_every`` seconds (and then, is tracking still on?).
