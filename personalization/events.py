@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from personalization.errors import InvalidEventBatchError, MalformedEventsError
-from personalization.feed import record_affinity
 from personalization.scores import Decay, Signal, add_signals
+from personalization.taste import record_affinity
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from catalog.search.engine import SearchEngine  # noqa: TC001 - Litestar reads provider annotations at runtime
 from catalog.search.postgres import PostgresSearch
-from personalization import candidates, feed
+from personalization import candidates, feed_pages, taste
 from shoa_api.auth import (
     REVOKED_ACCESS_PREFIX,
     AuthKit,
@@ -55,8 +55,8 @@ logger = logging.getLogger("shoa.app")
 API_VERSION = "1.0.0"
 MIRRORED_PREFIXES = (
     REVOKED_ACCESS_PREFIX,  # read by every request with a token
-    feed.TASTE_VERSION_PREFIX,
-    feed.MEMO_PREFIX,
+    taste.TASTE_VERSION_PREFIX,
+    feed_pages.MEMO_PREFIX,
     candidates.KEY_PREFIX,  # which candidate list is current, per segment
 )
 """Keys read on most requests and written rarely: kept in memory while Redis reports their changes."""

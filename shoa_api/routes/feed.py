@@ -9,7 +9,7 @@ from litestar.datastructures import State  # noqa: TC002 - Litestar reads depend
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
-from personalization import feed
+from personalization import feed_pages
 from personalization.feed import FeedPage
 from personalization.segments import ANONYMOUS
 from shoa_api.accounts.models import utc_now
@@ -79,7 +79,7 @@ async def get_feed(
     (or the default when they gave neither), re-ranked by their own likes and engagement."""
     settings, redis, shopper = feed_request.settings, feed_request.redis, feed_request.shopper
     if shopper is not None and cursor is None:
-        remembered = await feed.remembered_first_page(
+        remembered = await feed_pages.remembered_first_page(
             redis, keys=feed_request.mirror, user_id=shopper.user_id, limit=limit, explain=explain
         )
         if remembered is not None:
@@ -90,16 +90,16 @@ async def get_feed(
     async with feed_request.read_sessions() as db_read:
         if cursor is not None:
             # The list was fixed by the first page; who asks does not change it.
-            return await feed.resumed_page(
+            return await feed_pages.resumed_page(
                 db_read, redis, cursor=cursor, limit=limit, explain=explain, tile_seconds=tile_seconds
             )
         if shopper is None:
-            return await feed.feed_page(
+            return await feed_pages.feed_page(
                 db_read, redis, decay, segment=ANONYMOUS, taste=None, cursor=None, limit=limit, explain=explain,
                 now=now, tile_seconds=tile_seconds,
             )  # fmt: skip
         user_id = shopper.user_id
-        return await feed.shopper_first_page(
+        return await feed_pages.shopper_first_page(
             db_read,
             redis,
             decay,

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personalization import events, feed, likes
+from personalization import events, likes, taste
 from personalization.errors import MissingDeviceError, TooManyEventsError
 from personalization.events import EventBatchResult, Recorder
 from personalization.likes import LikePage
@@ -33,8 +33,8 @@ _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 async def taste_changed(redis: Redis, mirror: RedisMirror, user_id: uuid.UUID) -> None:
     """What re-ranks the shopper's feed changed and is committed: their next first page is ranked afresh."""
-    await feed.taste_changed(redis, user_id)
-    mirror.forget(feed.taste_version_key(user_id))
+    await taste.taste_changed(redis, user_id)
+    mirror.forget(taste.taste_version_key(user_id))
 
 
 def recorder_for(settings: FeedSettings) -> Recorder:
@@ -93,7 +93,7 @@ async def record_events(
         user_id=optional_shopper.user_id if optional_shopper is not None else None,
     )
     if optional_shopper is not None and result.accepted:
-        mirror.forget(feed.taste_version_key(optional_shopper.user_id))  # moved with the affinities
+        mirror.forget(taste.taste_version_key(optional_shopper.user_id))  # moved with the affinities
     return result
 
 
