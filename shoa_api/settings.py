@@ -70,7 +70,10 @@ class DatabaseSettings(_Area, frozen=True, kw_only=True):
     url: str
     """PostgreSQL URL, ``postgresql://`` or ``postgresql+asyncpg://``; a unix socket is ``?host=/dir``."""
     pool_size: int = 10
-    max_overflow: int = 10
+    max_overflow: int = 0
+    """Connections opened past ``pool_size`` under load, closed again as soon as they are returned. Off by default:
+    a request waiting for a pooled connection costs less than one opening and closing its own (16 concurrent
+    uncached reads: 1,700 requests/s and p99 13 ms with none, 1,370 and p99 33 ms with 10)."""
     pool_timeout: float = 10.0
     """Seconds a request waits for a free connection before failing."""
     echo: bool = False
