@@ -69,7 +69,9 @@ class RedisMirror:
             return entry[1]
         if not self._live or not key.startswith(self.prefixes):
             return await self._read(key)
-        self._reading[key] = False
+        # A read of the same key already in flight keeps its flag: resetting it could hide an invalidation from
+        # that read. The first read to finish takes the flag; any other one finds none and keeps nothing.
+        self._reading.setdefault(key, False)
         try:
             value = await self._read(key)
         finally:
