@@ -11,6 +11,7 @@ Relevance: products with more query words in their name come first, then the mor
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ from catalog.search.engine import (
 from catalog.search.text import QueryTerm, highlight, query_terms
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
 _p = Product.__table__.c
@@ -51,7 +54,9 @@ class PostgresSearch:
         counts: dict[str, dict[str, int]] = {kind: {} for kind in _FACET_KINDS}
         labels: dict[str, str] = {}
         total, hits = 0, []
-        for kind, value, label, number, page in await session.execute(_statement(query, terms)):
+        async with _planned_for_its_values(session):
+            rows = (await session.execute(_statement(query, terms))).all()
+        for kind, value, label, number, page in rows:
             if kind == "hits":
                 hits = [_hit(row, terms) for row in page]
             elif kind == "total":
@@ -69,6 +74,19 @@ class PostgresSearch:
             total_pages=total_pages(total, query.per_page),
             facets=_facets(counts, labels),
         )
+
+
+@contextlib.asynccontextmanager
+async def _planned_for_its_values(session: AsyncSession) -> AsyncIterator[None]:
+    """The search runs planned for its values. asyncpg prepares each statement once per connection, and after
+    five runs PostgreSQL may settle on a generic plan made without the values, which cannot use a LIKE pattern
+    it does not know: 80 ms a search instead of 36 over 100,000 products. Only searches need it: forced on every
+    statement, re-planning made the partner sync's statements a third slower."""
+    await session.execute(sa.text("SET plan_cache_mode = force_custom_plan"))
+    try:
+        yield
+    finally:
+        await session.execute(sa.text("RESET plan_cache_mode"))
 
 
 _FACET_KINDS = ("category", "mall", "style", "color", "size", "price")

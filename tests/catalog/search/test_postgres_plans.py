@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def test_a_repeated_search_never_settles_on_a_generic_plan(settings: Settings) -> None:
     """asyncpg prepares each statement once per connection; after five runs PostgreSQL may switch to a plan made
     without the values, which cannot use a LIKE pattern it does not know (80 ms instead of 36 over 100,000
-    products). The app's connections always plan with the values."""
+    products). Searches are always planned with their values, and nothing else on the connection is."""
     engine = create_engine(settings.database)
     try:
         async with engine.connect() as connection:
@@ -33,8 +33,11 @@ async def test_a_repeated_search_never_settles_on_a_generic_plan(settings: Setti
                     )
                 )
             ).one()
+            # Only searches: the connection's other statements keep their cached plans.
+            after = await connection.scalar(sa.text("SHOW plan_cache_mode"))
     finally:
         await engine.dispose()
     generic, custom = plans
     assert custom >= 10
     assert generic == 0
+    assert after == "auto"
