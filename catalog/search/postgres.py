@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
+from sqlalchemy.exc import DBAPIError
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from catalog.search.engine import (
@@ -85,8 +86,13 @@ async def _planned_for_its_values(session: AsyncSession) -> AsyncIterator[None]:
     await session.execute(sa.text("SET plan_cache_mode = force_custom_plan"))
     try:
         yield
-    finally:
-        await session.execute(sa.text("RESET plan_cache_mode"))
+    except BaseException:
+        # The search's own error is the one to report. Inside a transaction the SET is undone with it; outside
+        # one, a RESET that fails too leaves a connection the pool will replace.
+        with contextlib.suppress(DBAPIError):
+            await session.execute(sa.text("RESET plan_cache_mode"))
+        raise
+    await session.execute(sa.text("RESET plan_cache_mode"))
 
 
 _FACET_KINDS = ("category", "mall", "style", "color", "size", "price")
