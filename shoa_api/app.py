@@ -105,6 +105,8 @@ def create_app(settings: Settings) -> Litestar:
                     await task
             await http.aclose()
             await redis.aclose()
+            # The engine is ours, handed to the plugin: without this, every stopped app left a connection open.
+            await engine.dispose()
 
     app = Litestar(
         route_handlers=[

@@ -1,0 +1,34 @@
+"""An API process that stops leaves nothing open behind it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from shoa_api.app import create_app
+from tests.client import ShoaClient
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from shoa_api.settings import Settings
+
+
+async def connections(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        others = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        return int(await connection.scalar(others) or 0)
+
+
+async def test_stopping_the_app_closes_its_database_connections(settings: Settings, engine: AsyncEngine) -> None:
+    """Every app used to leave one connection open after it stopped; in a long test run (or a process that
+    restarts its app) they piled up until PostgreSQL refused new clients."""
+    before = await connections(engine)
+    for _ in range(3):
+        async with ShoaClient(app=create_app(settings)) as client:
+            assert (await client.get("/v1/malls")).status_code == 200
+            assert (await client.get("/health/ready")).status_code == 200
+    assert await connections(engine) == before
