@@ -28,6 +28,7 @@ from personalization.tiles import page_tiles
 if TYPE_CHECKING:
     import datetime
     from collections.abc import Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
 
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,13 +100,13 @@ async def resumed_page(
 
 
 async def shopper_first_page(
-    session: AsyncSession,
     redis: Redis,
     decay: Decay,
     *,
     keys: KeyReader,
+    open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     user_id: uuid.UUID,
-    segment_of: Callable[[], Awaitable[str]],
+    segment_of: Callable[[AsyncSession], Awaitable[str]],
     limit: int,
     explain: bool,
     now: datetime.datetime,
@@ -121,35 +122,30 @@ async def shopper_first_page(
     another age band shows within that time even if nothing else changes.
 
     ``keys`` reads the small keys involved (taste version, remembered list, current candidate version), which
-    the API mirrors in memory while Redis reports their changes.
+    the API mirrors in memory while Redis reports their changes. A database session is opened only when the
+    page is not already in this process's memory: the most common logged-in request needs none.
     """
     taste_version, memo = await _remembered(keys, user_id)
-    if memo is not None:
-        try:
-            ranked, key, _, segment = await _resume(redis, encode_cursor(*memo.key, 0))
-        except FeedExpiredError:
-            pass  # the list itself is gone (evicted): rank afresh
-        else:
-            return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
-                               tile_seconds=tile_seconds)  # fmt: skip
-    segment = await segment_of()
-    taste = await taste_of(session, redis, user_id)
-    ranked, key, version = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
-    memo = _Memo(taste_version=taste_version, segment=segment, candidate_version=version, key=list(key))
-    memo_key = f"{MEMO_PREFIX}{user_id}"
-    await redis.set(memo_key, msgspec.msgpack.encode(memo), ex=MEMO_SECONDS)
-    keys.forget(memo_key)
-    return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
-                       tile_seconds=tile_seconds)  # fmt: skip
-
-
-async def remembered_first_page(
-    redis: Redis, *, keys: KeyReader, user_id: uuid.UUID, limit: int, explain: bool
-) -> FeedPage | None:
-    """The shopper's first page when their remembered list still holds and this process served that page of it
-    within the tiles' few seconds: no database at all. ``None`` otherwise (then ``shopper_first_page``)."""
-    _, memo = await _remembered(keys, user_id)
-    return None if memo is None else _pages.get(_page_key(tuple(memo.key), 0, limit, explain=explain))
+    if memo is not None and (known := _pages.get(_page_key(tuple(memo.key), 0, limit, explain=explain))):
+        return known
+    async with open_session() as session:
+        if memo is not None:
+            try:
+                ranked, key, _, segment = await _resume(redis, encode_cursor(*memo.key, 0))
+            except FeedExpiredError:
+                pass  # the list itself is gone (evicted): rank afresh
+            else:
+                return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
+                                   tile_seconds=tile_seconds)  # fmt: skip
+        segment = await segment_of(session)
+        taste = await taste_of(session, redis, user_id)
+        ranked, key, version = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
+        memo = _Memo(taste_version=taste_version, segment=segment, candidate_version=version, key=list(key))
+        memo_key = f"{MEMO_PREFIX}{user_id}"
+        await redis.set(memo_key, msgspec.msgpack.encode(memo), ex=MEMO_SECONDS)
+        keys.forget(memo_key)
+        return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
+                           tile_seconds=tile_seconds)  # fmt: skip
 
 
 async def _remembered(keys: KeyReader, user_id: uuid.UUID) -> tuple[int, _Memo | None]:

@@ -78,36 +78,31 @@ async def get_feed(
     """Anonymous visitors get the default segment; a logged-in shopper gets their gender x age band segment
     (or the default when they gave neither), re-ranked by their own likes and engagement."""
     settings, redis, shopper = feed_request.settings, feed_request.redis, feed_request.shopper
-    if shopper is not None and cursor is None:
-        remembered = await feed_pages.remembered_first_page(
-            redis, keys=feed_request.mirror, user_id=shopper.user_id, limit=limit, explain=explain
-        )
-        if remembered is not None:
-            return remembered  # the most common logged-in request, answered from memory
     now = utc_now()
     decay = recorder_for(settings.feed).decay
     tile_seconds = settings.app.public_cache_seconds
+    if shopper is not None and cursor is None:
+        user_id = shopper.user_id
+        # Opens a database session only when her page is not already in memory (the most common request).
+        return await feed_pages.shopper_first_page(
+            redis,
+            decay,
+            keys=feed_request.mirror,
+            open_session=feed_request.read_sessions,
+            user_id=user_id,
+            segment_of=lambda session: shopper_segment(session, user_id, now=now),
+            limit=limit,
+            explain=explain,
+            now=now,
+            tile_seconds=tile_seconds,
+        )
     async with feed_request.read_sessions() as db_read:
         if cursor is not None:
             # The list was fixed by the first page; who asks does not change it.
             return await feed_pages.resumed_page(
                 db_read, redis, cursor=cursor, limit=limit, explain=explain, tile_seconds=tile_seconds
             )
-        if shopper is None:
-            return await feed_pages.feed_page(
-                db_read, redis, decay, segment=ANONYMOUS, taste=None, cursor=None, limit=limit, explain=explain,
-                now=now, tile_seconds=tile_seconds,
-            )  # fmt: skip
-        user_id = shopper.user_id
-        return await feed_pages.shopper_first_page(
-            db_read,
-            redis,
-            decay,
-            keys=feed_request.mirror,
-            user_id=user_id,
-            segment_of=lambda: shopper_segment(db_read, user_id, now=now),
-            limit=limit,
-            explain=explain,
-            now=now,
+        return await feed_pages.feed_page(
+            db_read, redis, decay, segment=ANONYMOUS, taste=None, cursor=None, limit=limit, explain=explain, now=now,
             tile_seconds=tile_seconds,
-        )
+        )  # fmt: skip

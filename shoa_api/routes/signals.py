@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import Annotated, Any
@@ -37,7 +38,10 @@ async def taste_changed(redis: Redis, mirror: RedisMirror, user_id: uuid.UUID) -
     mirror.forget(taste.taste_version_key(user_id))
 
 
+@functools.lru_cache(maxsize=8)
 def recorder_for(settings: FeedSettings) -> Recorder:
+    """The weights and decay from the settings, built once per settings object (every event batch and feed page
+    asks for them)."""
     return Recorder(
         weights={
             "view": settings.weight_view,
