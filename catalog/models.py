@@ -42,6 +42,9 @@ class Mall(DefaultBase):
     description: Mapped[str] = mapped_column(sa.String(2000), server_default="")
     logo_url: Mapped[str | None] = mapped_column(sa.String(2048))
     status: Mapped[str] = mapped_column(sa.String(16), server_default=MallStatus.ACTIVE.value)
+    search_xid: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """As ``Product.search_xid``: the search follows malls' names and statuses too."""
+    search_seq: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
@@ -96,14 +99,8 @@ class Product(DefaultBase):
         sa.CheckConstraint("target_gender IN ('female', 'male', 'unisex')", name="target_gender_known"),
         # The partner API lists a mall's products in creation order: keyset on (mall_id, id).
         sa.Index("ix_products_mall_id_id", "mall_id", "id"),
-        # Search (PostgreSQL engine): term prefixes through trigrams, over what shoppers may see.
-        sa.Index(
-            "ix_products_search_text",
-            "search_text",
-            postgresql_using="gin",
-            postgresql_ops={"search_text": "gin_trgm_ops"},
-            postgresql_where=sa.text("status <> 'hidden'"),
-        ),
+        # Search (PostgreSQL engine): each API process follows the changes committed since it last looked.
+        sa.Index("ix_products_search_xid", "search_xid"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
@@ -128,7 +125,7 @@ class Product(DefaultBase):
     search_name: Mapped[str] = mapped_column(sa.Text, server_default="")
     """The name's terms (``catalog.search.text.index_terms``)."""
     search_text: Mapped[str] = mapped_column(sa.Text, server_default="")
-    """Terms of the name, category, style tags and colours, searched through a pg_trgm index."""
+    """Terms of the name, category, style tags and colours (``catalog.search.postings``)."""
     colors: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(40)), server_default="{}")
     sizes: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(20)), server_default="{}")
     price_min: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
@@ -139,6 +136,10 @@ class Product(DefaultBase):
     in_stock: Mapped[bool] = mapped_column(server_default=sa.false())
     popularity: Mapped[float] = mapped_column(sa.Double, server_default="0")
     """How much shoppers engage with it; kept by personalization, used by the popularity sort."""
+    search_xid: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """The transaction that last wrote the row, set by a trigger on every write: see ``SearchTombstone``."""
+    search_seq: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    """Drawn from ``catalog_search_seq`` by the same trigger: a later write of the row always has a larger one."""
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
@@ -186,3 +187,20 @@ class SearchOutbox(DefaultBase):
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
+
+
+class SearchTombstone(DefaultBase):
+    """A product row deleted outright (the partner API only hides; an operator's SQL or a mall's removal may
+    delete), or, with no product, a truncated ``products`` table. Written by triggers.
+
+    The PostgreSQL search engine keeps the catalog's searchable fields in each API process and, before each
+    search, reads the rows written by transactions it has not seen yet: those with a ``search_xid`` at or past
+    the oldest transaction still running when it last looked (``pg_snapshot_xmin``). Updates carry their own
+    ``search_xid``; deletions leave no row to carry it, hence these."""
+
+    __tablename__ = "search_tombstones"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    product_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    search_xid: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    search_seq: Mapped[int] = mapped_column(sa.BigInteger)

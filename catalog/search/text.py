@@ -2,8 +2,8 @@
 
 Korean and Japanese write compounds without spaces (``린넨셔츠``), and a shopper who types ``셔츠`` expects to
 find it. The PostgreSQL engine therefore stores every suffix of a run of CJK characters as its own term
-(``린넨셔츠 넨셔츠 셔츠 츠``): a substring of the run is then a prefix of one of its terms, and a term prefix is
-something a pg_trgm index can find, with padding trigrams even for a two-syllable word. Latin-script words are
+(``린넨셔츠 넨셔츠 셔츠 츠``): a substring of the run is then a prefix of one of its terms, and the terms that
+begin with a word are one range of the sorted terms (``catalog.search.postings``). Latin-script words are
 kept whole; the last word of a query also matches as a prefix (``lin`` finds ``linen``), as Meilisearch does.
 """
 
@@ -27,6 +27,8 @@ MAX_QUERY_WORDS = 10
 """Words past the tenth are ignored, as Meilisearch does."""
 MIN_WORD_FOR_TYPOS = 5
 """As Meilisearch's ``minWordSizeForTypos.oneTypo``: shorter words must be spelled right."""
+MIN_WORD_FOR_TWO_TYPOS = 9
+"""As Meilisearch's ``minWordSizeForTypos.twoTypos``."""
 
 SYNONYMS: tuple[frozenset[str], ...] = (
     frozenset({"청바지", "데님", "jeans", "denim"}),
@@ -46,7 +48,7 @@ SYNONYMS: tuple[frozenset[str], ...] = (
 """Words shoppers use for the same thing; each word of a group finds the others (mutual synonyms)."""
 
 
-def _is_cjk(char: str) -> bool:
+def is_cjk(char: str) -> bool:
     code = ord(char)
     return any(low <= code <= high for low, high in _CJK_RANGES)
 
@@ -85,7 +87,7 @@ def words(text: str) -> list[Word]:
                 found.append(Word("".join(current), current_cjk))
                 current = []
             continue
-        cjk = _is_cjk(char)
+        cjk = is_cjk(char)
         if current and cjk != current_cjk:
             found.append(Word("".join(current), current_cjk))
             current = []
@@ -118,9 +120,9 @@ class QueryTerm:
     typo_tolerant: str | None = None
     """A Latin word of ``MIN_WORD_FOR_TYPOS`` letters or more, which may also match with a typo."""
 
-    def patterns(self) -> list[str]:
-        """``LIKE`` patterns over :func:`index_terms` text, one per alternative, special characters escaped."""
-        return [f"% {_escape_like(text)}{'%' if self.prefix or _has_cjk(text) else ' %'}" for text in self.alternatives]
+    def needles(self) -> list[tuple[str, bool]]:
+        """Each alternative, and whether an indexed term only has to begin with it (or be it, if not)."""
+        return [(text, self.prefix or has_cjk(text)) for text in self.alternatives]
 
 
 def query_terms(query: str) -> list[QueryTerm]:
@@ -148,12 +150,8 @@ def _synonyms_of(word: str) -> frozenset[str]:
     return _synonym_index().get(word, frozenset({word}))
 
 
-def _has_cjk(text: str) -> bool:
-    return any(_is_cjk(char) for char in text)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def has_cjk(text: str) -> bool:
+    return any(is_cjk(char) for char in text)
 
 
 def highlight(text: str, terms: list[QueryTerm]) -> str:
@@ -185,9 +183,9 @@ def _original_words(text: str) -> list[tuple[int, Word]]:
     found: list[tuple[int, Word]] = []
     start: int | None = None
     for index, char in enumerate([*text, " "]):
-        boundary = not _is_word_char(char) or (start is not None and _is_cjk(char) != _is_cjk(text[start]))
+        boundary = not _is_word_char(char) or (start is not None and is_cjk(char) != is_cjk(text[start]))
         if start is not None and boundary:
-            found.append((start, Word(normalize(text[start:index]), _is_cjk(text[start]))))
+            found.append((start, Word(normalize(text[start:index]), is_cjk(text[start]))))
             start = None
         if start is None and index < len(text) and _is_word_char(char):
             start = index

@@ -1,0 +1,170 @@
+"""A search answered from :class:`~catalog.search.columns.CatalogColumns`: which slots match, their facets, the page.
+
+Every step is a whole-array operation over the catalog's slots (100,000 products are 100,000 bytes a mask), so
+an answer costs about the same whether it matches ten products or all of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from catalog.search.columns import AGE_BANDS, GENDERS, CatalogColumns
+from catalog.search.engine import (
+    MAX_RESULTS,
+    PRICE_BUCKETS,
+    Facets,
+    MallRef,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    bucket_name,
+    price_facet,
+    sort_facet,
+    total_pages,
+)
+from catalog.search.text import MIN_WORD_FOR_TWO_TYPOS, QueryTerm, highlight, query_terms
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+_GENDERS = {"female": ("female", "unisex"), "male": ("male", "unisex")}
+
+
+def answer(columns: CatalogColumns, query: SearchQuery) -> SearchResults:
+    terms = query_terms(query.text)
+    matched = columns.shown() & _filtered(columns, query)
+    for term in terms:
+        matched &= _holding(columns, term)
+    found = np.flatnonzero(matched)
+    total = min(int(found.shape[0]), MAX_RESULTS)
+    return SearchResults(
+        items=[_hit(columns, int(slot), terms) for slot in _page(columns, found, terms, query)],
+        page=query.page,
+        per_page=query.per_page,
+        total=total,
+        total_pages=total_pages(total, query.per_page),
+        facets=_facets(columns, matched, found),
+    )
+
+
+def _holding(columns: CatalogColumns, term: QueryTerm) -> NDArray[np.bool_]:
+    """Slots whose text holds the term: any of its alternatives, or the word itself with a typo or two."""
+    size = columns.size
+    found = np.zeros(size, np.bool_)
+    for word, prefix in term.needles():
+        found |= columns.text.matching(word, prefix=prefix, size=size)
+    if term.typo_tolerant is not None:
+        word = term.typo_tolerant
+        typos = 2 if len(word) >= MIN_WORD_FOR_TWO_TYPOS else 1
+        for near in columns.text.terms_near(word, typos, prefix=term.prefix):
+            found |= columns.text.matching(near, prefix=False, size=size)
+    return found
+
+
+def _name_holds(columns: CatalogColumns, term: QueryTerm) -> NDArray[np.bool_]:
+    size = columns.size
+    found = np.zeros(size, np.bool_)
+    for word, prefix in term.needles():
+        found |= columns.name_terms.matching(word, prefix=prefix, size=size)
+    return found
+
+
+def _filtered(columns: CatalogColumns, query: SearchQuery) -> NDArray[np.bool_]:
+    size = columns.size
+    kept = np.ones(size, np.bool_)
+    if query.categories:
+        wanted = set(query.categories)
+        numbers = [
+            number
+            for number, path in enumerate(columns.categories.values)
+            if path in wanted or path.split("/", 1)[0] in wanted
+        ]
+        kept &= np.isin(columns.category[:size], numbers)
+    if query.mall_ids:
+        malls = [number for number in map(columns.malls.get, map(str, query.mall_ids)) if number is not None]
+        kept &= np.isin(columns.mall[:size], malls)
+    if query.price_min is not None:
+        kept &= columns.price_from[:size] >= query.price_min
+    if query.price_max is not None:
+        kept &= columns.price_from[:size] <= query.price_max
+    if query.gender is not None:
+        kept &= np.isin(columns.gender[:size], [GENDERS.index(gender) for gender in _GENDERS[query.gender]])
+    if query.age_band is not None:
+        ages = columns.ages[:size]
+        kept &= (ages == 0) | ((ages & (1 << AGE_BANDS.index(query.age_band))) != 0)
+    for bits, values in ((columns.styles, query.styles), (columns.colors, query.colors), (columns.sizes, query.sizes)):
+        if values:
+            kept &= bits.any_of(values, size)
+    if query.in_stock:
+        kept &= columns.in_stock[:size]
+    if query.exclusive:
+        kept &= columns.exclusive[:size]
+    return kept
+
+
+def _page(
+    columns: CatalogColumns, found: NDArray[np.int64], terms: list[QueryTerm], query: SearchQuery
+) -> NDArray[np.int64]:
+    """The page's slots in order: relevance (query words in the name, then popularity), or the asked sort; the
+    newer product first among equals."""
+    start = (query.page - 1) * query.per_page
+    end = start + query.per_page
+    if start >= found.shape[0]:
+        return np.zeros(0, np.int64)
+    if query.sort == "relevance" and terms:
+        in_name = np.zeros(found.shape[0], np.int64)
+        for term in terms:
+            in_name += _name_holds(columns, term)[found]
+        keys = (len(terms) - in_name) * columns.size + columns.rank("popularity")[found]
+    else:
+        keys = columns.rank("popularity" if query.sort == "relevance" else query.sort)[found]
+    needed = min(end, found.shape[0])
+    everything = np.arange(found.shape[0])
+    first = np.argpartition(keys, needed - 1)[:needed] if needed < found.shape[0] else everything
+    first = first[np.argsort(keys[first])]
+    return found[first[start:end]]
+
+
+def _hit(columns: CatalogColumns, slot: int, terms: list[QueryTerm]) -> SearchHit:
+    mall = int(columns.mall[slot])
+    name = columns.names[slot]
+    return SearchHit(
+        id=columns.ids[slot],
+        name=name,
+        highlighted_name=highlight(name, terms),
+        image_url=columns.images[slot],
+        category_path=columns.categories.values[columns.category[slot]],
+        price=int(columns.price_min[slot]),
+        price_from=int(columns.price_from[slot]),
+        currency=columns.currencies[slot],
+        in_stock=bool(columns.in_stock[slot]),
+        exclusive=bool(columns.exclusive[slot]),
+        mall=MallRef(columns.mall_ids[mall], columns.mall_names[mall]),
+    )
+
+
+def _facets(columns: CatalogColumns, matched: NDArray[np.bool_], found: NDArray[np.int64]) -> Facets:
+    per_path = np.bincount(columns.category[found], minlength=len(columns.categories)).tolist()
+    categories: dict[str, int] = {}
+    for path, count in zip(columns.categories.values, per_path, strict=True):
+        if count:
+            categories[path] = categories.get(path, 0) + count
+            if "/" in path:
+                top = path.split("/", 1)[0]
+                categories[top] = categories.get(top, 0) + count
+    per_mall = np.bincount(columns.mall[found], minlength=len(columns.malls)).tolist()
+    malls = {str(mall_id): count for mall_id, count in zip(columns.mall_ids, per_mall, strict=True) if count}
+    labels = {str(mall_id): name for mall_id, name in zip(columns.mall_ids, columns.mall_names, strict=True)}
+    per_bucket = np.bincount(columns.bucket[found], minlength=len(PRICE_BUCKETS)).tolist()
+    return Facets(
+        category=sort_facet(categories),
+        mall=sort_facet(malls, labels),
+        style=sort_facet(columns.styles.counts(matched)),
+        color=sort_facet(columns.colors.counts(matched)),
+        size=sort_facet(columns.sizes.counts(matched)),
+        price=price_facet(
+            {bucket_name(low, high): count for (low, high), count in zip(PRICE_BUCKETS, per_bucket, strict=True)}
+        ),
+    )
