@@ -6,7 +6,7 @@ an answer costs about the same whether it matches ten products or all of them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from catalog.search.text import MIN_WORD_FOR_TWO_TYPOS, QueryTerm, highlight, qu
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+_FEW = 6
 _GENDERS = {"female": ("female", "unisex"), "male": ("male", "unisex")}
 
 
@@ -81,16 +82,16 @@ def _filtered(columns: CatalogColumns, query: SearchQuery) -> NDArray[np.bool_]:
             for number, path in enumerate(columns.categories.values)
             if path in wanted or path.split("/", 1)[0] in wanted
         ]
-        kept &= np.isin(columns.category[:size], numbers)
+        kept &= _one_of(columns.category[:size], numbers)
     if query.mall_ids:
         malls = [number for number in map(columns.malls.get, map(str, query.mall_ids)) if number is not None]
-        kept &= np.isin(columns.mall[:size], malls)
+        kept &= _one_of(columns.mall[:size], malls)
     if query.price_min is not None:
         kept &= columns.price_from[:size] >= query.price_min
     if query.price_max is not None:
         kept &= columns.price_from[:size] <= query.price_max
     if query.gender is not None:
-        kept &= np.isin(columns.gender[:size], [GENDERS.index(gender) for gender in _GENDERS[query.gender]])
+        kept &= _one_of(columns.gender[:size], [GENDERS.index(gender) for gender in _GENDERS[query.gender]])
     if query.age_band is not None:
         ages = columns.ages[:size]
         kept &= (ages == 0) | ((ages & (1 << AGE_BANDS.index(query.age_band))) != 0)
@@ -102,6 +103,19 @@ def _filtered(columns: CatalogColumns, query: SearchQuery) -> NDArray[np.bool_]:
     if query.exclusive:
         kept &= columns.exclusive[:size]
     return kept
+
+
+def _one_of(values: NDArray[np.integer[Any]], numbers: list[int]) -> NDArray[np.bool_]:
+    """Where ``values`` is one of ``numbers``: a comparison per number while they are few (each costs about
+    as much as one lookup of every value in a table), the table beyond."""
+    if len(numbers) <= _FEW:
+        found = np.zeros(values.shape[0], np.bool_)
+        for number in numbers:
+            found |= values == number
+        return found
+    table = np.zeros(int(values.max(initial=0)) + 1, np.bool_)
+    table[[number for number in numbers if number < table.shape[0]]] = True
+    return np.take(table, values)
 
 
 def _page(

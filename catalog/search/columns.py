@@ -11,6 +11,8 @@ one already held is ignored, so the order in which concurrent reads are applied 
 
 from __future__ import annotations
 
+import array
+import bisect
 from typing import TYPE_CHECKING, Any, NamedTuple, get_args
 
 import numpy as np
@@ -18,11 +20,11 @@ import numpy as np
 from catalog.models import MallStatus, ProductStatus
 from catalog.schemas import AgeBandName
 from catalog.search.engine import PRICE_BUCKETS
-from catalog.search.postings import MIN_RECENT, TermPostings
+from catalog.search.postings import MIN_RECENT, PostingsBuilder, TermPostings
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from numpy.typing import NDArray
 
@@ -30,6 +32,12 @@ AGE_BANDS: tuple[str, ...] = get_args(AgeBandName)
 GENDERS = ("female", "male", "unisex")
 _INITIAL_CAPACITY = 1024
 _LOW_64 = (1 << 64) - 1
+_BUCKET_BOUNDS = [high for _, high in PRICE_BUCKETS if high is not None]
+"""A price's bucket is how many of these it has reached."""
+
+
+def _age_bits(bands: Iterable[str]) -> int:
+    return sum(1 << AGE_BANDS.index(band) for band in set(bands) if band in AGE_BANDS)
 
 
 class ProductRow(NamedTuple):
@@ -97,6 +105,20 @@ class ValueBits:
         wider[:, : self._bits.shape[1]] = self._bits
         self._bits = wider
 
+    def add(self, first: int, per_slot: Sequence[Iterable[str]]) -> None:
+        """Slots ``first``, ``first + 1`` … (none set before) have these values."""
+        rows, slots = array.array("q"), array.array("q")
+        for slot, values in enumerate(per_slot, first):
+            for value in values:
+                rows.append(self.codes.number(value))
+                slots.append(slot)
+        if len(self.codes) > self._bits.shape[0]:
+            more = np.zeros((len(self.codes) - self._bits.shape[0], self._bits.shape[1]), np.uint8)
+            self._bits = np.vstack((self._bits, more))
+        row_numbers, slot_numbers = np.frombuffer(rows, np.int64), np.frombuffer(slots, np.int64)
+        bits = (0x80 >> (slot_numbers & 7)).astype(np.uint8)
+        np.bitwise_or.at(self._bits, (row_numbers, slot_numbers >> 3), bits)
+
     def set(self, slot: int, values: Iterable[str]) -> None:
         byte, bit = slot >> 3, np.uint8(0x80 >> (slot & 7))
         self._bits[:, byte] &= ~bit
@@ -152,20 +174,68 @@ class CatalogColumns:
         self.styles, self.colors, self.sizes = ValueBits(capacity), ValueBits(capacity), ValueBits(capacity)
         self.text = TermPostings(min_recent=min_recent)
         self.name_terms = TermPostings(min_recent=min_recent)
+        self._text_loading, self._name_loading = PostingsBuilder(), PostingsBuilder()
         self.malls = Codes()
         self.mall_ids: list[uuid.UUID] = []
         self.mall_names: list[str] = []
         self.mall_seq: list[int] = []
         self.mall_listed = np.zeros(0, np.bool_)
         self._ranks: dict[str, NDArray[np.int64]] = {}
+        self._shown: NDArray[np.bool_] | None = None
 
     @property
     def capacity(self) -> int:
         return int(self.seq.shape[0])
 
-    def apply_product(self, row: ProductRow, *, compact: bool = True) -> None:
-        """``row`` replaces what the slot held, unless it is older. Without ``compact`` the text postings are
-        left for :meth:`compact` (loading a whole catalog compacts once, at the end)."""
+    def load(self, products: Sequence[ProductRow], malls: Sequence[MallRow]) -> None:
+        """Add products never seen before, and malls: what :meth:`apply_product` does row by row, in
+        whole-array operations. Text postings wait for :meth:`finish_load`, so a catalog loads part by part."""
+        for mall in malls:
+            self.apply_mall(mall)
+        first, count = self.size, len(products)
+        end = first + count
+        while self.capacity <= end:
+            self._grow(2 * self.capacity)
+        self.size = end
+        self.ids.extend(row.id for row in products)
+        self._slots.update((row.id, slot) for slot, row in enumerate(products, first))
+        self.names.extend(row.name for row in products)
+        self.images.extend(row.image_url or "" for row in products)
+        self.currencies.extend(row.currency for row in products)
+
+        def column(values: Iterable[Any], dtype: type[np.generic]) -> NDArray[Any]:
+            return np.fromiter(values, dtype, count)
+
+        part = slice(first, end)
+        self.seq[part] = column((row.search_seq for row in products), np.int64)
+        self.listed[part] = column((row.status != ProductStatus.HIDDEN.value for row in products), np.bool_)
+        self.mall[part] = column((self._mall_number(row.mall_id) for row in products), np.int32)
+        self.category[part] = column((self.categories.number(row.category_path) for row in products), np.int32)
+        self.gender[part] = column((GENDERS.index(row.target_gender) for row in products), np.int8)
+        self.ages[part] = column((_age_bits(row.target_age_bands) for row in products), np.int16)
+        self.price_min[part] = column((row.price_min for row in products), np.int64)
+        self.price_from[part] = column((row.price_from for row in products), np.int64)
+        self.bucket[part] = np.searchsorted(_BUCKET_BOUNDS, self.price_from[part], side="right")
+        self.popularity[part] = column((row.popularity for row in products), np.float64)
+        self.in_stock[part] = column((row.in_stock for row in products), np.bool_)
+        self.exclusive[part] = column((row.exclusive for row in products), np.bool_)
+        self.id_high[part] = column((row.id.int >> 64 for row in products), np.uint64)
+        self.id_low[part] = column((row.id.int & _LOW_64 for row in products), np.uint64)
+        self.styles.add(first, [row.style_tags for row in products])
+        self.colors.add(first, [row.colors for row in products])
+        self.sizes.add(first, [row.sizes for row in products])
+        for slot, row in enumerate(products, first):
+            self._text_loading.add(slot, row.search_text)
+            self._name_loading.add(slot, row.search_name)
+        self._changed()
+
+    def finish_load(self) -> None:
+        self.text.load(self._text_loading, self.size)
+        self.name_terms.load(self._name_loading, self.size)
+        self._text_loading, self._name_loading = PostingsBuilder(), PostingsBuilder()
+
+    def apply_product(self, row: ProductRow) -> None:
+        """``row`` replaces what the slot held, unless it is older."""
         slot = self._slots.get(row.id)
         if slot is None:
             slot = self._new_slot(row.id)
@@ -179,25 +249,19 @@ class CatalogColumns:
         self.mall[slot] = self._mall_number(row.mall_id)
         self.category[slot] = self.categories.number(row.category_path)
         self.gender[slot] = GENDERS.index(row.target_gender)
-        self.ages[slot] = sum(1 << AGE_BANDS.index(band) for band in row.target_age_bands if band in AGE_BANDS)
+        self.ages[slot] = _age_bits(row.target_age_bands)
         self.price_min[slot] = row.price_min
         self.price_from[slot] = row.price_from
-        self.bucket[slot] = next(
-            index for index, (_, high) in enumerate(PRICE_BUCKETS) if high is None or row.price_from < high
-        )
+        self.bucket[slot] = bisect.bisect_right(_BUCKET_BOUNDS, row.price_from)
         self.popularity[slot] = row.popularity
         self.in_stock[slot] = row.in_stock
         self.exclusive[slot] = row.exclusive
         self.styles.set(slot, row.style_tags)
         self.colors.set(slot, row.colors)
         self.sizes.set(slot, row.sizes)
-        self.text.set(slot, row.search_text, compact=compact)
-        self.name_terms.set(slot, row.search_name, compact=compact)
-        self._ranks.clear()
-
-    def compact(self) -> None:
-        self.text.compact()
-        self.name_terms.compact()
+        self.text.set(slot, row.search_text)
+        self.name_terms.set(slot, row.search_name)
+        self._changed()
 
     def remove_product(self, product_id: uuid.UUID, seq: int) -> None:
         """The row was deleted: its slot stays, empty and unlisted."""
@@ -208,6 +272,7 @@ class CatalogColumns:
         self.listed[slot] = False
         self.text.set(slot, "")
         self.name_terms.set(slot, "")
+        self._changed()
 
     def apply_mall(self, row: MallRow) -> None:
         number = self._mall_number(row.id)
@@ -216,11 +281,19 @@ class CatalogColumns:
         self.mall_seq[number] = row.search_seq
         self.mall_names[number] = row.name
         self.mall_listed[number] = row.status == MallStatus.ACTIVE.value
+        self._shown = None
 
     def shown(self) -> NDArray[np.bool_]:
-        """Slots a shopper may see: listed, of a listed mall."""
-        size = self.size
-        return self.listed[:size] & self.mall_listed[self.mall[:size]]
+        """Slots a shopper may see: listed, of a listed mall. Read-only: computed once per change."""
+        if self._shown is None:
+            size = self.size
+            self._shown = self.listed[:size] & self.mall_listed[self.mall[:size]]
+            self._shown.flags.writeable = False
+        return self._shown
+
+    def _changed(self) -> None:
+        self._ranks.clear()
+        self._shown = None
 
     def rank(self, order: str) -> NDArray[np.int64]:
         """Each slot's place in ``order`` (``newest``, ``popularity``, ``price_asc``, ``price_desc``), newest
@@ -274,6 +347,6 @@ class CatalogColumns:
         if number == len(self.mall_ids):
             self.mall_ids.append(mall_id)
             self.mall_names.append("")
-            self.mall_seq.append(0)
+            self.mall_seq.append(-1)  # rows written before the triggers existed have 0
             self.mall_listed = np.append(self.mall_listed, False)
         return number

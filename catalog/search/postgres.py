@@ -20,6 +20,7 @@ PostgreSQL stays the only source of truth:
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,17 @@ _CHANGES = sa.text(
     """
 ).bindparams(sa.bindparam("floor", type_=sa.BigInteger), sa.bindparam("seen", type_=ARRAY(sa.BigInteger)))
 _XID, _SEQ = 20, 21
+_FLOOR = sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+_PRODUCTS_PART = sa.text(
+    """
+    SELECT id, mall_id, name, image_urls[1], category_path, style_tags, colors, sizes, target_gender,
+           target_age_bands, price_min, price_from, currency, in_stock, exclusive, status, popularity,
+           search_name, search_text, search_seq
+    FROM products WHERE id > :after ORDER BY id LIMIT :limit
+    """
+).bindparams(sa.bindparam("after", type_=sa.Uuid), sa.bindparam("limit", type_=sa.Integer))
+_MALLS = sa.text("SELECT id, name, status, search_seq FROM malls")
+_LOAD_PART = 10_000
 
 
 @dataclass
@@ -100,17 +112,31 @@ class PostgresSearch:
             self._copy = None  # the products table was truncated: read it all again
         async with self._loading:
             if self._copy is None:
-                rows = await _changes(session, 0, set())
-                columns = await anyio.to_thread.run_sync(self._load, rows)
-                self._copy = _Copy(columns, floor=rows[0][_XID])
-                self._copy.advance(rows[0][_XID], {row[_XID] for row in rows[1:]})
+                self._copy = await self._load(session)
             return self._copy.columns
 
-    def _load(self, rows: Sequence[tuple[Any, ...]]) -> CatalogColumns:
+    async def _load(self, session: AsyncSession) -> _Copy:
+        """Every product and mall, read part by part and filled in off the event loop.
+
+        The parts are read in statements of their own (the read session commits each one), so a transaction
+        may commit between them: reading on from the oldest transaction running before the first part, with
+        none counted as seen, reads again whatever such a transaction wrote."""
         columns = CatalogColumns(min_recent=self._min_recent)
-        _apply(columns, rows, compact=False)
-        columns.compact()
-        return columns
+        floor: int = (await session.execute(_FLOOR)).scalar_one()
+        malls = [MallRow._make(row) for row in await session.execute(_MALLS)]
+        after = uuid.UUID(int=0)
+        while True:
+            part = [
+                ProductRow._make(row)
+                for row in await session.execute(_PRODUCTS_PART, {"after": after, "limit": _LOAD_PART})
+            ]
+            await anyio.to_thread.run_sync(columns.load, part, malls)
+            malls = []
+            if len(part) < _LOAD_PART:
+                break
+            after = part[-1].id
+        await anyio.to_thread.run_sync(columns.finish_load)
+        return _Copy(columns, floor)
 
 
 async def _changes(session: AsyncSession, floor: int, seen: set[int]) -> Sequence[tuple[Any, ...]]:
@@ -120,13 +146,13 @@ async def _changes(session: AsyncSession, floor: int, seen: set[int]) -> Sequenc
     return [*floors, *(row for row in rows if row[0] != "floor")]
 
 
-def _apply(columns: CatalogColumns, rows: Sequence[tuple[Any, ...]], *, compact: bool = True) -> None:
+def _apply(columns: CatalogColumns, rows: Sequence[tuple[Any, ...]]) -> None:
     for row in rows:
         if row[0] == "mall":
             columns.apply_mall(MallRow(row[1], row[3], row[16], row[_SEQ]))
     for row in rows:
         if row[0] == "product":
-            columns.apply_product(ProductRow._make((*row[1:20], row[_SEQ])), compact=compact)
+            columns.apply_product(ProductRow._make((*row[1:20], row[_SEQ])))
     for row in rows:
         if row[0] == "removed" and row[1] is not None:
             columns.remove_product(row[1], row[_SEQ])

@@ -9,8 +9,9 @@ are more than a small share of the whole, in one pass of array operations, witho
 
 from __future__ import annotations
 
+import array
 import bisect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,14 +42,21 @@ class TermPostings:
         self._latin: list[str] | None = None
         self._recent_latin: set[str] = set()
 
-    def set(self, slot: int, text: str, *, compact: bool = True) -> None:
+    def load(self, built: PostingsBuilder, size: int) -> None:
+        """Hold what ``built`` collected, for slots below ``size``, and nothing else: filling a catalog part by
+        part, without every text in memory at once."""
+        self._terms, self._starts, self._slots = built.build()
+        self._size = size
+        self._forget_recent()
+
+    def set(self, slot: int, text: str) -> None:
         """The terms of ``slot`` are now those of ``text`` (empty: none). Terms are whole words or runs of CJK
         characters (``index_terms``), so a term's first character tells its script."""
         self._recent[slot] = text
         self._recent_slots = None
         self._size = max(self._size, slot + 1)
         self._recent_latin.update(term for term in text.split() if not is_cjk(term[0]))
-        if compact and len(self._recent) > max(self._min_recent, self._size // 50):
+        if len(self._recent) > max(self._min_recent, self._size // 50):
             self.compact()
 
     def matching(self, word: str, *, prefix: bool, size: int) -> NDArray[np.bool_]:
@@ -85,31 +93,18 @@ class TermPostings:
         """Fold the recent products into the compact part."""
         if not self._recent:
             return
-        recent_slots = self._recent_array()
         stale = np.zeros(self._size, np.bool_)
-        stale[recent_slots] = True
-        counts = np.diff(self._starts)
-        term_ids = np.repeat(np.arange(len(self._terms), dtype=np.int64), counts)
+        stale[self._recent_array()] = True
         kept = ~stale[self._slots]
-        new_terms = {term for text in self._recent.values() for term in text.split()}
-        vocabulary = sorted(new_terms.union(self._terms))
-        position = {term: index for index, term in enumerate(vocabulary)}
-        renumbered = np.fromiter((position[term] for term in self._terms), np.int64, len(self._terms))
-        recent_ids: list[int] = []
-        recent_of: list[int] = []
+        term_ids = np.repeat(np.arange(len(self._terms), dtype=np.int64), np.diff(self._starts))
+        builder = PostingsBuilder()
+        builder.add_numbered(self._terms, term_ids[kept], self._slots[kept])
         for slot, text in self._recent.items():
-            for term in dict.fromkeys(text.split()):
-                recent_ids.append(position[term])
-                recent_of.append(slot)
-        ids = np.concatenate((renumbered[term_ids[kept]], np.asarray(recent_ids, np.int64)))
-        slots = np.concatenate((self._slots[kept], np.asarray(recent_of, np.int32)))
-        order = np.lexsort((slots, ids))
-        ids, slots = ids[order], slots[order]
-        per_term = np.bincount(ids, minlength=len(vocabulary))
-        used = per_term > 0
-        self._terms = [term for term, keep in zip(vocabulary, used.tolist(), strict=True) if keep]
-        self._starts = np.concatenate((np.zeros(1, np.int64), np.cumsum(per_term[used])))
-        self._slots = slots
+            builder.add(slot, text)
+        self._terms, self._starts, self._slots = builder.build()
+        self._forget_recent()
+
+    def _forget_recent(self) -> None:
         self._recent = {}
         self._recent_slots = None
         self._recent_latin = set()
@@ -120,6 +115,43 @@ class TermPostings:
         if self._recent_slots is None:
             self._recent_slots = np.fromiter(self._recent, np.int64, len(self._recent))
         return self._recent_slots
+
+
+class PostingsBuilder:
+    """Collects (term, slot) pairs as machine integers (a catalog has millions), then sorts them into postings."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        """Terms numbered in order of first sight."""
+        self._ids, self._slots = array.array("q"), array.array("q")
+        self._numbered: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
+
+    def add(self, slot: int, text: str) -> None:
+        numbers = self._numbers
+        found = [numbers.setdefault(term, len(numbers)) for term in dict.fromkeys(text.split())]
+        self._ids.extend(found)
+        self._slots.extend([slot] * len(found))
+
+    def add_numbered(self, terms: list[str], term_ids: NDArray[np.int64], slots: NDArray[Any]) -> None:
+        """Pairs given as numbers into ``terms``."""
+        numbers = self._numbers
+        renumbered = np.fromiter((numbers.setdefault(term, len(numbers)) for term in terms), np.int64, len(terms))
+        self._numbered.append((renumbered[term_ids], slots.astype(np.int64)))
+
+    def build(self) -> tuple[list[str], NDArray[np.int64], NDArray[np.int32]]:
+        """Sorted terms, where each term's slots start, and the slots (ascending within a term)."""
+        vocabulary = list(self._numbers)
+        ordered = sorted(range(len(vocabulary)), key=vocabulary.__getitem__)
+        place = np.empty(len(vocabulary), np.int64)
+        place[ordered] = np.arange(len(vocabulary), dtype=np.int64)
+        ids = place[np.concatenate([np.frombuffer(self._ids, np.int64), *(ids for ids, _ in self._numbered)])]
+        slots = np.concatenate([np.frombuffer(self._slots, np.int64), *(slots for _, slots in self._numbered)])
+        order = np.lexsort((slots, ids))
+        per_term = np.bincount(ids, minlength=len(vocabulary))
+        used = per_term > 0
+        terms = [vocabulary[number] for number, keep in zip(ordered, used.tolist(), strict=True) if keep]
+        starts = np.concatenate((np.zeros(1, np.int64), np.cumsum(per_term[used])))
+        return terms, starts, slots[order].astype(np.int32)
 
 
 def within_typos(word: str, term: str, typos: int, *, prefix: bool) -> bool:

@@ -48,11 +48,13 @@ SYNONYMS: tuple[frozenset[str], ...] = (
 """Words shoppers use for the same thing; each word of a group finds the others (mutual synonyms)."""
 
 
+@functools.lru_cache(maxsize=65536)
 def is_cjk(char: str) -> bool:
     code = ord(char)
     return any(low <= code <= high for low, high in _CJK_RANGES)
 
 
+@functools.lru_cache(maxsize=65536)
 def _is_word_char(char: str) -> bool:
     return unicodedata.category(char)[0] in "LNM"
 
@@ -167,14 +169,12 @@ def highlight(text: str, terms: list[QueryTerm]) -> str:
                 elif word.text == alternative or (term.prefix and word.text.startswith(alternative)):
                     _mark(marked, start, word.text, 0, len(alternative))
     out: list[str] = []
-    inside = False
-    for char, on in zip(text, marked, strict=True):
-        if on != inside:
-            out.append("<em>" if on else "</em>")
-            inside = on
-        out.append(html.escape(char))
-    if inside:
-        out.append("</em>")
+    start = 0
+    for end in range(1, len(text) + 1):
+        if end == len(text) or marked[end] != marked[start]:
+            run = html.escape(text[start:end])
+            out.append(f"<em>{run}</em>" if marked[start] else run)
+            start = end
     return "".join(out)
 
 
