@@ -138,8 +138,11 @@ class ValueBits:
 
     def counts(self, matched: NDArray[np.bool_]) -> dict[str, int]:
         """How many of the ``matched`` slots have each value."""
-        packed = np.packbits(matched)
-        per_value = np.bitwise_count(self._bits[:, : packed.shape[0]] & packed).sum(axis=1, dtype=np.int64)
+        packed = np.zeros(self._bits.shape[1], np.uint8)
+        packed[: (matched.shape[0] + 7) // 8] = np.packbits(matched)
+        # In 64-bit words: eight times fewer elements to AND and count (rows are a multiple of 8 bytes long).
+        words = self._bits.view(np.uint64) & packed.view(np.uint64)
+        per_value = np.bitwise_count(words).sum(axis=1, dtype=np.int64)
         return {self.codes.values[row]: int(count) for row, count in enumerate(per_value.tolist()) if count}
 
 

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.search.answers import answer
 from catalog.search.columns import CatalogColumns, MallRow, ProductRow
@@ -35,12 +34,12 @@ from catalog.search.postings import MIN_RECENT
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import asyncpg
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from catalog.search.engine import SearchQuery, SearchResults
 
-_CHANGES = sa.text(
-    """
+_CHANGES_SQL = """
     SELECT 'floor', NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::text[], NULL::text[],
            NULL::text[], NULL::text, NULL::text[], NULL::bigint, NULL::bigint, NULL::text, NULL::boolean,
            NULL::boolean, NULL::text, NULL::float8, NULL::text, NULL::text,
@@ -49,17 +48,16 @@ _CHANGES = sa.text(
     SELECT 'product', id, mall_id, name, image_urls[1], category_path, style_tags, colors, sizes, target_gender,
            target_age_bands, price_min, price_from, currency, in_stock, exclusive, status, popularity,
            search_name, search_text, search_xid, search_seq
-    FROM products WHERE search_xid >= :floor AND search_xid <> ALL(:seen)
+    FROM products WHERE search_xid >= $1 AND search_xid <> ALL($2::bigint[])
     UNION ALL
     SELECT 'mall', id, NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            status, NULL, NULL, NULL, search_xid, search_seq
-    FROM malls WHERE search_xid >= :floor AND search_xid <> ALL(:seen)
+    FROM malls WHERE search_xid >= $1 AND search_xid <> ALL($2::bigint[])
     UNION ALL
     SELECT 'removed', product_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            NULL, NULL, NULL, NULL, search_xid, search_seq
-    FROM search_tombstones WHERE search_xid >= :floor AND search_xid <> ALL(:seen)
-    """
-).bindparams(sa.bindparam("floor", type_=sa.BigInteger), sa.bindparam("seen", type_=ARRAY(sa.BigInteger)))
+    FROM search_tombstones WHERE search_xid >= $1 AND search_xid <> ALL($2::bigint[])
+"""
 _XID, _SEQ = 20, 21
 _FLOOR = sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 _PRODUCTS_PART = sa.text(
@@ -140,8 +138,13 @@ class PostgresSearch:
 
 
 async def _changes(session: AsyncSession, floor: int, seen: set[int]) -> Sequence[tuple[Any, ...]]:
-    """The rows written by transactions at or past ``floor`` other than ``seen``; the first row is the floor."""
-    rows = [tuple(row) for row in await session.execute(_CHANGES, {"floor": floor, "seen": sorted(seen)})]
+    """The rows written by transactions at or past ``floor`` other than ``seen``; the first row is the floor.
+
+    Every search runs this, so it goes to asyncpg directly (its prepared statement, its records): through the
+    session it cost about half a millisecond of the API's CPU more, a sixth of a whole search."""
+    connection = await (await session.connection()).get_raw_connection()
+    driver: asyncpg.Connection = connection.driver_connection
+    rows = [tuple(row) for row in await driver.fetch(_CHANGES_SQL, floor, sorted(seen))]
     floors = [row for row in rows if row[0] == "floor"]
     return [*floors, *(row for row in rows if row[0] != "floor")]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -178,8 +179,19 @@ def highlight(text: str, terms: list[QueryTerm]) -> str:
     return "".join(out)
 
 
+_PLAIN = re.compile("[\u0020-\u007e\uac00-\ud7a3]*")
+"""Printable ASCII and Hangul syllables: most names, and text whose words a regular expression finds exactly."""
+_PLAIN_WORDS = re.compile("[\uac00-\ud7a3]+|[A-Za-z0-9]+")
+
+
 def _original_words(text: str) -> list[tuple[int, Word]]:
     """Words of ``text`` with where each starts in it (in original characters, not normalized ones)."""
+    if _PLAIN.fullmatch(text):
+        # The same words as below: ASCII letters and digits are the only ASCII word characters, every Hangul
+        # syllable is CJK, and normalizing either is lowering its case.
+        return [
+            (match.start(), Word(match[0].lower(), match[0][0] >= "\uac00")) for match in _PLAIN_WORDS.finditer(text)
+        ]
     found: list[tuple[int, Word]] = []
     start: int | None = None
     for index, char in enumerate([*text, " "]):
