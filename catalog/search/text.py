@@ -14,6 +14,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _CJK_RANGES = (
     (0x1100, 0x11FF),  # Hangul Jamo
@@ -72,8 +73,7 @@ def normalize(text: str) -> str:
     return "".join(_normalize_char(char) for char in text)
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     text: str
     """Normalized."""
     cjk: bool
@@ -159,16 +159,28 @@ def has_cjk(text: str) -> bool:
 
 def highlight(text: str, terms: list[QueryTerm]) -> str:
     """``text`` HTML-escaped, with what the query matched marked ``<em>…</em>``, as Meilisearch marks it."""
+    needles = [(alternative, term.prefix) for term in terms for alternative in term.alternatives]
+    if _PLAIN.fullmatch(text):
+        return _highlight_plain(text, needles)
+    return _highlight_any(text, needles)
+
+
+def _highlight_any(text: str, needles: list[tuple[str, bool]]) -> str:
+    found = _original_words(text)
+    # An alternative can only match a word it is part of: most are part of none (synonyms, other words).
+    folded = " ".join(word.text for _, word in found)
+    present = [(alternative, prefix) for alternative, prefix in needles if alternative in folded]
+    if not present:
+        return html.escape(text)
     marked = [False] * len(text)
-    for start, word in _original_words(text):
-        for term in terms:
-            for alternative in term.alternatives:
-                if word.cjk:
-                    offset = word.text.find(alternative)
-                    if offset >= 0:
-                        _mark(marked, start, word.text, offset, offset + len(alternative))
-                elif word.text == alternative or (term.prefix and word.text.startswith(alternative)):
-                    _mark(marked, start, word.text, 0, len(alternative))
+    for start, word in found:
+        for alternative, prefix in present:
+            if word.cjk:
+                offset = word.text.find(alternative)
+                if offset >= 0:
+                    _mark(marked, start, word.text, offset, offset + len(alternative))
+            elif word.text == alternative or (prefix and word.text.startswith(alternative)):
+                _mark(marked, start, word.text, 0, len(alternative))
     out: list[str] = []
     start = 0
     for end in range(1, len(text) + 1):
@@ -180,18 +192,43 @@ def highlight(text: str, terms: list[QueryTerm]) -> str:
 
 
 _PLAIN = re.compile("[\u0020-\u007e\uac00-\ud7a3]*")
-"""Printable ASCII and Hangul syllables: most names, and text whose words a regular expression finds exactly."""
+"""Printable ASCII and Hangul syllables: most names. Their words are what a regular expression finds (ASCII
+letters and digits are the only ASCII word characters, every Hangul syllable is CJK), and normalizing them is
+lowering their case, which keeps every character where it was."""
 _PLAIN_WORDS = re.compile("[\uac00-\ud7a3]+|[A-Za-z0-9]+")
+
+
+def _highlight_plain(text: str, needles: list[tuple[str, bool]]) -> str:
+    """:func:`highlight` for text that :data:`_PLAIN` matches: the same marks, without a flag per character."""
+    lowered = text.lower()
+    present = [(alternative, prefix) for alternative, prefix in needles if alternative in lowered]
+    spans: list[tuple[int, int]] = []
+    for match in _PLAIN_WORDS.finditer(lowered) if present else ():
+        word, start = match[0], match.start()
+        for alternative, prefix in present:
+            if word[0] >= "\uac00":
+                offset = word.find(alternative)
+                if offset >= 0:
+                    spans.append((start + offset, start + offset + len(alternative)))
+            elif word == alternative or (prefix and word.startswith(alternative)):
+                spans.append((start, start + len(alternative)))
+    out: list[str] = []
+    done = 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        if start > done or not out:
+            out.append(html.escape(text[done:start]))
+            out.append(f"<em>{html.escape(text[start:end])}</em>")
+        else:  # overlaps or touches the last mark: one mark
+            out[-1] = f"{out[-1][:-5]}{html.escape(text[done:end])}</em>"
+        done = end
+    out.append(html.escape(text[done:]))
+    return "".join(out)
 
 
 def _original_words(text: str) -> list[tuple[int, Word]]:
     """Words of ``text`` with where each starts in it (in original characters, not normalized ones)."""
-    if _PLAIN.fullmatch(text):
-        # The same words as below: ASCII letters and digits are the only ASCII word characters, every Hangul
-        # syllable is CJK, and normalizing either is lowering its case.
-        return [
-            (match.start(), Word(match[0].lower(), match[0][0] >= "\uac00")) for match in _PLAIN_WORDS.finditer(text)
-        ]
     found: list[tuple[int, Word]] = []
     start: int | None = None
     for index, char in enumerate([*text, " "]):
