@@ -137,7 +137,6 @@ def create_app(settings: Settings) -> Litestar:
             "shopper": Provide(provide_shopper),
             "optional_shopper": Provide(provide_optional_shopper),
             "partner": Provide(provide_partner, sync_to_thread=False),
-            "search_engine": Provide(_state_search_engine, sync_to_thread=False),
         },
         exception_handlers=exception_handlers(),
         before_send=[tag_response],

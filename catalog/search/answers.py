@@ -6,6 +6,7 @@ an answer costs about the same whether it matches ten products or all of them.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def answer(columns: CatalogColumns, query: SearchQuery) -> SearchResults:
     found = np.flatnonzero(matched)
     total = min(int(found.shape[0]), MAX_RESULTS)
     return SearchResults(
-        items=[_hit(columns, int(slot), terms) for slot in _page(columns, found, terms, query)],
+        items=_hits(columns, _page(columns, found, terms, query), terms),
         page=query.page,
         per_page=query.per_page,
         total=total,
@@ -141,22 +142,36 @@ def _page(
     return found[first[start:end]]
 
 
-def _hit(columns: CatalogColumns, slot: int, terms: list[QueryTerm]) -> SearchHit:
-    mall = int(columns.mall[slot])
-    name = columns.names[slot]
-    return SearchHit(
-        id=columns.ids[slot],
-        name=name,
-        highlighted_name=highlight(name, terms),
-        image_url=columns.images[slot],
-        category_path=columns.categories.values[columns.category[slot]],
-        price=int(columns.price_min[slot]),
-        price_from=int(columns.price_from[slot]),
-        currency=columns.currencies[slot],
-        in_stock=bool(columns.in_stock[slot]),
-        exclusive=bool(columns.exclusive[slot]),
-        mall=MallRef(columns.mall_ids[mall], columns.mall_names[mall]),
+def _hits(columns: CatalogColumns, slots: NDArray[np.int64], terms: list[QueryTerm]) -> list[SearchHit]:
+    # Each column's values for the page at once, as Python values (a NumPy scalar per field costs more).
+    fields = zip(
+        slots.tolist(),
+        columns.id_high[slots].tolist(),
+        columns.id_low[slots].tolist(),
+        columns.mall[slots].tolist(),
+        columns.category[slots].tolist(),
+        columns.price_min[slots].tolist(),
+        columns.price_from[slots].tolist(),
+        columns.in_stock[slots].tolist(),
+        columns.exclusive[slots].tolist(),
+        strict=True,
     )
+    return [
+        SearchHit(
+            id=uuid.UUID(int=high << 64 | low),
+            name=columns.names[slot],
+            highlighted_name=highlight(columns.names[slot], terms),
+            image_url=columns.images[slot],
+            category_path=columns.categories.values[category],
+            price=price,
+            price_from=price_from,
+            currency=columns.currencies[slot],
+            in_stock=in_stock,
+            exclusive=exclusive,
+            mall=MallRef(columns.mall_ids[mall], columns.mall_names[mall]),
+        )
+        for slot, high, low, mall, category, price, price_from, in_stock, exclusive in fields
+    ]
 
 
 def _facets(columns: CatalogColumns, matched: NDArray[np.bool_], found: NDArray[np.int64]) -> Facets:
@@ -175,9 +190,9 @@ def _facets(columns: CatalogColumns, matched: NDArray[np.bool_], found: NDArray[
     return Facets(
         category=sort_facet(categories),
         mall=sort_facet(malls, labels),
-        style=sort_facet(columns.styles.counts(matched)),
-        color=sort_facet(columns.colors.counts(matched)),
-        size=sort_facet(columns.sizes.counts(matched)),
+        style=sort_facet(columns.styles.counts(matched, found)),
+        color=sort_facet(columns.colors.counts(matched, found)),
+        size=sort_facet(columns.sizes.counts(matched, found)),
         price=price_facet(
             {bucket_name(low, high): count for (low, high), count in zip(PRICE_BUCKETS, per_bucket, strict=True)}
         ),
