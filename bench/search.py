@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MAX_P99_MS = 50.0
 QUERIES = (
-    # Linen tops for women: a two-syllable Korean word (the hardest case for trigrams), category and gender.
+    # Linen tops for women: a two-syllable Korean word (part of compounds such as 린넨셔츠), category and gender.
     {"q": "린넨", "category": "상의", "gender": "female"},
     # A broad word matching thousands of products, in stock only, under 50,000 won.
     {"q": "원피스", "in_stock": "true", "price_max": "50000"},

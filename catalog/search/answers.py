@@ -77,13 +77,10 @@ def _filtered(columns: CatalogColumns, query: SearchQuery) -> NDArray[np.bool_]:
     size = columns.size
     kept = np.ones(size, np.bool_)
     if query.categories:
-        wanted = set(query.categories)
-        numbers = [
-            number
-            for number, path in enumerate(columns.categories.values)
-            if path in wanted or path.split("/", 1)[0] in wanted
-        ]
-        kept &= _one_of(columns.category[:size], numbers)
+        # A path, or a top level with everything under it.
+        paths = [number for number in map(columns.categories.get, query.categories) if number is not None]
+        tops = [number for number in map(columns.tops.get, query.categories) if number is not None]
+        kept &= _one_of(columns.category[:size], paths) | _one_of(columns.top_category[:size], tops)
     if query.mall_ids:
         malls = [number for number in map(columns.malls.get, map(str, query.mall_ids)) if number is not None]
         kept &= _one_of(columns.mall[:size], malls)

@@ -36,6 +36,10 @@ _BUCKET_BOUNDS = [high for _, high in PRICE_BUCKETS if high is not None]
 """A price's bucket is how many of these it has reached."""
 
 
+def _top(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
 def _age_bits(bands: Iterable[str]) -> int:
     return sum(1 << AGE_BANDS.index(band) for band in set(bands) if band in AGE_BANDS)
 
@@ -186,6 +190,8 @@ class CatalogColumns:
         """Present and not hidden by its mall (the mall's own status is ``mall_listed``)."""
         self.mall = np.zeros(capacity, np.int32)
         self.category = np.zeros(capacity, np.int32)
+        self.top_category = np.zeros(capacity, np.int32)
+        """The number of the category's top level (``상의`` for ``상의/셔츠``) in ``tops``."""
         self.gender = np.zeros(capacity, np.int8)
         self.ages = np.zeros(capacity, np.int16)
         """Bit ``i`` for ``AGE_BANDS[i]``; no bit: declared for no band in particular."""
@@ -199,6 +205,7 @@ class CatalogColumns:
         self.id_high = np.zeros(capacity, np.uint64)
         self.id_low = np.zeros(capacity, np.uint64)
         self.categories = Codes()
+        self.tops = Codes()
         self.styles, self.colors, self.sizes = ValueBits(capacity), ValueBits(capacity), ValueBits(capacity)
         self.text = TermPostings(min_recent=min_recent)
         self.name_terms = TermPostings(min_recent=min_recent)
@@ -238,6 +245,7 @@ class CatalogColumns:
         self.listed[part] = column((row.status != ProductStatus.HIDDEN.value for row in products), np.bool_)
         self.mall[part] = column((self._mall_number(row.mall_id) for row in products), np.int32)
         self.category[part] = column((self.categories.number(row.category_path) for row in products), np.int32)
+        self.top_category[part] = column((self.tops.number(_top(row.category_path)) for row in products), np.int32)
         self.gender[part] = column((GENDERS.index(row.target_gender) for row in products), np.int8)
         self.ages[part] = column((_age_bits(row.target_age_bands) for row in products), np.int16)
         self.price_min[part] = column((row.price_min for row in products), np.int64)
@@ -275,6 +283,7 @@ class CatalogColumns:
         self.listed[slot] = row.status != ProductStatus.HIDDEN.value
         self.mall[slot] = self._mall_number(row.mall_id)
         self.category[slot] = self.categories.number(row.category_path)
+        self.top_category[slot] = self.tops.number(_top(row.category_path))
         self.gender[slot] = GENDERS.index(row.target_gender)
         self.ages[slot] = _age_bits(row.target_age_bands)
         self.price_min[slot] = row.price_min
@@ -358,8 +367,8 @@ class CatalogColumns:
 
     def _grow(self, capacity: int) -> None:
         for name in (
-            "seq", "listed", "mall", "category", "gender", "ages", "price_min", "price_from", "bucket", "popularity",
-            "in_stock", "exclusive", "id_high", "id_low",
+            "seq", "listed", "mall", "category", "top_category", "gender", "ages", "price_min", "price_from",
+            "bucket", "popularity", "in_stock", "exclusive", "id_high", "id_low",
         ):  # fmt: skip
             old: NDArray[Any] = getattr(self, name)
             new = np.zeros(capacity, old.dtype)
