@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from catalog.search.columns import AGE_BANDS, GENDERS, CatalogColumns
+from catalog.search.columns import AGE_BANDS, GENDERS, CatalogColumns, packed
 from catalog.search.engine import (
     MAX_RESULTS,
     PRICE_BUCKETS,
@@ -184,12 +184,13 @@ def _facets(columns: CatalogColumns, matched: NDArray[np.bool_], found: NDArray[
     malls = {str(mall_id): count for mall_id, count in zip(columns.mall_ids, per_mall, strict=True) if count}
     labels = {str(mall_id): name for mall_id, name in zip(columns.mall_ids, columns.mall_names, strict=True)}
     per_bucket = np.bincount(columns.bucket[found], minlength=len(PRICE_BUCKETS)).tolist()
+    bits = packed(matched, columns.capacity)
     return Facets(
         category=sort_facet(categories),
         mall=sort_facet(malls, labels),
-        style=sort_facet(columns.styles.counts(matched, found)),
-        color=sort_facet(columns.colors.counts(matched, found)),
-        size=sort_facet(columns.sizes.counts(matched, found)),
+        style=sort_facet(columns.styles.counts(bits, found)),
+        color=sort_facet(columns.colors.counts(bits, found)),
+        size=sort_facet(columns.sizes.counts(bits, found)),
         price=price_facet(
             {bucket_name(low, high): count for (low, high), count in zip(PRICE_BUCKETS, per_bucket, strict=True)}
         ),

@@ -158,20 +158,26 @@ class ValueBits:
         combined = np.bitwise_or.reduce(self._bits[rows], axis=0)
         return np.unpackbits(combined, count=size).astype(np.bool_)
 
-    def counts(self, matched: NDArray[np.bool_], found: NDArray[np.int64]) -> dict[str, int]:
-        """How many of the ``matched`` slots (``found``: the same, as slot numbers) have each value."""
+    def counts(self, matched: NDArray[np.uint64], found: NDArray[np.int64]) -> dict[str, int]:
+        """How many matching slots have each value: ``matched`` is :func:`packed` (the matches as bits),
+        ``found`` the same slots as numbers."""
         if found.shape[0] * self._held.shape[1] * 32 < self._bits.size:
             # Few matches: their own value numbers, gathered and counted (gathering costs about 30 times as
             # much per number as counting costs per byte of bits).
             numbers = self._held[found].ravel()
             per_value = np.bincount(numbers[numbers >= 0], minlength=len(self.codes))
         else:
-            packed = np.zeros(self._bits.shape[1], np.uint8)
-            packed[: (matched.shape[0] + 7) // 8] = np.packbits(matched)
-            # In 64-bit words: eight times fewer elements to AND and count (rows are a multiple of 8 bytes).
-            words = self._bits.view(np.uint64) & packed.view(np.uint64)
+            words = self._bits.view(np.uint64) & matched[: self._bits.shape[1] // 8]
             per_value = np.bitwise_count(words).sum(axis=1, dtype=np.int64)
         return {self.codes.values[row]: count for row, count in enumerate(per_value.tolist()) if count}
+
+
+def packed(matched: NDArray[np.bool_], capacity: int) -> NDArray[np.uint64]:
+    """``matched`` (a flag per slot) as bits in 64-bit words, padded to ``capacity`` slots, as
+    :meth:`ValueBits.counts` takes it: eight times fewer elements to AND and count than bytes."""
+    bits = np.zeros(capacity // 8, np.uint8)
+    bits[: (matched.shape[0] + 7) // 8] = np.packbits(matched)
+    return bits.view(np.uint64)
 
 
 class CatalogColumns:

@@ -198,6 +198,13 @@ lowering their case, which keeps every character where it was."""
 _PLAIN_WORDS = re.compile("[\uac00-\ud7a3]+|[A-Za-z0-9]+")
 
 
+_SPECIAL = re.compile("[&<>\"']")
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
 def _highlight_plain(text: str, needles: list[tuple[str, bool]]) -> str:
     """:func:`highlight` for text that :data:`_PLAIN` matches: the same marks, without a flag per character."""
     lowered = text.lower()
@@ -212,18 +219,19 @@ def _highlight_plain(text: str, needles: list[tuple[str, bool]]) -> str:
                     spans.append((start + offset, start + offset + len(alternative)))
             elif word == alternative or (prefix and word.startswith(alternative)):
                 spans.append((start, start + len(alternative)))
+    escape = html.escape if _SPECIAL.search(text) else _unchanged  # most names have nothing to escape
     out: list[str] = []
     done = 0
     for start, end in sorted(spans):
         if end <= done:
             continue
         if start > done or not out:
-            out.append(html.escape(text[done:start]))
-            out.append(f"<em>{html.escape(text[start:end])}</em>")
+            out.append(escape(text[done:start]))
+            out.append(f"<em>{escape(text[start:end])}</em>")
         else:  # overlaps or touches the last mark: one mark
-            out[-1] = f"{out[-1][:-5]}{html.escape(text[done:end])}</em>"
+            out[-1] = f"{out[-1][:-5]}{escape(text[done:end])}</em>"
         done = end
-    out.append(html.escape(text[done:]))
+    out.append(escape(text[done:]))
     return "".join(out)
 
 

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from catalog.search.columns import ValueBits
+from catalog.search.columns import ValueBits, packed
 
 COLORS = ("블랙", "화이트", "베이지", "네이비", "그레이", "블루", "레드", "카키", "아이보리")
 
@@ -31,6 +31,6 @@ def test_counts_over_few_and_many_matches_and_filters_agree_with_the_values(seed
         for slot in found.tolist():
             for color in held[slot]:
                 expected[color] = expected.get(color, 0) + 1
-        assert bits.counts(matched, found) == expected, share
+        assert bits.counts(packed(matched, 4096), found) == expected, share
     for wanted in (["블랙"], ["레드", "카키"], ["없는색"]):
         assert bits.any_of(wanted, size).tolist() == [bool(set(wanted) & set(colors)) for colors in held]
