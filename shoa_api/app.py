@@ -99,10 +99,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
-            for task in (flusher, mirroring):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _stop_tasks(flusher, mirroring)
             await http.aclose()
             await redis.aclose()
             # The engine is ours, handed to the plugin: without this, every stopped app left a connection open.
@@ -185,3 +182,17 @@ def _state_http(state: State) -> httpx.AsyncClient:
 def _state_search_engine(state: State) -> SearchEngine:
     engine: SearchEngine = state.search_engine
     return engine
+
+
+async def _stop_tasks(*tasks: asyncio.Task[None]) -> None:
+    """Cancel ``tasks`` and wait until they end, cancelling again while they do not: redis-py can swallow a
+    cancellation that lands inside its own timeouts (once, ``shoa dev`` stopped a second after it started
+    never finished shutting down)."""
+    pending: set[asyncio.Task[None]] = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from shoa_api.app import create_app
+from shoa_api.app import _stop_tasks, create_app
 from tests.client import ShoaClient
 
 if TYPE_CHECKING:
@@ -32,3 +33,25 @@ async def test_stopping_the_app_closes_its_database_connections(settings: Settin
             assert (await client.get("/v1/malls")).status_code == 200
             assert (await client.get("/health/ready")).status_code == 200
     assert await connections(engine) == before
+
+
+async def test_a_background_task_that_swallows_a_cancellation_still_stops() -> None:
+    """redis-py's timeouts can turn a cancellation into a timeout and carry on; stopping must not hang."""
+    swallowed = 0
+
+    async def stubborn() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed += 1
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(_stop_tasks(task), timeout=10)
+    assert task.cancelled()
+    assert swallowed == 1
