@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from catalog.search.columns import AGE_BANDS, GENDERS, CatalogColumns, packed
+from catalog.search.columns import AGE_BANDS, GENDERS, MANY_FIELDS, CatalogColumns, many_key, packed
 from catalog.search.engine import (
     MAX_RESULTS,
     PRICE_BUCKETS,
@@ -93,9 +93,9 @@ def _filtered(columns: CatalogColumns, query: SearchQuery) -> NDArray[np.bool_]:
     if query.age_band is not None:
         ages = columns.ages[:size]
         kept &= (ages == 0) | ((ages & (1 << AGE_BANDS.index(query.age_band))) != 0)
-    for bits, values in ((columns.styles, query.styles), (columns.colors, query.colors), (columns.sizes, query.sizes)):
+    for field, values in (("style", query.styles), ("color", query.colors), ("size", query.sizes)):
         if values:
-            kept &= bits.any_of(values, size)
+            kept &= columns.many.any_of([many_key(field, value) for value in values], size)
     if query.in_stock:
         kept &= columns.in_stock[:size]
     if query.exclusive:
@@ -181,16 +181,20 @@ def _facets(columns: CatalogColumns, matched: NDArray[np.bool_], found: NDArray[
                 top = path.split("/", 1)[0]
                 categories[top] = categories.get(top, 0) + count
     per_mall = np.bincount(columns.mall[found], minlength=len(columns.malls)).tolist()
-    malls = {str(mall_id): count for mall_id, count in zip(columns.mall_ids, per_mall, strict=True) if count}
-    labels = {str(mall_id): name for mall_id, name in zip(columns.mall_ids, columns.mall_names, strict=True)}
+    # ``malls.values`` are the malls' ids as text already.
+    malls = {mall_id: count for mall_id, count in zip(columns.malls.values, per_mall, strict=True) if count}
+    labels = dict(zip(columns.malls.values, columns.mall_names, strict=True))
     per_bucket = np.bincount(columns.bucket[found], minlength=len(PRICE_BUCKETS)).tolist()
-    bits = packed(matched, columns.capacity)
+    many: dict[str, dict[str, int]] = {field: {} for field in MANY_FIELDS}
+    for key, count in columns.many.counts(packed(matched, columns.capacity), found).items():
+        field, value = key.split("\0", 1)
+        many[field][value] = count
     return Facets(
         category=sort_facet(categories),
         mall=sort_facet(malls, labels),
-        style=sort_facet(columns.styles.counts(bits, found)),
-        color=sort_facet(columns.colors.counts(bits, found)),
-        size=sort_facet(columns.sizes.counts(bits, found)),
+        style=sort_facet(many["style"]),
+        color=sort_facet(many["color"]),
+        size=sort_facet(many["size"]),
         price=price_facet(
             {bucket_name(low, high): count for (low, high), count in zip(PRICE_BUCKETS, per_bucket, strict=True)}
         ),

@@ -1,9 +1,10 @@
 """The catalog as the PostgreSQL search engine holds it in memory: one slot per product, a column per field.
 
 Single-valued fields (mall, category, gender, price, stock …) are arrays indexed by slot, so a filter is one
-array comparison and a facet one ``bincount``. Many-valued fields (styles, colours, sizes) are bit rows, one per
-value, so a facet's counts are one AND and one popcount per value, however many products match. Text goes to
-two :class:`~catalog.search.postings.TermPostings`: the search text and the name alone (for relevance).
+array comparison and a facet one ``bincount``. Many-valued fields (styles, colours and sizes, together in one
+:class:`ValueBits`) are bit rows, one per value, so their facets' counts are one AND and one popcount,
+however many products match (or, for few matches, a count of theirs alone). Text goes to two
+:class:`~catalog.search.postings.TermPostings`: the search text and the name alone (for relevance).
 
 Rows arrive from ``catalog.search.postgres``, each with the ``search_seq`` its trigger drew: a row older than the
 one already held is ignored, so the order in which concurrent reads are applied does not matter.
@@ -34,6 +35,22 @@ _INITIAL_CAPACITY = 1024
 _LOW_64 = (1 << 64) - 1
 _BUCKET_BOUNDS = [high for _, high in PRICE_BUCKETS if high is not None]
 """A price's bucket is how many of these it has reached."""
+
+
+MANY_FIELDS = ("style", "color", "size")
+
+
+def many_key(field: str, value: str) -> str:
+    """A style, colour or size as ``CatalogColumns.many`` holds it. PostgreSQL text never holds a NUL."""
+    return f"{field}\0{value}"
+
+
+def _many_keys(row: ProductRow) -> list[str]:
+    return [
+        *(many_key("style", value) for value in row.style_tags),
+        *(many_key("color", value) for value in row.colors),
+        *(many_key("size", value) for value in row.sizes),
+    ]
 
 
 def _top(path: str) -> str:
@@ -212,7 +229,8 @@ class CatalogColumns:
         self.id_low = np.zeros(capacity, np.uint64)
         self.categories = Codes()
         self.tops = Codes()
-        self.styles, self.colors, self.sizes = ValueBits(capacity), ValueBits(capacity), ValueBits(capacity)
+        self.many = ValueBits(capacity)
+        """Styles, colours and sizes together (one AND and count for all three facets), as ``many_key``."""
         self.text = TermPostings(min_recent=min_recent)
         self.name_terms = TermPostings(min_recent=min_recent)
         self._text_loading, self._name_loading = PostingsBuilder(), PostingsBuilder()
@@ -262,9 +280,7 @@ class CatalogColumns:
         self.exclusive[part] = column((row.exclusive for row in products), np.bool_)
         self.id_high[part] = column((row.id.int >> 64 for row in products), np.uint64)
         self.id_low[part] = column((row.id.int & _LOW_64 for row in products), np.uint64)
-        self.styles.add(first, [row.style_tags for row in products])
-        self.colors.add(first, [row.colors for row in products])
-        self.sizes.add(first, [row.sizes for row in products])
+        self.many.add(first, [_many_keys(row) for row in products])
         for slot, row in enumerate(products, first):
             self._text_loading.add(slot, row.search_text)
             self._name_loading.add(slot, row.search_name)
@@ -298,9 +314,7 @@ class CatalogColumns:
         self.popularity[slot] = row.popularity
         self.in_stock[slot] = row.in_stock
         self.exclusive[slot] = row.exclusive
-        self.styles.set(slot, row.style_tags)
-        self.colors.set(slot, row.colors)
-        self.sizes.set(slot, row.sizes)
+        self.many.set(slot, _many_keys(row))
         self.text.set(slot, row.search_text)
         self.name_terms.set(slot, row.search_name)
         self._changed()
@@ -380,8 +394,7 @@ class CatalogColumns:
             new = np.zeros(capacity, old.dtype)
             new[: old.shape[0]] = old
             setattr(self, name, new)
-        for bits in (self.styles, self.colors, self.sizes):
-            bits.grow(capacity)
+        self.many.grow(capacity)
 
     def _mall_number(self, mall_id: uuid.UUID) -> int:
         number = self.malls.number(str(mall_id))

@@ -137,10 +137,11 @@ class SearchEngine(Protocol):
 
 def sort_facet(values: dict[str, int], labels: dict[str, str] | None = None) -> list[FacetValue]:
     """Most products first, then by value; at most ``MAX_FACET_VALUES``; zero counts left out."""
-    ordered = sorted(((v, c) for v, c in values.items() if c > 0), key=lambda vc: (-vc[1], vc[0]))
+    ordered = sorted((-count, value) for value, count in values.items() if count > 0)
+    labels = labels or {}
     return [
-        FacetValue(value=value, count=count, label=(labels or {}).get(value))
-        for value, count in ordered[:MAX_FACET_VALUES]
+        FacetValue(value=value, count=-negative, label=labels.get(value))
+        for negative, value in ordered[:MAX_FACET_VALUES]
     ]
 
 
