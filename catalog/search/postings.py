@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import array
 import bisect
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -90,18 +90,33 @@ class TermPostings:
         return [*near, *sorted(recent.difference(near))]
 
     def compact(self) -> None:
-        """Fold the recent products into the compact part."""
+        """Fold the recent products into the compact part. The compact pairs stay in their order (a term's
+        number only shifts past new terms), so the few recent ones are merged in, not everything sorted again:
+        about a tenth of the time, which the event loop waits for."""
         if not self._recent:
             return
+        new_terms = {term for text in self._recent.values() for term in text.split()}.difference(self._terms)
+        vocabulary = sorted(new_terms.union(self._terms))
+        number = {term: index for index, term in enumerate(vocabulary)}
+        renumbered = np.fromiter((number[term] for term in self._terms), np.int64, len(self._terms))
         stale = np.zeros(self._size, np.bool_)
         stale[self._recent_array()] = True
         kept = ~stale[self._slots]
-        term_ids = np.repeat(np.arange(len(self._terms), dtype=np.int64), np.diff(self._starts))
-        builder = PostingsBuilder()
-        builder.add_numbered(self._terms, term_ids[kept], self._slots[kept])
-        for slot, text in self._recent.items():
-            builder.add(slot, text)
-        self._terms, self._starts, self._slots = builder.build()
+        # One sortable key per (term, slot) pair: the term's number, then the slot.
+        keys = np.repeat(renumbered * self._size, np.diff(self._starts))[kept] + self._slots[kept]
+        recent = np.array(
+            sorted(
+                number[term] * self._size + slot for slot, text in self._recent.items() for term in set(text.split())
+            ),
+            np.int64,
+        )
+        keys = np.insert(keys, np.searchsorted(keys, recent), recent)
+        ids, slots = np.divmod(keys, self._size)
+        per_term = np.bincount(ids, minlength=len(vocabulary))
+        used = per_term > 0
+        self._terms = [term for term, keep in zip(vocabulary, used.tolist(), strict=True) if keep]
+        self._starts = np.concatenate((np.zeros(1, np.int64), np.cumsum(per_term[used])))
+        self._slots = slots.astype(np.int32)
         self._forget_recent()
 
     def _forget_recent(self) -> None:
@@ -124,7 +139,6 @@ class PostingsBuilder:
         self._numbers: dict[str, int] = {}
         """Terms numbered in order of first sight."""
         self._ids, self._slots = array.array("q"), array.array("q")
-        self._numbered: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
 
     def add(self, slot: int, text: str) -> None:
         numbers = self._numbers
@@ -132,20 +146,14 @@ class PostingsBuilder:
         self._ids.extend(found)
         self._slots.extend([slot] * len(found))
 
-    def add_numbered(self, terms: list[str], term_ids: NDArray[np.int64], slots: NDArray[Any]) -> None:
-        """Pairs given as numbers into ``terms``."""
-        numbers = self._numbers
-        renumbered = np.fromiter((numbers.setdefault(term, len(numbers)) for term in terms), np.int64, len(terms))
-        self._numbered.append((renumbered[term_ids], slots.astype(np.int64)))
-
     def build(self) -> tuple[list[str], NDArray[np.int64], NDArray[np.int32]]:
         """Sorted terms, where each term's slots start, and the slots (ascending within a term)."""
         vocabulary = list(self._numbers)
         ordered = sorted(range(len(vocabulary)), key=vocabulary.__getitem__)
         place = np.empty(len(vocabulary), np.int64)
         place[ordered] = np.arange(len(vocabulary), dtype=np.int64)
-        ids = place[np.concatenate([np.frombuffer(self._ids, np.int64), *(ids for ids, _ in self._numbered)])]
-        slots = np.concatenate([np.frombuffer(self._slots, np.int64), *(slots for _, slots in self._numbered)])
+        ids = place[np.frombuffer(self._ids, np.int64)]
+        slots = np.frombuffer(self._slots, np.int64)
         order = np.lexsort((slots, ids))
         per_term = np.bincount(ids, minlength=len(vocabulary))
         used = per_term > 0
