@@ -17,7 +17,6 @@ from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, Swagg
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
-from catalog.search.engine import SearchEngine  # noqa: TC001 - Litestar reads provider annotations at runtime
 from catalog.search.postgres import PostgresSearch
 from personalization import candidates, feed_pages, taste
 from shoa_api.auth import (
@@ -177,11 +176,6 @@ def _state_mirror(state: State) -> RedisMirror:
 def _state_http(state: State) -> httpx.AsyncClient:
     http: httpx.AsyncClient = state.http
     return http
-
-
-def _state_search_engine(state: State) -> SearchEngine:
-    engine: SearchEngine = state.search_engine
-    return engine
 
 
 async def _stop_tasks(*tasks: asyncio.Task[None]) -> None:
