@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> Litestar:
         app.state.auth = AuthKit(settings)
         # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
         # readiness says so while the index is missing).
-        app.state.search_engine = meilisearch_engine(settings, http) or PostgresSearch()
+        app.state.search_engine = search_engine = meilisearch_engine(settings, http) or PostgresSearch()
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         # Everything built so far lives as long as the process: keep it out of the collector's way, so that
         # collections only scan what requests allocate.
@@ -99,6 +99,8 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             await _stop_tasks(flusher, mirroring)
+            if isinstance(search_engine, PostgresSearch):
+                await search_engine.aclose()
             await http.aclose()
             await redis.aclose()
             # The engine is ours, handed to the plugin: without this, every stopped app left a connection open.

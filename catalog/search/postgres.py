@@ -20,12 +20,14 @@ PostgreSQL stays the only source of truth:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from catalog.search.answers import answer
 from catalog.search.columns import CatalogColumns, MallRow, ProductRow
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import asyncpg
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
     from catalog.search.engine import SearchQuery, SearchResults
 
@@ -94,24 +96,68 @@ class PostgresSearch:
         self._min_recent = min_recent
         self._copy: _Copy | None = None
         self._loading = asyncio.Lock()
+        self._asked: asyncio.Future[None] | None = None
+        """The next read of the changes, which every search arriving before it starts waits for."""
+        self._reading: asyncio.Task[None] | None = None
 
     async def search(self, session: AsyncSession, query: SearchQuery) -> SearchResults:
         return answer(await self._current(session), query)
 
+    async def aclose(self) -> None:
+        """Stop reading changes (the app calls this as it stops)."""
+        if self._reading is not None:
+            self._reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reading
+        if self._asked is not None and not self._asked.done():
+            self._asked.cancel()
+
     async def _current(self, session: AsyncSession) -> CatalogColumns:
         """The catalog with every change committed before this call."""
-        copy = self._copy
-        if copy is not None:
-            rows = await _changes(session, copy.floor, copy.seen)
-            if not any(row[0] == "removed" and row[1] is None for row in rows):
-                _apply(copy.columns, rows)
-                copy.advance(rows[0][_XID], {row[_XID] for row in rows[1:]})
-                return copy.columns
-            self._copy = None  # the products table was truncated: read it all again
-        async with self._loading:
-            if self._copy is None:
-                self._copy = await self._load(session)
-            return self._copy.columns
+        if self._copy is not None:
+            await self._caught_up(session)
+        if self._copy is None:  # never read, or the products table was truncated: read it all
+            async with self._loading:
+                if self._copy is None:
+                    self._copy = await self._load(session)
+        return self._copy.columns
+
+    async def _caught_up(self, session: AsyncSession) -> None:
+        """Wait for a read of the changes that starts after this call. Searches that arrive while one read is
+        under way share the next one: one statement and one connection checked out for all of them, none for
+        each search."""
+        engine = session.bind
+        if not isinstance(engine, AsyncEngine):  # a session bound to one connection reads on it
+            assert self._copy is not None
+            self._apply_changes(self._copy, await _changes(await session.connection(), self._copy))
+            return
+        asked = self._asked
+        if asked is None:
+            asked = self._asked = asyncio.get_running_loop().create_future()
+            if self._reading is None or self._reading.done():
+                self._reading = asyncio.create_task(self._read_while_asked(engine), name="search-changes")
+        await asyncio.shield(asked)
+
+    async def _read_while_asked(self, engine: AsyncEngine) -> None:
+        while (asked := self._asked) is not None:
+            self._asked = None
+            try:
+                copy = self._copy
+                if copy is not None:
+                    async with engine.connect() as connection:
+                        rows = await _changes(connection, copy)
+                    self._apply_changes(copy, rows)
+            except Exception as error:  # noqa: BLE001 - every search waiting for this read gets its error
+                asked.set_exception(error)
+            else:
+                asked.set_result(None)
+
+    def _apply_changes(self, copy: _Copy, rows: Sequence[tuple[Any, ...]]) -> None:
+        if any(row[0] == "removed" and row[1] is None for row in rows):
+            self._copy = None  # the products table was truncated
+            return
+        _apply(copy.columns, rows)
+        copy.advance(rows[0][_XID], {row[_XID] for row in rows[1:]})
 
     async def _load(self, session: AsyncSession) -> _Copy:
         """Every product and mall, read part by part and filled in off the event loop.
@@ -137,14 +183,14 @@ class PostgresSearch:
         return _Copy(columns, floor)
 
 
-async def _changes(session: AsyncSession, floor: int, seen: set[int]) -> Sequence[tuple[Any, ...]]:
-    """The rows written by transactions at or past ``floor`` other than ``seen``; the first row is the floor.
+async def _changes(connection: AsyncConnection, copy: _Copy) -> Sequence[tuple[Any, ...]]:
+    """The rows written by transactions at or past the copy's floor other than those it has seen; the first
+    row is the new floor.
 
-    Every search runs this, so it goes to asyncpg directly (its prepared statement, its records), without
+    Every search waits for this, so it goes to asyncpg directly (its prepared statement, its records), without
     SQLAlchemy's statement and result handling around it."""
-    connection = await (await session.connection()).get_raw_connection()
-    driver: asyncpg.Connection = connection.driver_connection
-    rows = [tuple(row) for row in await driver.fetch(_CHANGES_SQL, floor, sorted(seen))]
+    driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+    rows = [tuple(row) for row in await driver.fetch(_CHANGES_SQL, copy.floor, sorted(copy.seen))]
     floors = [row for row in rows if row[0] == "floor"]
     return [*floors, *(row for row in rows if row[0] != "floor")]
 

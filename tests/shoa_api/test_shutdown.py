@@ -32,6 +32,10 @@ async def test_stopping_the_app_closes_its_database_connections(settings: Settin
         async with ShoaClient(app=create_app(settings)) as client:
             assert (await client.get("/v1/malls")).status_code == 200
             assert (await client.get("/health/ready")).status_code == 200
+            # Two searches (not the same: the second would come from the public cache): the first reads the
+            # catalog, the second its changes, on the search engine's own connection.
+            for words in ("린넨", "셔츠"):
+                assert (await client.get("/v1/search", params={"q": words})).status_code == 200
     assert await connections(engine) == before
 
 

@@ -26,6 +26,8 @@ from tests.catalog.search.test_contract import item
 from tests.factories import create_mall
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from tests.client import ShoaClient
@@ -50,11 +52,13 @@ class Shop:
 
 
 @pytest.fixture
-async def shop(engine: AsyncEngine, session: AsyncSession, client: ShoaClient) -> Shop:
+async def shop(engine: AsyncEngine, session: AsyncSession, client: ShoaClient) -> AsyncIterator[Shop]:
     mall = await create_mall(session, name="메종 드 린")
     issued = await keys.issue_key(session, mall_id=mall.id, name="sync", scopes=["catalog:write"])
     await session.commit()
-    return Shop(engine, PartnerMall(client, mall.id, issued.key))
+    shop = Shop(engine, PartnerMall(client, mall.id, issued.key))
+    yield shop
+    await shop.search_engine.aclose()
 
 
 def later(product: dict[str, Any], **changes: Any) -> dict[str, Any]:
