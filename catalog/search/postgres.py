@@ -6,9 +6,10 @@ the benchmark asks at 16 connections on two cores. So each API process holds the
 :class:`~catalog.search.columns.CatalogColumns` and answers from memory (``catalog.search.answers``), and
 PostgreSQL stays the only source of truth:
 
-- The first search reads every product and mall in one statement.
-- Every later search first reads what was committed since, in one statement that is an index lookup returning
-  nothing when nothing changed. Triggers stamp each written row with its transaction id (``search_xid``);
+- The first search reads every mall, then the products part by part.
+- Every later search first waits for a read of what was committed since, in one statement that is an index
+  lookup returning nothing when nothing changed; searches that arrive while one read is under way share the
+  next. Triggers stamp each written row with its transaction id (``search_xid``);
   the engine remembers the oldest transaction still running when it last read (``pg_snapshot_xmin``) and
   the transactions at or past it whose rows it has read, and asks for rows of any other transaction at or
   past it. A transaction that commits late is therefore never skipped, and a search sees every change
