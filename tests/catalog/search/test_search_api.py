@@ -93,5 +93,5 @@ async def test_cached_answers_are_kept_apart_by_every_parameter(client: ShoaClie
 
 
 def test_every_search_parameter_is_part_of_the_cache_key() -> None:
-    declared = set(inspect.signature(search_products.fn).parameters) - {"db_read", "state"}
+    declared = set(inspect.signature(search_products.fn).parameters) - {"state"}
     assert set(search_products.opt["cache_key_parameters"]) == declared
