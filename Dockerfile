@@ -7,12 +7,13 @@ WORKDIR /src
 RUN python -m venv /opt/shoa
 # Dependencies first, so that a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir shoa_api catalog migrations \
-    && touch shoa_api/__init__.py catalog/__init__.py migrations/__init__.py \
+RUN mkdir shoa_api catalog personalization migrations \
+    && touch shoa_api/__init__.py catalog/__init__.py personalization/__init__.py migrations/__init__.py \
     && /opt/shoa/bin/pip install . \
     && /opt/shoa/bin/pip uninstall --yes shoa
 COPY shoa_api ./shoa_api
 COPY catalog ./catalog
+COPY personalization ./personalization
 COPY migrations ./migrations
 RUN /opt/shoa/bin/pip install --no-deps . \
     && /opt/shoa/bin/python -c "import shoa_api.app, shoa_api.cli, shoa_api.migrate"
