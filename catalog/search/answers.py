@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from catalog.search.columns import AGE_BANDS, GENDERS, MANY_FIELDS, CatalogColumns, many_key, packed
+from catalog.search.columns import AGE_BANDS, GENDERS, MANY_FIELDS, CatalogColumns, many_key
 from catalog.search.engine import (
     MAX_RESULTS,
     PRICE_BUCKETS,
@@ -26,6 +26,7 @@ from catalog.search.engine import (
     total_pages,
 )
 from catalog.search.text import MIN_WORD_FOR_TWO_TYPOS, QueryTerm, highlight, query_terms
+from catalog.search.values import packed
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

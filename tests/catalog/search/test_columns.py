@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from catalog.search.columns import ValueBits, packed
+from catalog.search.values import ValueBits, packed
 
 COLORS = ("블랙", "화이트", "베이지", "네이비", "그레이", "블루", "레드", "카키", "아이보리")
 
