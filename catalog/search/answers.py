@@ -31,6 +31,8 @@ from catalog.search.values import packed
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from catalog.search.postings import TermPostings
+
 _FEW = 6
 _GENDERS = {"female": ("female", "unisex"), "male": ("male", "unisex")}
 
@@ -55,9 +57,7 @@ def answer(columns: CatalogColumns, query: SearchQuery) -> SearchResults:
 def _holding(columns: CatalogColumns, term: QueryTerm) -> NDArray[np.bool_]:
     """Slots whose text holds the term: any of its alternatives, or the word itself with a typo or two."""
     size = columns.size
-    found = np.zeros(size, np.bool_)
-    for word, prefix in term.needles():
-        found |= columns.text.matching(word, prefix=prefix, size=size)
+    found = _holding_any(columns.text, term, size)
     if term.typo_tolerant is not None:
         word = term.typo_tolerant
         typos = 2 if len(word) >= MIN_WORD_FOR_TWO_TYPOS else 1
@@ -66,11 +66,11 @@ def _holding(columns: CatalogColumns, term: QueryTerm) -> NDArray[np.bool_]:
     return found
 
 
-def _name_holds(columns: CatalogColumns, term: QueryTerm) -> NDArray[np.bool_]:
-    size = columns.size
+def _holding_any(postings: TermPostings, term: QueryTerm, size: int) -> NDArray[np.bool_]:
+    """Slots whose terms in ``postings`` hold one of the term's alternatives."""
     found = np.zeros(size, np.bool_)
     for word, prefix in term.needles():
-        found |= columns.name_terms.matching(word, prefix=prefix, size=size)
+        found |= postings.matching(word, prefix=prefix, size=size)
     return found
 
 
@@ -129,13 +129,13 @@ def _page(
     if query.sort == "relevance" and terms:
         in_name = np.zeros(found.shape[0], np.int64)
         for term in terms:
-            in_name += _name_holds(columns, term)[found]
+            in_name += _holding_any(columns.name_terms, term, columns.size)[found]
         keys = (len(terms) - in_name) * columns.size + columns.rank("popularity")[found]
     else:
         keys = columns.rank("popularity" if query.sort == "relevance" else query.sort)[found]
     needed = min(end, found.shape[0])
-    everything = np.arange(found.shape[0])
-    first = np.argpartition(keys, needed - 1)[:needed] if needed < found.shape[0] else everything
+    # The first ``needed`` keys, then in order: only those are sorted.
+    first = np.argpartition(keys, needed - 1)[:needed] if needed < found.shape[0] else np.arange(needed)
     first = first[np.argsort(keys[first])]
     return found[first[start:end]]
 

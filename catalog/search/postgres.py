@@ -127,11 +127,9 @@ class PostgresSearch:
         """Wait for a read of the changes that starts after this call. Searches that arrive while one read is
         under way share the next one: one statement and one connection checked out for all of them, none for
         each search."""
-        engine = session.bind
-        if not isinstance(engine, AsyncEngine):  # a session bound to one connection reads on it
-            assert self._copy is not None
-            self._apply_changes(self._copy, await _changes(await session.connection(), self._copy))
-            return
+        bind = session.bind
+        assert bind is not None, "search sessions are bound to the database"
+        engine = bind if isinstance(bind, AsyncEngine) else bind.engine
         asked = self._asked
         if asked is None:
             asked = self._asked = asyncio.get_running_loop().create_future()
