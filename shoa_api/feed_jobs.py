@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from catalog.models import Product
 from personalization.candidates import refresh_all
+from personalization.popularity import publish_popularity
 from personalization.scores import Decay, roll_up
 from shoa_api.accounts.models import utc_now
 from shoa_api.worker import Job, WorkerContext
@@ -23,11 +24,14 @@ REFRESHED_AT_KEY = "shoa:feed:candidates-refreshed-at"
 
 
 def score_rollup_job(settings: Settings) -> Job:
-    """Every ``SHOA_FEED_ROLLUP_SECONDS``: load the scores back into a Redis that lost them, then save them."""
+    """Every ``SHOA_FEED_ROLLUP_SECONDS``: load the scores back into a Redis that lost them, save them, and
+    write the products' popularity (the search's popularity order) from everyone's, in the same transaction."""
 
     async def roll_up_scores(context: WorkerContext) -> None:
+        decay, now = _decay(context.settings), utc_now()
         async with context.session_maker() as session, session.begin():
-            await roll_up(session, context.redis, _decay(context.settings), now=utc_now())
+            await roll_up(session, context.redis, decay, now=now)
+            await publish_popularity(session, context.redis, decay, now=now)
 
     return Job(name="feed-score-rollup", every=float(settings.feed.rollup_seconds), run=roll_up_scores)
 

@@ -57,6 +57,10 @@ def _top(path: str) -> str:
     return path.split("/", 1)[0]
 
 
+def _text_hash(text: str, name: str) -> int:
+    return hash((text, name))
+
+
 def _age_bits(bands: Iterable[str]) -> int:
     return sum(1 << AGE_BANDS.index(band) for band in set(bands) if band in AGE_BANDS)
 
@@ -123,6 +127,9 @@ class CatalogColumns:
         self.exclusive = np.zeros(capacity, np.bool_)
         self.id_high = np.zeros(capacity, np.uint64)
         self.id_low = np.zeros(capacity, np.uint64)
+        self.text_hash = np.zeros(capacity, np.int64)
+        """Of each slot's search text and name: a write that changed neither (a price, the stock, the popularity)
+        leaves the term postings alone, so the worker's popularity updates never bring on a compaction."""
         self.categories = Codes()
         self.tops = Codes()
         self.many = ValueBits(capacity)
@@ -176,6 +183,7 @@ class CatalogColumns:
         self.exclusive[part] = column((row.exclusive for row in products), np.bool_)
         self.id_high[part] = column((row.id.int >> 64 for row in products), np.uint64)
         self.id_low[part] = column((row.id.int & _LOW_64 for row in products), np.uint64)
+        self.text_hash[part] = column((_text_hash(row.search_text, row.search_name) for row in products), np.int64)
         self.many.add(first, [_many_keys(row) for row in products])
         for slot, row in enumerate(products, first):
             self._text_loading.add(slot, row.search_text)
@@ -190,10 +198,13 @@ class CatalogColumns:
     def apply_product(self, row: ProductRow) -> None:
         """``row`` replaces what the slot held, unless it is older."""
         slot = self._slots.get(row.id.int)
+        text_hash: int | None = _text_hash(row.search_text, row.search_name)
         if slot is None:
             slot = self._new_slot(row.id)
         elif row.search_seq <= self.seq[slot]:
             return
+        elif text_hash == self.text_hash[slot]:
+            text_hash = None  # the same words: the postings already hold them
         self.seq[slot] = row.search_seq
         self.names[slot] = row.name
         self.images[slot] = row.image_url or ""
@@ -211,8 +222,10 @@ class CatalogColumns:
         self.in_stock[slot] = row.in_stock
         self.exclusive[slot] = row.exclusive
         self.many.set(slot, _many_keys(row))
-        self.text.set(slot, row.search_text)
-        self.name_terms.set(slot, row.search_name)
+        if text_hash is not None:
+            self.text_hash[slot] = text_hash
+            self.text.set(slot, row.search_text)
+            self.name_terms.set(slot, row.search_name)
         self._changed()
 
     def remove_product(self, product_id: uuid.UUID, seq: int) -> None:
@@ -222,6 +235,7 @@ class CatalogColumns:
             return
         self.seq[slot] = seq
         self.listed[slot] = False
+        self.text_hash[slot] = _text_hash("", "")
         self.text.set(slot, "")
         self.name_terms.set(slot, "")
         self._changed()
@@ -284,7 +298,7 @@ class CatalogColumns:
     def _grow(self, capacity: int) -> None:
         for name in (
             "seq", "listed", "mall", "category", "top_category", "gender", "ages", "price_min", "price_from",
-            "bucket", "popularity", "in_stock", "exclusive", "id_high", "id_low",
+            "bucket", "popularity", "in_stock", "exclusive", "id_high", "id_low", "text_hash",
         ):  # fmt: skip
             old: NDArray[Any] = getattr(self, name)
             new = np.zeros(capacity, old.dtype)

@@ -49,6 +49,11 @@ class TermPostings:
         self._size = size
         self._forget_recent()
 
+    @property
+    def pending(self) -> int:
+        """Slots written since the last compaction (matched one by one until the next)."""
+        return len(self._recent)
+
     def set(self, slot: int, text: str) -> None:
         """The terms of ``slot`` are now those of ``text`` (empty: none). Terms are whole words or runs of CJK
         characters (``index_terms``), so a term's first character tells its script."""

@@ -173,3 +173,34 @@ def test_an_older_read_applied_last_never_replaces_a_newer_one() -> None:
     answer_ = answer(columns, SearchQuery(text="린넨"))
     assert [(hit.price_from, hit.mall.name) for hit in answer_.items] == [(29000, "메종 드 린")]
     assert [facet.value for facet in answer_.facets.color] == ["블랙"]
+
+
+def test_a_write_that_keeps_the_words_leaves_the_term_postings_alone() -> None:
+    """The worker rewrites the popularity of every product shoppers engage with; prices and stock change
+    all day. Only a change of words may bring the term postings nearer a compaction."""
+    columns = CatalogColumns()
+    mall = MallRow(uuid.uuid4(), "메종 드 린", "active", search_seq=1)
+    product = ProductRow(
+        id=uuid.uuid4(), mall_id=mall.id, name="린넨셔츠", image_url=None, category_path="상의/셔츠", style_tags=[],
+        colors=["화이트"], sizes=["M"], target_gender="female", target_age_bands=[], price_min=39000,
+        price_from=39000, currency="KRW", in_stock=True, exclusive=False, status="on_sale", popularity=0.0,
+        search_name=index_terms("린넨셔츠"), search_text=index_terms("린넨셔츠"), search_seq=5,
+    )  # fmt: skip
+    columns.apply_mall(mall)
+    columns.load([product], [])
+    columns.finish_load()
+    for seq in range(6, 50):
+        columns.apply_product(product._replace(popularity=float(seq), price_from=39000 - seq, search_seq=seq))
+    assert (columns.text.pending, columns.name_terms.pending) == (0, 0)
+    assert [hit.price_from for hit in answer(columns, SearchQuery(text="린넨", sort="popularity")).items] == [38951]
+
+    renamed = index_terms("코튼셔츠")
+    columns.apply_product(product._replace(name="코튼셔츠", search_name=renamed, search_text=renamed, search_seq=50))
+    assert (columns.text.pending, columns.name_terms.pending) == (1, 1)
+    assert answer(columns, SearchQuery(text="린넨")).items == []
+    assert [hit.name for hit in answer(columns, SearchQuery(text="코튼")).items] == ["코튼셔츠"]
+    columns.remove_product(product.id, seq=51)
+    assert answer(columns, SearchQuery(text="코튼")).items == []
+    # Back, with the words it had: they are indexed again.
+    columns.apply_product(product._replace(name="코튼셔츠", search_name=renamed, search_text=renamed, search_seq=52))
+    assert [hit.name for hit in answer(columns, SearchQuery(text="코튼")).items] == ["코튼셔츠"]

@@ -1,0 +1,121 @@
+"""Shoppers' engagement orders the search's popularity sort: the worker writes it, and only what moved."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from catalog.models import Product, SearchOutbox
+from personalization.popularity import popularity_value, publish_popularity
+from personalization.scores import EVERYONE, Decay, Signal, add_signals
+from shoa_api.feed_jobs import score_rollup_job
+from tests.catalog.test_sync import _mall, product
+from tests.personalization.test_feed_jobs import run_once
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from shoa_api.settings import Settings
+    from tests.client import ShoaClient
+
+DECAY = Decay(half_life_seconds=72 * 3600)
+NOW = datetime.datetime(2026, 12, 2, 12, tzinfo=datetime.UTC)
+
+
+async def _products(session: AsyncSession, client: ShoaClient, *external_ids: str) -> dict[str, uuid.UUID]:
+    mall = await _mall(session, client)
+    await mall.sync(*(product(external_id) for external_id in external_ids))
+    return dict((await session.execute(sa.select(Product.external_id, Product.id))).tuples().all())
+
+
+def _event(product_id: uuid.UUID, kind: str) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "kind": kind,
+        "product_id": str(product_id),
+        "occurred_at": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
+
+
+async def _engage(
+    redis: Redis, *engagement: tuple[uuid.UUID, float, datetime.datetime], now: datetime.datetime
+) -> None:
+    """Everyone's engagement, as the events' signals leave it."""
+    signals = [Signal(EVERYONE, product_id, weight, at.timestamp()) for product_id, weight, at in engagement]
+    await add_signals(redis, DECAY, signals, now=now.timestamp(), pooled=False)
+
+
+async def _popularity(session: AsyncSession) -> dict[uuid.UUID, float]:
+    session.expire_all()
+    return dict((await session.execute(sa.select(Product.id, Product.popularity))).tuples().all())
+
+
+async def test_what_shoppers_engage_with_comes_first_in_the_popularity_sort(
+    settings: Settings, client: ShoaClient, session: AsyncSession
+) -> None:
+    ids = await _products(session, client, "P1", "P2", "P3", "P4")
+    before = dict((await session.execute(sa.select(Product.id, Product.updated_at))).all())
+    newest = await client.get("/v1/search", params={"sort": "newest"})  # the search has read the catalog
+    assert len(newest.json()["items"]) == 4
+    await session.execute(sa.delete(SearchOutbox))
+    await session.commit()
+    events = [_event(ids["P2"], "add_to_cart"), _event(ids["P2"], "click"), _event(ids["P3"], "view")]
+    response = await client.post("/v1/events", headers={"X-Device-Id": "device-popular-1"}, json={"events": events})
+    assert response.json()["accepted"] == 3
+
+    await run_once(settings, score_rollup_job(settings))
+
+    answer = (await client.get("/v1/search", params={"sort": "popularity"})).json()
+    order = [uuid.UUID(item["id"]) for item in answer["items"]]
+    assert order[:2] == [ids["P2"], ids["P3"]]
+    assert set(order[2:]) == {ids["P1"], ids["P4"]}
+    # Meilisearch hears of it through the outbox; the mall's content did not change.
+    assert set(await session.scalars(sa.select(SearchOutbox.product_id))) == {ids["P2"], ids["P3"]}
+    after = dict((await session.execute(sa.select(Product.id, Product.updated_at))).all())
+    assert after == before
+
+
+async def test_time_alone_rewrites_nothing_and_the_order_follows_the_decayed_scores(
+    session: AsyncSession, client: ShoaClient, redis_client: Redis
+) -> None:
+    ids = await _products(session, client, "P1", "P2")
+    old, recent = NOW - datetime.timedelta(days=6), NOW - datetime.timedelta(hours=1)
+    # P1: much engagement a week ago; P2: a little, lately. Decayed, P2 is ahead (8 x 1/4 < 3).
+    await _engage(redis_client, (ids["P1"], 8.0, old), (ids["P2"], 3.0, recent), now=NOW)
+
+    assert await publish_popularity(session, redis_client, DECAY, now=NOW) == 2
+    first = await _popularity(session)
+    assert first[ids["P2"]] > first[ids["P1"]] > 0
+
+    later = NOW + datetime.timedelta(days=2)
+    assert await publish_popularity(session, redis_client, DECAY, now=later) == 0
+    assert await _popularity(session) == first
+
+    await _engage(redis_client, (ids["P1"], 20.0, later), now=later)
+    assert await publish_popularity(session, redis_client, DECAY, now=later) == 1
+    assert (await _popularity(session))[ids["P1"]] > first[ids["P2"]]
+
+
+async def test_products_nobody_engages_with_any_more_go_back_to_zero(
+    session: AsyncSession, client: ShoaClient, redis_client: Redis
+) -> None:
+    ids = await _products(session, client, "P1", "P2")
+    await session.execute(sa.update(Product).where(Product.id == ids["P1"]).values(popularity=7000.0))
+    await _engage(redis_client, (ids["P2"], 1.0, NOW), now=NOW)
+
+    assert await publish_popularity(session, redis_client, DECAY, now=NOW) == 2
+
+    popularity = await _popularity(session)
+    assert popularity[ids["P1"]] == 0.0
+    assert popularity[ids["P2"]] == popularity_value(1.0, at=NOW.timestamp(), decay=DECAY) > 0
+
+
+def test_a_value_is_the_same_for_a_score_and_half_of_it_a_half_life_later() -> None:
+    at = NOW.timestamp()
+    assert popularity_value(8.0, at=at, decay=DECAY) == popularity_value(4.0, at=at + 72 * 3600, decay=DECAY)
+    assert popularity_value(8.0, at=at, decay=DECAY) - popularity_value(4.0, at=at, decay=DECAY) == 1.0
+    assert popularity_value(0.0, at=at, decay=DECAY) == 0.0
