@@ -9,7 +9,8 @@ A product nobody engaged with (or whose engagement faded below ``scores.FORGET_B
 engaged one (whose values are in the thousands).
 
 A written product also gets a search-outbox row, so Meilisearch sorts by the new value too. ``updated_at`` is
-left alone: popularity is shoppers' behaviour, not a change of the mall's content.
+left alone: popularity is shoppers' behaviour, not a change of the mall's content. Rows a mall's sync holds are
+skipped, not waited for.
 """
 
 from __future__ import annotations
@@ -59,20 +60,28 @@ async def publish_popularity(session: AsyncSession, redis: Redis, decay: Decay, 
         sa.func.unnest(sa.literal(values, ARRAY(sa.Double()))).label("popularity"),
     ).subquery("pairs")
     moved = (
-        sa.update(_products)
-        .where(_products.c.id == pairs.c.product_id)
+        sa.select(_products.c.id, pairs.c.popularity)
+        .join(pairs, pairs.c.product_id == _products.c.id)
         .where(sa.func.abs(_products.c.popularity - pairs.c.popularity) >= CHANGED)
-        .values(popularity=pairs.c.popularity, updated_at=_products.c.updated_at)
-        .returning(_products.c.id)
     )
-    faded = (
-        sa.update(_products)
-        .where(_products.c.popularity != 0, ~sa.exists().where(pairs.c.product_id == _products.c.id))
-        .values(popularity=0.0, updated_at=_products.c.updated_at)
-        .returning(_products.c.id)
+    faded = sa.select(_products.c.id, sa.literal(0.0, sa.Double()).label("popularity")).where(
+        _products.c.popularity != 0, ~sa.exists().where(pairs.c.product_id == _products.c.id)
     )
-    written: list[uuid.UUID] = [*await session.scalars(moved), *await session.scalars(faded)]
+    written: list[uuid.UUID] = [*await session.scalars(_write(moved)), *await session.scalars(_write(faded))]
     if written:
         rows = sa.select(sa.func.unnest(sa.literal(written, ARRAY(sa.Uuid()))), sa.literal("upsert"))
         await session.execute(sa.insert(_outbox).from_select(["product_id", "action"], rows))
     return len(written)
+
+
+def _write(due: sa.Select[tuple[uuid.UUID, float]]) -> sa.Update:
+    """Set the popularity of the rows ``due`` names, skipping rows another transaction holds (a mall's sync):
+    this never waits, so it can neither slow a sync down nor deadlock with one, and what it skipped still
+    differs next time, so it is written then."""
+    locked = due.with_for_update(of=_products, skip_locked=True).subquery("due")
+    return (
+        sa.update(_products)
+        .where(_products.c.id == locked.c.id)
+        .values(popularity=locked.c.popularity, updated_at=_products.c.updated_at)
+        .returning(_products.c.id)
+    )

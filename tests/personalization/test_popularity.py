@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from tests.personalization.test_feed_jobs import run_once
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from shoa_api.settings import Settings
     from tests.client import ShoaClient
@@ -119,3 +120,24 @@ def test_a_value_is_the_same_for_a_score_and_half_of_it_a_half_life_later() -> N
     assert popularity_value(8.0, at=at, decay=DECAY) == popularity_value(4.0, at=at + 72 * 3600, decay=DECAY)
     assert popularity_value(8.0, at=at, decay=DECAY) - popularity_value(4.0, at=at, decay=DECAY) == 1.0
     assert popularity_value(0.0, at=at, decay=DECAY) == 0.0
+
+
+async def test_rows_a_sync_holds_are_skipped_then_written_next_time(
+    engine: AsyncEngine, session: AsyncSession, client: ShoaClient, redis_client: Redis
+) -> None:
+    ids = await _products(session, client, "P1", "P2")
+    await session.commit()
+    await _engage(redis_client, (ids["P1"], 2.0, NOW), (ids["P2"], 5.0, NOW), now=NOW)
+    async with engine.connect() as sync:  # a mall's sync, midway: it has written P2 and not committed yet
+        await sync.execute(sa.update(Product).where(Product.id == ids["P2"]).values(price_from=1000))
+
+        written = await asyncio.wait_for(publish_popularity(session, redis_client, DECAY, now=NOW), timeout=5)
+        await session.commit()
+
+        assert written == 1
+        held = await _popularity(session)
+        assert (held[ids["P1"]] > 0, held[ids["P2"]]) == (True, 0.0)
+        await sync.commit()
+
+    assert await publish_popularity(session, redis_client, DECAY, now=NOW) == 1
+    assert (await _popularity(session))[ids["P2"]] > held[ids["P1"]]
