@@ -160,12 +160,7 @@ def test_an_older_read_applied_last_never_replaces_a_newer_one() -> None:
     """Overlapping searches read the changes concurrently, and their reads may finish in any order."""
     columns = CatalogColumns()
     mall = MallRow(uuid.uuid4(), "메종 드 린", "active", search_seq=1)
-    product = ProductRow(
-        id=uuid.uuid4(), mall_id=mall.id, name="린넨셔츠", image_url=None, category_path="상의/셔츠", style_tags=[],
-        colors=["화이트"], sizes=["M"], target_gender="female", target_age_bands=[], price_min=39000,
-        price_from=39000, currency="KRW", in_stock=True, exclusive=False, status="on_sale", popularity=0.0,
-        search_name=index_terms("린넨셔츠"), search_text=index_terms("린넨셔츠"), search_seq=5,
-    )  # fmt: skip
+    product = _linen_shirt(mall)
     columns.apply_mall(mall)
     columns.apply_product(product._replace(price_from=29000, colors=["블랙"], search_seq=7))
     columns.apply_product(product)
@@ -180,12 +175,7 @@ def test_a_write_that_keeps_the_words_leaves_the_term_postings_alone() -> None:
     all day. Only a change of words may bring the term postings nearer a compaction."""
     columns = CatalogColumns()
     mall = MallRow(uuid.uuid4(), "메종 드 린", "active", search_seq=1)
-    product = ProductRow(
-        id=uuid.uuid4(), mall_id=mall.id, name="린넨셔츠", image_url=None, category_path="상의/셔츠", style_tags=[],
-        colors=["화이트"], sizes=["M"], target_gender="female", target_age_bands=[], price_min=39000,
-        price_from=39000, currency="KRW", in_stock=True, exclusive=False, status="on_sale", popularity=0.0,
-        search_name=index_terms("린넨셔츠"), search_text=index_terms("린넨셔츠"), search_seq=5,
-    )  # fmt: skip
+    product = _linen_shirt(mall)
     columns.apply_mall(mall)
     columns.load([product], [])
     columns.finish_load()
@@ -204,3 +194,13 @@ def test_a_write_that_keeps_the_words_leaves_the_term_postings_alone() -> None:
     # Back, with the words it had: they are indexed again.
     columns.apply_product(product._replace(name="코튼셔츠", search_name=renamed, search_text=renamed, search_seq=52))
     assert [hit.name for hit in answer(columns, SearchQuery(text="코튼")).items] == ["코튼셔츠"]
+
+
+def _linen_shirt(mall: MallRow) -> ProductRow:
+    """A product row as the engine reads it, written at ``search_seq`` 5."""
+    return ProductRow(
+        id=uuid.uuid4(), mall_id=mall.id, name="린넨셔츠", image_url=None, category_path="상의/셔츠", style_tags=[],
+        colors=["화이트"], sizes=["M"], target_gender="female", target_age_bands=[], price_min=39000,
+        price_from=39000, currency="KRW", in_stock=True, exclusive=False, status="on_sale", popularity=0.0,
+        search_name=index_terms("린넨셔츠"), search_text=index_terms("린넨셔츠"), search_seq=5,
+    )  # fmt: skip
