@@ -66,6 +66,11 @@ class Endpoint:
     as_shopper: bool = False
     """Sent with the benchmark shopper's access token (``prepare`` makes the shopper)."""
 
+    @property
+    def label(self) -> str:
+        """As the table names it: who asks matters as much as the path."""
+        return f"GET {self.path}" + (" (logged-in shopper)" if self.as_shopper else "")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -226,7 +231,7 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan, targets: t
             measurements.append(
                 Measurement(
                     target=target.name,
-                    endpoint=f"GET {endpoint.path}",
+                    endpoint=endpoint.label,
                     load=result,
                     cpu=cpu,
                     peak_rss_mib=peak_rss_mib,
@@ -258,7 +263,7 @@ def _load_endpoint(
         raise BenchmarkError(msg)
     connections = endpoint.connections or plan.connections
     _check_answers(url, endpoint, authorization)
-    print(f"  {target.name} GET {endpoint.path}: ", end="", flush=True)
+    print(f"  {target.name} {endpoint.label}: ", end="", flush=True)
     if plan.warmup_seconds > 0 and not warm:
         print(f"warm-up {plan.warmup_seconds:g}s, ", end="", flush=True)
         run_load(
