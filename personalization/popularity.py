@@ -22,13 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Product, SearchOutbox
-from personalization.scores import EVERYONE, segment_scores
 
 if TYPE_CHECKING:
     import datetime
     import uuid
+    from collections.abc import Sequence
 
-    from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from personalization.scores import Decay
@@ -38,6 +37,8 @@ CHANGED = 0.05
 
 _products = cast("sa.Table", Product.__table__)
 _outbox = cast("sa.Table", SearchOutbox.__table__)
+_ENGAGED = sa.select(_products.c.id, _products.c.popularity).where(_products.c.popularity != 0)
+"""Read from ``ix_products_engaged`` alone."""
 
 
 def popularity_value(score: float, *, at: float, decay: Decay) -> float:
@@ -47,41 +48,39 @@ def popularity_value(score: float, *, at: float, decay: Decay) -> float:
     return round(math.log2(score) + at / decay.half_life_seconds, 4)
 
 
-async def publish_popularity(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
+async def publish_popularity(
+    session: AsyncSession, pooled: Sequence[tuple[uuid.UUID, float]], decay: Decay, *, now: datetime.datetime
+) -> int:
     """Write the products whose popularity moved by ``CHANGED`` or more, and reset to 0 those nobody engages
-    with any more; how many rows were written. Call it with Redis holding the scores (after a roll-up, which
-    loads them back into a Redis that lost them): with an empty pool every popular product would be reset."""
+    with any more; how many rows were written. ``pooled`` is everyone's scores as of ``now``, all of them (the
+    roll-up's, which loads them back into a Redis that lost them): a product missing from it is reset."""
     at = now.timestamp()
-    pooled = await segment_scores(redis, decay, EVERYONE, now=at)
-    ids = [product_id for product_id, _ in pooled]
-    values = [popularity_value(score, at=at, decay=decay) for _, score in pooled]
+    fresh = {product_id: popularity_value(score, at=at, decay=decay) for product_id, score in pooled}
+    held = dict((await session.execute(_ENGAGED)).tuples().all())
+    due = dict.fromkeys(held.keys() - fresh.keys(), 0.0)
+    due |= {pid: value for pid, value in fresh.items() if abs(held.get(pid, 0.0) - value) >= CHANGED}
+    if not due:
+        return 0
     pairs = sa.select(
-        sa.func.unnest(sa.literal(ids, ARRAY(sa.Uuid()))).label("product_id"),
-        sa.func.unnest(sa.literal(values, ARRAY(sa.Double()))).label("popularity"),
+        sa.func.unnest(sa.literal(list(due), ARRAY(sa.Uuid()))).label("product_id"),
+        sa.func.unnest(sa.literal(list(due.values()), ARRAY(sa.Double()))).label("popularity"),
     ).subquery("pairs")
-    moved = (
+    # Rows a mall's sync holds are skipped, not waited for: this can neither slow a sync down nor deadlock with
+    # one, and what it skipped still differs next time, so it is written then.
+    locked = (
         sa.select(_products.c.id, pairs.c.popularity)
         .join(pairs, pairs.c.product_id == _products.c.id)
-        .where(sa.func.abs(_products.c.popularity - pairs.c.popularity) >= CHANGED)
+        .with_for_update(of=_products, skip_locked=True)
+        .subquery("locked")
     )
-    faded = sa.select(_products.c.id, sa.literal(0.0, sa.Double()).label("popularity")).where(
-        _products.c.popularity != 0, ~sa.exists().where(pairs.c.product_id == _products.c.id)
-    )
-    written: list[uuid.UUID] = [*await session.scalars(_write(moved)), *await session.scalars(_write(faded))]
-    if written:
-        rows = sa.select(sa.func.unnest(sa.literal(written, ARRAY(sa.Uuid()))), sa.literal("upsert"))
-        await session.execute(sa.insert(_outbox).from_select(["product_id", "action"], rows))
-    return len(written)
-
-
-def _write(due: sa.Select[tuple[uuid.UUID, float]]) -> sa.Update:
-    """Set the popularity of the rows ``due`` names, skipping rows another transaction holds (a mall's sync):
-    this never waits, so it can neither slow a sync down nor deadlock with one, and what it skipped still
-    differs next time, so it is written then."""
-    locked = due.with_for_update(of=_products, skip_locked=True).subquery("due")
-    return (
+    update = (
         sa.update(_products)
         .where(_products.c.id == locked.c.id)
         .values(popularity=locked.c.popularity, updated_at=_products.c.updated_at)
         .returning(_products.c.id)
     )
+    written = list(await session.scalars(update))
+    if written:
+        rows = sa.select(sa.func.unnest(sa.literal(written, ARRAY(sa.Uuid()))), sa.literal("upsert"))
+        await session.execute(sa.insert(_outbox).from_select(["product_id", "action"], rows))
+    return len(written)

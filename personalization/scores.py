@@ -142,14 +142,23 @@ async def rebase(redis: Redis, decay: Decay, *, now: float) -> int:
     return int(steps)
 
 
-async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
-    """Copy every segment's decayed scores to PostgreSQL (first loading them back if Redis lost them); how many
-    scores were written. Scores decayed below ``FORGET_BELOW`` are dropped on both sides."""
+@dataclass(frozen=True)
+class RolledUp:
+    written: int
+    """Scores written, over every segment."""
+    pooled: list[tuple[uuid.UUID, float]]
+    """Everyone's scores as saved (``EVERYONE``): what the products' popularity is made from."""
+
+
+async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> RolledUp:
+    """Copy every segment's decayed scores to PostgreSQL (first loading them back if Redis lost them). Scores
+    decayed below ``FORGET_BELOW`` are dropped on both sides."""
     if not await redis.exists(LOADED_KEY):
         await restore(session, redis, decay, now=now)
     timestamp = now.timestamp()
     await rebase(redis, decay, now=timestamp)
     written = 0
+    pooled: list[tuple[uuid.UUID, float]] = []
     for raw_key in sorted(await redis.smembers(SEGMENTS_KEY)):
         # The set holds the segments' sorted-set keys, which the rebase script scales.
         segment = (raw_key.decode() if isinstance(raw_key, bytes) else raw_key).removeprefix(KEY_PREFIX)
@@ -162,7 +171,9 @@ async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: dat
         if kept:
             await session.execute(_upsert_existing(segment, kept, now))
         written += len(kept)
-    return written
+        if segment == EVERYONE:
+            pooled = kept
+    return RolledUp(written, pooled)
 
 
 def _upsert_existing(segment: str, scores: list[tuple[uuid.UUID, float]], now: datetime.datetime) -> sa.Insert:

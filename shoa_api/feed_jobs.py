@@ -30,8 +30,8 @@ def score_rollup_job(settings: Settings) -> Job:
     async def roll_up_scores(context: WorkerContext) -> None:
         decay, now = _decay(context.settings), utc_now()
         async with context.session_maker() as session, session.begin():
-            await roll_up(session, context.redis, decay, now=now)
-            await publish_popularity(session, context.redis, decay, now=now)
+            rolled_up = await roll_up(session, context.redis, decay, now=now)
+            await publish_popularity(session, rolled_up.pooled, decay, now=now)
 
     return Job(name="feed-score-rollup", every=float(settings.feed.rollup_seconds), run=roll_up_scores)
 

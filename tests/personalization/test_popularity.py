@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from catalog.models import Product, SearchOutbox
 from personalization.popularity import popularity_value, publish_popularity
-from personalization.scores import EVERYONE, Decay, Signal, add_signals
+from personalization.scores import EVERYONE, Decay, Signal, add_signals, segment_scores
 from shoa_api.feed_jobs import score_rollup_job
 from tests.catalog.test_sync import _mall, product
 from tests.personalization.test_feed_jobs import run_once
@@ -48,6 +48,11 @@ async def _engage(
     """Everyone's engagement, as the events' signals leave it."""
     signals = [Signal(EVERYONE, product_id, weight, at.timestamp()) for product_id, weight, at in engagement]
     await add_signals(redis, DECAY, signals, now=now.timestamp(), pooled=False)
+
+
+async def _pool(redis: Redis, now: datetime.datetime) -> list[tuple[uuid.UUID, float]]:
+    """Everyone's scores as of ``now``, as the roll-up hands them on."""
+    return await segment_scores(redis, DECAY, EVERYONE, now=now.timestamp())
 
 
 async def _popularity(session: AsyncSession) -> dict[uuid.UUID, float]:
@@ -88,16 +93,16 @@ async def test_time_alone_rewrites_nothing_and_the_order_follows_the_decayed_sco
     # P1: much engagement a week ago; P2: a little, lately. Decayed, P2 is ahead (8 x 1/4 < 3).
     await _engage(redis_client, (ids["P1"], 8.0, old), (ids["P2"], 3.0, recent), now=NOW)
 
-    assert await publish_popularity(session, redis_client, DECAY, now=NOW) == 2
+    assert await publish_popularity(session, await _pool(redis_client, NOW), DECAY, now=NOW) == 2
     first = await _popularity(session)
     assert first[ids["P2"]] > first[ids["P1"]] > 0
 
     later = NOW + datetime.timedelta(days=2)
-    assert await publish_popularity(session, redis_client, DECAY, now=later) == 0
+    assert await publish_popularity(session, await _pool(redis_client, later), DECAY, now=later) == 0
     assert await _popularity(session) == first
 
     await _engage(redis_client, (ids["P1"], 20.0, later), now=later)
-    assert await publish_popularity(session, redis_client, DECAY, now=later) == 1
+    assert await publish_popularity(session, await _pool(redis_client, later), DECAY, now=later) == 1
     assert (await _popularity(session))[ids["P1"]] > first[ids["P2"]]
 
 
@@ -108,7 +113,7 @@ async def test_products_nobody_engages_with_any_more_go_back_to_zero(
     await session.execute(sa.update(Product).where(Product.id == ids["P1"]).values(popularity=7000.0))
     await _engage(redis_client, (ids["P2"], 1.0, NOW), now=NOW)
 
-    assert await publish_popularity(session, redis_client, DECAY, now=NOW) == 2
+    assert await publish_popularity(session, await _pool(redis_client, NOW), DECAY, now=NOW) == 2
 
     popularity = await _popularity(session)
     assert popularity[ids["P1"]] == 0.0
@@ -131,7 +136,8 @@ async def test_rows_a_sync_holds_are_skipped_then_written_next_time(
     async with engine.connect() as sync:  # a mall's sync, midway: it has written P2 and not committed yet
         await sync.execute(sa.update(Product).where(Product.id == ids["P2"]).values(price_from=1000))
 
-        written = await asyncio.wait_for(publish_popularity(session, redis_client, DECAY, now=NOW), timeout=5)
+        pool = await _pool(redis_client, NOW)
+        written = await asyncio.wait_for(publish_popularity(session, pool, DECAY, now=NOW), timeout=5)
         await session.commit()
 
         assert written == 1
@@ -139,5 +145,5 @@ async def test_rows_a_sync_holds_are_skipped_then_written_next_time(
         assert (held[ids["P1"]] > 0, held[ids["P2"]]) == (True, 0.0)
         await sync.commit()
 
-    assert await publish_popularity(session, redis_client, DECAY, now=NOW) == 1
+    assert await publish_popularity(session, await _pool(redis_client, NOW), DECAY, now=NOW) == 1
     assert (await _popularity(session))[ids["P2"]] > held[ids["P1"]]

@@ -83,7 +83,9 @@ async def test_scores_survive_a_redis_flush_through_the_roll_up(
     t = NOW.timestamp()
     await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t), Signal("female:20s_late", b, 2.0, t)],
                       now=t)  # fmt: skip
-    assert await roll_up(session, redis_client, DECAY, now=NOW) == 4
+    rolled_up = await roll_up(session, redis_client, DECAY, now=NOW)
+    assert rolled_up.written == 4
+    assert sorted(rolled_up.pooled) == sorted([(a, 4.0), (b, 2.0)])
     await session.commit()
     stored = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.score))).all()
     # Each signal counts for its segment and for everyone's pool.
