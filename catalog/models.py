@@ -101,10 +101,6 @@ class Product(DefaultBase):
         sa.Index("ix_products_mall_id_id", "mall_id", "id"),
         # Search (PostgreSQL engine): each API process follows the changes committed since it last looked.
         sa.Index("ix_products_search_xid", "search_xid"),
-        # The worker reads the stored popularity of engaged products alone (personalization.popularity).
-        sa.Index(
-            "ix_products_engaged", "id", postgresql_include=["popularity"], postgresql_where=sa.text("popularity <> 0")
-        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)

@@ -1,4 +1,5 @@
-"""Time-decayed behaviour scores per segment, in Redis sorted sets, rolled up to PostgreSQL.
+"""Time-decayed behaviour scores per segment, in Redis sorted sets (rolled up to PostgreSQL by
+``personalization.rollup``).
 
 Decay without rewriting: a signal of weight ``w`` at time ``t`` adds ``w * 2^((t - epoch) / half_life)`` to the
 product's member of the segment's sorted set. Every stored value then carries the same growth factor, so the
@@ -14,18 +15,10 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
-
-from catalog.models import Product
-from personalization.models import SegmentScore
-
 if TYPE_CHECKING:
-    import datetime
     from collections.abc import Sequence
 
     from redis.asyncio import Redis
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 KEY_PREFIX = "shoa:feed:scores:"
 EVERYONE = "everyone"
@@ -33,6 +26,9 @@ EVERYONE = "everyone"
 EPOCH_KEY = "shoa:feed:epoch"
 SEGMENTS_KEY = "shoa:feed:segments"
 """The keys of every segment's sorted set."""
+TOUCHED_KEY = "shoa:feed:touched"
+"""Members ``<segment key>|<product id>``: scores that grew since the roll-up last took them
+(``personalization.rollup``)."""
 LOADED_KEY = "shoa:feed:scores-loaded"
 """Present while Redis holds the scores; absent after a restart or a flush, so the worker loads them back."""
 REBASE_AFTER_HALF_LIVES = 30
@@ -49,16 +45,19 @@ end
 local half_life = tonumber(ARGV[1])
 local once_seconds = tonumber(ARGV[3])
 local pooled = ARGV[4] == '1'
+local touched = ARGV[5] == '1'
 local added = {}
-for i = 5, #ARGV, 5 do
+for i = 6, #ARGV, 5 do
   local once = ARGV[i + 4]
   if once == '' or redis.call('SET', once, 1, 'NX', 'EX', once_seconds) then
     local grown = tonumber(ARGV[i + 2]) * 2 ^ ((tonumber(ARGV[i + 3]) - epoch) / half_life)
     redis.call('ZINCRBY', ARGV[i], grown, ARGV[i + 1])
     redis.call('SADD', KEYS[2], ARGV[i])
+    if touched then redis.call('SADD', KEYS[4], ARGV[i] .. '|' .. ARGV[i + 1]) end
     if pooled and ARGV[i] ~= KEYS[3] then
       redis.call('ZINCRBY', KEYS[3], grown, ARGV[i + 1])
       redis.call('SADD', KEYS[2], KEYS[3])
+      if touched then redis.call('SADD', KEYS[4], KEYS[3] .. '|' .. ARGV[i + 1]) end
     end
     added[#added + 1] = 1
   else
@@ -107,18 +106,22 @@ async def add_signals(
     once_keys: Sequence[str] | None = None,
     once_seconds: int = 1,
     pooled: bool = True,
+    touched: bool = True,
 ) -> list[bool]:
     """Add ``signals``; which were added. With ``once_keys`` (one per signal) a signal counts only if its key was
     not set yet, and the key is then kept ``once_seconds``: deduplication and scoring in one atomic step, so a
-    retried batch neither loses nor doubles anything. ``pooled`` signals also count for ``EVERYONE``."""
+    retried batch neither loses nor doubles anything. ``pooled`` signals also count for ``EVERYONE``; ``touched``
+    ones are marked for the next roll-up (scores loaded back from PostgreSQL are already saved)."""
     if not signals:
         return []
     keys = once_keys if once_keys is not None else [""] * len(signals)
-    arguments: list[str | float] = [decay.half_life_seconds, now, once_seconds, "1" if pooled else "0"]
+    arguments: list[str | float] = [
+        decay.half_life_seconds, now, once_seconds, "1" if pooled else "0", "1" if touched else "0"
+    ]  # fmt: skip
     for signal, once in zip(signals, keys, strict=True):
         segment_key = f"{KEY_PREFIX}{signal.segment}"
         arguments += [segment_key, str(signal.product_id), signal.weight, min(signal.at, now), once]
-    added = await redis.eval(_ADD, 3, EPOCH_KEY, SEGMENTS_KEY, f"{KEY_PREFIX}{EVERYONE}", *arguments)
+    added = await redis.eval(_ADD, 4, EPOCH_KEY, SEGMENTS_KEY, f"{KEY_PREFIX}{EVERYONE}", TOUCHED_KEY, *arguments)
     return [bool(flag) for flag in added]
 
 
@@ -142,64 +145,7 @@ async def rebase(redis: Redis, decay: Decay, *, now: float) -> int:
     return int(steps)
 
 
-@dataclass(frozen=True)
-class RolledUp:
-    written: int
-    """Scores written, over every segment."""
-    pooled: list[tuple[uuid.UUID, float]]
-    """Everyone's scores as saved (``EVERYONE``): what the products' popularity is made from."""
-
-
-async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> RolledUp:
-    """Copy every segment's decayed scores to PostgreSQL (first loading them back if Redis lost them). Scores
-    decayed below ``FORGET_BELOW`` are dropped on both sides."""
-    if not await redis.exists(LOADED_KEY):
-        await restore(session, redis, decay, now=now)
-    timestamp = now.timestamp()
-    await rebase(redis, decay, now=timestamp)
-    written = 0
-    pooled: list[tuple[uuid.UUID, float]] = []
-    for raw_key in sorted(await redis.smembers(SEGMENTS_KEY)):
-        # The set holds the segments' sorted-set keys, which the rebase script scales.
-        segment = (raw_key.decode() if isinstance(raw_key, bytes) else raw_key).removeprefix(KEY_PREFIX)
-        scores = await segment_scores(redis, decay, segment, now=timestamp)
-        kept = [(product_id, score) for product_id, score in scores if score >= FORGET_BELOW]
-        forgotten = [str(product_id) for product_id, score in scores if score < FORGET_BELOW]
-        if forgotten:
-            await redis.zrem(f"{KEY_PREFIX}{segment}", *forgotten)
-        await session.execute(sa.delete(SegmentScore).where(SegmentScore.segment == segment))
-        if kept:
-            await session.execute(_upsert_existing(segment, kept, now))
-        written += len(kept)
-        if segment == EVERYONE:
-            pooled = kept
-    return RolledUp(written, pooled)
-
-
-def _upsert_existing(segment: str, scores: list[tuple[uuid.UUID, float]], now: datetime.datetime) -> sa.Insert:
-    """Insert the scores of products that still exist (a product removed since is skipped, not an error)."""
-    ids = sa.func.unnest(sa.literal([p for p, _ in scores], ARRAY(sa.Uuid())))
-    values = sa.func.unnest(sa.literal([s for _, s in scores], ARRAY(sa.Double())))
-    pairs = sa.select(ids.label("product_id"), values.label("score")).subquery("pairs")
-    source = (
-        sa.select(sa.literal(segment), pairs.c.product_id, pairs.c.score, sa.literal(now))
-        .select_from(pairs)
-        .join(Product, Product.id == pairs.c.product_id)
-    )
-    statement = insert(SegmentScore).from_select(["segment", "product_id", "score", "as_of"], source)
-    return statement.on_conflict_do_update(
-        index_elements=[SegmentScore.segment, SegmentScore.product_id],
-        set_={"score": statement.excluded.score, "as_of": statement.excluded.as_of},
-    )
-
-
-async def restore(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
-    """Load the rolled-up scores into a Redis that lost them, adding to whatever arrived since; how many."""
-    rows = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.product_id, SegmentScore.score,
-                                            SegmentScore.as_of))).all()  # fmt: skip
-    signals = [Signal(segment, product_id, score, as_of.timestamp()) for segment, product_id, score, as_of in rows]
-    for start in range(0, len(signals), 1000):
-        # The saved pool is restored as it was; re-pooling the segments' scores would count them twice.
-        await add_signals(redis, decay, signals[start : start + 1000], now=now.timestamp(), pooled=False)
-    await redis.set(LOADED_KEY, now.isoformat())
-    return len(signals)
+async def mark_touched(redis: Redis, segment: str, product_ids: Sequence[uuid.UUID]) -> None:
+    """Have the next roll-up take these scores again (a write it had to skip)."""
+    if product_ids:
+        await redis.sadd(TOUCHED_KEY, *(f"{KEY_PREFIX}{segment}|{product_id}" for product_id in product_ids))

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from catalog.models import Product
 from personalization.candidates import refresh_all
 from personalization.popularity import publish_popularity
-from personalization.scores import Decay, roll_up
+from personalization.rollup import forget_rolled_up, roll_up
+from personalization.scores import EVERYONE, Decay, mark_touched
 from shoa_api.accounts.models import utc_now
 from shoa_api.worker import Job, WorkerContext
 
@@ -24,14 +25,16 @@ REFRESHED_AT_KEY = "shoa:feed:candidates-refreshed-at"
 
 
 def score_rollup_job(settings: Settings) -> Job:
-    """Every ``SHOA_FEED_ROLLUP_SECONDS``: load the scores back into a Redis that lost them, save them, and
-    write the products' popularity (the search's popularity order) from everyone's, in the same transaction."""
+    """Every ``SHOA_FEED_ROLLUP_SECONDS``: load the scores back into a Redis that lost them, save those that
+    grew, and write those products' popularity (the search's popularity order), in one transaction."""
 
     async def roll_up_scores(context: WorkerContext) -> None:
         decay, now = _decay(context.settings), utc_now()
         async with context.session_maker() as session, session.begin():
             rolled_up = await roll_up(session, context.redis, decay, now=now)
-            await publish_popularity(session, rolled_up.pooled, decay, now=now)
+            published = await publish_popularity(session, rolled_up.pooled, decay, now=now)
+        await forget_rolled_up(context.redis)
+        await mark_touched(context.redis, EVERYONE, published.skipped)
 
     return Job(name="feed-score-rollup", every=float(settings.feed.rollup_seconds), run=roll_up_scores)
 

@@ -1,4 +1,4 @@
-"""Segment scores: decay, the roll-up to PostgreSQL, and what survives losing Redis."""
+"""Segment scores in Redis: decay, and rebasing the growth factor."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
 
-from personalization.models import SegmentScore
 from personalization.scores import (
     EPOCH_KEY,
     REBASE_AFTER_HALF_LIVES,
@@ -16,7 +14,6 @@ from personalization.scores import (
     Signal,
     add_signals,
     rebase,
-    roll_up,
     segment_scores,
 )
 from tests.catalog.test_sync import _mall, product
@@ -74,44 +71,3 @@ async def test_a_rebase_keeps_every_score(redis_client: Redis, product_ids: list
     assert [p for p, _ in after] == [p for p, _ in before]
     assert [s for _, s in after] == pytest.approx([s for _, s in before])
     assert await rebase(redis_client, DECAY, now=far) == 0  # nothing to do until it is far behind again
-
-
-async def test_scores_survive_a_redis_flush_through_the_roll_up(
-    redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
-) -> None:
-    a, b, c = product_ids
-    t = NOW.timestamp()
-    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t), Signal("female:20s_late", b, 2.0, t)],
-                      now=t)  # fmt: skip
-    rolled_up = await roll_up(session, redis_client, DECAY, now=NOW)
-    assert rolled_up.written == 4
-    assert sorted(rolled_up.pooled) == sorted([(a, 4.0), (b, 2.0)])
-    await session.commit()
-    stored = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.score))).all()
-    # Each signal counts for its segment and for everyone's pool.
-    assert sorted(stored) == [("anonymous", 4.0), ("everyone", 2.0), ("everyone", 4.0), ("female:20s_late", 2.0)]
-
-    await redis_client.flushdb()
-    # A signal arrives before the worker notices the loss: it is added to, not replaced by, the saved scores.
-    await add_signals(redis_client, DECAY, [Signal("anonymous", c, 1.0, t)], now=t)
-    later = NOW + datetime.timedelta(days=3)
-    await roll_up(session, redis_client, DECAY, now=later)
-    await session.commit()
-
-    assert await decayed(redis_client, "anonymous", later) == {a: 2.0, c: 0.5}
-    assert await decayed(redis_client, "female:20s_late", later) == {b: 1.0}
-    assert await decayed(redis_client, "everyone", later) == {a: 2.0, b: 1.0, c: 0.5}  # restored, not doubled
-
-
-async def test_faded_scores_are_forgotten(
-    redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
-) -> None:
-    a, b, _ = product_ids
-    t = NOW.timestamp()
-    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 1.0, t), Signal("anonymous", b, 100.0, t)], now=t)
-    month_later = NOW + datetime.timedelta(days=30)  # 10 half-lives: 1/1024 of what it was
-    await roll_up(session, redis_client, DECAY, now=month_later)
-    await session.commit()
-
-    assert list(await decayed(redis_client, "anonymous", month_later)) == [b]
-    assert set(await session.scalars(sa.select(SegmentScore.product_id))) == {b}
