@@ -69,7 +69,7 @@ async def publish_popularity(
     stored = sa.select(_products.c.id, _products.c.popularity).where(
         _products.c.id == sa.any_(sa.literal(list(fresh), ARRAY(sa.Uuid())))
     )
-    held = dict((await session.execute(stored)).tuples().all())
+    held = dict((await session.execute(stored)).all())
     due = {pid: value for pid, value in fresh.items() if pid in held and abs(held[pid] - value) >= CHANGED}
     if not due:
         return Published(0, [])

@@ -30,7 +30,7 @@ NOW = datetime.datetime(2026, 12, 2, 12, tzinfo=datetime.UTC)
 async def _products(session: AsyncSession, client: ShoaClient, *external_ids: str) -> dict[str, uuid.UUID]:
     mall = await _mall(session, client)
     await mall.sync(*(product(external_id) for external_id in external_ids))
-    return dict((await session.execute(sa.select(Product.external_id, Product.id))).tuples().all())
+    return dict((await session.execute(sa.select(Product.external_id, Product.id))).all())
 
 
 def _event(product_id: uuid.UUID, kind: str) -> dict[str, Any]:
@@ -57,7 +57,7 @@ async def _pool(redis: Redis, now: datetime.datetime) -> list[tuple[uuid.UUID, f
 
 async def _popularity(session: AsyncSession) -> dict[uuid.UUID, float]:
     session.expire_all()
-    return dict((await session.execute(sa.select(Product.id, Product.popularity))).tuples().all())
+    return dict((await session.execute(sa.select(Product.id, Product.popularity))).all())
 
 
 async def test_what_shoppers_engage_with_comes_first_in_the_popularity_sort(

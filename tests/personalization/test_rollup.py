@@ -26,7 +26,7 @@ async def saved(session: AsyncSession) -> list[tuple[str, uuid.UUID, float, date
     rows = await session.execute(
         sa.select(SegmentScore.segment, SegmentScore.product_id, SegmentScore.score, SegmentScore.as_of)
     )
-    return sorted(rows.tuples().all())
+    return sorted(rows.all())
 
 
 async def test_scores_survive_a_redis_flush_through_the_roll_up(
