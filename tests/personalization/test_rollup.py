@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from personalization.models import SegmentScore
-from personalization.rollup import forget_rolled_up, roll_up
+from personalization.rollup import RolledUp, forget_rolled_up, roll_up
 from personalization.scores import Signal, add_signals
 from tests.personalization.test_scores import DECAY, NOW, decayed, product_ids
 
@@ -27,6 +27,14 @@ async def saved(session: AsyncSession) -> list[tuple[str, uuid.UUID, float, date
         sa.select(SegmentScore.segment, SegmentScore.product_id, SegmentScore.score, SegmentScore.as_of)
     )
     return sorted(rows.all())
+
+
+async def committed_roll_up(session: AsyncSession, redis: Redis, now: datetime.datetime) -> RolledUp:
+    """A roll-up as the worker's job runs it: its transaction commits, then its marks are forgotten."""
+    rolled_up = await roll_up(session, redis, DECAY, now=now)
+    await session.commit()
+    await forget_rolled_up(redis)
+    return rolled_up
 
 
 async def test_scores_survive_a_redis_flush_through_the_roll_up(
@@ -49,9 +57,7 @@ async def test_scores_survive_a_redis_flush_through_the_roll_up(
     # A signal arrives before the worker notices the loss: it is added to, not replaced by, the saved scores.
     await add_signals(redis_client, DECAY, [Signal("anonymous", c, 1.0, t)], now=t)
     later = NOW + datetime.timedelta(days=3)
-    rolled_up = await roll_up(session, redis_client, DECAY, now=later)
-    await session.commit()
-    await forget_rolled_up(redis_client)
+    rolled_up = await committed_roll_up(session, redis_client, later)
 
     assert await decayed(redis_client, "anonymous", later) == {a: 2.0, c: 0.5}
     assert await decayed(redis_client, "female:20s_late", later) == {b: 1.0}
@@ -68,21 +74,15 @@ async def test_only_scores_that_grew_are_written_and_saved_rows_stay_true_as_the
     a, b, _ = product_ids
     t = NOW.timestamp()
     await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t), Signal("anonymous", b, 2.0, t)], now=t)
-    await roll_up(session, redis_client, DECAY, now=NOW)
-    await session.commit()
-    await forget_rolled_up(redis_client)
+    await committed_roll_up(session, redis_client, NOW)
     first = await saved(session)
 
     later = NOW + datetime.timedelta(days=3)
-    quiet = await roll_up(session, redis_client, DECAY, now=later)
-    await session.commit()
-    await forget_rolled_up(redis_client)
+    quiet = await committed_roll_up(session, redis_client, later)
     assert (quiet.written, quiet.pooled, await saved(session)) == (0, [], first)  # a quiet minute writes nothing
 
     await add_signals(redis_client, DECAY, [Signal("anonymous", b, 3.0, later.timestamp())], now=later.timestamp())
-    grown = await roll_up(session, redis_client, DECAY, now=later)
-    await session.commit()
-    await forget_rolled_up(redis_client)
+    grown = await committed_roll_up(session, redis_client, later)
     assert grown.written == 2  # b, for the segment and for everyone
     assert grown.pooled == [(b, 4.0)]  # 2 halved, plus 3
     # Loaded back into an empty Redis, the untouched row and the rewritten one both come back right.
@@ -101,9 +101,7 @@ async def test_a_roll_up_that_did_not_commit_leaves_its_scores_to_the_next(
     await session.rollback()  # the transaction failed; forget_rolled_up is never called
     await add_signals(redis_client, DECAY, [Signal("anonymous", b, 1.0, t)], now=t)
 
-    retried = await roll_up(session, redis_client, DECAY, now=NOW)
-    await session.commit()
-    await forget_rolled_up(redis_client)
+    retried = await committed_roll_up(session, redis_client, NOW)
 
     assert retried.written == 4  # a's scores, taken by the failed roll-up, and b's, new since
     assert [(segment, product) for segment, product, _, _ in await saved(session)] == sorted(
@@ -117,9 +115,7 @@ async def test_faded_scores_are_forgotten(
     a, b, _ = product_ids
     t = NOW.timestamp()
     await add_signals(redis_client, DECAY, [Signal("anonymous", a, 1.0, t), Signal("anonymous", b, 100.0, t)], now=t)
-    await roll_up(session, redis_client, DECAY, now=NOW)
-    await session.commit()
-    await forget_rolled_up(redis_client)
+    await committed_roll_up(session, redis_client, NOW)
     month_later = NOW + datetime.timedelta(days=30)  # 10 half-lives: 1/1024 of what it was
 
     await roll_up(session, redis_client, DECAY, now=month_later)
