@@ -45,7 +45,13 @@ if TYPE_CHECKING:
 
 ROLLING_KEY = "shoa:feed:touched:rolling"
 """The marks a roll-up took, until its transaction committed."""
+ROLL_UP_LOCK = (0x53484F41, 2)
+"""The roll-up's advisory lock (``SHOA``, 2; the search indexer holds 1): one roll-up at a time, however many
+workers run, so no roll-up forgets marks another has taken but not yet saved."""
 
+_TRY_LOCK = sa.select(
+    sa.func.pg_try_advisory_xact_lock(sa.literal(ROLL_UP_LOCK[0], sa.Integer), sa.literal(ROLL_UP_LOCK[1], sa.Integer))
+)
 _TAKE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
@@ -75,7 +81,10 @@ class RolledUp:
 
 async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> RolledUp:
     """Save the scores touched since the last roll-up (first loading every saved score back into a Redis that
-    lost them), and forget faded ones. Call :func:`forget_rolled_up` once ``session`` has committed."""
+    lost them), and forget faded ones. Call :func:`forget_rolled_up` once ``session`` has committed. While
+    another worker's roll-up is under way this one does nothing (and returns nothing written)."""
+    if not await session.scalar(_TRY_LOCK):
+        return RolledUp(0, [])
     if not await redis.exists(LOADED_KEY):
         await restore(session, redis, decay, now=now)
     at = now.timestamp()

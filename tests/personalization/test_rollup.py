@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from personalization.models import SegmentScore
 from personalization.rollup import RolledUp, forget_rolled_up, roll_up
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
     import uuid
 
     from redis.asyncio import Redis
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["product_ids"]  # the fixture
 
@@ -123,3 +125,21 @@ async def test_faded_scores_are_forgotten(
 
     assert list(await decayed(redis_client, "anonymous", month_later)) == [b]
     assert {product for _, product, _, _ in await saved(session)} == {b}
+
+
+async def test_one_roll_up_at_a_time_however_many_workers(
+    engine: AsyncEngine, redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
+) -> None:
+    a, _, _ = product_ids
+    t = NOW.timestamp()
+    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t)], now=t)
+    async with AsyncSession(engine) as other, other.begin():
+        first = await roll_up(other, redis_client, DECAY, now=NOW)  # another worker's, not committed yet
+        assert first.written == 2
+
+        waited = await asyncio.wait_for(committed_roll_up(session, redis_client, NOW), timeout=5)
+        assert waited == RolledUp(0, [])  # it leaves the marks to the one under way, without waiting for it
+
+        await other.commit()
+    await forget_rolled_up(redis_client)
+    assert len(await saved(session)) == 2
