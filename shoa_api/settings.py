@@ -340,6 +340,9 @@ def _check_consistency(settings: Settings) -> None:
     if previous is not None and any(len(k.strip()) < MIN_SECRET_KEY_LENGTH for k in previous.reveal().split(",")):
         msg = f"SHOA_PREVIOUS_SECRET_KEYS is malformed: each key needs at least {MIN_SECRET_KEY_LENGTH} characters"
         raise SettingsError(msg)
+    if settings.feed.half_life_hours <= 0:
+        msg = "SHOA_FEED_HALF_LIFE_HOURS is malformed: scores need a half-life above 0 hours to decay"
+        raise SettingsError(msg)
     if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
         raise SettingsError(msg)

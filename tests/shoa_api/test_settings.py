@@ -54,6 +54,8 @@ def test_a_missing_required_variable_is_named(variable: str) -> None:
         ("SHOA_REDIS_URL", "localhost:6379"),
         ("SHOA_MEILISEARCH_URL", "ftp://search.internal"),
         ("SHOA_SECRET_KEY", "too-short"),
+        ("SHOA_FEED_HALF_LIFE_HOURS", "0"),
+        ("SHOA_FEED_WEIGHT_LIKE", "-4"),
     ],
 )
 def test_a_malformed_value_is_named(variable: str, value: str) -> None:
