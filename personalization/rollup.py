@@ -99,6 +99,8 @@ async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: dat
         key, _, product = (mark.decode() if isinstance(mark, bytes) else mark).rpartition("|")
         touched.setdefault(key, []).append(product)
     scores = await _decayed(redis, decay, touched, now=at)
+    # Signals only add (weights are never negative), so a touched score this small was this small when saved,
+    # and the delete above took its row.
     kept = [(segment, product_id, score) for segment, product_id, score in scores if score >= FORGET_BELOW]
     if kept:
         await session.execute(_upsert_existing(kept, now))
