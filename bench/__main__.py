@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import feed_quality, http, search, sync
+from bench import feed_quality, http, rollup, search, sync
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "sync": ("partner catalog sync through the API against a raw COPY of the same rows", sync.run),
     "search": ("the PostgreSQL search engine over a large catalog against a bare Litestar app", search.run),
     "feed-quality": ("the feed's NDCG@20 per segment on held-out purchases vs two baselines", feed_quality.run),
+    "rollup": ("the worker's score roll-up against copying every score each minute", rollup.run),
 }
 
 EXPECTED_ERRORS = (http.BenchmarkError, LoadGeneratorError, ServerError, EmbeddedServiceError, SettingsError)
@@ -57,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         _add_load_options(command)
         default_products = 100_000 if name == "search" else 20_000
         command.add_argument(
-            "--products", type=_positive(int), default=default_products, help="sync, search, feed-quality: products"
+            "--products",
+            type=_positive(int),
+            default=default_products,
+            help="sync, search, feed-quality, rollup: products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")

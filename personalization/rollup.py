@@ -103,7 +103,7 @@ async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: dat
     # and the delete above took its row.
     kept = [(segment, product_id, score) for segment, product_id, score in scores if score >= FORGET_BELOW]
     if kept:
-        await session.execute(_upsert_existing(kept, now))
+        await session.execute(upsert_scores(kept, now))
     return RolledUp(len(kept), [(product_id, score) for segment, product_id, score in kept if segment == EVERYONE])
 
 
@@ -147,7 +147,7 @@ async def _decayed(
     ]
 
 
-def _upsert_existing(scores: list[tuple[str, uuid.UUID, float]], now: datetime.datetime) -> sa.Insert:
+def upsert_scores(scores: list[tuple[str, uuid.UUID, float]], now: datetime.datetime) -> sa.Insert:
     """Upsert the scores of products that still exist (a product removed since is skipped, not an error)."""
     rows = sa.select(
         sa.func.unnest(sa.literal([segment for segment, _, _ in scores], ARRAY(sa.String()))).label("segment"),
