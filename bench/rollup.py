@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from bench.report import cpu_model, now_utc, save_texts
+from bench.report import cpu_model, markdown_page, markdown_table, now_utc, save_texts
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Product
@@ -58,16 +58,20 @@ def run(args: argparse.Namespace) -> int:
     ):
         upgrade_to_head(postgres.url)
         timings = asyncio.run(_measure(postgres.url, redis.url, products=args.products))
-    rows = [(name, seconds, seconds / timings["baseline: copy every score"]) for name, seconds in timings.items()]
-    table = "\n".join(f"{name:<32} {seconds:>8.3f} s {ratio:>7.3f}x" for name, seconds, ratio in rows)
-    print(f"{'minute':<32} {'time':>10} {'vs baseline':>8}\n{table}")
+    baseline = timings["baseline: copy every score"]
+    rows = [(name, f"{seconds:.3f}", f"{seconds / baseline:.3f}x") for name, seconds in timings.items()]
+    table = markdown_table(("minute", "seconds", "vs baseline"), rows, numeric={1, 2})
+    print("\n".join(table))
     document = {"benchmark": "rollup", "command": command, "started_at": started_at, "cpu": cpu_model(),
                 "products": args.products, "timings_s": timings}  # fmt: skip
-    markdown = "\n".join(
-        [f"# rollup, {started_at}", "", f"`{command}`, {args.products:,} products", "",
-         "| minute | seconds | vs baseline |", "| --- | ---: | ---: |",
-         *(f"| {name} | {seconds:.3f} | {ratio:.3f}x |" for name, seconds, ratio in rows), ""]
-    )  # fmt: skip
+    markdown = markdown_page(
+        benchmark="rollup",
+        started_at=started_at,
+        command=command,
+        table=table,
+        notes=[f"{args.products:,} products, each with a score in {SEGMENT} and in everyone's pool"],
+        sections={"machine": {"cpu": cpu_model()}},
+    )
     texts = {".json": json.dumps(document, indent=2) + "\n", ".md": markdown}
     for path in save_texts(args.output_dir, "rollup", started_at, texts):
         print(f"saved {path}")

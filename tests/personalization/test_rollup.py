@@ -39,6 +39,12 @@ async def committed_roll_up(session: AsyncSession, redis: Redis, now: datetime.d
     return rolled_up
 
 
+async def engage(redis: Redis, *weights: tuple[uuid.UUID, float], at: datetime.datetime = NOW) -> None:
+    """Anonymous shoppers' signals at ``at``: (product, weight) each."""
+    t = at.timestamp()
+    await add_signals(redis, DECAY, [Signal("anonymous", product, weight, t) for product, weight in weights], now=t)
+
+
 async def test_scores_survive_a_redis_flush_through_the_roll_up(
     redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
 ) -> None:
@@ -57,7 +63,7 @@ async def test_scores_survive_a_redis_flush_through_the_roll_up(
 
     await redis_client.flushdb()
     # A signal arrives before the worker notices the loss: it is added to, not replaced by, the saved scores.
-    await add_signals(redis_client, DECAY, [Signal("anonymous", c, 1.0, t)], now=t)
+    await engage(redis_client, (c, 1.0))
     later = NOW + datetime.timedelta(days=3)
     rolled_up = await committed_roll_up(session, redis_client, later)
 
@@ -74,8 +80,7 @@ async def test_only_scores_that_grew_are_written_and_saved_rows_stay_true_as_the
     redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
 ) -> None:
     a, b, _ = product_ids
-    t = NOW.timestamp()
-    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t), Signal("anonymous", b, 2.0, t)], now=t)
+    await engage(redis_client, (a, 4.0), (b, 2.0))
     await committed_roll_up(session, redis_client, NOW)
     first = await saved(session)
 
@@ -83,7 +88,7 @@ async def test_only_scores_that_grew_are_written_and_saved_rows_stay_true_as_the
     quiet = await committed_roll_up(session, redis_client, later)
     assert (quiet.written, quiet.pooled, await saved(session)) == (0, [], first)  # a quiet minute writes nothing
 
-    await add_signals(redis_client, DECAY, [Signal("anonymous", b, 3.0, later.timestamp())], now=later.timestamp())
+    await engage(redis_client, (b, 3.0), at=later)
     grown = await committed_roll_up(session, redis_client, later)
     assert grown.written == 2  # b, for the segment and for everyone
     assert grown.pooled == [(b, 4.0)]  # 2 halved, plus 3
@@ -97,11 +102,10 @@ async def test_a_roll_up_that_did_not_commit_leaves_its_scores_to_the_next(
     redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
 ) -> None:
     a, b, _ = product_ids
-    t = NOW.timestamp()
-    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t)], now=t)
+    await engage(redis_client, (a, 4.0))
     await roll_up(session, redis_client, DECAY, now=NOW)
     await session.rollback()  # the transaction failed; forget_rolled_up is never called
-    await add_signals(redis_client, DECAY, [Signal("anonymous", b, 1.0, t)], now=t)
+    await engage(redis_client, (b, 1.0))
 
     retried = await committed_roll_up(session, redis_client, NOW)
 
@@ -115,8 +119,7 @@ async def test_faded_scores_are_forgotten(
     redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
 ) -> None:
     a, b, _ = product_ids
-    t = NOW.timestamp()
-    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 1.0, t), Signal("anonymous", b, 100.0, t)], now=t)
+    await engage(redis_client, (a, 1.0), (b, 100.0))
     await committed_roll_up(session, redis_client, NOW)
     month_later = NOW + datetime.timedelta(days=30)  # 10 half-lives: 1/1024 of what it was
 
@@ -131,8 +134,7 @@ async def test_one_roll_up_at_a_time_however_many_workers(
     engine: AsyncEngine, redis_client: Redis, session: AsyncSession, product_ids: list[uuid.UUID]
 ) -> None:
     a, _, _ = product_ids
-    t = NOW.timestamp()
-    await add_signals(redis_client, DECAY, [Signal("anonymous", a, 4.0, t)], now=t)
+    await engage(redis_client, (a, 4.0))
     async with AsyncSession(engine) as other, other.begin():
         first = await roll_up(other, redis_client, DECAY, now=NOW)  # another worker's, not committed yet
         assert first.written == 2
