@@ -27,9 +27,11 @@ from shoa_api.auth import (
     provide_partner,
     provide_shopper,
 )
-from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, public_cache_config
+from shoa_api.caching import PUBLIC_CACHE_STORE, PublicAnswerStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
+from shoa_api.http_methods import MethodSemantics, allowed_methods
+from shoa_api.json_bodies import check_json_body
 from shoa_api.mirror import RedisMirror
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
 from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
@@ -138,6 +140,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers=exception_handlers(),
         before_send=[tag_response],
+        before_request=check_json_body,
         openapi_config=OpenAPIConfig(
             title="Shoa API",
             version=API_VERSION,
@@ -147,7 +150,7 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
         response_cache_config=public_cache_config(settings.app.public_cache_seconds),
-        stores={PUBLIC_CACHE_STORE: ProcessLocalStore()},
+        stores={PUBLIC_CACHE_STORE: PublicAnswerStore()},
         logging_config=None,
         # The largest body any route takes is a catalog sync batch; beyond it Litestar answers 413.
         request_max_body_size=settings.catalog.max_batch_bytes,
@@ -156,7 +159,7 @@ def create_app(settings: Settings) -> Litestar:
     # Wrap the whole handler (routing and exception handling included), so that unknown paths and errors
     # also carry a request id and are counted, and limits apply before any routing work.
     rate_limits = RateLimitMiddleware(app.asgi_handler, settings.rate_limits, anonymous=anonymous_reads)
-    app.asgi_handler = ObservabilityMiddleware(rate_limits, app_metrics)
+    app.asgi_handler = ObservabilityMiddleware(MethodSemantics(rate_limits, allowed_methods(app)), app_metrics)
     return app
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import msgspec
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.stores.base import Store
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 KEYED_PARAMETERS = ("cursor", "limit")
 """The parameters that shape a cached answer, unless the route lists its own in ``opt["cache_key_parameters"]``."""
 PUBLIC_CACHE_STORE = "public_answers"
+_KEPT = frozenset({b"content-type", b"content-length", b"content-language", b"etag", b"last-modified", b"vary"})
+"""Headers a stored answer keeps: what describes the answer, never what belongs to one exchange."""
 
 
 def public_cache_key(request: Request[Any, Any, Any]) -> str:
@@ -32,6 +35,9 @@ def public_cache_key(request: Request[Any, Any, Any]) -> str:
         # stored, see ``worth_storing``).
         query_string = request.scope["query_string"].decode("latin-1")
         return f"{request.url.path}?{query_string}#personal:{hashlib.sha256(authorization.encode()).hexdigest()}"
+    if request.method != "GET":
+        # Never the key of a stored answer (only GETs are stored), so no other method can read one back.
+        return f"{request.method} {request.url.path}"
     query = request.query_params
     names: tuple[str, ...] = request.route_handler.opt.get("cache_key_parameters", KEYED_PARAMETERS)
     # Every value of a repeated parameter, in the order sent, each escaped: no two requests share a key unless
@@ -42,8 +48,14 @@ def public_cache_key(request: Request[Any, Any, Any]) -> str:
 
 def public_cache_config(seconds: int) -> ResponseCacheConfig:
     def worth_storing(scope: HTTPScope, status_code: int) -> bool:
+        # Only a whole, successful GET answer of a route that asked for caching: an OPTIONS, HEAD or error answer
+        # reaching a cached path must never be replayed to the next GET.
+        if seconds <= 0 or status_code != 200 or scope["method"] != "GET":
+            return False
+        if not getattr(scope["route_handler"], "cache", False):
+            return False
         credentialed = any(name == b"authorization" for name, _ in scope["headers"])
-        return seconds > 0 and 200 <= status_code < 300 and b"cursor=" not in scope["query_string"] and not credentialed
+        return b"cursor=" not in scope["query_string"] and not credentialed
 
     return ResponseCacheConfig(
         default_expiration=max(seconds, 1),
@@ -112,3 +124,24 @@ def _deadline(expires_in: int | timedelta | None) -> float | None:
         return None
     seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
     return time.monotonic() + seconds
+
+
+class PublicAnswerStore(ProcessLocalStore):
+    """Keeps cached answers with only the headers that describe the answer itself.
+
+    Litestar stores the ASGI messages it sent; headers that belong to one exchange (the request id, rate-limit
+    counts) would otherwise be replayed to every later caller. An answer without an expiry is not kept at all.
+    """
+
+    __slots__ = ()
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        if expires_in is None:
+            return
+        messages = msgspec.msgpack.decode(value.encode() if isinstance(value, str) else value)
+        for message in messages:
+            if message.get("type") == "http.response.start":
+                message["headers"] = [
+                    (name, header) for name, header in message.get("headers", ()) if bytes(name).lower() in _KEPT
+                ]
+        await super().set(key, msgspec.msgpack.encode(messages), expires_in)

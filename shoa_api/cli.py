@@ -216,6 +216,7 @@ def _key_state(revoked_at: datetime.datetime | None, expires_at: datetime.dateti
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn  # noqa: PLC0415 - only the commands that serve need it
 
+    from shoa_api.http_protocol import ProblemHttpToolsProtocol  # noqa: PLC0415
     from shoa_api.observability import configure_logging  # noqa: PLC0415
 
     settings = load_settings()  # fail here, in one line, rather than in every server process
@@ -233,6 +234,7 @@ def _serve(args: argparse.Namespace) -> None:
             proxy_headers=True,
             forwarded_allow_ips=args.forwarded_allow_ips,
             server_header=False,
+            http=ProblemHttpToolsProtocol,
         )
 
 
@@ -259,6 +261,7 @@ def _dev(args: argparse.Namespace) -> None:
     import uvicorn  # noqa: PLC0415
 
     from shoa_api.app import create_app  # noqa: PLC0415
+    from shoa_api.http_protocol import ProblemHttpToolsProtocol  # noqa: PLC0415
     from shoa_api.migrate import upgrade_to_head  # noqa: PLC0415
     from shoa_api.observability import configure_logging  # noqa: PLC0415
     from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError  # noqa: PLC0415
@@ -291,6 +294,7 @@ def _dev(args: argparse.Namespace) -> None:
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                http=ProblemHttpToolsProtocol,
             )
         )
         server.run()

@@ -94,13 +94,27 @@ class JsonFormatter(logging.Formatter):
         return self._encoder.encode(entry).decode()
 
 
+_CONTROL_ESCAPES = {
+    code: f"\\u{code:04x}" for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F))
+} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+"""Control characters (line breaks, terminal escapes, bidirectional overrides) as JSON writes them: a URL or a
+header sent by a client can then neither forge a log line nor recolour or rewrite the operator's terminal."""
+
+
+def printable(text: str) -> str:
+    return text.translate(_CONTROL_ESCAPES)
+
+
 class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         rid = getattr(record, "request_id", None) or _request_id.get()
-        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        message = printable(record.getMessage())
+        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {message}"
         line = f"{line} [{rid}]" if rid else line
         if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
+            # A traceback keeps its own line breaks; what a client wrote into its messages is escaped.
+            trace = "\n".join(printable(part) for part in self.formatException(record.exc_info).split("\n"))
+            line = f"{line}\n{trace}"
         return line
 
 
@@ -226,7 +240,8 @@ class _Exchange:
 
 
 async def tag_response(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: put the request id on the response and note its status for the access log."""
+    """``before_send`` hook: put the request id and the protective headers on the response, and note its status
+    for the access log."""
     if message["type"] == "http.response.start":
         exchange: _Exchange | None = scope["state"].get(_EXCHANGE_KEY)
         if exchange is None:  # a probe or a scrape
@@ -234,7 +249,22 @@ async def tag_response(message: Message, scope: Scope) -> None:
         else:
             exchange.status = message["status"]
             rid = exchange.request_id
-        message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+        headers = [*message.get("headers", ()), (b"x-request-id", rid.encode()), _NOSNIFF]
+        if _personal(scope) and not any(name.lower() == b"cache-control" for name, _ in headers):
+            headers.append(_NO_STORE)
+        message["headers"] = headers
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+_PERSONAL_PATHS = ("/v1/auth/", "/v1/me", "/v1/likes", "/partner/")
+"""Answers that carry tokens or personal data even when the request has no credentials (signup, login)."""
+
+
+def _personal(scope: Scope) -> bool:
+    """Whether an answer may hold tokens or personal data, so no cache on the way (a proxy, the browser's disk)
+    may keep it: every credentialed request, and the paths that hand out tokens."""
+    return scope["path"].startswith(_PERSONAL_PATHS) or any(name == b"authorization" for name, _ in scope["headers"])
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -63,6 +63,9 @@ class AppSettings(_Area, frozen=True, kw_only=True):
     """``json`` (one object per line, for log collectors) or ``console`` (the same fields, for humans)."""
     public_cache_seconds: int = 5
     """How long each process reuses a public catalog answer (the malls directory); 0 turns the cache off."""
+    metrics_token: Secret | None = None
+    """The bearer token a Prometheus scraper sends to ``GET /metrics``; without it the API port serves no metrics
+    (they name every route and its traffic, which is nobody else's business)."""
 
 
 class DatabaseSettings(_Area, frozen=True, kw_only=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -54,5 +55,20 @@ class HealthController(Controller):
 
 
 @get("/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=False, cache=False)
-async def metrics(metrics: NamedDependency[Metrics]) -> Response[bytes]:
+async def metrics(
+    request: Request[Any, Any, State], metrics: NamedDependency[Metrics], settings: NamedDependency[Settings]
+) -> Response[Any]:
+    token = settings.app.metrics_token
+    if token is None:
+        return problem_response(request, status=404, code="not-found", title="Not Found", detail="No such resource.")
+    sent = request.headers.get("authorization", "").encode()
+    if not secrets.compare_digest(sent, f"Bearer {token.reveal()}".encode()):
+        return problem_response(
+            request,
+            status=401,
+            code="metrics-token-required",
+            title="Metrics token required",
+            detail="Send the scraper's token as `Authorization: Bearer <SHOA_METRICS_TOKEN>`.",
+            headers={"WWW-Authenticate": 'Bearer realm="shoa-metrics"'},
+        )
     return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -42,7 +42,7 @@ class PartnerController(Controller):
         "/products",
         operation_id="sync_products",
         summary="Create or update up to 500 products; every item gets its own result",
-        opt={"scope": "catalog:write"},
+        opt={"scope": "catalog:write", "json_body": True},
     )
     async def sync_products(
         self,

@@ -60,6 +60,7 @@ def recorder_for(settings: FeedSettings) -> Recorder:
     summary="Tell Shoa what a shopper viewed, clicked, liked or put in the cart (up to 100 events)",
     status_code=HTTP_200_OK,
     tags=["personalization"],
+    opt={"json_body": True},
 )
 async def record_events(
     *,

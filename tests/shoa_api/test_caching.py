@@ -7,8 +7,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from shoa_api.app import create_app
-from shoa_api.caching import ProcessLocalStore
+from shoa_api.caching import PUBLIC_CACHE_STORE, ProcessLocalStore, PublicAnswerStore
 from shoa_api.settings import load_settings
+from tests.catalog.test_public_catalog import _synced
+from tests.catalog.test_sync import product
 from tests.client import ShoaClient
 from tests.factories import create_mall
 
@@ -92,3 +94,43 @@ async def test_the_store_keeps_a_bounded_number_of_answers() -> None:
     kept = [n for n in range(5) if await store.exists(f"answer-{n}")]
 
     assert kept == [2, 3, 4]
+
+
+CACHED_ROUTES = ("/v1/categories", "/v1/malls?limit=5", "/v1/malls/{mall}", "/v1/products/{product}", "/v1/search")
+OTHER_METHODS = ("OPTIONS", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE")
+
+
+async def test_no_other_method_can_replace_a_cached_page(services: Services, session: AsyncSession) -> None:
+    async with ShoaClient(app=_app(services, seconds=60)) as client:
+        _, ids = await _synced(client, session, product("A1"))
+        mall_id = (await client.get(f"/v1/products/{ids['A1']}")).json()["mall"]["id"]
+        await client.app.stores.get(PUBLIC_CACHE_STORE).delete_all()
+        for template in CACHED_ROUTES:
+            path = template.format(mall=mall_id, product=ids["A1"])
+            for method in OTHER_METHODS:
+                await client.request(method, path)
+
+                answer = await client.get(path)
+
+                assert answer.status_code == 200, (method, path, answer.status_code)
+                assert answer.json(), (method, path)
+
+
+async def test_a_cached_page_carries_each_callers_own_request_id(services: Services, session: AsyncSession) -> None:
+    await create_mall(session, name="나래")
+    async with ShoaClient(app=_app(services, seconds=60)) as client:
+        first = await client.get("/v1/malls", headers={"x-request-id": "first-caller-0001"})
+        second = await client.get("/v1/malls", headers={"x-request-id": "second-caller-0002"})
+        third = await client.get("/v1/malls")
+
+    assert first.headers.get_list("x-request-id") == ["first-caller-0001"]
+    assert second.headers.get_list("x-request-id") == ["second-caller-0002"]
+    assert third.headers.get_list("x-request-id") not in (["first-caller-0001"], ["second-caller-0002"])
+    assert second.json() == first.json()
+
+
+async def test_every_stored_answer_expires() -> None:
+    store = PublicAnswerStore()
+    await store.set("forever", b"\x90", expires_in=None)
+
+    assert not await store.exists("forever")

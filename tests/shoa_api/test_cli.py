@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import json
 import signal
 import socket
 import subprocess
@@ -72,6 +74,13 @@ def test_shoa_serve_answers_and_stops_on_sigterm(services: Services, tmp_path: P
             time.sleep(0.1)
         assert status == 200
         assert httpx.get(f"http://127.0.0.1:{port}/v1/malls", timeout=5).json() == {"items": [], "next_cursor": None}
+        # Too long for the server's parser: refused before the app, still as problem details.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", "/v1/search?q=" + "%EB%A6%B0" * 30_000)
+        too_long = connection.getresponse()
+        assert too_long.status == 400
+        assert too_long.getheader("content-type") == "application/problem+json"
+        assert json.loads(too_long.read())["type"].endswith("/unreadable-request")
 
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0

@@ -100,11 +100,16 @@ async def test_not_ready_when_meilisearch_is_down(services: Services) -> None:
     assert response.json()["detail"] == "unavailable: search"
 
 
-async def test_metrics_count_requests_by_route_template(client: ShoaClient) -> None:
-    await client.get("/v1/malls")
-    await client.get("/v1/malls/6f1c2f54-0000-4000-8000-000000000000")
+METRICS_TOKEN = "scraper-token-0123456789"
 
-    response = await client.get("/metrics")
+
+async def test_metrics_count_requests_by_route_template(services: Services) -> None:
+    app = create_app(load_settings(services.environ(SHOA_METRICS_TOKEN=METRICS_TOKEN), env_file=None))
+    async with ShoaClient(app=app) as client:
+        await client.get("/v1/malls")
+        await client.get("/v1/malls/6f1c2f54-0000-4000-8000-000000000000")
+
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -113,6 +118,19 @@ async def test_metrics_count_requests_by_route_template(client: ShoaClient) -> N
     assert 'shoa_http_requests_total{method="GET",route="/v1/malls/{mall_id}",status="404"} 1.0' in text
     assert 'shoa_http_request_duration_seconds_count{method="GET",route="/v1/malls"} 1.0' in text
     assert 'shoa_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/malls"} 1.0' in text
+
+
+async def test_metrics_are_not_served_to_anyone_on_the_api_port(services: Services, client: ShoaClient) -> None:
+    assert (await client.get("/metrics")).status_code == 404  # no token configured: no metrics at all
+
+    app = create_app(load_settings(services.environ(SHOA_METRICS_TOKEN=METRICS_TOKEN), env_file=None))
+    async with ShoaClient(app=app) as scraped:
+        anonymous = await scraped.get("/metrics")
+        wrong = await scraped.get("/metrics", headers={"Authorization": "Bearer guessed-token"})
+
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert "shoa_http_requests_total" not in anonymous.text + wrong.text
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_openapi_describes_every_operation(client: ShoaClient) -> None:

@@ -1,0 +1,100 @@
+"""One gate for every JSON request body: its media type, its nesting and its syntax, before any route sees it.
+
+- **Media type.** Only ``application/json`` is read. A body sent as ``text/plain`` or a form is what another
+  site's page can make a visitor's browser send without a CORS preflight; it is refused with 415.
+- **Nesting.** No request of ours nests deeper than a few levels; past :data:`MAX_DEPTH` the body is refused
+  with 400 before a decoder recurses into it (1,000 levels once overflowed the decoder's stack as a 500).
+- **Syntax.** A body that is not JSON is one 400 problem, ``malformed-json``, on every route, whether the route
+  decodes a typed body or reads items one by one (the catalog sync and the event batch).
+
+A route that reads its body raw says so with ``opt={"json_body": True}``; a route with a ``data`` parameter
+needs nothing. The body Litestar reads here is kept on the request's scope, so it is read from the socket once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import numpy as np
+
+from shoa_api.errors import problem_response
+
+if TYPE_CHECKING:
+    from litestar import Request, Response
+
+MAX_DEPTH = 32
+"""Deepest nesting of objects and arrays a body may have; our deepest request (a catalog item's variant
+options) is four levels."""
+JSON_MEDIA_TYPE = "application/json"
+_METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_STRING = re.compile(rb'"[^"]*"')
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_KEEP_BRACKETS_AND_QUOTES = bytes(range(256)).translate(None, b'[]{}"')
+_DEPTH_STEP = np.zeros(256, dtype=np.int8)
+_DEPTH_STEP[list(b"[{")] = 1
+_DEPTH_STEP[list(b"]}")] = -1
+
+
+def nesting_depth(body: bytes) -> int:
+    """How deeply the objects and arrays of a JSON text nest, without decoding it.
+
+    Everything runs in C: escaped backslashes and quotes go first, so every remaining ``"`` opens or closes a
+    string; then strings (with any brackets inside them) go, and what is left is brackets alone.
+    """
+    plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _STRING.sub(b"", plain.translate(None, _KEEP_BRACKETS_AND_QUOTES))
+    if not brackets:
+        return 0
+    steps = _DEPTH_STEP[np.frombuffer(brackets, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max())
+
+
+def takes_json_body(request: Request[Any, Any, Any]) -> bool:
+    handler = request.route_handler
+    flagged: bool | None = handler.opt.get("json_body")
+    if flagged is not None:
+        return flagged
+    return "data" in handler.parsed_fn_signature.parameters
+
+
+async def check_json_body(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """``before_request`` hook: a problem answer for a body no route should read, else ``None``."""
+    if request.method not in _METHODS_WITH_BODIES or not takes_json_body(request):
+        return None
+    body = await request.body()
+    if not body:
+        return _malformed(request, "The body is empty; this request needs a JSON object.")
+    media_type, options = request.content_type
+    charset = options.get("charset", "utf-8").lower()
+    if media_type.lower() != JSON_MEDIA_TYPE or charset not in {"utf-8", "utf8"}:
+        sent = request.headers.get("content-type") or "no Content-Type"
+        return problem_response(
+            request,
+            status=415,
+            code="unsupported-media-type",
+            title="Unsupported Media Type",
+            detail=f"Send the body as `Content-Type: application/json` (UTF-8); this request sent {sent}.",
+            headers={f"Accept-{request.method.title()}": JSON_MEDIA_TYPE},
+        )
+    if (depth := nesting_depth(body)) > MAX_DEPTH:
+        return problem_response(
+            request,
+            status=400,
+            code="json-too-deep",
+            title="The JSON body nests too deeply",
+            detail=f"Objects and arrays may nest {MAX_DEPTH} levels deep; this body nests {depth}.",
+        )
+    try:
+        msgspec.json.decode(body, type=msgspec.Raw)
+    except msgspec.DecodeError as exc:
+        reason = "it ends early" if str(exc) == "Input data was truncated" else str(exc)
+        if _SURROGATE_ESCAPE.search(body):
+            reason += " (a \\uD800-\\uDFFF escape must be half of a surrogate pair)"
+        return _malformed(request, f"The body is not valid JSON: {reason}.")
+    return None
+
+
+def _malformed(request: Request[Any, Any, Any], detail: str) -> Response[Any]:
+    return problem_response(request, status=400, code="malformed-json", title="Malformed JSON body", detail=detail)
