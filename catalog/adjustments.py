@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from catalog.errors import InvalidProductChangeError, ProductNotFoundError
 from catalog.models import Product, ProductStatus, SearchOutbox, Variant, utc_now
+from catalog.product_rules import source_time_problem
 from catalog.schemas import StockBatchResult, StockResult
 from catalog.search.fields import refresh_stock_and_prices
 from catalog.sync import lock_mall_catalog
@@ -32,6 +33,8 @@ async def patch_product(
     session: AsyncSession, *, mall_id: uuid.UUID, external_id: str, patch: ProductPatch
 ) -> tuple[uuid.UUID, bool]:
     """Apply ``patch``; the product's id and whether anything changed (False when the patch is stale)."""
+    if patch.source_updated_at is not None and (problem := source_time_problem(patch.source_updated_at, now=utc_now())):
+        raise InvalidProductChangeError(f"source_updated_at {problem}")
     await lock_mall_catalog(session, mall_id)
     product = await _own_product(session, mall_id=mall_id, external_id=external_id)
     if patch.source_updated_at is not None and patch.source_updated_at < product.source_updated_at:

@@ -25,6 +25,7 @@ from catalog.errors import (
     MissingScopeError,
 )
 from catalog.models import ApiKeyScope, Mall, MallApiKey
+from catalog.product_rules import name_problem
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -99,6 +100,9 @@ async def create_mall(
         raise InvalidMallError(msg)
     if not name.strip() or len(name) > 100:
         msg = "a mall's name is 1-100 characters"
+        raise InvalidMallError(msg)
+    if problem := name_problem(name):
+        msg = f"a mall's name {problem}"
         raise InvalidMallError(msg)
     if logo_url is not None and not logo_url.startswith("https://"):
         msg = "a logo URL must be https"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
@@ -12,12 +13,20 @@ from catalog.schemas import FieldProblem, ProductIn
 
 CURRENCIES = frozenset({"KRW", "JPY", "USD"})
 """The currencies Shoa settles in; a price in any other is refused rather than guessed at."""
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+"""Characters that change the direction text is shown in (U+202E turns the rest of a name around on screen):
+no product name needs them, and they make one name pass for another."""
+INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+"""Zero-width characters: a name of these and spaces shows as nothing."""
+
+MAX_CLOCK_SKEW = datetime.timedelta(days=1)
+"""How far ahead of Shoa's clock a mall's ``source_updated_at`` may be."""
 
 _PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 
 
-def parse_item(raw: msgspec.Raw | ProductIn) -> ProductIn | list[FieldProblem]:
+def parse_item(raw: msgspec.Raw | ProductIn, *, now: datetime.datetime) -> ProductIn | list[FieldProblem]:
     """One item of a batch as a product, or the field problems that keep it from being one.
 
     An item the batch's decoder already made a ``ProductIn`` has the right shape; it is only checked.
@@ -31,14 +40,18 @@ def parse_item(raw: msgspec.Raw | ProductIn) -> ProductIn | list[FieldProblem]:
             return [_problem_from(exc)]
         except msgspec.DecodeError as exc:  # cannot happen for an element of a valid JSON array, kept for safety
             return [FieldProblem(field="", message=str(exc))]
-    problems = check_product(item)
+    problems = check_product(item, now=now)
     return problems or item
 
 
-def check_product(item: ProductIn) -> list[FieldProblem]:
+def check_product(item: ProductIn, *, now: datetime.datetime) -> list[FieldProblem]:
     problems: list[FieldProblem] = [
         FieldProblem(field=path, message="must not contain the NUL character (U+0000)") for path in _nul_fields(item)
     ]
+    if problem := source_time_problem(item.source_updated_at, now=now):
+        problems.append(FieldProblem(field="source_updated_at", message=problem))
+    if problem := name_problem(item.name):
+        problems.append(FieldProblem(field="name", message=problem))
     if item.category_path not in CATEGORY_PATHS:
         problems.append(
             FieldProblem(
@@ -74,6 +87,33 @@ def check_product(item: ProductIn) -> list[FieldProblem]:
     if len({variant.currency for variant in item.variants}) > 1:
         problems.append(FieldProblem(field="variants", message="all variants of a product use one currency"))
     return problems
+
+
+def source_time_problem(value: datetime.datetime, *, now: datetime.datetime) -> str | None:
+    """Why a mall's ``source_updated_at`` cannot order its updates, if it cannot.
+
+    A time past the end of year 9999 in UTC cannot be stored; one far in the future would make every later,
+    honest update look stale, so a day of clock skew is all that is allowed.
+    """
+    try:
+        in_utc = value.astimezone(datetime.UTC)
+    except OverflowError:
+        return "must fall within the years 1 to 9999 in UTC"
+    if in_utc > now + MAX_CLOCK_SKEW:
+        return "is more than a day in the future; send when the product last changed at your mall"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be shown as a name, if it cannot."""
+    if not BIDI_CONTROLS.isdisjoint(name):
+        return (
+            "must not contain characters that change the text's direction "
+            "(U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)"
+        )
+    if all(char.isspace() or char in INVISIBLE for char in name):
+        return "needs at least one visible character, not only spaces or zero-width characters"
+    return None
 
 
 def external_id_of(raw: msgspec.Raw | ProductIn) -> str | None:

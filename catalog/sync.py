@@ -46,12 +46,16 @@ class _Stored:
 
 
 async def upsert_products(
-    session: AsyncSession, *, mall_id: uuid.UUID, items: Sequence[msgspec.Raw | ProductIn]
+    session: AsyncSession,
+    *,
+    mall_id: uuid.UUID,
+    items: Sequence[msgspec.Raw | ProductIn],
+    now: datetime.datetime | None = None,
 ) -> BatchResult:
     """Upsert a batch's items: raw JSON, or products its decoder already made (they are still checked)."""
     await lock_mall_catalog(session, mall_id)
     results: dict[int, ItemResult] = {}
-    parsed = _parse_batch(items, results)
+    parsed = _parse_batch(items, results, now=now or utc_now())
     owners = await _sku_owners(session, mall_id, [v.sku for item in parsed.values() for v in item.variants])
     accepted = _claim_skus(parsed, owners, results)
     stored = await _stored_products(session, mall_id, [item.external_id for item in accepted.values()])
@@ -82,12 +86,14 @@ async def upsert_products(
     return BatchResult(**counts, items=ordered)
 
 
-def _parse_batch(items: Sequence[msgspec.Raw | ProductIn], results: dict[int, ItemResult]) -> dict[int, ProductIn]:
+def _parse_batch(
+    items: Sequence[msgspec.Raw | ProductIn], results: dict[int, ItemResult], *, now: datetime.datetime
+) -> dict[int, ProductIn]:
     """Each item parsed and checked on its own; the second mention of a product in one batch is refused."""
     parsed: dict[int, ProductIn] = {}
     seen: dict[str, int] = {}
     for index, raw in enumerate(items):
-        item = parse_item(raw)
+        item = parse_item(raw, now=now)
         if isinstance(item, list):
             results[index] = _rejected(index, external_id_of(raw), item)
         elif (first := seen.get(item.external_id)) is not None:

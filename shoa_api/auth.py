@@ -19,6 +19,8 @@ from shoa_api.accounts.service import Issuer
 from shoa_api.accounts.tokens import AccessClaims, AccessTokens
 
 if TYPE_CHECKING:
+    import uuid
+
     from litestar import Request
     from litestar.connection import ASGIConnection
     from litestar.handlers.base import BaseRouteHandler
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from shoa_api.settings import Settings
 
 REVOKED_ACCESS_PREFIX = "shoa:revoked-access:"
+REVOKED_LOGIN_PREFIX = f"{REVOKED_ACCESS_PREFIX}login:"
+"""Every access token of one login (a refresh-token family). Under the mirrored prefix, so every process hears of
+it as it hears of one revoked token; a token id (hex) never starts with ``login:``."""
 
 
 class AuthKit:
@@ -64,6 +69,9 @@ async def provide_shopper(request: Request[Any, Any, Any], state: State) -> Acce
     if await mirror.exists(f"{REVOKED_ACCESS_PREFIX}{claims.token_id}"):
         msg = "the token was revoked by a logout; log in again"
         raise InvalidTokenError(msg)
+    if claims.login_id is not None and await mirror.exists(f"{REVOKED_LOGIN_PREFIX}{claims.login_id}"):
+        msg = "the login this token belongs to was ended (a logout, or its refresh token used twice); log in again"
+        raise InvalidTokenError(msg)
     return claims
 
 
@@ -81,6 +89,18 @@ async def revoke_access_token(redis: Redis, mirror: RedisMirror, claims: AccessC
         key = f"{REVOKED_ACCESS_PREFIX}{claims.token_id}"
         await redis.set(key, "1", ex=remaining)
         mirror.forget(key)  # other processes hear of it from Redis
+
+
+async def revoke_login_access_tokens(
+    redis: Redis, mirror: RedisMirror, login_id: uuid.UUID, *, lifetime: datetime.timedelta
+) -> None:
+    """Refuse every access token issued for this login until the last of them would have expired anyway.
+
+    The login's refresh tokens must be revoked in the same request: none of its access tokens is issued later.
+    """
+    key = f"{REVOKED_LOGIN_PREFIX}{login_id}"
+    await redis.set(key, "1", ex=int(lifetime.total_seconds()) + 1)
+    mirror.forget(key)  # other processes hear of it from Redis
 
 
 class MissingCredentialsError(InvalidTokenError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
@@ -53,6 +54,8 @@ class Passwords:
         self._hasher = PasswordHasher(
             time_cost=settings.time_cost, memory_cost=settings.memory_kib, parallelism=settings.parallelism
         )
+        # Made with today's parameters, so that checking a password against it costs what a real check costs.
+        self._stand_in_hash = self._hasher.hash(secrets.token_urlsafe(16))
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
@@ -68,8 +71,6 @@ class Passwords:
         return self._hasher.check_needs_rehash(password_hash)
 
     async def burn_time(self, password: str) -> None:
-        """Spend what a real check costs, so a wrong login takes as long as a wrong password."""
-        await self.verify(_DUMMY_HASH, password)
-
-
-_DUMMY_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("not-a-real-password")
+        """Spend what a real check costs, so that an unknown login takes as long as a wrong password and timing
+        does not tell whether an account exists."""
+        await self.verify(self._stand_in_hash, password)

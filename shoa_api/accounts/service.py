@@ -29,7 +29,14 @@ from shoa_api.accounts.tokens import (
     new_refresh_token,
     refresh_token_hash,
 )
-from shoa_api.accounts.validation import check_birth_date, looks_like_phone, normalize_email, normalize_phone
+from shoa_api.accounts.validation import (
+    check_birth_date,
+    check_display_name,
+    looks_like_phone,
+    normalize_email,
+    normalize_login,
+    normalize_phone,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,9 +54,13 @@ class Issuer:
 
 @dataclass(frozen=True)
 class RefreshReuse:
-    """A spent refresh token came back: its family is revoked (commit this), and the caller gets a 401."""
+    """A spent refresh token came back: its family is revoked (commit this), and the caller gets a 401.
+
+    The family's access tokens (the thief's among them) are still good until they expire: the caller ends them
+    too, by ``login_id``."""
 
     user_id: uuid.UUID
+    login_id: uuid.UUID
 
 
 async def signup(session: AsyncSession, request: Signup, *, issuer: Issuer) -> SessionTokens:
@@ -62,6 +73,8 @@ async def signup(session: AsyncSession, request: Signup, *, issuer: Issuer) -> S
     check_password_rules(request.password, identifiers=(email.split("@")[0] if email else None, phone))
     if request.birth_date is not None:
         check_birth_date(request.birth_date, today=today)
+    if request.display_name is not None:
+        check_display_name(request.display_name)
     same_identifier = [column == value for column, value in ((User.email, email), (User.phone, phone)) if value]
     taken = await session.scalar(sa.select(sa.func.count()).select_from(User).where(sa.or_(*same_identifier)))
     if taken:
@@ -106,7 +119,7 @@ async def refresh(session: AsyncSession, token: str, *, issuer: Issuer) -> Sessi
         raise InvalidTokenError("the refresh token is unknown, expired or revoked; log in again")
     if stored.used_at is not None:
         await revoke_family(session, stored.family_id, now=issuer.now)
-        return RefreshReuse(user_id=stored.user_id)
+        return RefreshReuse(user_id=stored.user_id, login_id=stored.family_id)
     user = await session.get(User, stored.user_id)
     if user is None or user.status != "active":
         raise InvalidTokenError("the account is closed")
@@ -114,14 +127,17 @@ async def refresh(session: AsyncSession, token: str, *, issuer: Issuer) -> Sessi
     return await start_session(session, user, issuer=issuer, family_id=stored.family_id)
 
 
-async def logout(session: AsyncSession, token: str, *, user_id: uuid.UUID, now: datetime.datetime) -> None:
+async def logout(session: AsyncSession, token: str, *, user_id: uuid.UUID, now: datetime.datetime) -> uuid.UUID | None:
+    """End the login ``token`` belongs to, if it is one of ``user_id``'s: the login's id, for its access tokens."""
     stored = await session.scalar(
         sa.select(RefreshToken).where(
             RefreshToken.token_hash == refresh_token_hash(token), RefreshToken.user_id == user_id
         )
     )
-    if stored is not None:
-        await revoke_family(session, stored.family_id, now=now)
+    if stored is None:
+        return None
+    await revoke_family(session, stored.family_id, now=now)
+    return stored.family_id
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: datetime.datetime) -> None:
@@ -146,6 +162,8 @@ async def update_profile(
         check_birth_date(fields["birth_date"], today=korea_today(now), error=InvalidProfileError)
     if fields.get("phone") is not None:
         fields["phone"] = normalize_phone(fields["phone"], error=InvalidProfileError)
+    if fields.get("display_name") is not None:
+        check_display_name(fields["display_name"], error=InvalidProfileError)
     for name, value in fields.items():
         setattr(user, name, value)
     for channel, allowed in msgspec.structs.asdict(consents).items() if consents is not None else ():
@@ -226,7 +244,7 @@ _WRONG_LOGIN = "the login or the password is wrong"
 
 
 async def _find_by_login(session: AsyncSession, login_name: str) -> User | None:
-    login_name = login_name.strip()
+    login_name = normalize_login(login_name)  # stored emails and phones are in NFKC
     if looks_like_phone(login_name):
         column, value = User.phone, login_name.replace("-", "").replace(" ", "")
     else:
@@ -244,12 +262,13 @@ async def _active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 async def start_session(
     session: AsyncSession, user: User, *, issuer: Issuer, family_id: uuid.UUID | None
 ) -> SessionTokens:
-    access_token, _ = issuer.access_tokens.issue(user.id, now=issuer.now)
+    login_id = family_id or uuid7()
+    access_token, _ = issuer.access_tokens.issue(user.id, now=issuer.now, login_id=login_id)
     refresh = new_refresh_token()
     session.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id or uuid7(),
+            family_id=login_id,
             token_hash=refresh_token_hash(refresh),
             expires_at=issuer.now + issuer.refresh_lifetime,
         )

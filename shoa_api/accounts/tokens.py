@@ -34,6 +34,9 @@ class AccessClaims:
     user_id: uuid.UUID
     token_id: str
     expires_at: datetime.datetime
+    login_id: uuid.UUID | None = None
+    """The login (refresh-token family) the token was issued for, so that ending the login ends its access
+    tokens too. ``None`` only for tokens issued outside a login (tools and benchmarks)."""
 
 
 def key_id(secret: str) -> str:
@@ -51,9 +54,11 @@ class AccessTokens:
         """Tokens whose signature and claims checked out: the same string always would again with these keys.
         Only expiry (and, elsewhere, revocation) can change, and both are checked on every use."""
 
-    def issue(self, user_id: uuid.UUID, *, now: datetime.datetime) -> tuple[str, AccessClaims]:
+    def issue(
+        self, user_id: uuid.UUID, *, now: datetime.datetime, login_id: uuid.UUID | None = None
+    ) -> tuple[str, AccessClaims]:
         expires_at = now + self.lifetime
-        claims = AccessClaims(user_id=user_id, token_id=secrets.token_hex(16), expires_at=expires_at)
+        claims = AccessClaims(user_id=user_id, token_id=secrets.token_hex(16), expires_at=expires_at, login_id=login_id)
         payload = {
             "iss": ISSUER,
             "sub": str(user_id),
@@ -62,6 +67,8 @@ class AccessTokens:
             "jti": claims.token_id,
             "typ": "access",
         }
+        if login_id is not None:
+            payload["sid"] = str(login_id)  # the session id claim of OpenID Connect
         header = {"alg": ALGORITHM, "kid": self._signing_kid, "typ": "JWT"}
         return jwt.encode(header, payload, self._keys[self._signing_kid], algorithms=[ALGORITHM]), claims
 
@@ -88,17 +95,20 @@ class AccessTokens:
             raise InvalidTokenError("the token is malformed or its signature does not match") from exc
         claims = decoded.claims
         try:
-            expires = int(claims["exp"])
+            # A signed `exp` past year 9999 (1e20) is as unusable as a missing one, not a server error.
+            expires_at = datetime.datetime.fromtimestamp(int(claims["exp"]), tz=datetime.UTC)
             subject = uuid.UUID(str(claims["sub"]))
             token_id = str(claims["jti"])
-        except (KeyError, TypeError, ValueError) as exc:
+            login_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
+        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise InvalidTokenError("the token lacks required claims") from exc
         if claims.get("iss") != ISSUER or claims.get("typ") != "access":
             raise InvalidTokenError("the token is not a Shoa access token")
         return AccessClaims(
             user_id=subject,
             token_id=token_id,
-            expires_at=datetime.datetime.fromtimestamp(expires, tz=datetime.UTC),
+            expires_at=expires_at,
+            login_id=login_id,
         )
 
 

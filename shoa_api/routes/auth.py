@@ -14,13 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shoa_api.accounts import service
 from shoa_api.accounts.errors import InvalidCredentialsError, LoginLockedError
-from shoa_api.accounts.models import utc_now
 from shoa_api.accounts.oauth import flow as oauth
 from shoa_api.accounts.oauth.providers import OAuthAuthorization, provider_named
 from shoa_api.accounts.schemas import Login, RefreshRequest, SessionTokens, Signup
 from shoa_api.accounts.service import Issuer, RefreshReuse
 from shoa_api.accounts.tokens import AccessClaims
-from shoa_api.auth import revoke_access_token
+from shoa_api.auth import revoke_access_token, revoke_login_access_tokens
 from shoa_api.errors import problem_response
 from shoa_api.mirror import RedisMirror
 from shoa_api.ratelimit import LoginLockout
@@ -68,11 +67,16 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[RefreshRequest],
+        *,
         db: NamedDependency[AsyncSession],
         issuer: NamedDependency[Issuer],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
     ) -> Response[Any]:
         outcome = await service.refresh(db, data.refresh_token, issuer=issuer)
         if isinstance(outcome, RefreshReuse):
+            # Before the commit: should Redis fail, nothing is committed and the next replay detects the theft again.
+            await revoke_login_access_tokens(redis, mirror, outcome.login_id, lifetime=issuer.access_tokens.lifetime)
             # Answered, not raised: the family's revocation must be committed with this request.
             return problem_response(
                 request,
@@ -88,13 +92,17 @@ class AuthController(Controller):
     async def logout(
         self,
         data: JSONBody[RefreshRequest],
+        *,
         db: NamedDependency[AsyncSession],
         redis: NamedDependency[Redis],
         mirror: NamedDependency[RedisMirror],
+        issuer: NamedDependency[Issuer],
         shopper: NamedDependency[AccessClaims],
     ) -> None:
-        await service.logout(db, data.refresh_token, user_id=shopper.user_id, now=utc_now())
+        login_id = await service.logout(db, data.refresh_token, user_id=shopper.user_id, now=issuer.now)
         await revoke_access_token(redis, mirror, shopper)
+        if login_id is not None:  # the access tokens of its earlier rotations, too
+            await revoke_login_access_tokens(redis, mirror, login_id, lifetime=issuer.access_tokens.lifetime)
 
     @get(
         "/oauth/{provider:str}/authorize",

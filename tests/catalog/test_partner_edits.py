@@ -74,6 +74,10 @@ async def test_a_status_change_and_a_stale_patch(client: ShoaClient, session: As
         ("/partner/v1/products/A1", {"variants": [{"sku": "A1-BK-M", "stock": -1}]}, 422),
         ("/partner/v1/products/A1", {"colour": "red"}, 422),
         ("/partner/v1/products/NOPE", {"status": "hidden"}, 404),
+        # Past year 9999 once it is in UTC: a 500 before.
+        ("/partner/v1/products/A1", {"status": "hidden", "source_updated_at": "9999-12-31T23:59:59-14:00"}, 422),
+        # A year ahead would make every honest update after it look stale.
+        ("/partner/v1/products/A1", {"status": "hidden", "source_updated_at": "2999-01-01T00:00:00+09:00"}, 422),
     ],
 )
 async def test_bad_patches_are_refused_and_change_nothing(

@@ -91,10 +91,14 @@ async def test_the_cli_refuses_bad_input_in_one_line(services: Services, tmp_pat
         services, tmp_path, "malls", "keys", "create", "--mall", "blanche", "--name", "x", "--scope", "admin"
     )
 
-    for result in (bad_slug, no_mall, bad_scope):
+    flipped_name = await _shoa(services, tmp_path, "malls", "create", "--slug", "flip", "--name", "하루\u202e일상")
+    blank_name = await _shoa(services, tmp_path, "malls", "create", "--slug", "blank", "--name", " \u200b ")
+
+    for result in (bad_slug, no_mall, bad_scope, flipped_name, blank_name):
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1
     assert "admin" in bad_scope.stderr
+    assert "direction" in flipped_name.stderr
 
 
 async def test_a_revoked_key_stops_at_once(client: ShoaClient, session: AsyncSession) -> None:

@@ -333,6 +333,36 @@ def derived_fields(item: ProductIn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize(
+    ("source_updated_at", "says"),
+    [
+        ("9999-12-31T23:59:59-14:00", "years 1 to 9999"),
+        ("0001-01-01T00:00:00+14:00", "years 1 to 9999"),
+        ("2999-01-01T00:00:00+09:00", "more than a day in the future"),
+    ],
+)
+async def test_a_time_out_of_range_is_refused_by_item_and_the_rest_land(
+    client: ShoaClient, session: AsyncSession, source_updated_at: str, says: str
+) -> None:
+    mall = await _mall(session, client)
+    tomorrow_morning = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=20)).isoformat()
+
+    answer = await mall.sync(
+        product("A1"),
+        product("A2", source_updated_at=source_updated_at),
+        product("A3", source_updated_at=tomorrow_morning),
+    )
+
+    assert _results(answer) == ["created", "rejected", "created"]
+    assert answer["items"][1]["errors"][0]["field"] == "source_updated_at"
+    assert says in answer["items"][1]["errors"][0]["message"]
+    patched = await client.patch(
+        "/partner/v1/products/A1", headers=mall.headers, json={"source_updated_at": source_updated_at}
+    )
+    assert patched.status_code == 422, patched.text
+    assert says in patched.json()["detail"]
+
+
 def test_times_with_offsets_compare_as_instants() -> None:
     seoul = datetime.datetime.fromisoformat("2026-11-20T10:00:00+09:00")
     utc = datetime.datetime.fromisoformat("2026-11-20T01:00:00+00:00")
@@ -351,3 +381,29 @@ async def test_a_nul_character_is_refused_by_field_not_a_server_error(
     assert _results(answer) == ["rejected", "created"]
     fields = {error["field"] for error in answer["items"][0]["errors"]}
     assert fields == {"name", "description", "variants[0].options.핏"}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("   ", "visible"),
+        ("\u200b", "visible"),
+        ("\u200b \u200c\u200d\u2060\ufeff\u3000\t", "visible"),
+        ("린넨 셔츠\u202e피스원", "direction"),
+        ("\u2067린넨 셔츠\u2069", "direction"),
+        ("\u200f린넨 셔츠", "direction"),
+        ("린넨\u061c셔츠", "direction"),
+    ],
+)
+async def test_a_blank_or_direction_flipping_name_is_refused_by_field(
+    client: ShoaClient, session: AsyncSession, name: str, message: str
+) -> None:
+    mall = await _mall(session, client)
+
+    answer = await mall.sync(product("A1"), product("B", name=name), product("A2"))
+
+    assert _results(answer) == ["created", "rejected", "created"]
+    errors = answer["items"][1]["errors"]
+    assert [error["field"] for error in errors] == ["name"]
+    assert message in errors[0]["message"]
+    assert await session.scalar(sa.select(sa.func.count()).select_from(Product)) == 2

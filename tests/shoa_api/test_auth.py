@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import json
+import statistics
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
+from joserfc import jwt
+from joserfc.jwk import OctKey
 
 from shoa_api.accounts.errors import InvalidTokenError
 from shoa_api.accounts.models import RefreshToken, User
-from shoa_api.accounts.tokens import AccessTokens
+from shoa_api.accounts.tokens import AccessTokens, key_id
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
 from tests.client import ShoaClient
@@ -156,6 +161,35 @@ async def test_a_wrong_login_says_only_that_it_is_wrong(client: ShoaClient, logi
     assert response.json()["detail"] == "the login or the password is wrong"
 
 
+async def test_an_unknown_login_costs_a_password_check_as_a_wrong_password_does(services: Services) -> None:
+    """Timing must not tell whether an account exists: with production-strength argon2, an unknown login takes
+    about as long as a wrong password (a ratio, and medians, so that a busy machine does not make it flaky)."""
+    environ = services.environ(
+        SHOA_ARGON2_TIME_COST="3",
+        SHOA_ARGON2_MEMORY_KIB="65536",
+        SHOA_ARGON2_PARALLELISM="1",
+        SHOA_RATE_LIMIT_LOGIN_FAILURES_BEFORE_LOCKOUT="1000",
+    )
+    wrong_password: list[float] = []
+    unknown_account: list[float] = []
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None))) as client:
+        await signup(client)
+        for attempt in range(5):
+            for login, timings in (
+                ("jiyoung@example.kr", wrong_password),
+                (f"nobody{attempt}@example.kr", unknown_account),
+            ):
+                started = time.perf_counter()
+                response = await client.post("/v1/auth/login", json={"login": login, "password": "wrong-password-1"})
+                timings.append(time.perf_counter() - started)
+                assert response.status_code == 401
+
+    assert statistics.median(unknown_account) >= 0.5 * statistics.median(wrong_password), (
+        unknown_account,
+        wrong_password,
+    )
+
+
 async def test_login_rehashes_when_the_hash_parameters_change(services: Services, session: AsyncSession) -> None:
     async with ShoaClient(app=create_app(load_settings(services.environ(), env_file=None))) as client:
         await signup(client)
@@ -229,6 +263,60 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_whole_login(client
     # The thief's replay also cut off the legitimate holder of the newer token.
     after = await client.post("/v1/auth/refresh", json={"refresh_token": second.json()["refresh_token"]})
     assert after.status_code == 401
+
+
+async def test_a_reused_refresh_token_ends_every_access_token_of_its_login(client: ShoaClient) -> None:
+    login = await signup(client)
+    rotated = (await client.post("/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})).json()
+    # A thief copied the newest refresh token and uses it first; the shopper's app then presents the same one.
+    thief = (await client.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})).json()
+    laptop = (await client.post("/v1/auth/login", json={"login": "jiyoung@example.kr", "password": PASSWORD})).json()
+    for tokens in (login, rotated, thief, laptop):
+        assert (await client.get("/v1/me", headers=bearer(tokens))).status_code == 200
+
+    replay = await client.post("/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+
+    assert replay.json()["type"].endswith("/refresh-token-reused")
+    for tokens in (login, rotated, thief):  # every access token of that login, the thief's included
+        ended = await client.get("/v1/me", headers=bearer(tokens))
+        assert ended.status_code == 401
+        assert ended.json()["type"].endswith("/invalid-token")
+    assert (await client.get("/v1/me", headers=bearer(laptop))).status_code == 200  # another login
+
+
+async def test_every_api_process_hears_at_once_that_a_login_was_stolen(services: Services) -> None:
+    settings = load_settings(services.environ(), env_file=None)
+    async with ShoaClient(app=create_app(settings)) as first, ShoaClient(app=create_app(settings)) as second:
+        await asyncio.wait_for(second.app.state.mirror.live_since.wait(), 5)
+        login = await signup(first)
+        thief = (await first.post("/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})).json()
+        # The second process has now seen both tokens as good, and keeps that in its mirror.
+        assert (await second.get("/v1/me", headers=bearer(login))).status_code == 200
+        assert (await second.get("/v1/me", headers=bearer(thief))).status_code == 200
+
+        replay = await first.post("/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
+        assert replay.status_code == 401
+
+        deadline = time.monotonic() + 2.0
+        statuses: list[int] = []
+        while time.monotonic() < deadline:
+            statuses = [(await second.get("/v1/me", headers=bearer(t))).status_code for t in (login, thief)]
+            if statuses == [401, 401]:
+                break
+            await asyncio.sleep(0.01)
+        assert statuses == [401, 401]
+
+
+async def test_logout_also_ends_the_access_tokens_of_earlier_rotations(client: ShoaClient) -> None:
+    login = await signup(client)
+    rotated = (await client.post("/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})).json()
+
+    response = await client.post(
+        "/v1/auth/logout", headers=bearer(rotated), json={"refresh_token": rotated["refresh_token"]}
+    )
+
+    assert response.status_code == 204
+    assert (await client.get("/v1/me", headers=bearer(login))).status_code == 401
 
 
 async def test_refresh_does_not_touch_other_logins(client: ShoaClient) -> None:
@@ -312,6 +400,21 @@ async def test_an_expired_token_is_refused(client: ShoaClient, settings: Any) ->
 
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("expires", [1e20, -1e20, 2**63, 253402300800])
+async def test_a_validly_signed_token_with_an_absurd_expiry_is_refused(
+    client: ShoaClient, settings: Any, expires: float
+) -> None:
+    tokens = await signup(client)
+    secret = settings.security.secret_key.reveal()
+    claims = {"iss": "shoa", "typ": "access", "sub": tokens["profile"]["id"], "jti": "j1", "exp": expires}
+    forged = jwt.encode({"alg": "HS256", "kid": key_id(secret), "typ": "JWT"}, claims, OctKey.import_key(secret))
+
+    response = await client.get("/v1/me", headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_a_token_verified_before_is_still_refused_once_it_expires(settings: Any) -> None:

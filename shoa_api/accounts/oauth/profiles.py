@@ -14,7 +14,7 @@ from shoa_api.accounts.errors import (
     OAuthProviderUnavailableError,
 )
 from shoa_api.accounts.oauth.providers import ProviderIdentity
-from shoa_api.accounts.validation import normalize_email, normalize_phone
+from shoa_api.accounts.validation import BIDI_CONTROLS, is_blank, normalize_email, normalize_phone
 
 if TYPE_CHECKING:
     from shoa_api.accounts.schemas import Gender
@@ -134,8 +134,10 @@ def _quietly(normalize: Any, value: str | None) -> str | None:
 
 
 def clean_display_name(value: str | None) -> str | None:
-    name = (value or "").strip()[:50]  # the column's length; provider nicknames rarely reach it
-    return name or None
+    """The provider's nickname without direction controls (refused when a shopper types them, dropped here: the
+    login must not fail over a nickname); ``None`` when nothing visible is left."""
+    name = "".join(char for char in value or "" if char not in BIDI_CONTROLS).strip()[:50]  # the column's length
+    return None if is_blank(name) else name
 
 
 def birth_date_from(year: str | None, month_day: str | None) -> datetime.date | None:
