@@ -9,10 +9,17 @@ delete per sorted set in Redis, a delete by decayed value in PostgreSQL.
 The marks taken wait in ``ROLLING_KEY`` until the caller's transaction has committed and it calls
 :func:`forget_rolled_up`: a roll-up that fails leaves them to the next one, which takes them with the new ones.
 Writing a score twice writes the same row, so nothing is lost and nothing counted twice.
+
+Loading the scores back (:func:`restore`) is safe to cut short and run again: each segment's saved scores are
+staged in a key of their own (``scores.STAGED_PREFIX``, written with ZADD, so a chunk sent twice changes nothing),
+then one script adds the staged set to the live one and records it as restored (``scores.RESTORED_KEY``), both or
+neither. A restore run again skips the sets recorded and stages the others from scratch; signals that arrived
+meanwhile stay in the live sets and are counted once. Only when every set is in does ``LOADED_KEY`` say so.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,10 +35,10 @@ from personalization.scores import (
     FORGET_BELOW,
     KEY_PREFIX,
     LOADED_KEY,
+    RESTORED_KEY,
     SEGMENTS_KEY,
+    STAGED_PREFIX,
     TOUCHED_KEY,
-    Signal,
-    add_signals,
     rebase,
 )
 
@@ -48,6 +55,14 @@ ROLLING_KEY = "shoa:feed:touched:rolling"
 ROLL_UP_LOCK = (0x53484F41, 2)
 """The roll-up's advisory lock (``SHOA``, 2; the search indexer holds 1): one roll-up at a time, however many
 workers run, so no roll-up forgets marks another has taken but not yet saved."""
+
+RESTORE_CHUNK = 1000
+"""Saved scores sent to Redis per command while restoring."""
+STAGED_TTL_SECONDS = 3600
+"""A staged set left behind by a restore whose worker died goes away by itself (the next restore rebuilds it)."""
+_UNDER_WAY = "*"
+"""The member of ``RESTORED_KEY`` saying a restore began: a flush takes it with the sets merged so far, and the
+restore, finding it gone, fails rather than mark done a Redis that lost half of what it loaded."""
 
 _TRY_LOCK = sa.select(
     sa.func.pg_try_advisory_xact_lock(sa.literal(ROLL_UP_LOCK[0], sa.Integer), sa.literal(ROLL_UP_LOCK[1], sa.Integer))
@@ -68,6 +83,38 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   removed = removed + redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.17g', below))
 end
 return removed
+"""
+_MERGE = """
+if redis.call('SISMEMBER', KEYS[3], ARGV[4]) == 0 then
+  return redis.error_reply('Redis lost the restore under way (a flush or a restart); the next one starts again')
+end
+if redis.call('SISMEMBER', KEYS[3], KEYS[5]) == 1 then
+  redis.call('DEL', KEYS[4])
+  return 0
+end
+local staged = redis.call('ZCARD', KEYS[4])
+if staged ~= tonumber(ARGV[3]) then
+  return redis.error_reply('staged ' .. staged .. ' of the ' .. ARGV[3] .. ' saved scores of ' .. KEYS[5])
+end
+local epoch = tonumber(redis.call('GET', KEYS[1]))
+if not epoch then
+  epoch = tonumber(ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+local factor = 2 ^ ((tonumber(ARGV[2]) - epoch) / tonumber(ARGV[1]))
+redis.call('ZUNIONSTORE', KEYS[5], 2, KEYS[5], KEYS[4], 'WEIGHTS', 1, string.format('%.17g', factor))
+redis.call('DEL', KEYS[4])
+redis.call('SADD', KEYS[2], KEYS[5])
+redis.call('SADD', KEYS[3], KEYS[5])
+return staged
+"""
+_FINISH = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 0 then
+  return redis.error_reply('Redis lost the restore under way (a flush or a restart); the next one starts again')
+end
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
 """
 
 
@@ -96,7 +143,7 @@ async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: dat
     await session.execute(sa.delete(SegmentScore).where(faded < FORGET_BELOW))
     touched: dict[str, list[str]] = {}
     for mark in await redis.eval(_TAKE, 2, TOUCHED_KEY, ROLLING_KEY):
-        key, _, product = (mark.decode() if isinstance(mark, bytes) else mark).rpartition("|")
+        key, _, product = _text(mark).rpartition("|")
         touched.setdefault(key, []).append(product)
     scores = await _decayed(redis, decay, touched, now=at)
     # Signals only add (weights are never negative), so a touched score this small was this small when saved,
@@ -113,17 +160,43 @@ async def forget_rolled_up(redis: Redis) -> None:
 
 
 async def restore(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
-    """Load the rolled-up scores into a Redis that lost them, adding to whatever arrived since; how many."""
-    rows = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.product_id, SegmentScore.score,
-                                            SegmentScore.as_of))).all()  # fmt: skip
-    signals = [Signal(segment, product_id, score, as_of.timestamp()) for segment, product_id, score, as_of in rows]
-    for start in range(0, len(signals), 1000):
+    """Load the rolled-up scores into a Redis that lost them, adding to whatever arrived since; how many this call
+    added. Safe to cut short at any point and call again (see the module's docstring)."""
+    at = now.timestamp()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.sadd(RESTORED_KEY, _UNDER_WAY)
+        pipe.get(EPOCH_KEY)
+        pipe.smembers(RESTORED_KEY)
+        _, epoch_raw, merged = await pipe.execute()
+    # Staged scores grow from the epoch of the moment; the merge rescales them if a rebase moved it since.
+    epoch = at if epoch_raw is None else float(epoch_raw)
+    done = {_text(key).removeprefix(KEY_PREFIX) for key in merged} - {_UNDER_WAY}
+    query = sa.select(SegmentScore.segment, SegmentScore.product_id, SegmentScore.score, SegmentScore.as_of)
+    if done:
+        query = query.where(SegmentScore.segment.not_in(done))
+    rows = (await session.execute(query.order_by(SegmentScore.segment))).all()
+    restored = 0
+    for segment, saved in itertools.groupby(rows, key=lambda row: str(row.segment)):
         # The saved pool is restored as it was (re-pooling the segments' scores would count them twice), and
-        # what is loaded back is saved already.
-        part = signals[start : start + 1000]
-        await add_signals(redis, decay, part, now=now.timestamp(), pooled=False, touched=False)
-    await redis.set(LOADED_KEY, now.isoformat())
-    return len(signals)
+        # what is loaded back is saved already: nothing is marked touched.
+        grown = [
+            (str(product_id), score * 2.0 ** ((min(as_of.timestamp(), at) - epoch) / decay.half_life_seconds))
+            for _, product_id, score, as_of in saved
+        ]
+        staged_key = f"{STAGED_PREFIX}{segment}"
+        for start in range(0, len(grown), RESTORE_CHUNK):
+            async with redis.pipeline(transaction=False) as pipe:
+                if start == 0:
+                    pipe.delete(staged_key)  # what a restore cut short staged: rebuilt, not added to
+                pipe.zadd(staged_key, dict(grown[start : start + RESTORE_CHUNK]))
+                pipe.expire(staged_key, STAGED_TTL_SECONDS)
+                await pipe.execute()
+        restored += await redis.eval(
+            _MERGE, 5, EPOCH_KEY, SEGMENTS_KEY, RESTORED_KEY, staged_key, f"{KEY_PREFIX}{segment}",
+            decay.half_life_seconds, epoch, len(grown), _UNDER_WAY,
+        )  # fmt: skip
+    await redis.eval(_FINISH, 2, RESTORED_KEY, LOADED_KEY, now.isoformat(), _UNDER_WAY)
+    return restored
 
 
 async def _decayed(
@@ -145,6 +218,10 @@ async def _decayed(
         for product, stored in zip(touched[key], stored_scores, strict=True)
         if stored is not None
     ]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def upsert_scores(scores: list[tuple[str, uuid.UUID, float]], now: datetime.datetime) -> sa.Insert:

@@ -31,6 +31,12 @@ TOUCHED_KEY = "shoa:feed:touched"
 (``personalization.rollup``)."""
 LOADED_KEY = "shoa:feed:scores-loaded"
 """Present while Redis holds the scores; absent after a restart or a flush, so the worker loads them back."""
+STAGED_PREFIX = "shoa:feed:scores-staged:"
+"""A segment's saved scores while the restore loads them (``personalization.rollup.restore``), before one script
+merges them into the live sorted set: a restore cut short leaves them here, never half-added to the live set."""
+RESTORED_KEY = "shoa:feed:scores-restored"
+"""The restore under way: the live sorted sets it has merged already, so one cut short resumes without adding them
+twice. Gone with a flush, like the sets it names."""
 REBASE_AFTER_HALF_LIVES = 30
 """Growth factors stay below 2^30 times the largest weights: far from a double's limits and its precision."""
 FORGET_BELOW = 0.01

@@ -1,8 +1,19 @@
 """The background worker: runs periodic jobs until asked to stop, finishing the job in hand first.
 
 Later issues register their jobs here (search indexing, notification dispatch, order timers). Each job gets
-the shared clients through :class:`WorkerContext`; a failing job is logged and retried on its next turn,
-never taking the worker down.
+the shared clients through :class:`WorkerContext`; a failing job is logged and retried, never taking the worker
+down.
+
+Retries stay close to each job's rhythm, so an outage costs about one interval more than it lasted:
+
+- A failing job waits twice its interval, then four times, and so on, but never longer than
+  ``max(every, BACKOFF_FLOOR_SECONDS)`` (:meth:`Job.retry_after`): a job that runs every second backs off to
+  10 s at most (one log line per 10 s while its dependency is down), the roll-up (every minute) not past its
+  minute.
+- The heartbeat never backs off (``backs_off=False``): it tries again at its own interval, so a worker is seen
+  alive again within one beat of Redis answering, and no health check takes a healthy worker for dead.
+- When a job succeeds after failing (a dependency answers again), every job backing off is due at once, instead
+  of at the end of its wait.
 """
 
 from __future__ import annotations
@@ -33,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY_PREFIX = "shoa:worker:heartbeat:"
 HEARTBEAT_TTL_SECONDS = 30
+HEARTBEAT_EVERY_SECONDS = 10.0
+BACKOFF_FLOOR_SECONDS = 10.0
+"""A failing job waits at most ``max(every, BACKOFF_FLOOR_SECONDS)`` before its next try."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +65,14 @@ class Job:
     every: float
     """Seconds between the end of one run and the start of the next."""
     run: Callable[[WorkerContext], Awaitable[None]]
+    backs_off: bool = True
+    """Whether failures in a row space its tries out; the heartbeat's do not."""
+
+    def retry_after(self, failures: int) -> float:
+        """Seconds from the end of a failed run to the next try, after ``failures`` failures in a row."""
+        if not self.backs_off or failures < 1:
+            return self.every
+        return min(self.every * 2.0 ** min(failures, 32), max(self.every, BACKOFF_FLOOR_SECONDS))
 
 
 @dataclass
@@ -72,7 +94,7 @@ def default_jobs(settings: Settings) -> list[Job]:
     from shoa_api.search_indexing import search_indexing_job  # noqa: PLC0415
 
     return [
-        Job(name="heartbeat", every=10.0, run=record_heartbeat),
+        Job(name="heartbeat", every=HEARTBEAT_EVERY_SECONDS, run=record_heartbeat, backs_off=False),
         search_indexing_job(),
         score_rollup_job(settings),
         candidates_job(),
@@ -99,8 +121,12 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
             for schedule in schedules:
                 if stop.is_set():
                     break
-                if loop.time() >= schedule.due:
-                    await _run_once(schedule, context, now=loop.time)
+                if loop.time() >= schedule.due and await _run_once(schedule, context, now=loop.time):
+                    # It failed before and works now: whatever it waited for answers again, and the jobs
+                    # backing off most likely waited for the same.
+                    for other in schedules:
+                        if other.failures:
+                            other.due = min(other.due, loop.time())
             next_due = min((s.due for s in schedules), default=loop.time() + 60)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_due - loop.time()))
@@ -113,19 +139,22 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         logger.info("worker %s stopped", context.worker_id)
 
 
-async def _run_once(schedule: _Schedule, context: WorkerContext, *, now: Callable[[], float]) -> None:
+async def _run_once(schedule: _Schedule, context: WorkerContext, *, now: Callable[[], float]) -> bool:
+    """Run the job and set when it is due next; whether it succeeded after failing."""
     try:
         await schedule.job.run(context)
     except Exception:
         schedule.failures += 1
-        backoff = min(schedule.job.every * 2 ** min(schedule.failures, 6), 300.0)
-        logger.exception(
-            "job %s failed (%d in a row); next try in %.0fs", schedule.job.name, schedule.failures, backoff
-        )
-        schedule.due = now() + backoff
-    else:
-        schedule.failures = 0
-        schedule.due = now() + schedule.job.every
+        wait = schedule.job.retry_after(schedule.failures)
+        logger.exception("job %s failed (%d in a row); next try in %.1fs", schedule.job.name, schedule.failures, wait)
+        schedule.due = now() + wait
+        return False
+    recovered = schedule.failures > 0
+    if recovered:
+        logger.info("job %s works again after %d failures", schedule.job.name, schedule.failures)
+    schedule.failures = 0
+    schedule.due = now() + schedule.job.every
+    return recovered
 
 
 def serve_worker(settings: Settings) -> None:

@@ -6,21 +6,28 @@ import asyncio
 import datetime
 from typing import TYPE_CHECKING
 
+import pytest
+import redis.exceptions
 import sqlalchemy as sa
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.models import Mall
 from personalization.models import SegmentScore
-from personalization.rollup import RolledUp, forget_rolled_up, roll_up
-from personalization.scores import Signal, add_signals
+from personalization.rollup import RolledUp, forget_rolled_up, roll_up, upsert_scores
+from personalization.scores import KEY_PREFIX, LOADED_KEY, SEGMENTS_KEY, Decay, Signal, add_signals, segment_scores
 from tests.personalization.test_scores import DECAY, NOW, decayed, product_ids
 
 if TYPE_CHECKING:
     import uuid
 
-    from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["product_ids"]  # the fixture
+
+SAVED_SEGMENTS = ("anonymous", "everyone", "female:20s_late", "male:30s_early")
 
 
 async def saved(session: AsyncSession) -> list[tuple[str, uuid.UUID, float, datetime.datetime]]:
@@ -43,6 +50,114 @@ async def engage(redis: Redis, *weights: tuple[uuid.UUID, float], at: datetime.d
     """Anonymous shoppers' signals at ``at``: (product, weight) each."""
     t = at.timestamp()
     await add_signals(redis, DECAY, [Signal("anonymous", product, weight, t) for product, weight in weights], now=t)
+
+
+async def create_products(session: AsyncSession, count: int) -> list[uuid.UUID]:
+    """``count`` products on sale in one active mall, written in one statement (a catalog large enough for a
+    restore of many chunks)."""
+    mall_id = await session.scalar(sa.insert(Mall).values(slug="restore-mall", name="복원 상점").returning(Mall.id))
+    inserted = await session.execute(
+        sa.text(
+            "INSERT INTO products (id, mall_id, external_id, name, category_path, target_gender, image_urls, status,"
+            " source_updated_at, content_hash)"
+            " SELECT gen_random_uuid(), :mall_id, 'R' || n, '린넨 셔츠 ' || n, '상의/셔츠', 'female',"
+            " ARRAY['https://img.example.kr/' || n || '.jpg'], 'on_sale', now(), md5(n::text)"
+            " FROM generate_series(1, :count) AS n RETURNING id"
+        ),
+        {"mall_id": mall_id, "count": count},
+    )
+    ids = sorted(inserted.scalars())
+    await session.commit()
+    return ids
+
+
+async def save_scores(
+    session: AsyncSession, product_ids: list[uuid.UUID], *, segments: tuple[str, ...], at: datetime.datetime
+) -> None:
+    """Saved scores, as past roll-ups left them: every product in every segment, of varied weights and ages."""
+    for age_hours in range(4):
+        scores = [
+            (segment, product_id, 1.0 + (n * 7 + i) % 13 * 0.75)
+            for n, product_id in enumerate(product_ids)
+            if n % 4 == age_hours
+            for i, segment in enumerate(segments)
+        ]
+        await session.execute(upsert_scores(scores, at - datetime.timedelta(hours=age_hours)))
+    await session.commit()
+
+
+async def sums_in_postgresql(session: AsyncSession, decay: Decay, at: datetime.datetime) -> dict[str, float]:
+    """Each segment's saved scores, decayed to ``at``, summed."""
+    session.expire_all()
+    faded = SegmentScore.score * sa.func.power(
+        0.5, sa.extract("epoch", sa.literal(at) - SegmentScore.as_of) / decay.half_life_seconds
+    )
+    rows = await session.execute(sa.select(SegmentScore.segment, sa.func.sum(faded)).group_by(SegmentScore.segment))
+    return {segment: float(total) for segment, total in rows.all()}
+
+
+async def sums_in_redis(redis: Redis, decay: Decay, at: datetime.datetime) -> dict[str, float]:
+    """Each segment's scores in Redis as of ``at``, summed: what the feeds rank by."""
+    keys = [key.decode() if isinstance(key, bytes) else key for key in await redis.smembers(SEGMENTS_KEY)]
+    segments = sorted(key.removeprefix(KEY_PREFIX) for key in keys)
+    return {
+        segment: sum(score for _, score in await segment_scores(redis, decay, segment, now=at.timestamp()))
+        for segment in segments
+    }
+
+
+async def loaded_scores(redis: Redis) -> int:
+    """How many scores a restore under way has sent to Redis so far, wherever it keeps them before they count."""
+    total = 0
+    async for key in redis.scan_iter(match="shoa:feed:scores*", _type="ZSET"):
+        total += await redis.zcard(key)
+    return total
+
+
+def cut_off_once_loaded(watcher: Redis, *, at_least: int) -> Redis:
+    """A client to restore with whose connection the server closes (``CLIENT KILL``) before the first command it
+    sends once ``at_least`` scores are in Redis: a network failure part-way through a restore, at a chosen point.
+    It does not retry, so the restore fails there."""
+    pool = watcher.connection_pool
+
+    class CutOffConnection(pool.connection_class):  # type: ignore[name-defined,misc]
+        async def send_packed_command(self, command: object, check_health: bool = True) -> None:  # noqa: FBT002 - the overridden signature
+            if self.is_connected and await loaded_scores(watcher) >= at_least:
+                for client in await watcher.client_list():
+                    if client["name"] == "restorer":
+                        await watcher.client_kill_filter(_id=client["id"])
+            await super().send_packed_command(command, check_health)
+
+    kwargs = {**pool.connection_kwargs, "client_name": "restorer", "retry": Retry(NoBackoff(), 0)}
+    return Redis(connection_pool=ConnectionPool(connection_class=CutOffConnection, **kwargs))
+
+
+@pytest.mark.parametrize("cut_after", [3, 1_000, 2_500, 5_000, 6_000])
+async def test_a_restore_cut_off_part_way_and_run_again_counts_every_saved_score_once(
+    redis_client: Redis, session: AsyncSession, cut_after: int
+) -> None:
+    products = await create_products(session, 1_500)
+    await save_scores(session, products, segments=SAVED_SEGMENTS, at=NOW)  # 6,000 scores in four sets
+    later = NOW + datetime.timedelta(hours=6)
+    expected = await sums_in_postgresql(session, DECAY, later)
+    await engage(redis_client, (products[0], 2.0), at=later)  # arrived after Redis lost everything
+    restorer = cut_off_once_loaded(redis_client, at_least=cut_after)
+    try:
+        async with AsyncSession(session.bind) as cut_short:
+            with pytest.raises(redis.exceptions.ConnectionError):
+                await roll_up(cut_short, restorer, DECAY, now=later)
+    finally:
+        await restorer.aclose()
+    assert not await redis_client.exists(LOADED_KEY)  # cut off part-way: the next roll-up restores again
+    await engage(redis_client, (products[1], 3.0), at=later)  # and more arrived before it
+
+    await committed_roll_up(session, redis_client, later)
+
+    # Every saved score once, plus the live signals once (in their segment and in everyone's pool).
+    expected["anonymous"] += 5.0
+    expected["everyone"] += 5.0
+    assert await sums_in_redis(redis_client, DECAY, later) == pytest.approx(expected, rel=1e-9)
+    assert await sums_in_postgresql(session, DECAY, later) == pytest.approx(expected, rel=1e-9)
 
 
 async def test_scores_survive_a_redis_flush_through_the_roll_up(
