@@ -22,6 +22,7 @@ from catalog.errors import CatalogError
 from personalization.errors import PersonalizationError
 from shoa_api.accounts.errors import AccountError, InvalidCredentialsError
 from shoa_api.auth import MissingCredentialsError
+from shoa_api.database import database_unavailable
 from shoa_api.observability import request_id
 
 if TYPE_CHECKING:
@@ -105,8 +106,16 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem_response(request, status=status, code=code, title=status.phrase, detail=detail, headers=exc.headers)
 
 
-def _database_error(request: Request[Any, Any, Any], exc: sa_exc.DBAPIError) -> Response[dict[str, Any]]:
-    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+def _database_error(
+    request: Request[Any, Any, Any],
+    exc: sa_exc.DBAPIError | pg_exc.PostgresError | pg_exc.InterfaceError | pg_exc.InternalClientError,
+) -> Response[dict[str, Any]]:
+    """An error from the database, wrapped by SQLAlchemy or raw from asyncpg: unavailable (503), the client's
+    value (422), or a bug (500)."""
+    if database_unavailable(exc):
+        return _dependency_down(request, exc)
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    sqlstate = str(getattr(orig, "sqlstate", None) or "")
     if not sqlstate.startswith("22"):
         return _unexpected(request, exc)
     logger.info("refused a value the database cannot take (SQLSTATE %s)", sqlstate)
@@ -148,12 +157,37 @@ def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+class UnexpectedDatabaseError(Exception):
+    """What a log keeps of a database error: PostgreSQL's message and DETAIL can quote a row's values (``Key
+    (phone)=(+8210…) already exists``), so only the SQLSTATE and the names of what failed are kept, with the
+    original's stack frames."""
+
+    @classmethod
+    def redacting(cls, exc: Exception) -> UnexpectedDatabaseError | None:
+        if not isinstance(exc, sa_exc.DBAPIError | pg_exc.PostgresError):
+            return None
+        # SQLAlchemy wraps its adapter's error, which was raised from asyncpg's: the one that names things.
+        orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+        postgres = orig if isinstance(orig, pg_exc.PostgresError) else getattr(orig, "__cause__", None)
+        source = postgres if isinstance(postgres, pg_exc.PostgresError) else orig
+        names = [
+            f"{name}={value}"
+            for name in ("schema_name", "table_name", "column_name", "constraint_name")
+            if isinstance(value := getattr(source, name, None), str)
+        ]
+        sqlstate = getattr(source, "sqlstate", None) or "unknown"
+        redacted = cls(f"{type(source).__name__}, SQLSTATE {sqlstate}" + (f" ({', '.join(names)})" if names else ""))
+        redacted.__traceback__ = exc.__traceback__
+        return redacted
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logged: Exception = UnexpectedDatabaseError.redacting(exc) or exc
     logger.error(
         "unhandled error while handling %s %s",
         request.method,
         request.url.path,
-        exc_info=(type(exc), exc, exc.__traceback__),
+        exc_info=(type(logged), logged, logged.__traceback__),
     )
     return problem_response(
         request,
@@ -173,7 +207,8 @@ def exception_handlers() -> ExceptionHandlersMap:
         HTTPException: _http_error,
         NotFoundError: _not_found,
         IntegrityError: _conflict,
-        # SQLSTATE class 22 (data exception: a NUL in text, a number out of range) is the client's input.
+        # SQLSTATE class 22 (data exception: a NUL in text, a number out of range) is the client's input; a
+        # database that is unreachable, starting up, shutting down or full may answer shortly.
         sa_exc.DBAPIError: _database_error,
         # The database or Redis is unreachable or out of connections: the request may succeed shortly.
         sa_exc.OperationalError: _dependency_down,
@@ -181,12 +216,12 @@ def exception_handlers() -> ExceptionHandlersMap:
         sa_exc.TimeoutError: _dependency_down,
         RedisConnectionError: _dependency_down,
         RedisTimeoutError: _dependency_down,
-        # Raised raw while a new database connection is being opened: refused, no socket, server starting
-        # up or shutting down, or full.
+        # Raised raw while a new database connection is being opened (refused, no socket), and by the search
+        # engine's statements, which go to asyncpg directly: sorted as SQLAlchemy's are.
         OSError: _dependency_down,
-        pg_exc.PostgresConnectionError: _dependency_down,
-        pg_exc.CannotConnectNowError: _dependency_down,
-        pg_exc.TooManyConnectionsError: _dependency_down,
+        pg_exc.PostgresError: _database_error,
+        pg_exc.InterfaceError: _database_error,
+        pg_exc.InternalClientError: _database_error,
         Exception: _unexpected,
     }
 

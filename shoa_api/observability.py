@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
     from shoa_api.settings import AppSettings
 
@@ -205,8 +205,7 @@ class ObservabilityMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["path"] in _QUIET_PATHS:
-            # Probes and scrapes are neither logged nor counted; `tag_response` still gives them an id.
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -218,17 +217,25 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
         finally:
             _request_id.reset(token)
-            elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or "unmatched"
-            method, status = scope["method"], exchange.status
-            self.metrics.observe(method, route, status, elapsed)
-            access_log.info(
-                "%s %s %s",
-                method,
-                scope["path"],
-                status,
-                extra={"request_id": rid, "status": status, "duration_ms": round(elapsed * 1000, 2), "route": route},
-            )
+            if scope["path"] not in _QUIET_PATHS:  # probes and scrapes are neither logged nor counted
+                self._record(scope, exchange, time.perf_counter() - started)
+
+    def _record(self, scope: HTTPScope, exchange: _Exchange, elapsed: float) -> None:
+        route = scope.get("path_template") or "unmatched"
+        method, status = scope["method"], exchange.status
+        self.metrics.observe(method, route, status, elapsed)
+        access_log.info(
+            "%s %s %s",
+            method,
+            scope["path"],
+            status,
+            extra={
+                "request_id": exchange.request_id,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "route": route,
+            },
+        )
 
 
 class _Exchange:
@@ -244,7 +251,7 @@ async def tag_response(message: Message, scope: Scope) -> None:
     for the access log."""
     if message["type"] == "http.response.start":
         exchange: _Exchange | None = scope["state"].get(_EXCHANGE_KEY)
-        if exchange is None:  # a probe or a scrape
+        if exchange is None:  # an app run without the middleware (a benchmark's bare app)
             rid = f"{_ID_PREFIX}{next(_id_counter):012x}"
         else:
             exchange.status = message["status"]

@@ -145,7 +145,8 @@ class EmbeddedPostgres:
                 raise EmbeddedServiceError(msg)
             with contextlib.suppress(OSError):
                 lines = pid_file.read_text().splitlines()
-                if len(lines) >= 8 and lines[7].strip() == "ready":
+                # The file of a server killed outright still says "ready": only our own process's counts.
+                if len(lines) >= 8 and lines[0].strip() == str(self._process.pid) and lines[7].strip() == "ready":
                     return
             time.sleep(0.05)
         self.stop()

@@ -187,9 +187,16 @@ async def _changes(connection: AsyncConnection, copy: _Copy) -> Sequence[tuple[A
     row is the new floor.
 
     Every search waits for this, so it goes to asyncpg directly (its prepared statement, its records), without
-    SQLAlchemy's statement and result handling around it."""
+    SQLAlchemy's statement and result handling around it. SQLAlchemy therefore never sees this statement fail:
+    a connection it failed on (the server restarted, crashed or ended it; the search was cancelled half-way)
+    is discarded here, rather than handed back to the pool to fail the next search or request too."""
     driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
-    rows = [tuple(row) for row in await driver.fetch(_CHANGES_SQL, copy.floor, sorted(copy.seen))]
+    try:
+        records = await driver.fetch(_CHANGES_SQL, copy.floor, sorted(copy.seen))
+    except BaseException:
+        await connection.invalidate()
+        raise
+    rows = [tuple(row) for row in records]
     floors = [row for row in rows if row[0] == "floor"]
     return [*floors, *(row for row in rows if row[0] != "floor")]
 

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shoa_api.errors import problem_response
+from shoa_api.errors import RETRY_AFTER_SECONDS, problem_response
 from shoa_api.observability import PROMETHEUS_CONTENT_TYPE, Metrics
 from shoa_api.readiness import check_readiness
 from shoa_api.settings import Settings
@@ -50,6 +50,7 @@ class HealthController(Controller):
             code="not-ready",
             title="Not ready",
             detail=f"unavailable: {', '.join(readiness.failed)}",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             checks=readiness.checks,
         )
 

@@ -164,3 +164,9 @@ async def test_a_database_outage_is_a_503_without_internals(services: Services, 
     assert str(tmp_path) not in response.text
     assert "Traceback" not in response.text
     assert "asyncpg" not in response.text.lower()
+
+
+async def test_a_probe_s_problem_names_the_request_id_it_was_answered_with(client: ShoaClient) -> None:
+    response = await client.get("/metrics")  # no token configured: a 404 problem
+
+    assert response.json()["request_id"] == response.headers["x-request-id"]

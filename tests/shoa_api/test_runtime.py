@@ -67,6 +67,30 @@ def test_postgres_keeps_its_data_between_runs(tmp_path: Path) -> None:
     assert _wait_until_gone(data) == []
 
 
+def test_postgres_killed_outright_starts_again_on_its_data(tmp_path: Path) -> None:
+    """A crash leaves postmaster.pid saying "ready": the next start must wait for its own server, not trust it."""
+    data = tmp_path / "postgres"
+
+    async def count(server: EmbeddedPostgres, statement: str) -> Any:
+        connection = await asyncpg.connect(host=str(server.socket_dir), user="postgres", database="shoa")
+        try:
+            return await connection.fetchval(statement)
+        finally:
+            await connection.close()
+
+    crashed = EmbeddedPostgres(data).start()
+    asyncio.run(count(crashed, "CREATE TABLE kept AS SELECT 1 AS n"))
+    assert crashed._process is not None
+    os.killpg(crashed._process.pid, signal.SIGKILL)
+    crashed._process.wait()
+    assert _wait_until_gone(data) == []
+    assert "ready" in (data / "postmaster.pid").read_text()  # stale, as a crash leaves it
+
+    with EmbeddedPostgres(data) as server:
+        assert asyncio.run(count(server, "SELECT count(*) FROM kept")) == 1
+    assert _wait_until_gone(data) == []
+
+
 def test_redis_keeps_its_data_between_runs(tmp_path: Path) -> None:
     import redis  # noqa: PLC0415 - the sync client, for a sync test
 
