@@ -96,7 +96,14 @@ async def test_the_store_keeps_a_bounded_number_of_answers() -> None:
     assert kept == [2, 3, 4]
 
 
-CACHED_ROUTES = ("/v1/categories", "/v1/malls?limit=5", "/v1/malls/{mall}", "/v1/products/{product}", "/v1/search")
+CACHED_ROUTES = (
+    "/v1/categories",
+    "/v1/malls?limit=5",
+    "/v1/malls/{mall}",
+    "/v1/products/{product}",
+    "/v1/search",
+    "/v1/feed",
+)
 OTHER_METHODS = ("OPTIONS", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE")
 
 
