@@ -96,19 +96,21 @@ TASTES: tuple[Taste, ...] = (
         styles={"베이직": 1.6, "캐주얼": 1.5, "미니멀": 1.1, "오버핏": 0.9},
         price_range=(9_000, 50_000), malls=("oneului-otjang", "daily-and-more"), other_gender=0.05,
     ),
-    # University students: cheap, cute and trendy; mini dresses, skirts, crop tops, sneakers.
+    # University students: cheap, cute and trendy; mini dresses, skirts, crop tops, hoodies, sneakers.
     Taste(
         segment="female:20s_early", gender="female", age=21,
         categories={"원피스/미니원피스": 1.8, "하의/스커트": 1.5, "상의/티셔츠": 1.4, "하의/청바지": 1.3,
-                    "신발/스니커즈": 1.2, "상의/가디건": 1.0, "액세서리/귀걸이": 0.9, "상의/니트": 0.6},
-        styles={"러블리": 1.8, "데이트룩": 1.4, "오버핏": 1.3, "캐주얼": 1.3, "빈티지": 1.0},
+                    "신발/스니커즈": 1.2, "상의/맨투맨": 1.0, "상의/가디건": 1.0, "액세서리/귀걸이": 0.9,
+                    "상의/후드": 0.8, "하의/반바지": 0.8, "상의/니트": 0.6},
+        styles={"러블리": 1.8, "데이트룩": 1.4, "오버핏": 1.3, "캐주얼": 1.3, "Y2K": 1.2, "빈티지": 1.0},
         price_range=(9_000, 45_000), malls=("maybe-baby", "cotton-candy", "sonyeo-gamsung"), other_gender=0.03,
     ),
     # Young office workers: blouses, shirts and slacks for work, a dress for the weekend.
     Taste(
         segment="female:20s_late", gender="female", age=28,
         categories={"상의/블라우스": 1.7, "하의/슬랙스": 1.6, "상의/셔츠": 1.4, "원피스/셔츠원피스": 1.0,
-                    "아우터/블레이저": 1.0, "원피스/롱원피스": 0.8, "가방/숄더백": 0.7, "신발/로퍼": 0.7},
+                    "원피스/미디원피스": 1.0, "아우터/블레이저": 1.0, "원피스/롱원피스": 0.8, "가방/숄더백": 0.7,
+                    "신발/로퍼": 0.7},
         styles={"오피스룩": 1.7, "미니멀": 1.6, "페미닌": 1.0, "데이트룩": 0.9, "베이직": 0.8},
         price_range=(25_000, 80_000), malls=("modern-robe", "haru-ilsang", "blanche"), other_gender=0.03,
     ),
@@ -116,31 +118,36 @@ TASTES: tuple[Taste, ...] = (
     Taste(
         segment="female:30s_mid", gender="female", age=35,
         categories={"아우터/블레이저": 1.6, "아우터/트렌치코트": 1.4, "아우터/코트": 1.3, "하의/슬랙스": 1.4,
-                    "상의/니트": 1.1, "가방/토트백": 1.2, "신발/로퍼": 1.0, "정장/정장세트": 0.8},
+                    "상의/니트": 1.1, "가방/토트백": 1.2, "신발/로퍼": 1.0, "정장/정장세트": 0.8, "정장/정장자켓": 0.6},
         styles={"클래식": 1.7, "미니멀": 1.5, "오피스룩": 1.4, "시크": 0.9},
         price_range=(45_000, 200_000), malls=("office-mate", "urban-chic", "black-label"), other_gender=0.03,
     ),
-    # Elegant and comfortable: suits for occasions, silk blouses, long dresses, cardigans.
+    # Elegant and comfortable: suits for occasions, silk blouses, long dresses, cardigans, a good scarf.
     Taste(
         segment="female:40s_plus", gender="female", age=46,
         categories={"정장/정장세트": 1.6, "상의/블라우스": 1.5, "원피스/롱원피스": 1.4, "아우터/코트": 1.2,
-                    "상의/가디건": 1.1, "가방/숄더백": 0.9, "하의/슬랙스": 0.8},
+                    "상의/가디건": 1.1, "정장/정장스커트": 1.0, "가방/숄더백": 0.9, "하의/슬랙스": 0.8,
+                    "액세서리/스카프": 0.7},
         styles={"클래식": 1.8, "페미닌": 1.3, "내추럴": 1.2, "오피스룩": 0.8},
         price_range=(40_000, 250_000), malls=("grace-l", "pure-line", "silk-road"), other_gender=0.02,
     ),
-    # Men in their late 20s: their own shirts first, then sneakers, and gifts for someone else.
+    # Men in their late 20s: tees, sweatshirts and jeans, a jumper, sneakers and a cap; unisex street brands too.
     Taste(
         segment="male:20s_late", gender="male", age=28,
-        categories={"남성/셔츠": 3.0, "신발/스니커즈": 1.2, "가방/숄더백": 0.5, "액세서리/귀걸이": 0.5},
-        styles={"캐주얼": 1.5, "오버핏": 1.4, "베이직": 1.2, "빈티지": 0.8},
-        price_range=(20_000, 70_000), malls=("dandy-homme", "urban-walker", "denim-lab"), other_gender=0.08,
+        categories={"남성/티셔츠": 1.8, "하의/청바지": 1.7, "상의/맨투맨": 1.5, "신발/스니커즈": 1.5, "상의/후드": 1.3,
+                    "남성/셔츠": 1.2, "아우터/점퍼": 1.2, "하의/와이드팬츠": 1.1, "아우터/패딩": 0.9,
+                    "액세서리/모자": 0.9, "가방/크로스백": 0.8, "가방/백팩": 0.8, "남성/니트": 0.7},
+        styles={"캐주얼": 1.5, "스트릿": 1.4, "오버핏": 1.3, "베이직": 1.2, "빈티지": 0.8},
+        price_range=(20_000, 80_000), malls=("mans-daily", "street-garage", "urban-walker"), other_gender=0.06,
     ),
-    # Men in their early 30s: shirts for the office, loafers and a work bag.
+    # Men in their early 30s: shirts, slacks and knits for the office, a blazer or coat, loafers and a work bag.
     Taste(
         segment="male:30s_early", gender="male", age=32,
-        categories={"남성/셔츠": 3.0, "신발/로퍼": 1.2, "가방/토트백": 0.8},
-        styles={"클래식": 1.6, "미니멀": 1.4, "오피스룩": 1.3, "베이직": 1.0},
-        price_range=(30_000, 120_000), malls=("dandy-homme", "office-mate", "moonlight-bag"), other_gender=0.06,
+        categories={"남성/셔츠": 2.0, "남성/슬랙스": 1.8, "남성/니트": 1.5, "아우터/블레이저": 1.3, "아우터/코트": 1.2,
+                    "신발/로퍼": 1.3, "남성/자켓": 1.0, "가방/토트백": 1.0, "정장/정장세트": 0.9,
+                    "액세서리/벨트": 0.7, "남성/티셔츠": 0.6},
+        styles={"댄디": 1.7, "클래식": 1.5, "미니멀": 1.4, "베이직": 1.0},
+        price_range=(30_000, 180_000), malls=("dandy-homme", "mans-daily", "moonlight-bag"), other_gender=0.05,
     ),
 )  # fmt: skip
 

@@ -58,7 +58,7 @@ async def patch_product(
     product.content_hash = EDITED
     session.add(SearchOutbox(product_id=product.id, action="upsert"))
     await session.flush()
-    if patch.variants:
+    if patch.variants or patch.status is not msgspec.UNSET:
         await refresh_stock_and_prices(session, [product.id])
     return product.id, True
 

@@ -1,87 +1,153 @@
 """A realistic generated catalog for demos and benchmarks: Korean product names, options, prices and stock.
 
-Deterministic for a given seed, so that benchmarks and demos see the same catalog every run. Products are
-written through the partner sync itself (:func:`catalog.sync.upsert_products`), so demo data obeys every rule
-a mall's data does.
+Each demo mall (``catalog.demo``) sells the lines its profile names; each line (``catalog.demo_lines``) gives
+the words, materials, sizes, colours, prices and looks of one kind of product for one gender. Product ``n``'s
+mall and line come from a low-discrepancy sequence over the lines' shares, so even a small catalog reaches every
+category and every mall holds its share; everything else about it comes from a seeded RNG. The same seed gives
+the same catalog every run. Products are written through the partner sync itself
+(:func:`catalog.sync.upsert_products`), so demo data obeys every rule a mall's data does.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
+import itertools
+import math
 import random
-from typing import TYPE_CHECKING, Any
+import re
+import typing
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
 
+from catalog.demo import DEMO_MALLS, DemoMall, Sells
+from catalog.demo_lines import APPAREL_COLORS, FREE, LINES, WOMEN_ONLY_STYLES
 from catalog.models import Mall, MallStatus, Product
+from catalog.schemas import AgeBandName
 from catalog.sync import upsert_products
 
 if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Iterator
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
 BATCH = 500
+ANALYZE_EVERY = 10 * BATCH
+DEFAULT_SEED = 20261129
 
-# (category path, kinds of item, materials, sizes, price range in KRW)
-_LINES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[int, int]], ...] = (
-    ("상의/블라우스", ("블라우스", "리본 블라우스", "셔링 블라우스", "프릴 블라우스"), ("쉬폰", "실크", "새틴", "코튼"), ("S", "M", "L"), (24000, 69000)),
-    ("상의/셔츠", ("셔츠", "오버핏 셔츠", "스트라이프 셔츠", "크롭 셔츠"), ("린넨", "코튼", "옥스포드"), ("S", "M", "L"), (22000, 59000)),
-    ("상의/티셔츠", ("반팔 티셔츠", "긴팔 티셔츠", "슬림 티셔츠", "레터링 티셔츠"), ("코튼", "모달", "텐셀"), ("FREE",), (9900, 29000)),
-    ("상의/니트", ("라운드 니트", "브이넥 니트", "꽈배기 니트", "크롭 니트"), ("울", "캐시미어", "앙고라"), ("FREE",), (29000, 89000)),
-    ("상의/가디건", ("가디건", "크롭 가디건", "롱 가디건"), ("울", "코튼", "모헤어"), ("FREE",), (29000, 79000)),
-    ("원피스/미니원피스", ("미니 원피스", "플라워 미니원피스", "셔링 원피스"), ("쉬폰", "코튼", "트위드"), ("S", "M"), (29000, 79000)),
-    ("원피스/롱원피스", ("롱 원피스", "플리츠 롱원피스", "랩 원피스"), ("린넨", "쉬폰", "새틴"), ("S", "M", "L"), (39000, 99000)),
-    ("원피스/셔츠원피스", ("셔츠 원피스", "벨티드 셔츠원피스"), ("린넨", "코튼"), ("S", "M", "L"), (35000, 89000)),
-    ("하의/슬랙스", ("와이드 슬랙스", "부츠컷 슬랙스", "일자 슬랙스", "밴딩 슬랙스"), ("울", "폴리", "린넨"), ("S", "M", "L", "XL"), (29000, 69000)),
-    ("하의/청바지", ("와이드 데님", "부츠컷 청바지", "스트레이트 청바지", "스키니 진"), ("데님",), ("25", "26", "27", "28", "29"), (35000, 89000)),
-    ("하의/스커트", ("플리츠 스커트", "머메이드 스커트", "미니 스커트", "롱 스커트"), ("쉬폰", "울", "데님"), ("S", "M", "L"), (25000, 69000)),
-    ("아우터/자켓", ("트위드 자켓", "크롭 자켓", "데님 자켓", "린넨 자켓"), ("트위드", "데님", "린넨"), ("S", "M", "L"), (49000, 159000)),
-    ("아우터/코트", ("핸드메이드 코트", "롱 코트", "하프 코트"), ("울", "캐시미어"), ("S", "M", "L"), (99000, 329000)),
-    ("아우터/트렌치코트", ("트렌치코트", "숏 트렌치코트"), ("코튼", "개버딘"), ("S", "M", "L"), (89000, 219000)),
-    ("아우터/블레이저", ("싱글 블레이저", "더블 블레이저", "오버핏 블레이저"), ("울", "린넨"), ("S", "M", "L"), (69000, 189000)),
-    ("정장/정장세트", ("투피스 정장세트", "스커트 정장세트"), ("울", "폴리"), ("S", "M", "L"), (99000, 259000)),
-    ("가방/숄더백", ("숄더백", "호보백", "버킷백"), ("소가죽", "캔버스", "나일론"), ("FREE",), (39000, 189000)),
-    ("가방/토트백", ("토트백", "미니 토트백", "빅 토트백"), ("소가죽", "캔버스"), ("FREE",), (39000, 159000)),
-    ("신발/로퍼", ("페니 로퍼", "체인 로퍼", "스퀘어 로퍼"), ("소가죽", "스웨이드"), ("225", "230", "235", "240", "245", "250"), (49000, 129000)),
-    ("신발/스니커즈", ("캔버스 스니커즈", "러닝 스니커즈", "어글리 슈즈"), ("캔버스", "메쉬", "레더"), ("225", "230", "235", "240", "245", "250"), (39000, 119000)),
-    ("액세서리/귀걸이", ("드롭 귀걸이", "링 귀걸이", "진주 귀걸이"), ("실버", "골드"), ("FREE",), (9900, 49000)),
-    ("남성/셔츠", ("옥스포드 셔츠", "린넨 셔츠"), ("코튼", "린넨"), ("M", "L", "XL"), (29000, 69000)),
-)  # fmt: skip
-_PREFIXES = ("", "", "[데일리] ", "[자체제작] ", "[당일출고] ", "[하객룩] ", "[리오더] ", "[기획] ")
-_MOODS = (
-    "여리핏",
-    "오버핏",
-    "베이직",
-    "빈티지",
-    "모던",
-    "심플",
-    "러블리",
-    "시크",
-    "내추럴",
-    "클래식",
-    "데일리",
-    "프렌치",
-)
-_COLORS = ("블랙", "화이트", "아이보리", "베이지", "네이비", "그레이", "카키", "핑크", "스카이블루", "브라운", "버건디")
-_STYLE_BY_MOOD = {
-    "여리핏": ("러블리", "페미닌"), "오버핏": ("오버핏", "캐주얼"), "베이직": ("베이직", "미니멀"),
-    "빈티지": ("빈티지",), "모던": ("미니멀", "오피스룩"), "심플": ("미니멀", "베이직"), "러블리": ("러블리", "데이트룩"),
-    "시크": ("시크",), "내추럴": ("내추럴", "여행룩"), "클래식": ("클래식", "오피스룩"), "데일리": ("캐주얼", "베이직"),
-    "프렌치": ("페미닌", "데이트룩"),
-}  # fmt: skip
-_BANDS = ("10s", "20s_early", "20s_mid", "20s_late", "30s_early", "30s_mid", "30s_late", "40s_plus")
+_BANDS: tuple[str, ...] = typing.get_args(AgeBandName)
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_WORD = re.compile(r"[^\s\[\]()]+")
+_T = typing.TypeVar("_T")
 
 
-def generate_product(rng: random.Random, number: int, *, now: datetime.datetime) -> dict[str, Any]:
-    """One product as a mall would send it to ``PUT /partner/v1/products``."""
-    path, kinds, materials, sizes, (low, high) = rng.choice(_LINES)
-    mood, material, kind = rng.choice(_MOODS), rng.choice(materials), rng.choice(kinds)
-    name = f"{rng.choice(_PREFIXES)}{mood} {material} {kind}".strip()
-    price = rng.randrange(low, high + 1, 1000) - rng.choice((0, 0, 100))
-    on_sale = rng.random() < 0.35
-    colors = rng.sample(_COLORS, k=rng.randint(1, 3))
+class DemoProduct(NamedTuple):
+    mall_slug: str
+    item: dict[str, Any]
+    """As the mall would send it to ``PUT /partner/v1/products``."""
+
+
+class _Schedule(NamedTuple):
+    cells: tuple[tuple[DemoMall, Sells], ...]
+    """Every (mall, line) pair, lines of one category path next to each other."""
+    bounds: tuple[float, ...]
+    """Where each cell's share of the catalog ends, from 0 to 1."""
+
+
+def _schedule() -> _Schedule:
+    total = sum(mall.size for mall in DEMO_MALLS)
+    shares = [
+        (
+            sells.path,
+            sells.gender,
+            mall.slug,
+            mall.size * sells.weight / sum(s.weight for s in mall.sells) / total,
+            mall,
+            sells,
+        )
+        for mall in DEMO_MALLS
+        for sells in mall.sells
+    ]
+    shares.sort(key=lambda share: share[:3])
+    return _Schedule(
+        tuple((mall, sells) for *_, mall, sells in shares), tuple(itertools.accumulate(share[3] for share in shares))
+    )
+
+
+_SCHEDULE = _schedule()
+
+
+def demo_line_of(number: int, *, seed: int = DEFAULT_SEED) -> tuple[DemoMall, Sells]:
+    """The mall and line of product ``number``: a golden-ratio (Weyl) sequence over the cells' shares, whatever
+    the seed. Any ``n`` products in a row hold each line's share to within a few products, and, a category
+    path's cells lying side by side, every path with more than 1.9/n of the catalog (the widest gap between
+    ``n`` points of the sequence) has products among them."""
+    position = (seed * (math.sqrt(2.0) - 1.0) + number * _GOLDEN) % 1.0 * _SCHEDULE.bounds[-1]
+    return _SCHEDULE.cells[min(bisect.bisect_right(_SCHEDULE.bounds, position), len(_SCHEDULE.cells) - 1)]
+
+
+def words_of(name: str) -> list[str]:
+    """The words of a product name, brackets and parentheses aside: ``[자체제작] 셔츠 (3color)`` has 자체제작, 셔츠, 3color."""
+    return _WORD.findall(name)
+
+
+def compose_name(*, item: str, material: str = "", detail: str = "", tag: str = "", suffix: str = "") -> str:
+    """``[tag] detail material item (suffix)``, leaving out any part that would say a word twice: a part is
+    dropped when one of its words is, or contains, or is contained in, a word already used (``린넨`` beside
+    ``린넨셔츠``, ``오버핏`` beside ``세미오버핏``). The item always stays; then material, detail, tag, suffix."""
+    used = words_of(item)
+    kept: dict[str, str] = {}
+    for key, part in (("material", material), ("detail", detail), ("tag", tag), ("suffix", suffix)):
+        words = words_of(part)
+        if words and not any(word in other or other in word for word in words for other in used):
+            kept[key] = part
+            used += words
+    parts = (kept.get("tag"), kept.get("detail"), kept.get("material"), item, kept.get("suffix"))
+    return " ".join(part for part in parts if part)
+
+
+def generate_product(
+    rng: random.Random, number: int, *, now: datetime.datetime, seed: int = DEFAULT_SEED
+) -> dict[str, Any]:
+    """Product ``number`` of the demo catalog, as its mall would send it to ``PUT /partner/v1/products``."""
+    mall, sells = demo_line_of(number, seed=seed)
+    return _product(rng, number, mall, sells, now=now)
+
+
+def generate_catalog(
+    products: int, *, now: datetime.datetime, seed: int = DEFAULT_SEED, start: int = 0
+) -> Iterator[DemoProduct]:
+    """Products ``start`` to ``start + products - 1`` of the demo catalog for ``seed``, with their malls."""
+    rng = random.Random(seed)
+    for number in range(start, start + products):
+        mall, sells = demo_line_of(number, seed=seed)
+        yield DemoProduct(mall.slug, _product(rng, number, mall, sells, now=now))
+
+
+def _product(
+    rng: random.Random, number: int, mall: DemoMall, sells: Sells, *, now: datetime.datetime
+) -> dict[str, Any]:
+    line = LINES[sells.path, sells.gender]
+    item = _pick(rng, line.items)
+    materials = sells.materials or line.materials
+    material = _pick(rng, materials) if materials and (sells.materials or rng.random() < 0.6) else ""
+    detail = _pick(rng, line.details) if rng.random() < 0.55 else ""
+    palette = mall.palette if mall.palette and line.colors in APPAREL_COLORS else line.colors
+    colors = _sample(rng, palette, 1 + _below(rng, min(3, len(palette))))
+    suffix = f"({len(colors)}color)" if len(colors) > 1 and rng.random() < 0.4 else ""
+    tag = _pick(rng, mall.tags) if rng.random() < 0.35 else ""
+    name = compose_name(item=item, material=material, detail=detail, tag=tag, suffix=suffix)
+    sizes = line.sizes
+    if len(sizes) > 3:
+        first_size = _below(rng, len(sizes) - 2)
+        sizes = sizes[first_size : first_size + 3]
+    low, high = (int(bound * mall.price_level) // 1000 * 1000 for bound in line.price)
+    price = low + 1000 * _below(rng, (high - low) // 1000 + 1) - _pick(rng, (0, 0, 100))
+    sale_price = int(price * _pick(rng, (0.9, 0.85, 0.8))) // 100 * 100 if rng.random() < 0.35 else None
     external_id = f"D{number:07d}"
-    first_band = rng.randrange(len(_BANDS) - 2)
     variants = [
         {
             "sku": f"{external_id}-{ci}{si}",
@@ -89,60 +155,91 @@ def generate_product(rng: random.Random, number: int, *, now: datetime.datetime)
             "size": size,
             "options": {"색상": color, "사이즈": size},
             "price": price,
-            "sale_price": int(price * 0.9) // 100 * 100 if on_sale else None,
-            "stock": rng.choice((0, 0, 1, 3, 5, 8, 12, 20, 35, 50)),
+            "sale_price": sale_price,
+            "stock": _pick(rng, (0, 0, 1, 3, 5, 8, 12, 20, 35, 50)),
         }
         for ci, color in enumerate(colors)
-        for si, size in enumerate(sizes[:3])
+        for si, size in enumerate(sizes)
     ]
+    about = compose_name(item=item, material=material, detail=detail)
+    size_text = "프리사이즈" if sizes == FREE else ", ".join(sizes)
     return {
         "external_id": external_id,
         "name": name,
-        "description": f"{material} 소재의 {mood} {kind}입니다. 사이즈는 {', '.join(sizes)} 중에서 골라 주세요.",
-        "category_path": path,
-        "style_tags": list(_STYLE_BY_MOOD[mood]),
-        "target_gender": "male" if path.startswith("남성") else "female",
-        "target_age_bands": list(_BANDS[first_band : first_band + rng.randint(2, 3)]),
-        "image_urls": [f"https://img.shoa.kr/demo/{external_id}/{n}.jpg" for n in range(1, rng.randint(2, 5))],
+        "description": f"{about}입니다. 색상: {', '.join(colors)} / 사이즈: {size_text}",
+        "category_path": sells.path,
+        "style_tags": _style_tags(rng, mall, sells),
+        "target_gender": sells.gender,
+        "target_age_bands": _age_bands(rng, mall),
+        "image_urls": [f"https://img.shoa.kr/demo/{external_id}/{n}.jpg" for n in range(1, 2 + _below(rng, 4))],
         "exclusive": rng.random() < 0.08,
         "status": "on_sale",
-        "source_updated_at": (now - datetime.timedelta(minutes=rng.randrange(60 * 24 * 60))).isoformat(),
+        "source_updated_at": (now - datetime.timedelta(minutes=_below(rng, 60 * 24 * 60))).isoformat(),
         "variants": variants,
     }
+
+
+def _style_tags(rng: random.Random, mall: DemoMall, sells: Sells) -> list[str]:
+    """Two or three of the line's looks, the mall's own first where they suit the line."""
+    styles = LINES[sells.path, sells.gender].styles
+    if sells.gender != "female":
+        styles = tuple(style for style in styles if style not in WOMEN_ONLY_STYLES)
+    wanted = _pick(rng, (2, 2, 3))
+    own = [look for look in mall.looks if look in styles]
+    tags = _sample(rng, own, 1 + _below(rng, 2))
+    others = [style for style in styles if style not in tags]
+    return tags + _sample(rng, others, wanted - len(tags))
+
+
+def _age_bands(rng: random.Random, mall: DemoMall) -> list[str]:
+    youngest, oldest = (_BANDS.index(band) for band in mall.bands)
+    count = min(oldest - youngest + 1, 2 + _below(rng, 2))
+    first = youngest + _below(rng, oldest - count - youngest + 2)
+    return list(_BANDS[first : first + count])
+
+
+# ``random.Random``'s choice, sample and randrange draw bits in a loop and check their arguments; at tens of
+# thousands of products on every first start, one float per draw is enough and several times faster.
+def _below(rng: random.Random, count: int) -> int:
+    return int(rng.random() * count)
+
+
+def _pick(rng: random.Random, options: typing.Sequence[_T]) -> _T:
+    return options[int(rng.random() * len(options))]
+
+
+def _sample(rng: random.Random, options: typing.Sequence[_T], count: int) -> list[_T]:
+    """Up to ``count`` different options, in random order."""
+    pool = list(options)
+    return [pool.pop(int(rng.random() * len(pool))) for _ in range(min(count, len(pool)))]
 
 
 async def count_products(session: AsyncSession) -> int:
     return await session.scalar(sa.select(sa.func.count()).select_from(Product)) or 0
 
 
-async def seed_demo_products(session: AsyncSession, *, products: int, seed: int = 20261129) -> int:
-    """Spread ``products`` generated products over the listed malls; returns how many were created."""
-    malls = list(
-        await session.scalars(sa.select(Mall.id).where(Mall.status == MallStatus.ACTIVE.value).order_by(Mall.slug))
-    )
-    if not malls:
+async def seed_demo_products(session: AsyncSession, *, products: int, seed: int = DEFAULT_SEED) -> int:
+    """Add ``products`` products of the demo catalog, numbered after those already there, each to its demo mall
+    (or, in a database without that mall listed, to a listed mall); returns how many were created."""
+    query = sa.select(Mall.slug, Mall.id).where(Mall.status == MallStatus.ACTIVE.value).order_by(Mall.slug)
+    listed: dict[str, uuid.UUID] = {row.slug: row.id for row in await session.execute(query)}
+    if not listed:
         return 0
-    rng = random.Random(seed)
+    stand_ins = list(listed.values())
     now = datetime.datetime.now(datetime.UTC)
     existing = await count_products(session)
+    catalog = generate_catalog(products, now=now, seed=seed, start=existing)
     created = 0
-    for start in range(existing, existing + products, BATCH):
-        count = min(BATCH, existing + products - start)
-        by_mall: dict[int, list[msgspec.Raw]] = {}
-        for number in range(start, start + count):
-            # A few malls are big and most are small, as on a real marketplace.
-            mall_index = min(int(rng.paretovariate(1.2)) - 1, len(malls) - 1)
-            by_mall.setdefault(mall_index, []).append(
-                msgspec.Raw(msgspec.json.encode(generate_product(rng, number, now=now)))
-            )
-        for mall_index, items in by_mall.items():
-            result = await upsert_products(session, mall_id=malls[mall_index], items=items)
+    for start in range(0, products, BATCH):
+        by_mall: dict[uuid.UUID, list[msgspec.Raw]] = {}
+        for number, product in enumerate(itertools.islice(catalog, BATCH), start=existing + start):
+            mall_id = listed.get(product.mall_slug) or stand_ins[number % len(stand_ins)]
+            by_mall.setdefault(mall_id, []).append(msgspec.Raw(msgspec.json.encode(product.item)))
+        for mall_id, items in by_mall.items():
+            result = await upsert_products(session, mall_id=mall_id, items=items)
             created += result.created
-        if (start - existing) % ANALYZE_EVERY == 0:
+        if start % ANALYZE_EVERY == 0:
             # One long transaction grows the tables faster than autovacuum can follow (it only sees committed
             # rows): fresh statistics keep the sync's lookups on their indexes as the catalog grows.
             await session.execute(sa.text("ANALYZE products, variants"))
     return created
-
-
-ANALYZE_EVERY = 10 * BATCH

@@ -127,7 +127,7 @@ async def visible_product_cards(
             prices.c.price,
             prices.c.price_from,
             prices.c.currency,
-            prices.c.in_stock,
+            sa.and_(prices.c.in_stock, Product.status == ProductStatus.ON_SALE.value),
             Product.exclusive,
         )
         .join(Mall, Mall.id == Product.mall_id)

@@ -10,6 +10,7 @@ import msgspec
 from catalog import repository, sync
 from catalog.categories import CATEGORY_TREE
 from catalog.errors import InvalidBatchError, MalformedBatchError, MallNotFoundError, ProductNotFoundError
+from catalog.models import ProductStatus
 from catalog.pagination import decode_cursor, encode_cursor
 from catalog.schemas import (
     LOW_STOCK,
@@ -104,7 +105,10 @@ async def product_detail(session: AsyncSession, product_id: uuid.UUID) -> Produc
         msg = f"no product {product_id} is on show"
         raise ProductNotFoundError(msg)
     product, mall = found
-    variants = [_public_variant(variant) for variant in await repository.product_variants(session, product_id)]
+    on_sale = product.status == ProductStatus.ON_SALE.value
+    variants = [
+        _public_variant(variant, on_sale=on_sale) for variant in await repository.product_variants(session, product_id)
+    ]
     in_stock = any(variant.stock_state != "sold_out" for variant in variants)
     return ProductDetail(
         id=product.id,
@@ -116,7 +120,7 @@ async def product_detail(session: AsyncSession, product_id: uuid.UUID) -> Produc
         target_age_bands=product.target_age_bands,
         image_urls=product.image_urls,
         exclusive=product.exclusive,
-        status="on_sale" if product.status == "on_sale" and in_stock else "sold_out",
+        status="on_sale" if in_stock else "sold_out",
         in_stock=in_stock,
         price_from=min(v.sale_price if v.sale_price is not None else v.price for v in variants),
         currency=variants[0].currency,
@@ -149,8 +153,11 @@ async def category_tree(session: AsyncSession) -> list[CategoryNode]:
     return tree
 
 
-def _public_variant(variant: Variant) -> PublicVariant:
-    state: StockState = "sold_out" if variant.stock == 0 else "low_stock" if variant.stock <= LOW_STOCK else "in_stock"
+def _public_variant(variant: Variant, *, on_sale: bool) -> PublicVariant:
+    """A variant as shoppers see it: every variant of a product its mall marked sold out is sold out."""
+    state: StockState = (
+        "sold_out" if variant.stock == 0 or not on_sale else "low_stock" if variant.stock <= LOW_STOCK else "in_stock"
+    )
     return PublicVariant(
         id=variant.id,
         color=variant.color,

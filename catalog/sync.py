@@ -357,7 +357,8 @@ def _variant_record(
 
 def _derived_values(item: ProductIn) -> tuple[str, str, list[str], list[str], int, int, str, bool]:
     """The product's search fields: its name's terms, the terms of its name, category, style tags and colours,
-    its colours, sizes, lowest regular and paid prices, currency, and whether any variant is in stock.
+    its colours, sizes, lowest regular and paid prices, currency, and whether it can be bought: on sale, with a
+    variant in stock (a mall's ``sold_out`` wins over any stock count).
 
     Cutting text into search terms is slow per character, but product texts reuse few words (categories, tags,
     colours, and names like ``[데일리] 오버핏 린넨 셔츠``), so each space-separated word is cut once and its terms
@@ -376,7 +377,7 @@ def _derived_values(item: ProductIn) -> tuple[str, str, list[str], list[str], in
         min(v.price for v in variants),
         min(v.price if v.sale_price is None else v.sale_price for v in variants),
         variants[0].currency,
-        any(v.stock > 0 for v in variants),
+        item.status == "on_sale" and any(v.stock > 0 for v in variants),
     )
 
 

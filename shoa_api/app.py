@@ -27,7 +27,7 @@ from shoa_api.auth import (
     provide_partner,
     provide_shopper,
 )
-from shoa_api.caching import PUBLIC_CACHE_STORE, PublicAnswerStore, public_cache_config
+from shoa_api.caching import CATALOG_VERSION_KEY, PUBLIC_CACHE_STORE, PublicAnswerStore, public_cache_config
 from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
 from shoa_api.errors import exception_handlers
 from shoa_api.http_methods import MethodSemantics, allowed_methods
@@ -59,6 +59,7 @@ MIRRORED_PREFIXES = (
     taste.TASTE_VERSION_PREFIX,
     feed_pages.MEMO_PREFIX,
     candidates.KEY_PREFIX,  # which candidate list is current, per segment
+    CATALOG_VERSION_KEY,  # read by every cached public answer
 )
 """Keys read on most requests and written rarely: kept in memory while Redis reports their changes."""
 HTTP_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=3.0)
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> Litestar:
     )
 
     anonymous_reads = anonymous_read_limiter(settings.rate_limits)
+    public_answers = PublicAnswerStore()
 
     @contextlib.asynccontextmanager
     async def clients(app: Litestar) -> AsyncIterator[None]:
@@ -85,6 +87,7 @@ def create_app(settings: Settings) -> Litestar:
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         app.state.redis, app.state.http, app.state.settings = redis, http, settings
         app.state.mirror = mirror = RedisMirror(redis, MIRRORED_PREFIXES)
+        public_answers.follow(mirror)
         app.state.read_session_maker = create_read_session_maker(engine)
         app.state.auth = AuthKit(settings)
         # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
@@ -150,7 +153,7 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
         response_cache_config=public_cache_config(settings.app.public_cache_seconds),
-        stores={PUBLIC_CACHE_STORE: PublicAnswerStore()},
+        stores={PUBLIC_CACHE_STORE: public_answers},
         logging_config=None,
         # The largest body any route takes is a catalog sync batch; beyond it Litestar answers 413.
         request_max_body_size=settings.catalog.max_batch_bytes,

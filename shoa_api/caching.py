@@ -17,14 +17,20 @@ from urllib.parse import quote
 import msgspec
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.stores.base import Store
+from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.types import HTTPScope
+    from redis.asyncio import Redis
+
+    from shoa_api.mirror import RedisMirror
 
 KEYED_PARAMETERS = ("cursor", "limit")
 """The parameters that shape a cached answer, unless the route lists its own in ``opt["cache_key_parameters"]``."""
 PUBLIC_CACHE_STORE = "public_answers"
+CATALOG_VERSION_KEY = "shoa:public:catalog-version"
+"""Bumped after every committed partner change; mirrored by every API process (see ``PublicAnswerStore``)."""
 _KEPT = frozenset({b"content-type", b"content-length", b"content-language", b"etag", b"last-modified", b"vary"})
 """Headers a stored answer keeps: what describes the answer, never what belongs to one exchange."""
 
@@ -127,16 +133,48 @@ def _deadline(expires_in: int | timedelta | None) -> float | None:
 
 
 class PublicAnswerStore(ProcessLocalStore):
-    """Keeps cached answers with only the headers that describe the answer itself.
+    """Cached answers, kept with only the headers that describe the answer itself, and dropped by every process
+    as soon as a mall changes its catalog.
 
     Litestar stores the ASGI messages it sent; headers that belong to one exchange (the request id, rate-limit
     counts) would otherwise be replayed to every later caller. An answer without an expiry is not kept at all.
+
+    Each answer is stored with the catalog version it was read under (:data:`CATALOG_VERSION_KEY`, mirrored
+    from Redis). A partner change bumps the version once committed, so a product a mall hid or sold out is never
+    served again from any process's cache. The version an answer is stored with is the one seen when its lookup
+    missed, before the handler read the database: an answer read while a change was committing is stored under
+    the older version and so never served.
     """
 
-    __slots__ = ()
+    __slots__ = ("_mirror", "_missed")
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        super().__init__(max_entries)
+        self._mirror: RedisMirror | None = None
+        self._missed: dict[str, bytes] = {}
+        """The catalog version each pending lookup saw when it missed, until its answer is stored."""
+
+    def follow(self, mirror: RedisMirror) -> None:
+        self._mirror = mirror
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        try:
+            version = await self._catalog_version()
+        except RedisError:
+            return None  # answered fresh, and not stored: no version to keep it under
+        stored = await super().get(key, renew_for)
+        if stored is not None:
+            kept_version, _, answer = stored.partition(b"|")
+            if kept_version == version:
+                return answer
+        if len(self._missed) >= self.max_entries:
+            self._missed.clear()  # lookups whose answers never came (errors); storing them later is skipped
+        self._missed.setdefault(key, version)
+        return None
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
-        if expires_in is None:
+        version = self._missed.pop(key, None)
+        if expires_in is None or version is None:
             return
         messages = msgspec.msgpack.decode(value.encode() if isinstance(value, str) else value)
         for message in messages:
@@ -144,4 +182,15 @@ class PublicAnswerStore(ProcessLocalStore):
                 message["headers"] = [
                     (name, header) for name, header in message.get("headers", ()) if bytes(name).lower() in _KEPT
                 ]
-        await super().set(key, msgspec.msgpack.encode(messages), expires_in)
+        await super().set(key, version + b"|" + msgspec.msgpack.encode(messages), expires_in)
+
+    async def _catalog_version(self) -> bytes:
+        if self._mirror is None:
+            return b"-"
+        return await self._mirror.get(CATALOG_VERSION_KEY) or b"0"
+
+
+async def catalog_changed(redis: Redis, mirror: RedisMirror) -> None:
+    """A mall's committed change: every process stops serving public answers read before it."""
+    await redis.incr(CATALOG_VERSION_KEY)
+    mirror.forget(CATALOG_VERSION_KEY)  # other processes hear of it from Redis

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from catalog.models import Product, Variant
+from catalog.models import Product, ProductStatus, Variant
 
 if TYPE_CHECKING:
     import uuid
@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 
 async def refresh_stock_and_prices(session: AsyncSession, product_ids: Collection[uuid.UUID]) -> None:
-    """Recompute prices and stock of products whose variants changed in place (partner edits, orders)."""
+    """Recompute prices and stock of products whose variants or status changed in place (partner edits, orders).
+
+    ``in_stock`` means the product can be bought: it is on sale and a variant has stock. A mall that marks a
+    product ``sold_out`` is believed over its stock counts, in search, the feed and on the product page alike.
+    """
     totals = (
         sa.select(
             Variant.product_id,
@@ -35,6 +39,10 @@ async def refresh_stock_and_prices(session: AsyncSession, product_ids: Collectio
     await session.execute(
         sa.update(Product)
         .where(Product.id == totals.c.product_id)
-        .values(price_min=totals.c.price_min, price_from=totals.c.price_from, in_stock=totals.c.in_stock)
+        .values(
+            price_min=totals.c.price_min,
+            price_from=totals.c.price_from,
+            in_stock=sa.and_(totals.c.in_stock, Product.status == ProductStatus.ON_SALE.value),
+        )
         .execution_options(synchronize_session=False)
     )

@@ -10,12 +10,15 @@ from litestar import Controller, Request, delete, get, patch, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import adjustments, service
 from catalog.keys import PartnerIdentity
 from catalog.schemas import BatchResult, PartnerProductPage, ProductPatch, StockBatch, StockBatchResult
 from shoa_api.auth import require_partner_key
+from shoa_api.caching import catalog_changed
+from shoa_api.mirror import RedisMirror
 from shoa_api.routes.catalog import Cursor, Limit
 from shoa_api.settings import Settings
 
@@ -47,14 +50,20 @@ class PartnerController(Controller):
     async def sync_products(
         self,
         request: Request[Any, Any, Any],
+        *,
         db: NamedDependency[AsyncSession],
         partner: NamedDependency[PartnerIdentity],
         settings: NamedDependency[Settings],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
     ) -> BatchResult:
         body = await request.body()
-        return await service.sync_products(
+        result = await service.sync_products(
             db, mall_id=partner.mall_id, body=body, max_items=settings.catalog.max_batch_items
         )
+        if result.created or result.updated:
+            await _committed_catalog_change(db, redis, mirror)
+        return result
 
     @get("/products", operation_id="list_partner_products", summary="This mall's products, a page at a time")
     async def list_products(
@@ -76,13 +85,17 @@ class PartnerController(Controller):
         self,
         external_id: FromPath[str],
         data: JSONBody[ProductPatch],
+        *,
         db: NamedDependency[AsyncSession],
         partner: NamedDependency[PartnerIdentity],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
     ) -> ProductChange:
         product_id, changed = await adjustments.patch_product(
             db, mall_id=partner.mall_id, external_id=external_id, patch=data
         )
         if changed:
+            await _committed_catalog_change(db, redis, mirror)
             return ProductChange(product_id=product_id, result="updated")
         return ProductChange(product_id=product_id, result="unchanged", reason="stale: the stored product is newer")
 
@@ -94,9 +107,15 @@ class PartnerController(Controller):
         status_code=HTTP_204_NO_CONTENT,
     )
     async def delete_product(
-        self, external_id: FromPath[str], db: NamedDependency[AsyncSession], partner: NamedDependency[PartnerIdentity]
+        self,
+        external_id: FromPath[str],
+        db: NamedDependency[AsyncSession],
+        partner: NamedDependency[PartnerIdentity],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
     ) -> None:
         await adjustments.delete_product(db, mall_id=partner.mall_id, external_id=external_id)
+        await _committed_catalog_change(db, redis, mirror)
 
     @put(
         "/stock",
@@ -105,9 +124,17 @@ class PartnerController(Controller):
         opt={"scope": "catalog:write"},
     )
     async def update_stock(
-        self, data: JSONBody[StockBatch], db: NamedDependency[AsyncSession], partner: NamedDependency[PartnerIdentity]
+        self,
+        data: JSONBody[StockBatch],
+        db: NamedDependency[AsyncSession],
+        partner: NamedDependency[PartnerIdentity],
+        redis: NamedDependency[Redis],
+        mirror: NamedDependency[RedisMirror],
     ) -> StockBatchResult:
-        return await adjustments.update_stock(db, mall_id=partner.mall_id, items=data.items)
+        result = await adjustments.update_stock(db, mall_id=partner.mall_id, items=data.items)
+        if result.updated:
+            await _committed_catalog_change(db, redis, mirror)
+        return result
 
     @get("/me", operation_id="partner_me", summary="Which mall this key belongs to, and what it may do")
     async def me(self, partner: NamedDependency[PartnerIdentity]) -> PartnerKeyInfo:
@@ -117,3 +144,10 @@ class PartnerController(Controller):
             key_id=partner.key_id,
             scopes=sorted(partner.scopes),
         )
+
+
+async def _committed_catalog_change(db: AsyncSession, redis: Redis, mirror: RedisMirror) -> None:
+    """Commit now, then tell every process's public cache: shoppers never again get an answer read before the
+    change (a product hidden or sold out, a price, a new product)."""
+    await db.commit()
+    await catalog_changed(redis, mirror)

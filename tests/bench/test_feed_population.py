@@ -6,6 +6,10 @@ import datetime
 from collections import Counter
 
 from bench.feed_population import TASTES, CatalogItem, build_population
+from catalog.categories import STYLE_TAGS
+from catalog.demo import DEMO_MALLS
+from catalog.demo_lines import WOMEN_ONLY_STYLES
+from catalog.demo_products import generate_catalog
 
 NOW = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
 MALLS = ("basic-lab", "grace-l", "dandy-homme", "maybe-baby")
@@ -75,3 +79,18 @@ def test_segments_buy_differently() -> None:
     assert share("male:30s_early", "남성/셔츠") > 0.7
     assert share("female:20s_late", "남성/셔츠") < 0.05
     assert len({t.segment for t in TASTES}) == len(TASTES)
+
+
+def test_every_taste_is_over_what_the_demo_catalog_sells_to_its_gender() -> None:
+    demo = [product.item for product in generate_catalog(5000, now=NOW)]
+    sold = {(p["category_path"], p["target_gender"]) for p in demo}
+    sellers = {(mall.slug, line.gender) for mall in DEMO_MALLS for line in mall.sells}
+
+    for taste in TASTES:
+        gender = taste.gender or "female"
+        unsold = [path for path in taste.categories if not {(path, gender), (path, "unisex")} & sold]
+        assert unsold == [], taste.segment
+        assert all({(slug, gender), (slug, "unisex")} & sellers for slug in taste.malls), taste.segment
+        assert set(taste.styles) <= STYLE_TAGS
+        if gender == "male":  # no men's product carries them: a taste for them would be a taste for nothing
+            assert not WOMEN_ONLY_STYLES & set(taste.styles), taste.segment

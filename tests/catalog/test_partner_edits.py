@@ -94,6 +94,43 @@ async def test_bad_patches_are_refused_and_change_nothing(
     assert await _outbox(session) == ["upsert"]
 
 
+async def test_a_mall_s_sold_out_wins_on_the_page_in_search_and_in_the_mall_list(
+    client: ShoaClient, session: AsyncSession
+) -> None:
+    mall = await _mall(session, client)
+    answer = await mall.sync(product("A1"), product("A2"))
+    product_id = answer["items"][0]["product_id"]
+
+    patched = await client.patch("/partner/v1/products/A1", headers=mall.headers, json={"status": "sold_out"})
+
+    assert patched.json()["result"] == "updated"
+    page = (await client.get(f"/v1/products/{product_id}")).json()
+    assert (page["status"], page["in_stock"]) == ("sold_out", False)
+    assert {variant["stock_state"] for variant in page["variants"]} == {"sold_out"}
+    assert all(variant.get("stock_left") is None for variant in page["variants"])
+    found = (await client.get("/v1/search", params={"q": "린넨", "in_stock": "true"})).json()
+    assert [item["id"] for item in found["items"]] == [answer["items"][1]["product_id"]]
+    mall_id = page["mall"]["id"]
+    cards = (await client.get(f"/v1/malls/{mall_id}", params={"limit": 10})).json()["products"]["items"]
+    assert {card["id"]: card["in_stock"] for card in cards} == {product_id: False, answer["items"][1]["product_id"]: True}
+
+    back = await client.patch("/partner/v1/products/A1", headers=mall.headers, json={"status": "on_sale"})
+
+    assert back.json()["result"] == "updated"
+    assert (await client.get(f"/v1/products/{product_id}", params={"v": "2"})).json()["in_stock"] is True
+
+
+async def test_a_sold_out_status_sent_by_sync_also_wins(client: ShoaClient, session: AsyncSession) -> None:
+    mall = await _mall(session, client)
+    answer = await mall.sync(product("A1", status="sold_out"))
+
+    page = (await client.get(f"/v1/products/{answer['items'][0]['product_id']}")).json()
+
+    assert (page["status"], page["in_stock"]) == ("sold_out", False)
+    found = (await client.get("/v1/search", params={"q": "린넨", "in_stock": "true"})).json()
+    assert found["items"] == []
+
+
 async def test_deleting_hides_the_product_and_takes_it_out_of_search(client: ShoaClient, session: AsyncSession) -> None:
     mall = await _mall(session, client)
     await mall.sync(product("A1"))

@@ -141,3 +141,27 @@ async def test_every_stored_answer_expires() -> None:
     await store.set("forever", b"\x90", expires_in=None)
 
     assert not await store.exists("forever")
+
+
+async def test_a_product_a_mall_hides_is_never_served_again_by_any_process(
+    services: Services, session: AsyncSession
+) -> None:
+    async with (
+        ShoaClient(app=_app(services, seconds=60)) as shopper_side,
+        ShoaClient(app=_app(services, seconds=60)) as partner_side,
+    ):
+        mall, ids = await _synced(partner_side, session, product("A1"), product("A2"))
+        page = f"/v1/products/{ids['A1']}"
+        mall_id = (await shopper_side.get(page)).json()["mall"]["id"]
+        listing = f"/v1/malls/{mall_id}"
+        assert len((await shopper_side.get(listing)).json()["products"]["items"]) == 2
+        await shopper_side.app.state.mirror.live_since.wait()  # as in a running server: the mirror follows Redis
+
+        await mall.client.delete("/partner/v1/products/A1", headers=mall.headers)
+
+        for _ in range(100):  # the other process hears of it within milliseconds, not the cache's 60 s
+            if (await shopper_side.get(page)).status_code == 404:
+                break
+            await asyncio.sleep(0.01)
+        assert (await shopper_side.get(page)).status_code == 404
+        assert [item["id"] for item in (await shopper_side.get(listing)).json()["products"]["items"]] == [ids["A2"]]
