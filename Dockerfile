@@ -7,11 +7,14 @@ WORKDIR /src
 RUN python -m venv /opt/shoa
 # Dependencies first, so that a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir shoa_api catalog personalization migrations \
-    && touch shoa_api/__init__.py catalog/__init__.py personalization/__init__.py migrations/__init__.py \
+RUN for package in shoa_api shoa_kernel accounts catalog personalization migrations; do \
+        mkdir "$package" && touch "$package/__init__.py"; \
+    done \
     && /opt/shoa/bin/pip install . \
     && /opt/shoa/bin/pip uninstall --yes shoa
 COPY shoa_api ./shoa_api
+COPY shoa_kernel ./shoa_kernel
+COPY accounts ./accounts
 COPY catalog ./catalog
 COPY personalization ./personalization
 COPY migrations ./migrations

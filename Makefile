@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
 
 .PHONY: install run test lint types pytest bench clean
 
@@ -16,8 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	@touch $(STAMP)
 
+# `make run PORT=8100` when 8000 is taken.
 run: install
-	$(BIN)/shoa dev
+	$(BIN)/shoa dev --port $(PORT)
 
 test: lint types pytest
 

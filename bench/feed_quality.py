@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sqlalchemy as sa
 
+from accounts.segments import korea_today
 from bench.cpus import plan_cpus
 from bench.feed_metrics import gap_interval, mall_mix, ndcg_at, rank_by
 from bench.feed_population import TASTES, CatalogItem, Interaction, Population, Taste, build_population
@@ -53,7 +54,6 @@ from catalog.demo_products import seed_demo_products
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from personalization.candidates import Candidate
 from personalization.feed import RANK_DEPTH, Ranked, diversify
-from personalization.segments import korea_today
 from shoa_api.database import run_unit_of_work
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis

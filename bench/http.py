@@ -24,6 +24,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from accounts.models import User
 from bench.cpu_time import CpuSample, CpuUse, cpu_use
 from bench.cpus import CpuPlan, plan_cpus
 from bench.load import find_k6, k6_version, run_load
@@ -33,12 +34,11 @@ from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Product
 from personalization.models import Like
-from shoa_api.accounts.models import User
-from shoa_api.accounts.tokens import AccessTokens
 from shoa_api.database import run_unit_of_work
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 from shoa_api.settings import Settings, generate_secret_key, load_settings
+from shoa_api.wiring import access_tokens_from
 
 if TYPE_CHECKING:
     import argparse
@@ -365,7 +365,7 @@ async def _bench_shopper(session: AsyncSession, settings: Settings) -> str:
     await session.flush()
     liked = await session.scalars(sa.select(Product.id).where(Product.in_stock).order_by(Product.id).limit(5))
     session.add_all(Like(user_id=user.id, product_id=product_id) for product_id in liked)
-    token, _ = AccessTokens(settings.security).issue(user.id, now=datetime.datetime.now(datetime.UTC))
+    token, _ = access_tokens_from(settings.security).issue(user.id, now=datetime.datetime.now(datetime.UTC))
     return f"Bearer {token}"
 
 

@@ -111,7 +111,7 @@ async def _engage(redis: Redis, ids: list[uuid.UUID], *, now: datetime.datetime,
 
 
 async def _job(engine: AsyncEngine, redis: Redis, now: datetime.datetime) -> float:
-    """One turn of the roll-up job, as ``shoa_api.feed_jobs`` runs it."""
+    """One turn of the roll-up job, as ``personalization.jobs`` runs it."""
     started = time.perf_counter()
     async with AsyncSession(engine) as session, session.begin():
         rolled_up = await roll_up(session, redis, DECAY, now=now)

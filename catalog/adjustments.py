@@ -12,11 +12,12 @@ import msgspec
 import sqlalchemy as sa
 
 from catalog.errors import InvalidProductChangeError, ProductNotFoundError
-from catalog.models import Product, ProductStatus, SearchOutbox, Variant, utc_now
+from catalog.models import Product, ProductStatus, SearchOutbox, Variant
 from catalog.product_rules import source_time_problem
 from catalog.schemas import StockBatchResult, StockResult
 from catalog.search.fields import refresh_stock_and_prices
 from catalog.sync import lock_mall_catalog
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     import uuid
@@ -68,6 +69,7 @@ async def delete_product(session: AsyncSession, *, mall_id: uuid.UUID, external_
     await lock_mall_catalog(session, mall_id)
     product = await _own_product(session, mall_id=mall_id, external_id=external_id)
     product.status = ProductStatus.HIDDEN.value
+    product.in_stock = False  # as every product not on sale: nothing can be bought from it
     product.content_hash = EDITED
     session.add(SearchOutbox(product_id=product.id, action="delete"))
     await session.flush()

@@ -30,7 +30,7 @@ from catalog.sync import upsert_products
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -218,9 +218,16 @@ async def count_products(session: AsyncSession) -> int:
     return await session.scalar(sa.select(sa.func.count()).select_from(Product)) or 0
 
 
-async def seed_demo_products(session: AsyncSession, *, products: int, seed: int = DEFAULT_SEED) -> int:
+async def seed_demo_products(
+    session: AsyncSession,
+    *,
+    products: int,
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Add ``products`` products of the demo catalog, numbered after those already there, each to its demo mall
-    (or, in a database without that mall listed, to a listed mall); returns how many were created."""
+    (or, in a database without that mall listed, to a listed mall); returns how many were created. ``progress``
+    hears how many of the ``products`` have been written, after each batch."""
     query = sa.select(Mall.slug, Mall.id).where(Mall.status == MallStatus.ACTIVE.value).order_by(Mall.slug)
     listed: dict[str, uuid.UUID] = {row.slug: row.id for row in await session.execute(query)}
     if not listed:
@@ -238,6 +245,8 @@ async def seed_demo_products(session: AsyncSession, *, products: int, seed: int 
         for mall_id, items in by_mall.items():
             result = await upsert_products(session, mall_id=mall_id, items=items)
             created += result.created
+        if progress is not None:
+            progress(min(start + BATCH, products))
         if start % ANALYZE_EVERY == 0:
             # One long transaction grows the tables faster than autovacuum can follow (it only sees committed
             # rows): fresh statistics keep the sync's lookups on their indexes as the catalog grows.

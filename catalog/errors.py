@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from shoa_kernel.errors import DomainError
 
-class CatalogError(Exception):
+
+class CatalogError(DomainError):
     code = "catalog-error"
     status = 400
     title = "Catalog request refused"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class MallNotFoundError(CatalogError):

@@ -13,9 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from uuid_utils.compat import uuid7
 
-
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+from shoa_kernel.clock import utc_now
 
 
 class MallStatus(enum.StrEnum):

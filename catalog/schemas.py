@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from catalog.categories import CATEGORY_PATHS, STYLE_TAGS
+
 
 class MallSummary(msgspec.Struct, frozen=True):
     """Fields in the order of the repository's summary columns."""
@@ -38,8 +40,32 @@ AgeBandName = Literal["10s", "20s_early", "20s_mid", "20s_late", "30s_early", "3
 class VariantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sku: Sku
     """Unique within the mall, across all its products."""
-    color: OptionText | None = None
-    size: Annotated[str, msgspec.Meta(min_length=1, max_length=20)] | None = None
+    color: (
+        Annotated[
+            OptionText,
+            msgspec.Meta(
+                extra_json_schema={
+                    "description": "Free text; `GET /v1/catalog/vocabulary` lists the names shoppers filter by.",
+                    "examples": ["아이보리"],
+                }
+            ),
+        ]
+        | None
+    ) = None
+    size: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                min_length=1,
+                max_length=20,
+                extra_json_schema={
+                    "description": "Free text; `GET /v1/catalog/vocabulary` lists the size systems shoppers filter by.",
+                    "examples": ["M"],
+                },
+            ),
+        ]
+        | None
+    ) = None
     options: Annotated[dict[Annotated[str, msgspec.Meta(max_length=20)], OptionText], msgspec.Meta(max_length=5)] = {}
     price: Money
     """In the currency's minor unit: KRW and JPY have none, so 39000 is ₩39,000."""
@@ -51,10 +77,25 @@ class VariantIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ProductIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     """The mall's own id for the product; the key of every later update."""
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1, max_length=200, extra_json_schema={"examples": ["[자체제작] 스퀘어넥 린넨 맥시 원피스"]}
+        ),
+    ]
     description: Annotated[str, msgspec.Meta(max_length=5000)] = ""
-    category_path: Annotated[str, msgspec.Meta(max_length=100)]
-    style_tags: Annotated[list[Annotated[str, msgspec.Meta(max_length=20)]], msgspec.Meta(max_length=10)] = []
+    # The sync rejects an item with a path or a tag outside these lists: the schema names them (the enums only
+    # describe; the checks, item by item, are catalog.product_rules').
+    category_path: Annotated[
+        str,
+        msgspec.Meta(
+            max_length=100, extra_json_schema={"enum": sorted(CATEGORY_PATHS), "examples": ["원피스/롱원피스"]}
+        ),
+    ]
+    style_tags: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=20, extra_json_schema={"enum": sorted(STYLE_TAGS)})]],
+        msgspec.Meta(max_length=10, extra_json_schema={"examples": [["페미닌", "여행룩"]]}),
+    ] = []
     target_gender: Literal["female", "male", "unisex"]
     target_age_bands: Annotated[list[AgeBandName], msgspec.Meta(max_length=8)] = []
     image_urls: Annotated[list[ImageUrl], msgspec.Meta(min_length=1, max_length=20)]

@@ -23,10 +23,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from uuid_utils.compat import uuid7
 
-from catalog.models import Product, SearchOutbox, Variant, utc_now
+from catalog.models import Product, SearchOutbox, Variant
 from catalog.product_rules import external_id_of, parse_item
 from catalog.schemas import BatchResult, FieldProblem, ItemResult, ProductIn, VariantIn
 from catalog.search.text import index_terms
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     import datetime

@@ -1,5 +1,6 @@
-"""Alembic environment, async. The URL comes from the caller's Config (``shoa migrate``, the tests) or, when
-``alembic`` is run by hand, from the Shoa settings; a caller may also lend an open connection."""
+"""Alembic environment, async. Self-contained like the revisions: it imports no Shoa code, and is handed what it
+needs by the caller's Config (``shoa_api.migrate``: ``shoa migrate``, ``shoa dev``, the tests, the benchmarks):
+the database URL, and the models' metadata for autogenerate. A caller may also lend an open connection."""
 
 from __future__ import annotations
 
@@ -9,22 +10,22 @@ from typing import TYPE_CHECKING
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from migrations.metadata import target_metadata
-
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 config = context.config
+target_metadata = config.attributes.get("target_metadata")
 
 
 def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
-    if url:
-        return url
-    from shoa_api.database import async_database_url  # noqa: PLC0415 - only for `alembic` run by hand
-    from shoa_api.settings import load_settings  # noqa: PLC0415
-
-    return async_database_url(load_settings().database.url)
+    if not url:
+        msg = (
+            "Alembic runs through Shoa, which hands it the database and the models: `shoa migrate` upgrades, "
+            '`shoa migrate --new-revision "what changed"` writes a revision from the models'
+        )
+        raise RuntimeError(msg)
+    return url
 
 
 def _run(connection: Connection) -> None:

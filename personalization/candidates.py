@@ -22,15 +22,15 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from accounts.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from personalization.scores import EVERYONE, segment_scores
-from personalization.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
 
 if TYPE_CHECKING:
     import datetime
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 CANDIDATES = 1000
 """Per segment: 50 pages of 20, far more than shoppers scroll."""
 WEIGHTS = {"target": 0.3, "popularity": 1.0, "everyone": 0.8, "freshness": 0.2}
+"""The base score's weights (see :func:`base_score`)."""
 FRESHNESS_HALF_LIFE_DAYS = 14.0
 POPULAR_CONSIDERED = 5000
 """The segment's most engaged products that take part; the rest score 0 on popularity."""
@@ -54,6 +55,26 @@ KEY_PREFIX = "shoa:feed:candidates:"
 DEFAULT_LOOKS = ("오피스룩", "미니멀")
 DEFAULT_BANDS = (AgeBand.LATE_20S, AgeBand.EARLY_30S, AgeBand.MID_30S, AgeBand.LATE_30S)
 """The anonymous segment: women from their late 20s to their 30s, office and minimal looks."""
+
+
+@overload
+def base_score(target: float, popularity: float, everyone: float, freshness: float) -> float: ...
+@overload
+def base_score(
+    target: sa.ColumnElement[Any],
+    popularity: sa.ColumnElement[Any],
+    everyone: sa.ColumnElement[Any],
+    freshness: sa.ColumnElement[Any],
+) -> sa.ColumnElement[Any]: ...
+def base_score(target: Any, popularity: Any, everyone: Any, freshness: Any) -> Any:
+    """The weighted sum of a candidate's parts: the one formula, computed in SQL where candidates are chosen and
+    in Python where a stored candidate explains its score."""
+    return (
+        WEIGHTS["target"] * target
+        + WEIGHTS["popularity"] * popularity
+        + WEIGHTS["everyone"] * everyone
+        + WEIGHTS["freshness"] * freshness
+    )
 
 
 def all_segments() -> list[str]:
@@ -72,12 +93,7 @@ class Candidate(msgspec.Struct, array_like=True, frozen=True):
 
     @property
     def base(self) -> float:
-        return (
-            WEIGHTS["target"] * self.target
-            + WEIGHTS["popularity"] * self.popularity
-            + WEIGHTS["everyone"] * self.everyone
-            + WEIGHTS["freshness"] * self.freshness
-        )
+        return base_score(self.target, self.popularity, self.everyone, self.freshness)
 
 
 class CandidateList(msgspec.Struct, frozen=True):
@@ -144,12 +160,7 @@ async def compute(
     )
     e = eligible.c
     popularity, everyone = _share(e.engaged), _share(e.pooled)
-    base = (
-        WEIGHTS["target"] * e.target
-        + WEIGHTS["popularity"] * popularity
-        + WEIGHTS["everyone"] * everyone
-        + WEIGHTS["freshness"] * e.freshness
-    )
+    base = base_score(e.target, popularity, everyone, e.freshness)
     query = (
         sa.select(e.id, e.mall_id, e.category, e.target, popularity, everyone, e.freshness)
         .order_by(base.desc(), e.id.desc())

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from shoa_kernel.errors import DomainError
 
-class PersonalizationError(Exception):
+
+class PersonalizationError(DomainError):
     code = "personalization-error"
     status = 400
     title = "Request refused"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class InvalidEventBatchError(PersonalizationError):

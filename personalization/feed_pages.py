@@ -1,7 +1,8 @@
 """Feed pages: which list a page comes from, how it is fixed, paged and remembered.
 
 Order of work for a first page: the segment's current candidate list (Redis, decoded once per process per
-version), the shopper's taste, then ``personalization.feed.rank``. The ordered list is fixed when the first
+version), the shopper's taste, then ``personalization.feed.rank``. What a process keeps between requests is on
+the app's :class:`~personalization.memory.FeedMemory`, passed in. The ordered list is fixed when the first
 page is served and the cursor points into it, so pages never repeat or skip an item while scores move: an
 anonymous list is a function of the candidate version (kept an hour), a shopper's own list is stored for an
 hour under a random id, and remembered as her current list while her taste and the candidates stay the same.
@@ -10,12 +11,12 @@ hour under a random id, and remembered as her current list while her taste and t
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
+from accounts.service import shopper_segment
 from catalog.errors import InvalidCursorError
 from catalog.pagination import decode_cursor, encode_cursor
 from personalization import candidates as candidate_lists
@@ -27,20 +28,21 @@ from personalization.tiles import page_tiles
 
 if TYPE_CHECKING:
     import datetime
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager
 
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from personalization.candidates import CandidateList
+    from personalization.events import Recorder
+    from personalization.memory import FeedMemory
     from personalization.scores import Decay
 
 SESSION_SECONDS = 3600
 SESSION_PREFIX = "shoa:feed:session:"
 MEMO_PREFIX = "shoa:feed:memo:"
 MEMO_SECONDS = 600
-V = TypeVar("V")
 
 
 class KeyReader(Protocol):
@@ -62,55 +64,45 @@ class _Stored(msgspec.Struct, array_like=True):
     items: list[_StoredItem]
 
 
-_ranked_cache: dict[tuple[str, str], list[Ranked]] = {}
-"""Anonymous (unpersonalized) feeds by (segment, version): the same for everyone, ranked once per process."""
-_CACHE_LIMIT = 64
-
-
 async def feed_page(
     session: AsyncSession,
     redis: Redis,
     decay: Decay,
     *,
+    memory: FeedMemory,
     segment: str,
     taste: ShopperTaste | None,
     cursor: str | None,
     limit: int,
     explain: bool,
     now: datetime.datetime,
-    tile_seconds: float = 0.0,
 ) -> FeedPage:
     """A page for ``segment`` re-ranked by ``taste``: the first when ``cursor`` is ``None``, else the one it names."""
     if cursor is not None:
-        return await resumed_page(
-            session, redis, cursor=cursor, limit=limit, explain=explain, tile_seconds=tile_seconds
-        )
-    ranked, key, _ = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
-    return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
-                       tile_seconds=tile_seconds)  # fmt: skip
+        return await resumed_page(session, redis, memory=memory, cursor=cursor, limit=limit, explain=explain)
+    ranked, key, _ = await _first_ranking(session, redis, decay, memory=memory, segment=segment, taste=taste, now=now)
+    return await _page(session, memory, ranked, key, segment, offset=0, limit=limit, explain=explain)
 
 
 async def resumed_page(
-    session: AsyncSession, redis: Redis, *, cursor: str, limit: int, explain: bool, tile_seconds: float = 0.0
+    session: AsyncSession, redis: Redis, *, memory: FeedMemory, cursor: str, limit: int, explain: bool
 ) -> FeedPage:
     """The page a cursor names, from the list fixed when the feed's first page was served."""
-    ranked, key, offset, segment = await _resume(redis, cursor)
-    return await _page(session, ranked, key, segment, offset=offset, limit=limit, explain=explain,
-                       tile_seconds=tile_seconds)  # fmt: skip
+    ranked, key, offset, segment = await _resume(redis, memory, cursor)
+    return await _page(session, memory, ranked, key, segment, offset=offset, limit=limit, explain=explain)
 
 
 async def shopper_first_page(
     redis: Redis,
-    decay: Decay,
+    recorder: Recorder,
     *,
+    memory: FeedMemory,
     keys: KeyReader,
     open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     user_id: uuid.UUID,
-    segment_of: Callable[[AsyncSession], Awaitable[str]],
     limit: int,
     explain: bool,
     now: datetime.datetime,
-    tile_seconds: float = 0.0,
 ) -> FeedPage:
     """A logged-in shopper's first page; their ranked list is remembered while its inputs stay the same.
 
@@ -126,26 +118,26 @@ async def shopper_first_page(
     page is not already in this process's memory: the most common logged-in request needs none.
     """
     taste_version, memo = await _remembered(keys, user_id)
-    if memo is not None and (known := _pages.get(_page_key(tuple(memo.key), 0, limit, explain=explain))):
+    if memo is not None and (known := memory.pages.get(_page_key(tuple(memo.key), 0, limit, explain=explain))):
         return known
     async with open_session() as session:
         if memo is not None:
             try:
-                ranked, key, _, segment = await _resume(redis, encode_cursor(*memo.key, 0))
+                ranked, key, _, segment = await _resume(redis, memory, encode_cursor(*memo.key, 0))
             except FeedExpiredError:
                 pass  # the list itself is gone (evicted): rank afresh
             else:
-                return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
-                                   tile_seconds=tile_seconds)  # fmt: skip
-        segment = await segment_of(session)
-        taste = await taste_of(session, redis, user_id)
-        ranked, key, version = await _first_ranking(session, redis, decay, segment=segment, taste=taste, now=now)
+                return await _page(session, memory, ranked, key, segment, offset=0, limit=limit, explain=explain)
+        segment = await shopper_segment(session, user_id, now=now)
+        taste = await taste_of(session, redis, user_id, like_weight=recorder.weights["like"])
+        ranked, key, version = await _first_ranking(
+            session, redis, recorder.decay, memory=memory, segment=segment, taste=taste, now=now
+        )
         memo = _Memo(taste_version=taste_version, segment=segment, candidate_version=version, key=list(key))
         memo_key = f"{MEMO_PREFIX}{user_id}"
         await redis.set(memo_key, msgspec.msgpack.encode(memo), ex=MEMO_SECONDS)
         keys.forget(memo_key)
-        return await _page(session, ranked, key, segment, offset=0, limit=limit, explain=explain,
-                           tile_seconds=tile_seconds)  # fmt: skip
+        return await _page(session, memory, ranked, key, segment, offset=0, limit=limit, explain=explain)
 
 
 async def _remembered(keys: KeyReader, user_id: uuid.UUID) -> tuple[int, _Memo | None]:
@@ -173,17 +165,18 @@ async def _first_ranking(
     redis: Redis,
     decay: Decay,
     *,
+    memory: FeedMemory,
     segment: str,
     taste: ShopperTaste | None,
     now: datetime.datetime,
 ) -> tuple[list[Ranked], tuple[str, ...], str]:
     """The list a first page starts: the segment's own (the same for everyone) or one ranked for the taste;
     the key its cursors carry, and the candidate version it came from."""
-    current = await _current_candidates(session, redis, decay, segment, now=now)
+    current = await _current_candidates(session, redis, decay, memory, segment, now=now)
     if taste is not None and not taste.empty:
         ranked = rank(current.items, taste)
-        return ranked, await _store_session(redis, segment, ranked), current.version
-    return _anonymous_ranking(current), ("v", segment, current.version), current.version
+        return ranked, await _store_session(redis, memory, segment, ranked), current.version
+    return _anonymous_ranking(memory, current), ("v", segment, current.version), current.version
 
 
 def _page_key(key: tuple[str, ...], offset: int, limit: int, *, explain: bool) -> str:
@@ -192,6 +185,7 @@ def _page_key(key: tuple[str, ...], offset: int, limit: int, *, explain: bool) -
 
 async def _page(
     session: AsyncSession,
+    memory: FeedMemory,
     ranked: list[Ranked],
     key: tuple[str, ...],
     segment: str,
@@ -199,59 +193,49 @@ async def _page(
     offset: int,
     limit: int,
     explain: bool,
-    tile_seconds: float,
 ) -> FeedPage:
     # The same page of the same list, within the tiles' few seconds, is the same answer: made once.
     page_key = _page_key(key, offset, limit, explain=explain)
-    if tile_seconds > 0 and (known := _pages.get(page_key)) is not None:
+    if memory.tile_seconds > 0 and (known := memory.pages.get(page_key)) is not None:
         return known
-    items, consumed = await page_tiles(session, ranked, offset=offset, limit=limit, explain=explain,
-                                   tile_seconds=tile_seconds)  # fmt: skip
+    items, consumed = await page_tiles(session, memory, ranked, offset=offset, limit=limit, explain=explain)
     next_offset = offset + consumed
     next_cursor = encode_cursor(*key, next_offset) if next_offset < len(ranked) else None
     # A list of the shopper's own ("s") was re-ranked for them; a segment's ("v") is the same for everyone.
     page = FeedPage(segment=segment, personalized=key[0] == "s", items=items, next_cursor=next_cursor)
-    if tile_seconds > 0:
-        _pages.put(page_key, page, seconds=tile_seconds)
+    if memory.tile_seconds > 0:
+        memory.pages[page_key] = page
     return page
 
 
 async def _current_candidates(
-    session: AsyncSession, redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime
+    session: AsyncSession, redis: Redis, decay: Decay, memory: FeedMemory, segment: str, *, now: datetime.datetime
 ) -> CandidateList:
     """The worker's latest list for the segment; computed here (and published) if the worker has not made one."""
     version = await candidate_lists.current_version(redis, segment)
     if version is not None:
-        if (cached := _candidates_cache.get((segment, version))) is not None:
+        if (cached := memory.candidates.get((segment, version))) is not None:
             return cached
         if (found := await candidate_lists.load(redis, segment, version)) is not None:
-            return _remember(found)
+            return _remember(memory, found)
     fresh = await candidate_lists.compute(session, redis, decay, segment, now=now)
     await candidate_lists.store(redis, fresh)
-    return _remember(fresh)
+    return _remember(memory, fresh)
 
 
-_candidates_cache: dict[tuple[str, str], CandidateList] = {}
-"""Decoded candidate lists by (segment, version): a version never changes, so each process decodes it once."""
-
-
-def _remember(found: CandidateList) -> CandidateList:
-    if len(_candidates_cache) >= _CACHE_LIMIT:
-        _candidates_cache.pop(next(iter(_candidates_cache)))
-    _candidates_cache[(found.segment, found.version)] = found
+def _remember(memory: FeedMemory, found: CandidateList) -> CandidateList:
+    memory.candidates[(found.segment, found.version)] = found
     return found
 
 
-def _anonymous_ranking(current: CandidateList) -> list[Ranked]:
+def _anonymous_ranking(memory: FeedMemory, current: CandidateList) -> list[Ranked]:
     key = (current.segment, current.version)
-    if (cached := _ranked_cache.get(key)) is None:
-        if len(_ranked_cache) >= _CACHE_LIMIT:
-            _ranked_cache.pop(next(iter(_ranked_cache)))
-        cached = _ranked_cache[key] = rank(current.items, ShopperTaste())
+    if (cached := memory.rankings.get(key)) is None:
+        cached = memory.rankings[key] = rank(current.items, ShopperTaste())
     return cached
 
 
-async def _store_session(redis: Redis, segment: str, ranked: list[Ranked]) -> tuple[str, str]:
+async def _store_session(redis: Redis, memory: FeedMemory, segment: str, ranked: list[Ranked]) -> tuple[str, str]:
     session_id = secrets.token_urlsafe(12)
     items: list[_StoredItem] = [
         (r.candidate.product_id, r.candidate.mall_id, r.candidate.category, r.candidate.target,
@@ -261,57 +245,30 @@ async def _store_session(redis: Redis, segment: str, ranked: list[Ranked]) -> tu
     ]  # fmt: skip
     stored = _Stored(segment=segment, items=items)
     await redis.set(f"{SESSION_PREFIX}{session_id}", msgspec.msgpack.encode(stored), ex=SESSION_SECONDS)
-    _sessions.put(session_id, (segment, ranked))
+    memory.sessions[session_id] = (segment, ranked)
     return ("s", session_id)
 
 
-class _LocalCache(Generic[V]):
-    """A few seconds of memory, per process, for values that never change under their key."""
-
-    def __init__(self, seconds: float, max_entries: int) -> None:
-        self.seconds = seconds
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, V]] = {}
-
-    def get(self, key: str) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, key: str, value: V, *, seconds: float | None = None) -> None:
-        if len(self._entries) >= self.max_entries:
-            del self._entries[next(iter(self._entries))]
-        self._entries[key] = (time.monotonic() + (self.seconds if seconds is None else seconds), value)
-
-
-_pages: _LocalCache[FeedPage] = _LocalCache(seconds=0, max_entries=4096)
-"""Pages as served, by list, offset, limit and explain, for as long as the tiles they show (``tile_seconds``)."""
-_sessions: _LocalCache[tuple[str, list[Ranked]]] = _LocalCache(seconds=60, max_entries=256)
-"""Shoppers' lists, decoded, by session id: the next pages (and a remembered first page) skip Redis. Kept a
-minute, far less than the hour Redis keeps them, so a list never outlives its stored copy here."""
-
-
-async def _resume(redis: Redis, cursor: str) -> tuple[list[Ranked], tuple[str, ...], int, str]:
+async def _resume(redis: Redis, memory: FeedMemory, cursor: str) -> tuple[list[Ranked], tuple[str, ...], int, str]:
     """The list a cursor points into, its key, the offset, and the segment it was made for."""
     parts = decode_cursor(cursor, list[str | int])
     expired = "this feed is more than an hour old; start again without a cursor"
     match parts:
         case ["v", str(segment), str(version), int(offset)] if offset >= 0:
-            if (ranking := _ranked_cache.get((segment, version))) is None:
-                found = _candidates_cache.get((segment, version)) or await candidate_lists.load(redis, segment, version)
+            if (ranking := memory.rankings.get((segment, version))) is None:
+                found = memory.candidates.get((segment, version)) or await candidate_lists.load(redis, segment, version)
                 if found is None:
                     raise FeedExpiredError(expired)
-                ranking = _anonymous_ranking(_remember(found))
+                ranking = _anonymous_ranking(memory, _remember(memory, found))
             return ranking, ("v", segment, version), offset, segment
         case ["s", str(session_id), int(offset)] if offset >= 0:
-            if (known := _sessions.get(session_id)) is None:
+            if (known := memory.sessions.get(session_id)) is None:
                 raw = await redis.get(f"{SESSION_PREFIX}{session_id}")
                 if raw is None:
                     raise FeedExpiredError(expired)
                 stored = msgspec.msgpack.decode(raw if isinstance(raw, bytes) else raw.encode(), type=_Stored)
                 known = (stored.segment, [_unpack(item) for item in stored.items])
-                _sessions.put(session_id, known)
+                memory.sessions[session_id] = known
             segment, ranking = known
             return ranking, ("s", session_id), offset, segment
         case _:

@@ -10,9 +10,7 @@ from advanced_alchemy.base import DefaultBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy.orm import Mapped, mapped_column
 
-
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+from shoa_kernel.clock import utc_now
 
 
 class Like(DefaultBase):

@@ -17,6 +17,8 @@ from personalization.feed import ShopperTaste
 from personalization.models import Like
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,8 +28,9 @@ AFFINITY_SECONDS = 30 * 24 * 3600
 TASTE_VERSION_PREFIX = "shoa:feed:taste-version:"
 
 
-async def taste_of(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> ShopperTaste:
-    """From the shopper's likes (PostgreSQL) and engagement (Redis), normalized to the strongest of each kind."""
+async def taste_of(session: AsyncSession, redis: Redis, user_id: uuid.UUID, *, like_weight: float) -> ShopperTaste:
+    """From the shopper's likes (PostgreSQL) and engagement (Redis), normalized to the strongest of each kind. A
+    like counts towards its mall and category as a like event does (``like_weight``, the event's weight)."""
     malls: dict[uuid.UUID, float] = {}
     categories: dict[str, float] = {}
     liked = await session.execute(
@@ -36,8 +39,8 @@ async def taste_of(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> S
         .where(Like.user_id == user_id)
     )
     for mall_id, category in liked:
-        malls[mall_id] = malls.get(mall_id, 0.0) + LIKE_AFFINITY
-        categories[category] = categories.get(category, 0.0) + LIKE_AFFINITY
+        malls[mall_id] = malls.get(mall_id, 0.0) + like_weight
+        categories[category] = categories.get(category, 0.0) + like_weight
     for key, value in (await redis.hgetall(f"{AFFINITY_PREFIX}user:{user_id}")).items():
         kind, _, name = (key.decode() if isinstance(key, bytes) else key).partition(":")
         if kind == "mall":
@@ -48,8 +51,6 @@ async def taste_of(session: AsyncSession, redis: Redis, user_id: uuid.UUID) -> S
     return ShopperTaste(malls=_normalized(malls), categories=_normalized(categories))
 
 
-LIKE_AFFINITY = 4.0
-"""A like counts towards its mall and category as a like event does."""
 K = TypeVar("K")
 
 
@@ -73,12 +74,16 @@ async def record_affinity(redis: Redis, user_id: uuid.UUID, engaged: list[tuple[
         await pipe.execute()
 
 
-async def taste_changed(redis: Redis, user_id: uuid.UUID) -> None:
+async def taste_changed(redis: Redis, user_id: uuid.UUID, *, forget: Callable[[str], None]) -> None:
     """Call after what re-ranks the shopper's feed has changed *and been committed*: their next first page is
-    ranked afresh. (Bumping before the commit could let a ranking read the old likes under the new version.)"""
+    ranked afresh. (Bumping before the commit could let a ranking read the old likes under the new version.)
+
+    ``forget`` drops this process's copy of the version key (the web layer's Redis mirror), so that the very next
+    request of this process reads the new version."""
     async with redis.pipeline(transaction=False) as pipe:
         _bump_taste_version(pipe, user_id)
         await pipe.execute()
+    forget(taste_version_key(user_id))
 
 
 def taste_version_key(user_id: uuid.UUID) -> str:

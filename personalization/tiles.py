@@ -1,13 +1,13 @@
 """The products a feed page shows: their tiles, and the parts of their score when asked.
 
-Tiles are kept per process for a few seconds, so a warm page costs no query; a product that sold out or was
-hidden since its list was made is skipped when its page is served (and shows at most those few seconds longer,
-as other public answers do).
+Tiles are kept for a few seconds in the app's feed memory (``FeedMemory.tiles``), so a warm page costs no query;
+a product that sold out or was hidden since its list was made is skipped when its page is served (and shows at
+most those few seconds longer, as other public answers do).
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
@@ -21,46 +21,22 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from personalization.feed import Ranked
+    from personalization.memory import FeedMemory
 
 
-_TileRow = tuple[uuid.UUID, str, str, int, str, bool, str, uuid.UUID, str]
-
-
-class TileCache:
-    """Product tiles by id for a few seconds, per process: the feed's pages then cost no query while they are
-    warm. A product that sold out or was hidden shows at most ``seconds`` longer, as other public answers do."""
-
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self.max_entries = max_entries
-        self._entries: dict[uuid.UUID, tuple[float, _TileRow | None]] = {}
-
-    def get(self, product_id: uuid.UUID, now: float) -> tuple[bool, _TileRow | None]:
-        """(known, tile): a known ``None`` is a product not on show."""
-        entry = self._entries.get(product_id)
-        if entry is None or entry[0] <= now:
-            return False, None
-        return True, entry[1]
-
-    def put(self, product_id: uuid.UUID, tile: _TileRow | None, expires: float) -> None:
-        if len(self._entries) >= self.max_entries:
-            del self._entries[next(iter(self._entries))]
-        self._entries[product_id] = (expires, tile)
-
-
-tiles = TileCache()
+TileRow = tuple[uuid.UUID, str, str, int, str, bool, str, uuid.UUID, str]
+"""id, name, first image, price from, currency, in stock, category path, mall id, mall name."""
 
 
 async def page_tiles(
-    session: AsyncSession, ranked: list[Ranked], *, offset: int, limit: int, explain: bool, tile_seconds: float
+    session: AsyncSession, memory: FeedMemory, ranked: list[Ranked], *, offset: int, limit: int, explain: bool
 ) -> tuple[list[FeedItem], int]:
     """The page's items, skipping any sold out or hidden since the list was made; how many list places it used."""
     window = ranked[offset : offset + limit + limit // 2 + 5]
-    now = time.monotonic()
-    known: dict[uuid.UUID, _TileRow | None] = {}
+    known: dict[uuid.UUID, TileRow | None] = {}
     for entry in window:
-        found, tile = tiles.get(entry.candidate.product_id, now)
-        if found:
-            known[entry.candidate.product_id] = tile
+        with contextlib.suppress(KeyError):  # not known, or expired
+            known[entry.candidate.product_id] = memory.tiles[entry.candidate.product_id]
     missing = [entry.candidate.product_id for entry in window if entry.candidate.product_id not in known]
     if missing:
         rows = await session.execute(
@@ -76,11 +52,11 @@ async def page_tiles(
                 Mall.status == MallStatus.ACTIVE.value,
             )
         )  # fmt: skip
-        fetched: dict[uuid.UUID, _TileRow] = {row[0]: tuple(row) for row in rows}
+        fetched: dict[uuid.UUID, TileRow] = {row[0]: tuple(row) for row in rows}
         for product_id in missing:
             known[product_id] = fetched.get(product_id)
-            if tile_seconds > 0:
-                tiles.put(product_id, known[product_id], now + tile_seconds)
+            if memory.tile_seconds > 0:
+                memory.tiles[product_id] = known[product_id]
     items: list[FeedItem] = []
     used = 0
     for entry in window:

@@ -13,12 +13,12 @@ from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyA
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
 from catalog.search.postgres import PostgresSearch
 from personalization import candidates, feed_pages, taste
+from personalization.events import Recorder  # noqa: TC001 - Litestar reads dependency annotations
 from shoa_api.auth import (
     REVOKED_ACCESS_PREFIX,
     AuthKit,
@@ -34,6 +34,7 @@ from shoa_api.http_methods import MethodSemantics, allowed_methods
 from shoa_api.json_bodies import check_json_body
 from shoa_api.mirror import RedisMirror
 from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_logging, tag_response
+from shoa_api.openapi import docs_plugins
 from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
@@ -43,8 +44,9 @@ from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.partner import PartnerController
 from shoa_api.routes.search import search_products
 from shoa_api.routes.signals import LikeController, record_events
-from shoa_api.search_indexing import meilisearch_engine
+from shoa_api.routes.vocabulary import get_catalog_vocabulary
 from shoa_api.settings import Settings, load_settings
+from shoa_api.wiring import feed_memory_from, meilisearch_engine, recorder_from
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -90,6 +92,8 @@ def create_app(settings: Settings) -> Litestar:
         public_answers.follow(mirror)
         app.state.read_session_maker = create_read_session_maker(engine)
         app.state.auth = AuthKit(settings)
+        app.state.recorder = recorder_from(settings.feed)
+        app.state.feed_memory = feed_memory_from(settings)  # this app's own: nothing is shared across apps
         # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
         # readiness says so while the index is missing).
         app.state.search_engine = search_engine = meilisearch_engine(settings, http) or PostgresSearch()
@@ -118,6 +122,7 @@ def create_app(settings: Settings) -> Litestar:
             MallController,
             ProductController,
             list_categories,
+            get_catalog_vocabulary,
             search_products,
             record_events,
             get_feed,
@@ -133,6 +138,7 @@ def create_app(settings: Settings) -> Litestar:
             "metrics": Provide(lambda: app_metrics, use_cache=True, sync_to_thread=False),
             "redis": Provide(_state_redis, sync_to_thread=False),
             "mirror": Provide(_state_mirror, sync_to_thread=False),
+            "recorder": Provide(_state_recorder, sync_to_thread=False),
             "http": Provide(_state_http, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
@@ -150,7 +156,8 @@ def create_app(settings: Settings) -> Litestar:
             description="Korean fashion malls in one app: catalog, search, personalized feed, orders.",
             contact=Contact(name="Shoa engineering", email="dev@shoa.kr"),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(), JsonRenderPlugin()],
+            # Swagger UI from the installed swagger-ui-py package: the docs work with no internet.
+            render_plugins=docs_plugins("/schema"),
         ),
         response_cache_config=public_cache_config(settings.app.public_cache_seconds),
         stores={PUBLIC_CACHE_STORE: public_answers},
@@ -179,6 +186,11 @@ def _state_redis(state: State) -> Redis:
 def _state_mirror(state: State) -> RedisMirror:
     mirror: RedisMirror = state.mirror
     return mirror
+
+
+def _state_recorder(state: State) -> Recorder:
+    recorder: Recorder = state.recorder
+    return recorder
 
 
 def _state_http(state: State) -> httpx.AsyncClient:

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 from litestar.datastructures import State  # noqa: TC002 - Litestar reads dependency annotations
 from redis.asyncio import Redis  # noqa: TC002
 
+from accounts.errors import InvalidTokenError
+from accounts.service import Issuer
+from accounts.tokens import AccessClaims  # noqa: TC001 - a dependency's return type, read at runtime
 from catalog import keys
 from catalog.errors import InvalidApiKeyError
 from catalog.keys import PartnerIdentity  # noqa: TC001 - a dependency's return type, read at runtime
 from catalog.models import ApiKeyScope
-from shoa_api.accounts.errors import InvalidTokenError
-from shoa_api.accounts.models import utc_now
-from shoa_api.accounts.passwords import Passwords
-from shoa_api.accounts.service import Issuer
-from shoa_api.accounts.tokens import AccessClaims, AccessTokens
+from shoa_api.wiring import access_tokens_from, passwords_from
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     import uuid
@@ -39,8 +39,8 @@ class AuthKit:
     """The app's password hasher and token signer, built once from the settings."""
 
     def __init__(self, settings: Settings) -> None:
-        self.passwords = Passwords(settings.passwords)
-        self.access_tokens = AccessTokens(settings.security)
+        self.passwords = passwords_from(settings.passwords)
+        self.access_tokens = access_tokens_from(settings.security)
         self.refresh_lifetime = datetime.timedelta(days=settings.security.refresh_token_days)
 
     def issuer(self, now: datetime.datetime) -> Issuer:

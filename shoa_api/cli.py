@@ -8,21 +8,20 @@ import contextlib
 import datetime
 import logging
 import signal
-import subprocess
 import sys
 import uuid
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from shoa_api.accounts.models import utc_now
 from shoa_api.settings import (
-    Settings,
     SettingsError,
-    child_environment,
+    ToolSettings,
     collect_variables,
-    generate_secret_key,
     load_settings,
+    load_tool_settings,
 )
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -33,19 +32,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("shoa.cli")
 
-DEFAULT_DATA_DIR = Path(".shoa")
-
 
 class _Terminated(BaseException):
     """SIGTERM arrived: unwind like Ctrl-C, so every `finally` runs and every child is stopped."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    _ignore_warnings_nobody_can_act_on()
     parser = _parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], None] = args.handler
     try:
-        handler(args)
+        with contextlib.ExitStack() as resources:
+            args.resources = resources  # what a command holds until it ends, such as a PostgreSQL it started
+            handler(args)
     except SettingsError as exc:
         _fail(f"shoa: configuration error: {exc}")
     except KeyboardInterrupt:
@@ -54,19 +54,45 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(0)
 
 
+def _ignore_warnings_nobody_can_act_on() -> None:
+    """Authlib warns, as its httpx client module is imported, that it will prefer the ``httpx2`` package to
+    ``httpx``. Shoa uses httpx on purpose (one HTTP client for every provider, supported by this Authlib), so
+    the warning asks nothing of whoever runs ``shoa``, yet it would be the first line a newcomer reads. Only
+    that message is ignored, for this process: any other warning, Authlib's included, still shows. Authlib
+    puts its own "always show" filter in front of the list when ``authlib.deprecate`` is imported, so ours is
+    added after that import, to come before it."""
+    from authlib.deprecate import AuthlibDeprecationWarning  # noqa: PLC0415
+
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shoa", description="Shoa backend: API, worker and tools.")
+    parser = argparse.ArgumentParser(
+        prog="shoa",
+        description="Shoa backend: API, worker and tools.",
+        epilog="The database commands (migrate, seed, search, malls) use SHOA_DATABASE_URL when it is set; "
+        "otherwise the database of `shoa dev` (`make run`) in .shoa/ here, or in --data-dir: the running one, "
+        "or, when it is stopped, its data served for the command's duration.",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="use the database of the `shoa dev` keeping its data here, even when SHOA_DATABASE_URL is set "
+        "(default: SHOA_DATABASE_URL, else .shoa)",
+    )
 
     dev = commands.add_parser(
         "dev", help="embedded PostgreSQL and Redis, migrations, demo data, the API and the worker, in one go"
     )
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the embedded services keep data")
+    dev.add_argument("--data-dir", type=Path, default=None, help="where the embedded services keep data (.shoa)")
     dev.add_argument("--no-worker", action="store_true", help="run the API alone")
     dev.add_argument(
-        "--demo-products", type=int, default=20_000, help="generated products for an empty catalog (default 20000)"
+        "--demo-products", type=int, default=None, help="generated products for an empty catalog (default 20000)"
     )
     dev.set_defaults(handler=_dev)
 
@@ -82,30 +108,46 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="the background worker; stops cleanly on SIGTERM")
     worker.set_defaults(handler=_worker)
 
-    migrate = commands.add_parser("migrate", help="upgrade the database to the newest migration")
+    migrate = commands.add_parser("migrate", help="upgrade the database to the newest migration", parents=[database])
+    migrate.add_argument(
+        "--new-revision", metavar="MESSAGE", help="write a migration for what the models changed, instead"
+    )
     migrate.set_defaults(handler=_migrate)
 
-    seed = commands.add_parser("seed", help="add generated demo products (and the demo malls if there are none)")
-    seed.add_argument("--products", type=int, required=True, help="how many products to add")
-    seed.add_argument("--seed", type=int, default=20261129, help="random seed: the same seed, the same catalog")
+    seed = commands.add_parser(
+        "seed",
+        help="the demo catalog, as `shoa dev` seeds an empty database (safe to repeat); --products N adds more",
+        parents=[database],
+    )
+    seed.add_argument(
+        "--products",
+        type=int,
+        default=None,
+        help="add this many generated products, whatever is there (without it: 20000 into an empty catalog)",
+    )
+    seed.add_argument("--seed", type=int, default=None, help="random seed: the same seed, the same catalog")
     seed.set_defaults(handler=_seed)
 
     search = commands.add_parser("search", help="the search index").add_subparsers(required=True, metavar="COMMAND")
     reindex = search.add_parser(
-        "reindex", help="recompute every product's search fields and queue all of them for the search index"
+        "reindex",
+        help="recompute every product's search fields and queue all of them for the search index",
+        parents=[database],
     )
     reindex.add_argument("--batch-size", type=int, default=1000, help="products per transaction (default 1000)")
     reindex.set_defaults(handler=_reindex_search)
 
-    _add_mall_commands(commands)
+    _add_mall_commands(commands, database)
     return parser
 
 
-def _add_mall_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_mall_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], database: argparse.ArgumentParser
+) -> None:
     malls = commands.add_parser("malls", help="partner malls and their API keys").add_subparsers(
         required=True, metavar="COMMAND"
     )
-    create = malls.add_parser("create", help="register a partner mall")
+    create = malls.add_parser("create", help="register a partner mall", parents=[database])
     create.add_argument("--slug", required=True, help="URL name: lower-case letters, digits, dashes")
     create.add_argument("--name", required=True, help="the name shoppers see, e.g. 하루일상")
     create.add_argument("--description", default="")
@@ -113,21 +155,23 @@ def _add_mall_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     create.set_defaults(handler=_run_mall_command, action=_create_mall)
 
     keys = malls.add_parser("keys", help="a mall's API keys").add_subparsers(required=True, metavar="COMMAND")
-    key_create = keys.add_parser("create", help="issue a key (shown once)")
+    key_create = keys.add_parser("create", help="issue a key (shown once)", parents=[database])
     key_create.add_argument("--mall", required=True, help="the mall's slug")
     key_create.add_argument("--name", required=True, help="what the mall calls it, e.g. 'production sync'")
     key_create.add_argument(
         "--scope", action="append", required=True, help="catalog:write, orders:read or orders:write (repeatable)"
     )
     key_create.set_defaults(handler=_run_mall_command, action=_create_key)
-    key_list = keys.add_parser("list", help="a mall's keys, without the keys themselves")
+    key_list = keys.add_parser("list", help="a mall's keys, without the keys themselves", parents=[database])
     key_list.add_argument("--mall", required=True)
     key_list.set_defaults(handler=_run_mall_command, action=_list_keys)
-    key_revoke = keys.add_parser("revoke", help="stop a key at once")
+    key_revoke = keys.add_parser("revoke", help="stop a key at once", parents=[database])
     key_revoke.add_argument("--mall", required=True)
     key_revoke.add_argument("key_id", type=uuid.UUID)
     key_revoke.set_defaults(handler=_run_mall_command, action=_revoke_key)
-    key_rotate = keys.add_parser("rotate", help="issue a replacement; the old key works for the overlap, then stops")
+    key_rotate = keys.add_parser(
+        "rotate", help="issue a replacement; the old key works for the overlap, then stops", parents=[database]
+    )
     key_rotate.add_argument("--mall", required=True)
     key_rotate.add_argument("key_id", type=uuid.UUID)
     key_rotate.add_argument("--overlap-hours", type=float, default=24.0)
@@ -138,7 +182,7 @@ def _run_mall_command(args: argparse.Namespace) -> None:
     from catalog.errors import CatalogError  # noqa: PLC0415
     from shoa_api.database import run_unit_of_work  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = _tool_settings(args)
     action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
     try:
         print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
@@ -248,118 +292,59 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 def _migrate(args: argparse.Namespace) -> None:
-    from shoa_api.migrate import upgrade_to_head  # noqa: PLC0415
-    from shoa_api.observability import configure_logging  # noqa: PLC0415
+    from shoa_api.migrate import upgrade_to_head, write_revision  # noqa: PLC0415
 
-    settings = load_settings()
-    configure_logging(settings.app)
+    settings = _tool_settings(args)
+    if args.new_revision:
+        logger.info("wrote %s: review it before committing", write_revision(settings.database.url, args.new_revision))
+        return
     upgrade_to_head(settings.database.url)
     logger.info("database is at the newest migration")
 
 
 def _dev(args: argparse.Namespace) -> None:
-    import uvicorn  # noqa: PLC0415
+    from shoa_api.dev import DEFAULT_DATA_DIR, DEMO_PRODUCTS, DevError, run_dev  # noqa: PLC0415
+    from shoa_api.runtime import EmbeddedServiceError  # noqa: PLC0415
 
-    from shoa_api.app import create_app  # noqa: PLC0415
-    from shoa_api.http_protocol import ProblemHttpToolsProtocol  # noqa: PLC0415
-    from shoa_api.migrate import upgrade_to_head  # noqa: PLC0415
-    from shoa_api.observability import configure_logging  # noqa: PLC0415
-    from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError  # noqa: PLC0415
-
-    data_dir: Path = args.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with _terminate_as_exception(), contextlib.ExitStack() as stack:
+    with _terminate_as_exception():
         try:
-            postgres = stack.enter_context(EmbeddedPostgres(data_dir / "postgres"))
-            redis = stack.enter_context(EmbeddedRedis(data_dir / "redis"))
-        except EmbeddedServiceError as exc:
-            _fail(f"shoa dev: {exc}")
-        variables = _dev_variables(data_dir, database_url=postgres.url, redis_url=redis.url)
-        settings = load_settings(variables, env_file=None)
-        configure_logging(settings.app)
-        upgrade_to_head(settings.database.url)
-        malls, products = asyncio.run(_seed_demo_data(settings, products=args.demo_products))
-        if malls or products:
-            logger.info("demo data: added %d malls and %d products", malls, products)
-        else:
-            logger.info("demo data: kept what is there")
-        if not args.no_worker:
-            stack.callback(_stop_child, _start_worker(variables), "worker")
-        logger.info("Shoa API on http://%s:%d  (docs: /schema, Ctrl-C stops everything)", args.host, args.port)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings),
+            run_dev(
                 host=args.host,
                 port=args.port,
-                log_config=None,
-                access_log=False,
-                server_header=False,
-                http=ProblemHttpToolsProtocol,
+                data_dir=args.data_dir or DEFAULT_DATA_DIR,
+                demo_products=DEMO_PRODUCTS if args.demo_products is None else args.demo_products,
+                worker=not args.no_worker,
             )
-        )
-        server.run()
-
-
-def _dev_variables(data_dir: Path, *, database_url: str, redis_url: str) -> dict[str, str]:
-    """The embedded services always win; the rest keeps what the developer set, with friendly defaults."""
-    secret_file = data_dir / "secret_key"
-    if not secret_file.exists():
-        secret_file.touch(mode=0o600)
-        secret_file.write_text(generate_secret_key())
-    return collect_variables(
-        defaults={
-            "SHOA_ENV": "development",
-            "SHOA_LOG_FORMAT": "console",
-            "SHOA_SECRET_KEY": secret_file.read_text().strip(),
-        },
-        overrides={"SHOA_DATABASE_URL": database_url, "SHOA_REDIS_URL": redis_url},
-    )
-
-
-async def _seed_demo_data(settings: Settings, *, products: int, seed: int = 20261129) -> tuple[int, int]:
-    """The demo malls when there are none, then ``products`` generated products when there are none."""
-    from catalog.demo import seed_demo_malls  # noqa: PLC0415
-    from catalog.demo_products import count_products, seed_demo_products  # noqa: PLC0415
-    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
-
-    malls = await run_unit_of_work(settings.database, seed_demo_malls)
-    if await run_unit_of_work(settings.database, count_products) > 0:
-        return malls, 0
-    added = await run_unit_of_work(
-        settings.database, lambda session: seed_demo_products(session, products=products, seed=seed)
-    )
-    return malls, added
+        except (DevError, EmbeddedServiceError) as exc:
+            _fail(f"shoa dev: {exc}")
 
 
 def _seed(args: argparse.Namespace) -> None:
-    from catalog.demo import seed_demo_malls  # noqa: PLC0415
-    from catalog.demo_products import seed_demo_products  # noqa: PLC0415
-    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
-    from shoa_api.observability import configure_logging  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
 
-    settings = load_settings()
-    configure_logging(settings.app)
+    from shoa_api.dev import DEMO_PRODUCTS, seed_demo_catalog  # noqa: PLC0415
 
-    async def run() -> tuple[int, int]:
-        malls = await run_unit_of_work(settings.database, seed_demo_malls)
-        products = await run_unit_of_work(
-            settings.database, lambda session: seed_demo_products(session, products=args.products, seed=args.seed)
+    if args.products is not None and args.products < 1:
+        _fail("shoa seed: --products must be at least 1")
+    settings = _tool_settings(args)
+    asyncio.run(
+        seed_demo_catalog(
+            settings.database,
+            products=DEMO_PRODUCTS if args.products is None else args.products,
+            seed=args.seed,
+            console=Console(soft_wrap=True, highlight=False),
+            only_into_empty=args.products is None,
         )
-        return malls, products
-
-    malls, products = asyncio.run(run())
-    logger.info("added %d malls and %d products", malls, products)
+    )
 
 
 def _reindex_search(args: argparse.Namespace) -> None:
     from catalog.search.reindex import reindex_products  # noqa: PLC0415
     from shoa_api.database import create_engine, create_session_maker  # noqa: PLC0415
-    from shoa_api.observability import configure_logging  # noqa: PLC0415
 
     if args.batch_size < 1:
         _fail("shoa search reindex: --batch-size must be at least 1")
-    settings = load_settings()
-    configure_logging(settings.app)
+    settings = _tool_settings(args)
 
     async def run() -> int:
         engine = create_engine(settings.database)
@@ -376,21 +361,24 @@ def _reindex_search(args: argparse.Namespace) -> None:
     logger.info("search reindex: %d products queued; the worker sends them to the search index", products)
 
 
-def _start_worker(variables: dict[str, str]) -> subprocess.Popen[bytes]:
-    from shoa_api.runtime import die_with_parent  # noqa: PLC0415
+def _tool_settings(args: argparse.Namespace) -> ToolSettings:
+    """A database command's settings: ``SHOA_DATABASE_URL`` when set (and no ``--data-dir``), else the database
+    of a `shoa dev` data folder -- the running one, or one started on its data until the command ends."""
+    from shoa_api.dev import DEFAULT_DATA_DIR, dev_database  # noqa: PLC0415
+    from shoa_api.observability import configure_logging  # noqa: PLC0415
 
-    return subprocess.Popen(
-        [sys.executable, "-m", "shoa_api", "worker"],
-        env=child_environment(variables),
-        start_new_session=True,  # Ctrl-C reaches only us; we stop the worker after the API
-        preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - no orphan if we are killed
-    )
+    if args.data_dir is None and collect_variables().get("SHOA_DATABASE_URL", "").strip():
+        settings = load_tool_settings()
+    else:
+        resources: contextlib.ExitStack = args.resources
+        url = resources.enter_context(dev_database(args.data_dir or DEFAULT_DATA_DIR, notice=_notice))
+        settings = load_tool_settings(defaults={"SHOA_LOG_FORMAT": "console"}, overrides={"SHOA_DATABASE_URL": url})
+    configure_logging(settings.app)
+    return settings
 
 
-def _stop_child(process: subprocess.Popen[bytes], name: str, timeout: float = 15.0) -> None:
-    from shoa_api.runtime import stop_process  # noqa: PLC0415
-
-    stop_process(process, signal.SIGTERM, timeout, name=name)
+def _notice(message: str) -> None:
+    print(f"shoa: {message}", file=sys.stderr)  # noqa: T201 - said before the command's own output
 
 
 @contextlib.contextmanager

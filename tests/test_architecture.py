@@ -1,21 +1,49 @@
-"""The import directions of DESIGN.md, checked on every module's syntax tree."""
+"""The import directions of DESIGN.md, checked on every module's syntax tree, for every package there is.
+
+The packages are found on disk (every top-level folder with an ``__init__.py``), so a new one cannot slip past:
+it fails here until it has a rule below and is named in pyproject.toml.
+"""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ["catalog", "personalization", "orders", "notify"]
-ALLOWED_DOMAIN_IMPORTS = {
+KERNEL = "shoa_kernel"
+DOMAINS = {
+    # DESIGN.md's table, for the domains that exist. `insights`, `orders`, `notify` and `support` join it, with
+    # their own rows, when they are written: personalization may then import insights, orders may import
+    # accounts, catalog, notify and insights, and so on.
+    "accounts": set(),
     "catalog": set(),
-    "personalization": {"catalog"},
-    "orders": {"catalog", "notify"},
-    "notify": set(),
+    "personalization": {"accounts", "catalog"},
 }
-WEB_LAYER = {"litestar", "shoa_api"}
+"""Which other domains each domain may import."""
+SHIPPED = {KERNEL, *DOMAINS, "shoa_api", "migrations"}
+"""The packages the project installs (pyproject's ``packages.find``); ``tests`` and ``bench`` are not."""
+MAY_IMPORT: dict[str, set[str]] = {
+    # The shared kernel (the error base, the clock) sits under everything and imports none of it.
+    KERNEL: set(),
+    **{domain: {KERNEL, *others} for domain, others in DOMAINS.items()},
+    # The web layer wires every domain together.
+    "shoa_api": {KERNEL, *DOMAINS, "migrations", "litestar"},
+    # Revisions are snapshots and the environment is handed what it needs: no application code at all.
+    "migrations": set(),
+    "tests": {"*"},
+    "bench": {"*"},
+}
+"""What each package may import, among the packages (and Litestar); every other import is its own business."""
+GUARDED = {*SHIPPED, "tests", "bench", "litestar"}
+MUTATING_METHODS = {"add", "append", "clear", "extend", "insert", "pop", "popitem", "put", "remove", "setdefault",
+                    "update"}  # fmt: skip
+
+
+def _packages() -> list[str]:
+    return sorted(path.parent.name for path in ROOT.glob("*/__init__.py") if not path.parent.name.startswith("."))
 
 
 def _imported_packages(path: Path) -> set[str]:
@@ -33,23 +61,99 @@ def _modules(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("domain", [d for d in DOMAINS if (ROOT / d).is_dir()])
-def test_domains_import_neither_the_web_layer_nor_domains_above_them(domain: str) -> None:
-    forbidden = WEB_LAYER | (set(DOMAINS) - ALLOWED_DOMAIN_IMPORTS[domain] - {domain})
+def _pyproject() -> dict[str, object]:
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def test_every_package_has_a_rule() -> None:
+    assert set(_packages()) == set(MAY_IMPORT)
+
+
+def test_pyproject_installs_and_type_checks_every_package() -> None:
+    tools = _pyproject()["tool"]
+    assert isinstance(tools, dict)
+    included = tools["setuptools"]["packages"]["find"]["include"]
+    checked = tools["mypy"]["packages"]
+
+    assert {pattern.removesuffix("*") for pattern in included} == SHIPPED
+    assert set(checked) == set(_packages())
+
+
+@pytest.mark.parametrize("package", [p for p in _packages() if "*" not in MAY_IMPORT.get(p, set())])
+def test_each_package_imports_only_what_design_allows(package: str) -> None:
+    forbidden = GUARDED - MAY_IMPORT[package] - {package}
     offenders = {
-        str(path.relative_to(ROOT)): sorted(_imported_packages(path) & forbidden)
-        for path in _modules(domain)
-        if _imported_packages(path) & forbidden
+        str(path.relative_to(ROOT)): sorted(found)
+        for path in _modules(package)
+        if (found := _imported_packages(path) & forbidden)
     }
 
     assert offenders == {}
 
 
+def test_routes_import_no_other_route() -> None:
+    """A route needing what another holds means that thing belongs in a domain or a shared module."""
+    found: dict[str, list[str]] = {}
+    for path in _modules("shoa_api/routes"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        if routes := sorted(m for m in modules if m.startswith("shoa_api.routes")):
+            found[str(path.relative_to(ROOT))] = routes
+
+    assert found == {}
+
+
+def _mutated_module_state(path: Path) -> list[str]:
+    """Module-level names bound to a dict, list or set (or a call making one) that the module's code changes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    containers: set[str] = set()
+    for statement in tree.body:
+        target, value = None, None
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign):
+            target, value = statement.target, statement.value
+        if isinstance(target, ast.Name) and isinstance(value, ast.Dict | ast.List | ast.Set | ast.Call):
+            containers.add(target.id)
+    changed: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            changed.update(node.names)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Store | ast.Del)
+            and isinstance(node.value, ast.Name)
+        ):
+            changed.add(node.value.id)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in MUTATING_METHODS
+            and isinstance(node.func.value, ast.Name)
+        ):
+            changed.add(node.func.value.id)
+    return sorted(containers & changed)
+
+
+def test_domains_keep_no_mutable_state_at_module_level() -> None:
+    """Caches and registries hang on an object the app or the worker creates: two apps in one process share
+    nothing, and every test starts afresh."""
+    found = {
+        str(path.relative_to(ROOT)): names
+        for package in [KERNEL, *DOMAINS]
+        for path in _modules(package)
+        if (names := _mutated_module_state(path))
+    }
+
+    assert found == {}
+
+
 def test_no_module_outside_settings_reads_the_environment() -> None:
     readers = [
         str(path.relative_to(ROOT))
-        for package in ["shoa_api", *DOMAINS]
-        if (ROOT / package).is_dir()
+        for package in sorted(SHIPPED)
         for path in _modules(package)
         if path.name != "settings.py" and ("os.environ" in (text := path.read_text()) or "getenv" in text)
     ]
@@ -60,8 +164,7 @@ def test_no_module_outside_settings_reads_the_environment() -> None:
 def test_no_grab_bag_modules() -> None:
     grab_bags = [
         str(path.relative_to(ROOT))
-        for package in ["shoa_api", *DOMAINS]
-        if (ROOT / package).is_dir()
+        for package in _packages()
         for path in _modules(package)
         if path.stem in {"utils", "helpers", "manager", "misc", "common"}
     ]

@@ -7,11 +7,11 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-
-from catalog.search.text import index_terms
 
 revision = "0007"
 down_revision = "0006"
@@ -97,3 +97,71 @@ def downgrade() -> None:
         "search_name",
     ):  # fmt: skip
         op.drop_column("products", column)
+
+
+# --- The search text of 2026-11-29 ---------------------------------------------------------------------------
+# ``catalog.search.text.index_terms`` as it was when this revision was written, copied so that the revision
+# backfills the same text whatever that module becomes: a migration is a snapshot, and imports no application code.
+
+_CJK_RANGES = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3130, 0x318F),  # Hangul compatibility Jamo
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+)
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+def _is_word_char(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LNM"
+
+
+def _normalize(text: str) -> str:
+    """Lower case, compatibility forms folded, accents off Latin letters."""
+    folded = []
+    for char in text:
+        decomposed = unicodedata.normalize("NFKD", char)
+        kept = "".join(part for part in decomposed if not 0x0300 <= ord(part) < 0x0370)
+        folded.append(unicodedata.normalize("NFC", kept).lower())
+    return "".join(folded)
+
+
+def _words(text: str) -> list[tuple[str, bool]]:
+    """(word, is CJK): runs of letters and digits, cut where the script changes between CJK and the rest."""
+    found: list[tuple[str, bool]] = []
+    current: list[str] = []
+    current_cjk = False
+    for char in _normalize(text):
+        if not _is_word_char(char):
+            if current:
+                found.append(("".join(current), current_cjk))
+                current = []
+            continue
+        cjk = _is_cjk(char)
+        if current and cjk != current_cjk:
+            found.append(("".join(current), current_cjk))
+            current = []
+        current.append(char)
+        current_cjk = cjk
+    if current:
+        found.append(("".join(current), current_cjk))
+    return found
+
+
+def index_terms(*texts: str) -> str:
+    """Space-separated terms with a space on each side; every suffix of a CJK run is a term of its own."""
+    terms: list[str] = []
+    for text in texts:
+        for word, cjk in _words(text):
+            if cjk:
+                terms.extend(word[start:] for start in range(len(word)))
+            else:
+                terms.append(word)
+    return f" {' '.join(dict.fromkeys(terms))} "

@@ -9,13 +9,15 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shoa_api.accounts import service
-from shoa_api.accounts.models import utc_now
-from shoa_api.accounts.schemas import Profile, ProfileUpdate
-from shoa_api.accounts.tokens import AccessClaims
+from accounts import service
+from accounts.errors import InvalidProfileError
+from accounts.schemas import Profile, ProfileUpdate
+from accounts.tokens import AccessClaims
+from personalization.taste import taste_changed
 from shoa_api.auth import revoke_access_token
 from shoa_api.mirror import RedisMirror
-from shoa_api.routes.signals import taste_changed
+from shoa_api.openapi import problems
+from shoa_kernel.clock import utc_now
 
 
 class AccountController(Controller):
@@ -26,7 +28,11 @@ class AccountController(Controller):
     async def get_me(self, db: NamedDependency[AsyncSession], shopper: NamedDependency[AccessClaims]) -> Profile:
         return await service.profile(db, shopper.user_id, now=utc_now())
 
-    @patch(operation_id="update_me", summary="Change some of my profile, contacts or consents")
+    @patch(
+        operation_id="update_me",
+        summary="Change some of my profile, contacts or consents",
+        responses=problems(InvalidProfileError("another account already uses that phone number", field="phone")),
+    )
     async def update_me(
         self,
         data: JSONBody[ProfileUpdate],
@@ -37,7 +43,7 @@ class AccountController(Controller):
     ) -> Profile:
         profile = await service.update_profile(db, shopper.user_id, data, now=utc_now())
         await db.commit()  # before the feed may pick a segment from it
-        await taste_changed(redis, mirror, shopper.user_id)  # gender and birth date choose the feed's segment
+        await taste_changed(redis, shopper.user_id, forget=mirror.forget)  # gender and birth date choose the segment
         return profile
 
     @delete(
@@ -53,4 +59,5 @@ class AccountController(Controller):
         await service.erase(db, shopper.user_id, now=utc_now())
         await db.commit()
         await revoke_access_token(redis, mirror, shopper)
-        await taste_changed(redis, mirror, shopper.user_id)  # the remembered feed goes: other devices' tokens get 401
+        # The remembered feed goes: other devices' tokens get a 401.
+        await taste_changed(redis, shopper.user_id, forget=mirror.forget)

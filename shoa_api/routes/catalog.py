@@ -3,37 +3,45 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from http import HTTPStatus
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import service
+from catalog.errors import InvalidCursorError, MallNotFoundError, ProductNotFoundError
 from catalog.schemas import CategoryNode, MallPage, MallWithProducts, ProductDetail
-
-MAX_PAGE_SIZE = 100
-
-Limit = Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE, description="Items per page, 1 to 100.")]
-Cursor = Annotated[
-    str | None,
-    Parameter(max_length=512, description="`next_cursor` from the previous page; omit for the first."),
-]
+from shoa_api.openapi import problems
+from shoa_api.pagination import Cursor, Limit
 
 
 class MallController(Controller):
     path = "/v1/malls"
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @get(operation_id="list_malls", summary="Listed malls in 가나다 order, a page at a time", cache=True)
+    @get(
+        operation_id="list_malls",
+        summary="Listed malls in 가나다 order, a page at a time",
+        cache=True,
+        responses=problems(InvalidCursorError("cursor is not one this API gave out; start again without it")),
+    )
     async def list_malls(
         self, db_read: NamedDependency[AsyncSession], cursor: Cursor = None, limit: Limit = 20
     ) -> MallPage:
         return await service.list_malls(db_read, cursor=cursor, limit=limit)
 
     @get(
-        "/{mall_id:uuid}", operation_id="get_mall", summary="One listed mall and its products, newest first", cache=True
+        "/{mall_id:uuid}",
+        operation_id="get_mall",
+        summary="One listed mall and its products, newest first",
+        cache=True,
+        responses=problems(
+            MallNotFoundError("no listed mall has id 0193a1c2-5e4f-7a10-8b2c-3d4e5f6a7b01"),
+            HTTPStatus.NOT_FOUND,
+            InvalidCursorError("cursor is not one this API gave out; start again without it"),
+        ),
     )
     async def get_mall(
         self,
@@ -49,7 +57,15 @@ class ProductController(Controller):
     path = "/v1/products"
     tags = ["catalog"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @get("/{product_id:uuid}", operation_id="get_product", summary="A product with its variants and mall", cache=True)
+    @get(
+        "/{product_id:uuid}",
+        operation_id="get_product",
+        summary="A product with its variants and mall",
+        cache=True,
+        responses=problems(
+            ProductNotFoundError("no product 0193a1c2-6f70-7b21-9c3d-4e5f6a7b8c02 is on show"), HTTPStatus.NOT_FOUND
+        ),
+    )
     async def get_product(
         self, db_read: NamedDependency[AsyncSession], product_id: FromPath[uuid.UUID]
     ) -> ProductDetail:

@@ -9,11 +9,13 @@ import httpx
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shoa_api.errors import RETRY_AFTER_SECONDS, problem_response
 from shoa_api.observability import PROMETHEUS_CONTENT_TYPE, Metrics
+from shoa_api.openapi import Readiness, Refusal, problems
 from shoa_api.readiness import check_readiness
 from shoa_api.settings import Settings
 
@@ -30,7 +32,18 @@ class HealthController(Controller):
         "/ready",
         operation_id="health_ready",
         summary="PostgreSQL, Redis and the search engine answer",
-        responses={},
+        responses={
+            200: ResponseSpec(Readiness, generate_examples=False, description="Every backing service answers"),
+            **problems(
+                Refusal(
+                    503,
+                    "not-ready",
+                    "Not ready",
+                    "unavailable: redis",
+                    members={"checks": {"database": "ok", "redis": "ConnectionError", "search": "ok"}},
+                )
+            ),
+        },
         cache=False,
     )
     async def ready(

@@ -14,12 +14,14 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog import adjustments, service
+from catalog.errors import InvalidBatchError, InvalidCursorError, InvalidProductChangeError, ProductNotFoundError
 from catalog.keys import PartnerIdentity
 from catalog.schemas import BatchResult, PartnerProductPage, ProductPatch, StockBatch, StockBatchResult
 from shoa_api.auth import require_partner_key
 from shoa_api.caching import catalog_changed
 from shoa_api.mirror import RedisMirror
-from shoa_api.routes.catalog import Cursor, Limit
+from shoa_api.openapi import ProductBatch, problems
+from shoa_api.pagination import Cursor, Limit
 from shoa_api.settings import Settings
 
 
@@ -45,7 +47,11 @@ class PartnerController(Controller):
         "/products",
         operation_id="sync_products",
         summary="Create or update up to 500 products; every item gets its own result",
-        opt={"scope": "catalog:write", "json_body": True},
+        description="Each product is created, updated, left unchanged (the same content, or an older "
+        "`source_updated_at` than the stored one) or rejected with its field problems; the others are saved all the "
+        "same. Sending the batch again changes nothing. See `GET /v1/catalog/vocabulary` for the lists fields use.",
+        opt={"scope": "catalog:write", "json_body": True, "body": ProductBatch},
+        responses=problems(InvalidBatchError("a batch holds at most 500 products; this one has 620")),
     )
     async def sync_products(
         self,
@@ -65,7 +71,12 @@ class PartnerController(Controller):
             await _committed_catalog_change(db, redis, mirror)
         return result
 
-    @get("/products", operation_id="list_partner_products", summary="This mall's products, a page at a time")
+    @get(
+        "/products",
+        operation_id="list_partner_products",
+        summary="This mall's products, a page at a time",
+        responses=problems(InvalidCursorError("cursor is not one this API gave out; start again without it")),
+    )
     async def list_products(
         self,
         db_read: NamedDependency[AsyncSession],
@@ -78,6 +89,10 @@ class PartnerController(Controller):
     @patch(
         "/products/{external_id:str}",
         operation_id="patch_partner_product",
+        responses=problems(
+            ProductNotFoundError("this mall has no product D0000002"),
+            InvalidProductChangeError("variants[0].sku: D0000002-99 is not a variant of D0000002"),
+        ),
         summary="Change the price, stock or status of one product or some of its variants",
         opt={"scope": "catalog:write"},
     )
@@ -102,6 +117,7 @@ class PartnerController(Controller):
     @delete(
         "/products/{external_id:str}",
         operation_id="delete_partner_product",
+        responses=problems(ProductNotFoundError("this mall has no product D0000002")),
         summary="Hide a product from shoppers at once and take it out of search",
         opt={"scope": "catalog:write"},
         status_code=HTTP_204_NO_CONTENT,

@@ -21,6 +21,7 @@ from catalog.search.engine import (
     SearchResults,
     SortOrder,
 )
+from shoa_api.openapi import problems
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +40,7 @@ SEARCH_PARAMETERS = (
     cache=True,
     tags=["catalog"],
     opt={"cache_key_parameters": SEARCH_PARAMETERS},
+    responses=problems(InvalidSearchError("unknown category 상의/점프수트; see GET /v1/catalog/vocabulary")),
 )
 async def search_products(
     *,

@@ -2,56 +2,42 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from accounts.segments import ANONYMOUS
+from accounts.service import shopper_segment
+from accounts.tokens import AccessClaims
+from catalog.errors import InvalidCursorError
 from personalization import events, likes, taste
-from personalization.errors import MissingDeviceError, TooManyEventsError
+from personalization.errors import (
+    InvalidEventBatchError,
+    LikedProductNotFoundError,
+    MissingDeviceError,
+    TooManyEventsError,
+)
 from personalization.events import EventBatchResult, Recorder
 from personalization.likes import LikePage
-from personalization.scores import Decay, Signal, add_signals
-from personalization.segments import ANONYMOUS
-from shoa_api.accounts.models import utc_now
-from shoa_api.accounts.service import shopper_segment
-from shoa_api.accounts.tokens import AccessClaims
+from personalization.scores import Signal, add_signals
 from shoa_api.mirror import RedisMirror
+from shoa_api.openapi import EventBatch, problems
 from shoa_api.ratelimit import Limit, RateLimiter
-from shoa_api.settings import FeedSettings, Settings
+from shoa_api.settings import Settings
+from shoa_kernel.clock import utc_now
 
 DEVICE_HEADER = "x-device-id"
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
-
-
-async def taste_changed(redis: Redis, mirror: RedisMirror, user_id: uuid.UUID) -> None:
-    """What re-ranks the shopper's feed changed and is committed: their next first page is ranked afresh."""
-    await taste.taste_changed(redis, user_id)
-    mirror.forget(taste.taste_version_key(user_id))
-
-
-@functools.lru_cache(maxsize=8)
-def recorder_for(settings: FeedSettings) -> Recorder:
-    """The weights and decay from the settings, built once per settings object (every event batch and feed page
-    asks for them)."""
-    return Recorder(
-        weights={
-            "view": settings.weight_view,
-            "click": settings.weight_click,
-            "like": settings.weight_like,
-            "add_to_cart": settings.weight_add_to_cart,
-            "purchase": settings.weight_purchase,
-        },
-        decay=Decay(half_life_seconds=settings.half_life_hours * 3600),
-    )
 
 
 @post(
@@ -60,7 +46,14 @@ def recorder_for(settings: FeedSettings) -> Recorder:
     summary="Tell Shoa what a shopper viewed, clicked, liked or put in the cart (up to 100 events)",
     status_code=HTTP_200_OK,
     tags=["personalization"],
-    opt={"json_body": True},
+    description="Anonymous apps send `X-Device-Id` (8 to 64 letters, digits and `._:-`); logged-in ones their token. "
+    "Each event is accepted, a duplicate (its id was seen before) or rejected on its own.",
+    opt={"json_body": True, "body": EventBatch},
+    responses=problems(
+        MissingDeviceError("send X-Device-Id (8 to 64 letters, digits and ._:-) or log in"),
+        InvalidEventBatchError("a batch holds at most 100 events; this one has 120"),
+        TooManyEventsError("at most 300 events a minute per device or shopper; retry after 20 s", retry_after=20),
+    ),
 )
 async def record_events(
     *,
@@ -68,6 +61,7 @@ async def record_events(
     db: NamedDependency[AsyncSession],
     redis: NamedDependency[Redis],
     settings: NamedDependency[Settings],
+    recorder: NamedDependency[Recorder],
     mirror: NamedDependency[RedisMirror],
     optional_shopper: NamedDependency[AccessClaims | None],
 ) -> EventBatchResult:
@@ -90,7 +84,7 @@ async def record_events(
     result = await events.record_events(
         db,
         redis,
-        recorder_for(settings.feed),
+        recorder,
         actor=actor,
         segment=segment,
         items=items,
@@ -106,7 +100,11 @@ class LikeController(Controller):
     path = "/v1/likes"
     tags = ["personalization"]  # noqa: RUF012 - Litestar reads it as a class attribute
 
-    @get(operation_id="list_likes", summary="The products I liked, most recent first")
+    @get(
+        operation_id="list_likes",
+        summary="The products I liked, most recent first",
+        responses=problems(InvalidCursorError("cursor is not one this API gave out; start again without it")),
+    )
     async def list_likes(
         self,
         db: NamedDependency[AsyncSession],
@@ -116,13 +114,25 @@ class LikeController(Controller):
     ) -> LikePage:
         return await likes.liked_products(db, user_id=shopper.user_id, cursor=cursor, limit=limit)
 
-    @put("/{product_id:uuid}", operation_id="like_product", summary="Like a product (again is fine)")
+    @put(
+        "/{product_id:uuid}",
+        operation_id="like_product",
+        summary="Like a product (again is fine)",
+        responses={
+            HTTP_201_CREATED: ResponseSpec(None, description="Liked"),
+            HTTP_200_OK: ResponseSpec(None, description="Already liked: nothing changed"),
+            **problems(
+                LikedProductNotFoundError("no product 0193a1c2-6f70-7b21-9c3d-4e5f6a7b8c02 is on show"),
+                HTTPStatus.NOT_FOUND,
+            ),
+        },
+    )
     async def like_product(
         self,
         *,
         db: NamedDependency[AsyncSession],
         redis: NamedDependency[Redis],
-        settings: NamedDependency[Settings],
+        recorder: NamedDependency[Recorder],
         mirror: NamedDependency[RedisMirror],
         shopper: NamedDependency[AccessClaims],
         product_id: FromPath[uuid.UUID],
@@ -130,9 +140,8 @@ class LikeController(Controller):
         created = await likes.like(db, user_id=shopper.user_id, product_id=product_id)
         if created:
             await db.commit()  # before the feed may re-rank with it
-            await taste_changed(redis, mirror, shopper.user_id)
+            await taste.taste_changed(redis, shopper.user_id, forget=mirror.forget)
             now = utc_now()
-            recorder = recorder_for(settings.feed)
             actor = f"user:{shopper.user_id}"
             signal = Signal(await shopper_segment(db, shopper.user_id, now=now), product_id, recorder.weights["like"],
                             now.timestamp())  # fmt: skip
@@ -147,7 +156,11 @@ class LikeController(Controller):
         return Response(None, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
     @delete(
-        "/{product_id:uuid}", operation_id="unlike_product", summary="Take back a like", status_code=HTTP_204_NO_CONTENT
+        "/{product_id:uuid}",
+        operation_id="unlike_product",
+        summary="Take back a like",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problems(HTTPStatus.NOT_FOUND),
     )
     async def unlike_product(
         self,
@@ -159,4 +172,4 @@ class LikeController(Controller):
     ) -> None:
         await likes.unlike(db, user_id=shopper.user_id, product_id=product_id)
         await db.commit()  # before the feed may re-rank without it
-        await taste_changed(redis, mirror, shopper.user_id)
+        await taste.taste_changed(redis, shopper.user_id, forget=mirror.forget)

@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from migrations.metadata import target_metadata
 from shoa_api.migrate import MIGRATIONS_DIR, alembic_config, upgrade_to_head
+from shoa_api.tables import target_metadata
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from catalog import keys
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Mall, MallApiKey, Product
@@ -208,7 +209,7 @@ async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
 
 
 def test_no_table_has_a_field_a_mall_could_pay_with() -> None:
-    from migrations.metadata import target_metadata  # noqa: PLC0415
+    from shoa_api.tables import target_metadata  # noqa: PLC0415
 
     paid = ("paid", "sponsor", "promot", "boost", "bid", "advert", "ad_", "_ad", "placement", "priority", "rank")
     columns = [f"{table.name}.{column.name}" for table in target_metadata.sorted_tables for column in table.columns]
@@ -373,3 +374,28 @@ async def test_a_token_ended_by_logout_or_erasure_gets_no_feed(client: ShoaClien
     assert (await client.delete("/v1/me", headers=phone)).status_code == 204
     assert (await client.get("/v1/feed", headers=phone)).status_code == 401
     assert (await client.get("/v1/feed", headers=tablet)).status_code == 401
+
+
+async def test_a_product_its_mall_hides_leaves_every_feed_at_once(
+    client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
+) -> None:
+    await refresh(session, redis_client)
+    shopper = bearer(await signup(client, gender="female", birth_date="1996-04-04"))
+    anonymous_first = (await client.get("/v1/feed", params={"limit": 50})).json()["items"]
+    shopper_first = (await client.get("/v1/feed", headers=shopper, params={"limit": 50})).json()["items"]
+    both = [item["id"] for item in anonymous_first if item["id"] in {item["id"] for item in shopper_first}]
+    assert both
+    hidden_id = uuid.UUID(both[0])
+    product = await session.get(Product, hidden_id)
+    assert product is not None
+    issued = await keys.issue_key(session, mall_id=product.mall_id, name="sync", scopes=["catalog:write"])
+    await session.commit()
+
+    deleted = await client.delete(
+        f"/partner/v1/products/{product.external_id}", headers={"Authorization": f"Bearer {issued.key}"}
+    )
+
+    assert deleted.status_code == 204
+    for headers in ({}, shopper):
+        items = (await client.get("/v1/feed", headers=headers, params={"limit": 50})).json()["items"]
+        assert hidden_id not in {uuid.UUID(item["id"]) for item in items}

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from catalog.models import Product, SearchOutbox
 from personalization.popularity import popularity_value, publish_popularity
 from personalization.scores import EVERYONE, Decay, Signal, add_signals, segment_scores
-from shoa_api.feed_jobs import score_rollup_job
+from shoa_api.worker import score_rollup_job
 from tests.catalog.test_sync import _mall, product
-from tests.personalization.test_feed_jobs import run_once
+from tests.personalization.test_jobs import run_once
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

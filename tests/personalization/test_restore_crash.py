@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from personalization.models import SegmentScore
 from personalization.rollup import forget_rolled_up, roll_up
 from personalization.scores import LOADED_KEY, Decay
-from shoa_api.accounts.models import utc_now
+from shoa_kernel.clock import utc_now
 from tests.personalization.test_rollup import (
     SAVED_SEGMENTS,
     create_products,

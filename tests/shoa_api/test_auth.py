@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from shoa_api.accounts.errors import InvalidTokenError
-from shoa_api.accounts.models import RefreshToken, User
-from shoa_api.accounts.tokens import AccessTokens, key_id
+from accounts.errors import InvalidTokenError
+from accounts.models import RefreshToken, User
+from accounts.tokens import key_id
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from shoa_api.wiring import access_tokens_from
 from tests.client import ShoaClient
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ async def test_signup_with_a_korean_or_japanese_mobile(client: ShoaClient, phone
     [
         ({"email": None}, "email"),
         ({"email": "not-an-email"}, "email"),
-        ({"email": None, "phone": "01012345678"}, "phone"),
+        ({"email": None, "phone": "010-1234"}, "phone"),
         ({"email": None, "phone": "+14155550100"}, "phone"),
         ({"password": "short1!"}, "password"),
         ({"password": "qwertyuiop"}, "password"),
@@ -106,6 +107,34 @@ async def test_signup_refuses_bad_fields_by_name(client: ShoaClient, fields: dic
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("password1234", "this password is among the most common ones and appears in breached password lists"),
+        ("iloveyou12", "this password is a common one from breached password lists with a small change"),
+        ("P@ssw0rd2024", "this password is a common one from breached password lists with a small change"),
+        ("Welcome123", "this password is among the most common ones and appears in breached password lists"),
+    ],
+)
+async def test_a_common_or_breached_password_is_refused_saying_so(
+    client: ShoaClient, password: str, reason: str
+) -> None:
+    response = await client.post("/v1/auth/signup", json={"email": "jiyoung@example.kr", "password": password})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(reason)
+    assert [error["field"] for error in response.json()["errors"]] == ["password"]
+
+
+async def test_a_password_holding_my_phone_number_as_i_write_it_is_refused(client: ShoaClient) -> None:
+    body = {"phone": "010-1234-5678", "password": "closet01012345678"}
+
+    response = await client.post("/v1/auth/signup", json=body)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == "a password must not contain your email or phone number"
 
 
 @pytest.mark.parametrize(
@@ -142,6 +171,24 @@ async def test_login_by_email_in_any_case_or_by_phone(client: ShoaClient) -> Non
     assert by_email.status_code == 200
     assert by_phone.status_code == 200
     assert by_email.json()["profile"]["id"] == by_phone.json()["profile"]["id"]
+
+
+async def test_wrong_passwords_lock_a_phone_login_however_it_is_written(services: Services) -> None:
+    environ = services.environ(
+        SHOA_RATE_LIMIT_LOGIN_FAILURES_BEFORE_LOCKOUT="3", SHOA_RATE_LIMIT_LOGIN_PER_IP_PER_MINUTE="100"
+    )
+    async with ShoaClient(app=create_app(load_settings(environ, env_file=None))) as client:
+        await signup(client, email=None, phone="010-1234-5678")
+        failures = [
+            (await client.post("/v1/auth/login", json={"login": spelling, "password": "not-my-password"})).status_code
+            for spelling in ("010-1234-5678", "01012345678", "+82 10 1234 5678")
+        ]
+
+        locked = await client.post("/v1/auth/login", json={"login": "+821012345678", "password": PASSWORD})
+
+    assert failures == [401, 401, 401]
+    assert locked.status_code == 429
+    assert locked.json()["type"].endswith("/login-locked")
 
 
 @pytest.mark.parametrize(
@@ -383,7 +430,7 @@ async def test_a_token_signed_with_another_key_is_refused(services: Services, cl
     tokens = await signup(client)
     user_id = uuid.UUID(tokens["profile"]["id"])
     stranger = load_settings(services.environ(SHOA_SECRET_KEY="another-service-key-" * 3), env_file=None)
-    foreign, _ = AccessTokens(stranger.security).issue(user_id, now=datetime.datetime.now(datetime.UTC))
+    foreign, _ = access_tokens_from(stranger.security).issue(user_id, now=datetime.datetime.now(datetime.UTC))
 
     response = await client.get("/v1/me", headers={"Authorization": f"Bearer {foreign}"})
 
@@ -394,7 +441,7 @@ async def test_an_expired_token_is_refused(client: ShoaClient, settings: Any) ->
     tokens = await signup(client)
     user_id = uuid.UUID(tokens["profile"]["id"])
     an_hour_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
-    expired, _ = AccessTokens(settings.security).issue(user_id, now=an_hour_ago)
+    expired, _ = access_tokens_from(settings.security).issue(user_id, now=an_hour_ago)
 
     response = await client.get("/v1/me", headers={"Authorization": f"Bearer {expired}"})
 
@@ -419,7 +466,7 @@ async def test_a_validly_signed_token_with_an_absurd_expiry_is_refused(
 
 def test_a_token_verified_before_is_still_refused_once_it_expires(settings: Any) -> None:
     """Verified tokens are remembered (their signature cannot change), their expiry is checked every time."""
-    tokens = AccessTokens(settings.security)
+    tokens = access_tokens_from(settings.security)
     now = datetime.datetime.now(datetime.UTC)
     token, claims = tokens.issue(uuid.uuid4(), now=now)
     assert tokens.verify(token, now=now).user_id == claims.user_id

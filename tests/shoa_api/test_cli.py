@@ -1,4 +1,5 @@
-"""`shoa migrate` and `shoa serve`, as an operator runs them: configured by SHOA_* variables only."""
+"""`shoa migrate`, `shoa serve` and `shoa malls`, as an operator runs them: configured by SHOA_* variables only,
+each command asking for no more than it uses. (The CLI beside `shoa dev` is proven in test_runtime.py.)"""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -22,6 +24,8 @@ from tests.migrations.test_migrations import _scratch_database
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from tests.conftest import Services
 
@@ -90,3 +94,42 @@ def test_shoa_serve_answers_and_stops_on_sigterm(services: Services, tmp_path: P
         log.close()
     lines = (tmp_path / "serve.log").read_text().splitlines()
     assert any('"message":"Shoa API starting: env=test, search engine=postgres"' in line for line in lines)
+
+
+def _shoa_with_only(variables: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A `shoa` command with no SHOA_* variables but ``variables``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")} | variables
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "shoa_api", *args],
+        env=environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_shoa_malls_create_needs_only_the_database_url(
+    services: Services, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    only_the_database = {"SHOA_DATABASE_URL": services.database_url}  # no secret key, no Redis
+
+    result = await asyncio.to_thread(
+        _shoa_with_only, only_the_database, "malls", "create", "--slug", "first-mall", "--name", "첫상점", cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mall first-mall created: ")
+    async with engine.connect() as connection:
+        assert await connection.scalar(sa.text("SELECT name FROM malls WHERE slug = 'first-mall'")) == "첫상점"
+
+
+def test_a_database_command_with_no_database_to_use_says_how_to_get_one(tmp_path: Path) -> None:
+    result = _shoa_with_only({}, "malls", "keys", "list", "--mall", "haru-ilsang", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("shoa: configuration error: SHOA_DATABASE_URL is missing, and ")
+    assert "start `make run` once in this folder" in result.stderr
+    assert not (tmp_path / ".shoa").exists()

@@ -1,5 +1,5 @@
-"""What a shopper types is taken as they meant it: one email however it is written, and no invisible
-characters that turn a name or an address around on screen."""
+"""What a shopper types is taken as they meant it: one email and one mobile number however they are written, and
+no invisible characters that turn a name or an address around on screen."""
 
 from __future__ import annotations
 
@@ -88,6 +88,81 @@ async def test_a_phone_in_other_scripts_digits_is_refused(client: ShoaClient) ->
 
     assert response.status_code == 422, response.text
     assert _fields(response) == ["phone"]
+
+
+KOREAN_SPELLINGS = ["010-1234-5678", "01012345678", "+82 10 1234 5678"]
+
+
+@pytest.mark.parametrize("signed_up_with", KOREAN_SPELLINGS)
+async def test_three_spellings_of_a_korean_mobile_are_one_account(client: ShoaClient, signed_up_with: str) -> None:
+    tokens = await _signup(client, email=None, phone=signed_up_with)
+
+    assert tokens["profile"]["contacts"]["phone"] == "+821012345678"
+    for spelling in KOREAN_SPELLINGS:
+        login = await client.post("/v1/auth/login", json={"login": spelling, "password": PASSWORD})
+        assert login.status_code == 200, (spelling, login.text)
+        assert login.json()["profile"]["id"] == tokens["profile"]["id"]
+        again = await client.post("/v1/auth/signup", json={"phone": spelling, "password": PASSWORD})
+        assert again.status_code == 409, spelling
+
+
+@pytest.mark.parametrize(
+    ("locale", "typed"),
+    [
+        ("ja", "090-1234-5678"),  # a Japanese shopper's number as written in Japan
+        ("ko", "090-1234-5678"),  # 090 is no Korean number: a Korean shopper's Japanese mobile
+        ("ko", "+81 90-1234-5678"),
+    ],
+)
+async def test_a_japanese_mobile_is_kept_in_e164_and_logs_in_as_typed(
+    client: ShoaClient, locale: str, typed: str
+) -> None:
+    tokens = await _signup(client, email=None, phone=typed, locale=locale)
+
+    assert tokens["profile"]["contacts"]["phone"] == "+819012345678"
+    for spelling in ("090-1234-5678", "+81 90 1234 5678", "+819012345678"):
+        login = await client.post("/v1/auth/login", json={"login": spelling, "password": PASSWORD})
+        assert login.status_code == 200, (spelling, login.text)
+
+
+async def test_070_is_read_in_the_shopper_s_country(client: ShoaClient) -> None:
+    """070 is a Korean internet phone but a Japanese mobile: the locale says which the shopper means."""
+    korean = await client.post("/v1/auth/signup", json={"phone": "070-1234-5678", "password": PASSWORD})
+    japanese = await _signup(client, email=None, phone="070-1234-5678", locale="ja")
+
+    assert korean.status_code == 422, korean.text
+    assert _fields(korean) == ["phone"]
+    assert "internet phone" in korean.json()["detail"]
+    assert japanese["profile"]["contacts"]["phone"] == "+817012345678"
+
+
+@pytest.mark.parametrize("landline", ["02-312-3456", "+82 2-312-3456"])
+async def test_a_landline_cannot_be_the_message_contact(client: ShoaClient, landline: str) -> None:
+    at_signup = await client.post("/v1/auth/signup", json={"phone": landline, "password": PASSWORD})
+    tokens = await _signup(client)
+    on_profile = await client.patch(
+        "/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, json={"phone": landline}
+    )
+
+    for response in (at_signup, on_profile):
+        assert response.status_code == 422, response.text
+        assert _fields(response) == ["phone"]
+        detail = response.json()["detail"]
+        assert "landline" in detail
+        assert "need a mobile number" in detail
+
+
+async def test_a_phone_changed_on_the_profile_is_kept_in_e164(client: ShoaClient) -> None:
+    tokens = await _signup(client)
+
+    response = await client.patch(
+        "/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, json={"phone": "010-9876-5432"}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["contacts"]["phone"] == "+821098765432"
+    login = await client.post("/v1/auth/login", json={"login": "010 9876 5432", "password": PASSWORD})
+    assert login.status_code == 200, login.text
 
 
 @pytest.mark.parametrize(

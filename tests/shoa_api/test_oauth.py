@@ -17,8 +17,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from personalization.segments import korea_today, segment_for
-from shoa_api.accounts.models import OAuthIdentity, User
+from accounts.models import OAuthIdentity, User
+from accounts.segments import korea_today, segment_for
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
 from tests.client import ShoaClient

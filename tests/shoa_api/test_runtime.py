@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from catalog.demo import DEMO_MALLS
+from shoa_api.dev import DEMO_KEY_NAME, DataFolder
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, EmbeddedServiceError, die_with_parent
 
 if TYPE_CHECKING:
@@ -131,12 +133,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _without_shoa_variables() -> dict[str, str]:
+    """The environment of a newcomer's shell: nothing Shoa-specific set by hand."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")}
+
+
 class DevProcess:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, log_name: str) -> None:
         self.workdir = workdir
         self.port = _free_port()
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOA_")}
-        self.log = (workdir / "dev.log").open("ab")
+        environment = _without_shoa_variables()
+        self.log_path = workdir / log_name
+        self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "shoa_api", "dev", "--port", str(self.port), "--demo-products", "300"],
             cwd=workdir,
@@ -147,15 +155,21 @@ class DevProcess:
         )
         self.base_url = f"http://127.0.0.1:{self.port}"
 
+    def output(self) -> str:
+        """What this `shoa dev` printed so far, its logs and its banner."""
+        return self.log_path.read_text()
+
     def wait_until_serving(self, timeout: float = 90.0) -> None:
+        """Until the API answers ready and the banner, printed once it accepts connections, is out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, (self.workdir / "dev.log").read_text()
+            assert self.process.poll() is None, self.output()
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200:
+                ready = httpx.get(f"{self.base_url}/health/ready", timeout=2).status_code == 200
+                if ready and "Shoa is ready." in self.output():
                     return
             time.sleep(0.2)
-        pytest.fail(f"shoa dev did not serve within {timeout}s: {(self.workdir / 'dev.log').read_text()}")
+        pytest.fail(f"shoa dev did not serve within {timeout}s: {self.output()}")
 
     def mall_ids(self) -> list[str]:
         body = httpx.get(f"{self.base_url}/v1/malls", params={"limit": 100}, timeout=5).json()
@@ -174,7 +188,7 @@ def start_dev(tmp_path: Path) -> Iterator[Callable[[], DevProcess]]:
     started: list[DevProcess] = []
 
     def start() -> DevProcess:
-        started.append(DevProcess(tmp_path))
+        started.append(DevProcess(tmp_path, f"dev-{len(started) + 1}.log"))
         return started[-1]
 
     yield start
@@ -188,24 +202,93 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_shoa_dev_serves_demo_malls_and_keeps_them_across_restarts(
+def _partner_key_in(text: str) -> str | None:
+    found = re.search(r"shoa_pk_[A-Za-z0-9_-]{43}", text)
+    return found.group() if found else None
+
+
+def _partner_me(dev: DevProcess, key: str) -> httpx.Response:
+    return httpx.get(f"{dev.base_url}/partner/v1/me", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+
+
+def _shoa(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `shoa` command typed in ``workdir`` by a newcomer: no SHOA_* variables, no options pointing anywhere."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "shoa_api", *args],
+        cwd=workdir,
+        env=_without_shoa_variables(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_shoa_dev_shows_its_progress_then_a_banner_with_a_working_partner_key_printed_only_once(
     workdir: Path, start_dev: Callable[[], DevProcess]
 ) -> None:
     dev = start_dev()
     dev.wait_until_serving()
+    first_start = dev.output()
     first = dev.mall_ids()
 
+    assert "Warning" not in first_start  # Authlib's deprecation warning, before all, is not what a newcomer reads
+    assert first_start.index("Database migrated") < first_start.index("300/300 products") < first_start.index("ready")
+    assert f"API          {dev.base_url}" in first_start
+    assert f"API docs     {dev.base_url}/schema" in first_start
+    data = DataFolder(workdir / ".shoa")  # sockets beside the data, or in /tmp when that path is too long
+    assert f"bin/psql -h {data.postgres.socket_dir} -U postgres shoa" in first_start
+    assert f"bin/redis-cli -s {data.redis.socket_path}" in first_start
+    key = _partner_key_in(first_start)
+    assert key is not None
+    me = _partner_me(dev, key)
+    assert me.status_code == 200, me.text
+    assert me.json()["mall_slug"] == DEMO_MALLS[0].slug
+    assert sorted(me.json()["scopes"]) == ["catalog:write", "orders:read", "orders:write"]
     assert dev.stop(signal.SIGTERM) == 0
     assert _wait_until_gone(workdir) == []
 
     again = start_dev()
     again.wait_until_serving()
+    second_start = again.output()
     second = again.mall_ids()
+    still = _partner_me(again, key).status_code
     assert again.stop(signal.SIGINT) in (0, 130)
 
+    assert "Database already at the newest migration" in second_start
+    assert "Demo catalog: kept what is there (300 products)" in second_start
+    assert _partner_key_in(second_start) is None  # stored hashed: it cannot be shown again
+    assert f"malls keys create --mall {DEMO_MALLS[0].slug}" in second_start
+    assert still == 200
     assert len(first) == len(DEMO_MALLS)
     assert second == first
     assert _wait_until_gone(workdir) == []
+
+
+def test_the_cli_finds_the_database_of_shoa_dev_running_or_stopped_without_any_variables(
+    workdir: Path, start_dev: Callable[[], DevProcess]
+) -> None:
+    dev = start_dev()
+    dev.wait_until_serving()
+
+    created = _shoa(workdir, "malls", "create", "--slug", "first-mall", "--name", "첫상점")
+    issued = _shoa(
+        workdir, "malls", "keys", "create", "--mall", "first-mall", "--name", "sync", "--scope", "catalog:write"
+    )
+    assert created.returncode == 0, created.stderr
+    assert issued.returncode == 0, issued.stderr
+    key = _partner_key_in(issued.stdout)
+    assert key is not None
+    assert _partner_me(dev, key).json()["mall_slug"] == "first-mall"  # the running API sees what the CLI wrote
+    assert dev.stop(signal.SIGINT) in (0, 130)
+    assert _wait_until_gone(workdir) == []
+
+    listed = _shoa(workdir, "malls", "keys", "list", "--mall", DEMO_MALLS[0].slug)
+
+    assert listed.returncode == 0, listed.stderr
+    assert repr(DEMO_KEY_NAME) in listed.stdout
+    assert "its PostgreSQL runs for this command only" in listed.stderr
+    assert _wait_until_gone(workdir) == []  # and stops with the command
 
 
 def _children(pid: int) -> dict[int, str]:
