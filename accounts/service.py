@@ -157,6 +157,15 @@ async def profile(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.da
     return profile_of(await _active_user(session, user_id), now=now)
 
 
+async def active_profile(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> Profile | None:
+    """An open account's profile (its contacts, consents and preferred messenger); None for an unknown or erased
+    one, whom order messages no longer reach."""
+    user = await session.get(User, user_id)
+    if user is None or user.status != "active":
+        return None
+    return profile_of(user, now=now)
+
+
 async def update_profile(
     session: AsyncSession, user_id: uuid.UUID, changes: ProfileUpdate, *, now: datetime.datetime
 ) -> Profile:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import feed_quality, http, rollup, search, sync
+from bench import feed_quality, http, notify, rollup, search, sync
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -28,9 +28,20 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "search": ("the PostgreSQL search engine over a large catalog against a bare Litestar app", search.run),
     "feed-quality": ("the feed's NDCG@20 per segment on held-out purchases vs two baselines", feed_quality.run),
     "rollup": ("the worker's score roll-up against copying every score each minute", rollup.run),
+    "notify": (
+        "messages through enqueue, the outbox and real workers against raw POSTs of the same bodies",
+        notify.run,
+    ),
 }
 
-EXPECTED_ERRORS = (http.BenchmarkError, LoadGeneratorError, ServerError, EmbeddedServiceError, SettingsError)
+EXPECTED_ERRORS = (
+    http.BenchmarkError,
+    notify.BenchmarkError,
+    LoadGeneratorError,
+    ServerError,
+    EmbeddedServiceError,
+    SettingsError,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")
         command.add_argument("--seed", type=int, default=20261129, help="feed-quality: the population's random seed")
+        command.add_argument("--messages", type=_positive(int), default=20_000, help="notify: messages")
+        command.add_argument("--workers", type=_positive(int), default=2, help="notify: `shoa worker` processes")
         command.set_defaults(benchmark=benchmark)
     return parser
 

@@ -17,6 +17,9 @@ from litestar.openapi.spec import Contact
 from redis.asyncio import Redis
 
 from catalog.search.postgres import PostgresSearch
+from notify.delivery import Providers  # noqa: TC001 - Litestar reads dependency annotations
+from notify.rendering import Templates
+from notify.service import Outbox  # noqa: TC001
 from personalization import candidates, feed_pages, taste
 from personalization.events import Recorder  # noqa: TC001 - Litestar reads dependency annotations
 from shoa_api.auth import (
@@ -28,7 +31,13 @@ from shoa_api.auth import (
     provide_shopper,
 )
 from shoa_api.caching import CATALOG_VERSION_KEY, PUBLIC_CACHE_STORE, PublicAnswerStore, public_cache_config
-from shoa_api.database import create_engine, create_read_session_maker, provide_read_session, provide_transaction
+from shoa_api.database import (
+    create_engine,
+    create_read_session_maker,
+    create_session_maker,
+    provide_read_session,
+    provide_transaction,
+)
 from shoa_api.errors import exception_handlers
 from shoa_api.http_methods import MethodSemantics, allowed_methods
 from shoa_api.json_bodies import check_json_body
@@ -39,14 +48,17 @@ from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController, ProductController, list_categories
+from shoa_api.routes.dev import list_sandbox_messages
 from shoa_api.routes.feed import get_feed
 from shoa_api.routes.health import HealthController, metrics
+from shoa_api.routes.messages import list_my_messages
 from shoa_api.routes.partner import PartnerController
 from shoa_api.routes.search import search_products
 from shoa_api.routes.signals import LikeController, record_events
 from shoa_api.routes.vocabulary import get_catalog_vocabulary
+from shoa_api.routes.webhooks import receive_message_receipts
 from shoa_api.settings import Settings, load_settings
-from shoa_api.wiring import feed_memory_from, meilisearch_engine, recorder_from
+from shoa_api.wiring import feed_memory_from, meilisearch_engine, messaging_providers, outbox_from, recorder_from
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -82,6 +94,7 @@ def create_app(settings: Settings) -> Litestar:
 
     anonymous_reads = anonymous_read_limiter(settings.rate_limits)
     public_answers = PublicAnswerStore()
+    outbox = outbox_from(Templates.load())  # a broken message template stops the app here
 
     @contextlib.asynccontextmanager
     async def clients(app: Litestar) -> AsyncIterator[None]:
@@ -97,6 +110,9 @@ def create_app(settings: Settings) -> Litestar:
         # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
         # readiness says so while the index is missing).
         app.state.search_engine = search_engine = meilisearch_engine(settings, http) or PostgresSearch()
+        app.state.outbox = outbox
+        # For delivery reports: each provider verifies its own (the sandbox also reads its table).
+        app.state.messaging = messaging_providers(settings, http=http, session_maker=create_session_maker(engine))
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         # Everything built so far lives as long as the process: keep it out of the collector's way, so that
         # collections only scan what requests allocate.
@@ -129,7 +145,11 @@ def create_app(settings: Settings) -> Litestar:
             LikeController,
             AuthController,
             AccountController,
+            list_my_messages,
             PartnerController,
+            receive_message_receipts,
+            # What the sandbox provider would have sent: a developer's own Shoa only.
+            *([list_sandbox_messages] if settings.env == "development" else []),
         ],
         plugins=[SQLAlchemyPlugin(config=database)],
         lifespan=[clients],
@@ -140,6 +160,8 @@ def create_app(settings: Settings) -> Litestar:
             "mirror": Provide(_state_mirror, sync_to_thread=False),
             "recorder": Provide(_state_recorder, sync_to_thread=False),
             "http": Provide(_state_http, sync_to_thread=False),
+            "outbox": Provide(_state_outbox, sync_to_thread=False),
+            "messaging": Provide(_state_messaging, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
             "issuer": Provide(provide_issuer, sync_to_thread=False),
@@ -196,6 +218,16 @@ def _state_recorder(state: State) -> Recorder:
 def _state_http(state: State) -> httpx.AsyncClient:
     http: httpx.AsyncClient = state.http
     return http
+
+
+def _state_outbox(state: State) -> Outbox:
+    outbox: Outbox = state.outbox
+    return outbox
+
+
+def _state_messaging(state: State) -> Providers:
+    providers: Providers = state.messaging
+    return providers
 
 
 async def _stop_tasks(*tasks: asyncio.Task[None]) -> None:

@@ -1,4 +1,4 @@
-"""The ``shoa`` command: dev, serve, worker, migrate, seed, malls, search."""
+"""The ``shoa`` command: dev, serve, worker, migrate, seed, malls, messages, search."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoa",
         description="Shoa backend: API, worker and tools.",
-        epilog="The database commands (migrate, seed, search, malls) use SHOA_DATABASE_URL when it is set; "
+        epilog="The database commands (migrate, seed, search, malls, messages) use SHOA_DATABASE_URL when it is set; "
         "otherwise the database of `shoa dev` (`make run`) in .shoa/ here, or in --data-dir: the running one, "
         "or, when it is stopped, its data served for the command's duration.",
     )
@@ -138,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     reindex.set_defaults(handler=_reindex_search)
 
     _add_mall_commands(commands, database)
+    _add_message_commands(commands, database)
     return parser
 
 
@@ -176,6 +177,77 @@ def _add_mall_commands(
     key_rotate.add_argument("key_id", type=uuid.UUID)
     key_rotate.add_argument("--overlap-hours", type=float, default=24.0)
     key_rotate.set_defaults(handler=_run_mall_command, action=_rotate_key)
+
+
+def _add_message_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], database: argparse.ArgumentParser
+) -> None:
+    messages = commands.add_parser("messages", help="the messaging outbox: dead letters, retries").add_subparsers(
+        required=True, metavar="COMMAND"
+    )
+    dead = messages.add_parser("dead", help="dead-lettered messages, the latest given up first", parents=[database])
+    dead.add_argument("--limit", type=int, default=100)
+    dead.set_defaults(handler=_run_message_command, action=_dead_messages)
+    retry = messages.add_parser(
+        "retry", help="queue a dead or failed message again, on its channel", parents=[database]
+    )
+    retry.add_argument("message_id", type=uuid.UUID)
+    retry.set_defaults(handler=_run_message_command, action=_retry_message)
+    show = messages.add_parser("show", help="a message and every attempt and receipt of it", parents=[database])
+    show.add_argument("message_id", type=uuid.UUID)
+    show.set_defaults(handler=_run_message_command, action=_show_message)
+
+
+def _run_message_command(args: argparse.Namespace) -> None:
+    from notify.errors import NotifyError  # noqa: PLC0415
+    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
+
+    settings = _tool_settings(args)
+    action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
+    try:
+        print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
+    except NotifyError as exc:
+        _fail(f"shoa messages: {exc.detail}")
+
+
+async def _dead_messages(session: AsyncSession, args: argparse.Namespace) -> str:
+    from notify.service import dead_letters  # noqa: PLC0415
+
+    rows = [
+        f"{message.id}  {message.event}  {message.channel or '-'}/{message.provider or '-'}  "
+        f"attempts={message.attempts}  dead since {message.updated_at:%Y-%m-%d %H:%M}Z  {message.last_error or ''}"
+        for message in await dead_letters(session, limit=args.limit)
+    ]
+    return "\n".join(rows) or "no dead letters"
+
+
+async def _retry_message(session: AsyncSession, args: argparse.Namespace) -> str:
+    from notify.service import retry  # noqa: PLC0415
+
+    message = await retry(session, args.message_id, now=utc_now())
+    return f"message {message.id} queued again on {message.channel}; the worker sends it within seconds"
+
+
+async def _show_message(session: AsyncSession, args: argparse.Namespace) -> str:
+    from notify.service import message_record  # noqa: PLC0415
+
+    message = await message_record(session, args.message_id)
+    lines = [
+        f"message {message.id}: {message.event}, {message.status} on {message.channel or 'no channel'}",
+        f"  key {message.idempotency_key}, user {message.user_id or '-'}, {message.attempts} calls, "
+        f"created {message.created_at:%Y-%m-%d %H:%M:%S}Z",
+    ]
+    if message.last_error:
+        lines.append(f"  last error: {message.last_error}")
+    for attempt in message.history:
+        status = f"HTTP {attempt.http_status}" if attempt.http_status is not None else "no HTTP answer"
+        code = f" code {attempt.result_code}" if attempt.result_code else ""
+        took = f" {attempt.latency_ms} ms" if attempt.latency_ms is not None else ""
+        lines.append(
+            f"  {attempt.attempted_at:%Y-%m-%d %H:%M:%S}Z  {attempt.provider}/{attempt.channel}  "
+            f"{attempt.outcome}  {status}{code}{took}  {attempt.detail}".rstrip()
+        )
+    return "\n".join(lines)
 
 
 def _run_mall_command(args: argparse.Namespace) -> None:

@@ -319,6 +319,7 @@ def banner(*, base_url: str, folder: DataFolder, demo: DemoKey | None) -> str:
         "",
         f"  API          {base_url}",
         f"  API docs     {base_url}/schema",
+        f"  Messages     {base_url}/dev/messages  (what the sandbox would have sent on AlimTalk, LINE, SMS…)",
         f"  Data folder  {folder.root}  (delete it to start afresh)",
         "",
     ]

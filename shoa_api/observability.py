@@ -19,17 +19,24 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from litestar.enums import ScopeType
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator, Sequence
 
     from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
     from shoa_api.settings import AppSettings
 
-__all__ = ["PROMETHEUS_CONTENT_TYPE", "Metrics", "ObservabilityMiddleware", "configure_logging", "request_id"]
+__all__ = [
+    "PROMETHEUS_CONTENT_TYPE",
+    "Metrics",
+    "ObservabilityMiddleware",
+    "configure_logging",
+    "messaging_metrics",
+    "request_id",
+]
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -189,8 +196,42 @@ class Metrics(Collector):
             latency.add_metric([method, route], list(zip(bounds, cumulative, strict=True)), total[0])
         yield latency
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, *extra: Metric) -> bytes:
+        """The exposition of this process's counters, and of ``extra`` families counted elsewhere (the messaging
+        tables, which every worker writes)."""
+        if not extra:
+            return generate_latest(self.registry)
+        return generate_latest(_WithExtra(self.registry, extra))
+
+
+class _WithExtra:
+    """A registry's metrics followed by some more, for one exposition."""
+
+    def __init__(self, registry: CollectorRegistry, extra: Sequence[Metric]) -> None:
+        self.registry, self.extra = registry, extra
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+        yield from self.extra
+
+
+def messaging_metrics(
+    outcomes: Iterable[tuple[str, str, str, int]], statuses: Iterable[tuple[str, int]]
+) -> list[Metric]:
+    """Messaging as the outbox's tables record it, the same whichever process is scraped: calls to providers and
+    receipts per provider, channel and outcome, and messages per status (``dead`` is the dead-letter count)."""
+    attempts = CounterMetricFamily(
+        "shoa_notify_attempts",
+        "Calls to messaging providers and their receipts, by provider, channel and outcome "
+        "(accepted, transient, permanent, unknown, pending; delivered and undelivered for receipts).",
+        labels=["provider", "channel", "outcome"],
+    )
+    for provider, channel, outcome, count in sorted(outcomes):
+        attempts.add_metric([provider, channel, outcome], count)
+    messages = GaugeMetricFamily("shoa_notify_messages", "Messages in the outbox, by status.", labels=["status"])
+    for status, count in sorted(statuses):
+        messages.add_metric([status], count)
+    return [attempts, messages]
 
 
 class ObservabilityMiddleware:

@@ -21,6 +21,8 @@ Environment = Literal["development", "test", "production"]
 SearchEngineName = Literal["postgres", "meilisearch"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["json", "console"]
+KakaoProviderName = Literal["sandbox", "nhn", "solapi"]
+"""Who sends AlimTalk, and who sends SMS/LMS."""
 
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -195,6 +197,87 @@ class LineLoginSettings(_Area, frozen=True, kw_only=True):
     issuer: str = "https://access.line.me"
 
 
+class NotifySettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_NOTIFY_"
+    provider_alimtalk: KakaoProviderName = "sandbox"
+    """``sandbox`` keeps messages in the database (``GET /dev/messages``); ``nhn`` and ``solapi`` need their keys."""
+    provider_sms: KakaoProviderName = "sandbox"
+    provider_line: Literal["sandbox", "line"] = "sandbox"
+    provider_instagram: Literal["sandbox", "instagram"] = "sandbox"
+    provider_talktalk: Literal["sandbox", "talktalk"] = "sandbox"
+    max_attempts: int = 8
+    """Calls on one channel before a message is dead-lettered (permanent refusals are never retried)."""
+    retry_base_seconds: float = 2.0
+    """The first retry's delay; each further one doubles it, with jitter, up to ``retry_max_seconds``."""
+    retry_max_seconds: float = 600.0
+    lease_seconds: float = 60.0
+    """How long a worker's claim on a message lasts: a crashed worker's messages are taken over after it."""
+    batch_size: int = 10
+    """Messages claimed, and sent concurrently, at a time by one worker."""
+    sandbox_refuse: str | None = None
+    """Comma-separated addresses the sandbox refuses for good, to watch a fallback: ``+821012345678`` on every
+    channel, ``alimtalk:+821012345678`` on one."""
+    sandbox_receipt_key: Secret | None = None
+    """Signs the sandbox's delivery reports (``POST /webhooks/messaging/sandbox``); without it they are refused."""
+
+
+class NhnSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_NHN_"
+    alimtalk_app_key: str | None = None
+    """The NHN Cloud KakaoTalk Bizmessage project's app key."""
+    alimtalk_secret_key: Secret | None = None
+    sender_key: Secret | None = None
+    """The KakaoTalk channel's 40-character sender key."""
+    sms_app_key: str | None = None
+    """The NHN Cloud SMS project's app key."""
+    sms_secret_key: Secret | None = None
+    send_no: str | None = None
+    """The sender number registered with NHN's SMS service (also used for AlimTalk's SMS fallback)."""
+    webhook_signature: Secret | None = None
+    """The signature typed into NHN's webhook settings; delivery reports without it are refused."""
+    alimtalk_base_url: str = "https://kakaotalk-bizmessage.api.nhncloudservice.com"
+    sms_base_url: str = "https://api-sms.cloud.toast.com"
+
+
+class SolapiSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_SOLAPI_"
+    api_key: str | None = None
+    api_secret: Secret | None = None
+    pf_id: str | None = None
+    """The KakaoTalk channel's Solapi profile id (``pfId``), for AlimTalk."""
+    from_number: str | None = None
+    """The registered sender number."""
+    webhook_secret: Secret | None = None
+    """The secret set on Solapi's delivery-report webhook; reports without it are refused."""
+    base_url: str = "https://api.solapi.com"
+
+
+class LineMessagingSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_LINE_MESSAGING_"
+    channel_access_token: Secret | None = None
+    """The Messaging API channel's long-lived access token."""
+    base_url: str = "https://api.line.me"
+
+
+class InstagramSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_INSTAGRAM_"
+    access_token: Secret | None = None
+    """An Instagram user access token with ``instagram_business_manage_messages``."""
+    ig_user_id: str | None = None
+    """The professional account's Instagram user id."""
+    api_version: str = "v26.0"
+    app_secret: Secret | None = None
+    """Verifies ``X-Hub-Signature-256`` on Meta's webhooks (read receipts); without it they are refused."""
+    base_url: str = "https://graph.instagram.com"
+
+
+class TalkTalkSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_TALKTALK_"
+    authorization_key: Secret | None = None
+    """The partner center's chatbot authorization key (sent as the whole ``Authorization`` header)."""
+    base_url: str = "https://gw.talk.naver.com"
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     app: AppSettings
     database: DatabaseSettings
@@ -210,6 +293,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kakao: KakaoSettings
     naver: NaverSettings
     line_login: LineLoginSettings
+    notify: NotifySettings
+    nhn: NhnSettings
+    solapi: SolapiSettings
+    line_messaging: LineMessagingSettings
+    instagram: InstagramSettings
+    talktalk: TalkTalkSettings
 
     @property
     def env(self) -> Environment:
@@ -217,8 +306,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ToolSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """What the database commands (``shoa migrate``, ``seed``, ``search reindex``, ``malls``) use: logging and the
-    database, nothing else -- creating a mall needs neither the API's secret key nor Redis."""
+    """What the database commands (``shoa migrate``, ``seed``, ``search reindex``, ``malls``, ``messages``) use:
+    logging and the database, nothing else -- creating a mall needs neither the API's secret key nor Redis."""
 
     app: AppSettings
     database: DatabaseSettings
@@ -239,6 +328,12 @@ _AREAS: dict[str, type[_Area]] = {
     "kakao": KakaoSettings,
     "naver": NaverSettings,
     "line_login": LineLoginSettings,
+    "notify": NotifySettings,
+    "nhn": NhnSettings,
+    "solapi": SolapiSettings,
+    "line_messaging": LineMessagingSettings,
+    "instagram": InstagramSettings,
+    "talktalk": TalkTalkSettings,
 }
 
 
@@ -374,6 +469,46 @@ def _check_consistency(settings: Settings) -> None:
     if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
         raise SettingsError(msg)
+    _check_notify(settings)
+
+
+_PROVIDER_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("alimtalk", "nhn"): ("SHOA_NHN_ALIMTALK_APP_KEY", "SHOA_NHN_ALIMTALK_SECRET_KEY", "SHOA_NHN_SENDER_KEY",
+                          "SHOA_NHN_SEND_NO"),
+    ("sms", "nhn"): ("SHOA_NHN_SMS_APP_KEY", "SHOA_NHN_SMS_SECRET_KEY", "SHOA_NHN_SEND_NO"),
+    ("alimtalk", "solapi"): ("SHOA_SOLAPI_API_KEY", "SHOA_SOLAPI_API_SECRET", "SHOA_SOLAPI_PF_ID",
+                             "SHOA_SOLAPI_FROM_NUMBER"),
+    ("sms", "solapi"): ("SHOA_SOLAPI_API_KEY", "SHOA_SOLAPI_API_SECRET", "SHOA_SOLAPI_FROM_NUMBER"),
+    ("line", "line"): ("SHOA_LINE_MESSAGING_CHANNEL_ACCESS_TOKEN",),
+    ("instagram", "instagram"): ("SHOA_INSTAGRAM_ACCESS_TOKEN", "SHOA_INSTAGRAM_IG_USER_ID"),
+    ("talktalk", "talktalk"): ("SHOA_TALKTALK_AUTHORIZATION_KEY",),
+}  # fmt: skip
+"""The settings each channel's provider cannot send without."""
+
+
+def _check_notify(settings: Settings) -> None:
+    notify = settings.notify
+    if notify.max_attempts < 1 or notify.batch_size < 1:
+        msg = "SHOA_NOTIFY_MAX_ATTEMPTS and SHOA_NOTIFY_BATCH_SIZE are malformed: both must be at least 1"
+        raise SettingsError(msg)
+    if notify.lease_seconds <= 0 or notify.retry_base_seconds <= 0:
+        msg = "SHOA_NOTIFY_LEASE_SECONDS and SHOA_NOTIFY_RETRY_BASE_SECONDS are malformed: both must be above 0"
+        raise SettingsError(msg)
+    areas: dict[str, _Area] = {
+        area.env_prefix: area
+        for area in (settings.nhn, settings.solapi, settings.line_messaging, settings.instagram, settings.talktalk)
+    }
+    for channel in ("alimtalk", "sms", "line", "instagram", "talktalk"):
+        provider = getattr(notify, f"provider_{channel}")
+        for variable in _PROVIDER_NEEDS.get((channel, provider), ()):
+            prefix = next(prefix for prefix in areas if variable.startswith(prefix))
+            if getattr(areas[prefix], variable.removeprefix(prefix).lower()) is None:
+                msg = f"{variable} is missing: SHOA_NOTIFY_PROVIDER_{channel.upper()}={provider} sends with it"
+                raise SettingsError(msg)
+    for prefix, area in areas.items():
+        for name in ("base_url", "alimtalk_base_url", "sms_base_url"):
+            if (url := getattr(area, name, None)) is not None:
+                _require_scheme(f"{prefix}{name.upper()}", url, {"http", "https"})
 
 
 def _check_database(database: DatabaseSettings) -> None:

@@ -9,19 +9,37 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+from accounts import service as accounts
 from accounts.errors import OAuthProviderNotFoundError
 from accounts.oauth.providers import OAuthProvider
 from accounts.passwords import Passwords
 from accounts.tokens import AccessTokens
 from catalog.search.meilisearch import MeilisearchEngine
+from notify.delivery import Providers, RetryPolicy
+from notify.providers.base import Channel
+from notify.providers.instagram import InstagramProvider
+from notify.providers.line import LineProvider
+from notify.providers.nhn import NhnCloudProvider
+from notify.providers.sandbox import SandboxProvider
+from notify.providers.solapi import SolapiProvider
+from notify.providers.talktalk import TalkTalkProvider
+from notify.schemas import Recipient
+from notify.service import Outbox
+from notify.worker import Dispatcher
 from personalization.events import Recorder
 from personalization.memory import FeedMemory
 from personalization.scores import Decay
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
-    import httpx
+    import uuid
 
-    from shoa_api.settings import FeedSettings, PasswordSettings, SecuritySettings, Settings
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from notify.providers.base import MessagingProvider
+    from notify.rendering import Templates
+    from shoa_api.settings import FeedSettings, NotifySettings, PasswordSettings, Secret, SecuritySettings, Settings
 
 
 def passwords_from(settings: PasswordSettings) -> Passwords:
@@ -98,3 +116,123 @@ def oauth_provider(settings: Settings, name: str) -> OAuthProvider:
         )  # fmt: skip
     msg = "no social login by that name is enabled here"
     raise OAuthProviderNotFoundError(msg)
+
+
+# --- Messaging ------------------------------------------------------------------------------------------------
+
+
+async def shopper_recipient(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
+    """The recipient lookup notify is handed: a shopper's contacts, consents, preferred messenger and locale, from
+    their account; None for an unknown or erased one. Accounts keep no Instagram reply window yet, so Instagram
+    is never chosen for a shopper until they do."""
+    profile = await accounts.active_profile(session, user_id, now=utc_now())
+    if profile is None:
+        return None
+    consents = profile.consents
+    return Recipient(
+        phone=profile.contacts.phone,
+        line_user_id=profile.contacts.line_user_id,
+        instagram_id=profile.contacts.instagram_id,
+        instagram_window_until=None,
+        talktalk_id=profile.contacts.talktalk_id,
+        consents=frozenset(channel for channel in Channel if getattr(consents, channel.value)),
+        preferred=Channel(profile.preferred_messenger) if profile.preferred_messenger else None,
+        locale=profile.locale,
+    )
+
+
+def outbox_from(templates: Templates) -> Outbox:
+    """Where the app's services (orders, support) enqueue messages; the templates are loaded and checked once, at
+    start-up."""
+    return Outbox(templates=templates, recipients=shopper_recipient)
+
+
+def retry_policy_from(settings: NotifySettings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base_seconds=settings.retry_base_seconds,
+        max_seconds=settings.retry_max_seconds,
+        lease_seconds=settings.lease_seconds,
+    )
+
+
+def messaging_providers(
+    settings: Settings, *, http: httpx.AsyncClient, session_maker: async_sessionmaker[AsyncSession]
+) -> Providers:
+    """The provider each channel's setting names (``SHOA_NOTIFY_PROVIDER_*``), built once; a provider serving two
+    channels (NHN Cloud or Solapi for AlimTalk and SMS) is one object."""
+    notify = settings.notify
+    built: dict[str, MessagingProvider] = {}
+
+    def provider(name: str) -> MessagingProvider:
+        if name not in built:
+            built[name] = _build_provider(name, settings, http=http, session_maker=session_maker)
+        return built[name]
+
+    return Providers(
+        {
+            Channel.ALIMTALK: provider(notify.provider_alimtalk),
+            Channel.SMS: provider(notify.provider_sms),
+            Channel.LINE: provider(notify.provider_line),
+            Channel.INSTAGRAM: provider(notify.provider_instagram),
+            Channel.TALKTALK: provider(notify.provider_talktalk),
+        }
+    )
+
+
+def _build_provider(
+    name: str, settings: Settings, *, http: httpx.AsyncClient, session_maker: async_sessionmaker[AsyncSession]
+) -> MessagingProvider:
+    # Each real provider's required settings were checked when the settings were loaded; a part a provider does
+    # not use here (NHN's SMS keys when NHN sends only AlimTalk) is passed empty.
+    if name == "nhn":
+        nhn = settings.nhn
+        return NhnCloudProvider(
+            http=http, alimtalk_base_url=nhn.alimtalk_base_url, sms_base_url=nhn.sms_base_url,
+            app_key=nhn.alimtalk_app_key or "", secret_key=_reveal(nhn.alimtalk_secret_key),
+            sender_key=_reveal(nhn.sender_key), sms_app_key=nhn.sms_app_key or "",
+            sms_secret_key=_reveal(nhn.sms_secret_key), send_no=nhn.send_no or "",
+            webhook_signature=_reveal(nhn.webhook_signature) or None,
+        )  # fmt: skip
+    if name == "solapi":
+        solapi = settings.solapi
+        return SolapiProvider(
+            http=http, base_url=solapi.base_url, api_key=solapi.api_key or "", api_secret=_reveal(solapi.api_secret),
+            pf_id=solapi.pf_id or "", from_number=solapi.from_number or "",
+            webhook_secret=_reveal(solapi.webhook_secret) or None,
+        )  # fmt: skip
+    if name == "line":
+        line = settings.line_messaging
+        return LineProvider(http=http, base_url=line.base_url, channel_access_token=_reveal(line.channel_access_token))
+    if name == "instagram":
+        instagram = settings.instagram
+        return InstagramProvider(
+            http=http, base_url=instagram.base_url, api_version=instagram.api_version,
+            ig_user_id=instagram.ig_user_id or "", access_token=_reveal(instagram.access_token),
+            app_secret=_reveal(instagram.app_secret) or None,
+        )  # fmt: skip
+    if name == "talktalk":
+        talktalk = settings.talktalk
+        return TalkTalkProvider(
+            http=http, base_url=talktalk.base_url, authorization_key=_reveal(talktalk.authorization_key)
+        )
+    refused = settings.notify.sandbox_refuse or ""
+    return SandboxProvider(
+        session_maker=session_maker,
+        refused_addresses=[address.strip() for address in refused.split(",") if address.strip()],
+        receipt_key=_reveal(settings.notify.sandbox_receipt_key) or None,
+    )
+
+
+def _reveal(secret: Secret | None) -> str:
+    return secret.reveal() if secret is not None else ""
+
+
+def dispatcher_from(settings: Settings, *, templates: Templates, providers: Providers) -> Dispatcher:
+    """The worker's dispatcher: one per process, since it remembers which providers asked it to wait."""
+    return Dispatcher(
+        templates=templates,
+        providers=providers,
+        policy=retry_policy_from(settings.notify),
+        batch_size=settings.notify.batch_size,
+    )

@@ -1,10 +1,10 @@
 """The background worker: runs periodic jobs until asked to stop, finishing the job in hand first.
 
 It only schedules: the jobs' bodies live beside their domains (``catalog.search.jobs``,
-``personalization.jobs``) as plain code over a session maker, Redis and the search engine, and
-:func:`default_jobs` says how often each runs with which of the shared clients (:class:`WorkerContext`). Later
-issues add theirs here (notification dispatch, order timers). A failing job is logged and retried, never taking
-the worker down.
+``personalization.jobs``, ``notify.worker``) as plain code over a session maker, Redis, the search engine and the
+messaging providers, and :func:`default_jobs` says how often each runs with which of the shared clients
+(:class:`WorkerContext`). Later issues add theirs here (order timers). A failing job is logged and retried, never
+taking the worker down.
 
 Retries stay close to each job's rhythm, so an outage costs about one interval more than it lasted:
 
@@ -33,9 +33,10 @@ import httpx
 from redis.asyncio import Redis
 
 from catalog.search.jobs import SearchIndexing
+from notify.rendering import Templates
 from personalization import jobs as feed_jobs
 from shoa_api.database import create_engine, create_session_maker
-from shoa_api.wiring import meilisearch_engine, recorder_from
+from shoa_api.wiring import dispatcher_from, meilisearch_engine, messaging_providers, recorder_from
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from catalog.search.meilisearch import MeilisearchEngine
+    from notify.worker import Dispatcher
     from shoa_api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,9 @@ class WorkerContext:
     http: httpx.AsyncClient
     search_engine: MeilisearchEngine | None
     """The Meilisearch engine when it is the configured one; ``None`` for the PostgreSQL engine."""
+    dispatcher: Dispatcher
+    """Sends the messaging outbox with the providers the settings name (this worker's own: it remembers which
+    providers asked it to wait)."""
     worker_id: str
 
 
@@ -102,6 +107,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         search_indexing_job(),
         score_rollup_job(settings),
         candidates_job(settings),
+        notify_dispatch_job(),
     ]
 
 
@@ -113,6 +119,15 @@ def search_indexing_job() -> Job:
         await indexing.run(context.session_maker, context.search_engine)
 
     return Job(name="search-indexing", every=1.0, run=index_search_outbox)
+
+
+def notify_dispatch_job() -> Job:
+    """Every second: the messaging outbox's due messages, sent through their channels' providers."""
+
+    async def dispatch_messages(context: WorkerContext) -> None:
+        await context.dispatcher.run(context.session_maker)
+
+    return Job(name="notify-dispatch", every=1.0, run=dispatch_messages)
 
 
 def score_rollup_job(settings: Settings) -> Job:
@@ -136,16 +151,25 @@ def candidates_job(settings: Settings) -> Job:
 
 
 async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[Job] | None = None) -> None:
+    templates = Templates.load()  # a broken template file stops the worker here, not at send time
     engine = create_engine(settings.database)
     redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+    session_maker = create_session_maker(engine)
+    providers = messaging_providers(settings, http=http, session_maker=session_maker)
+    if settings.env == "production" and (sandboxed := providers.channels_of("sandbox")):
+        logger.warning(
+            "messages on %s go to the sandbox provider and reach no shopper; set SHOA_NOTIFY_PROVIDER_* to send them",
+            ", ".join(sorted(sandboxed)),
+        )
     context = WorkerContext(
         settings=settings,
         engine=engine,
-        session_maker=create_session_maker(engine),
+        session_maker=session_maker,
         redis=redis,
         http=http,
         search_engine=meilisearch_engine(settings, http),
+        dispatcher=dispatcher_from(settings, templates=templates, providers=providers),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )
     schedules = [_Schedule(job) for job in (default_jobs(settings) if jobs is None else jobs)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -11,13 +12,17 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from notify import service as notify_service
 from shoa_api.errors import RETRY_AFTER_SECONDS, problem_response
-from shoa_api.observability import PROMETHEUS_CONTENT_TYPE, Metrics
+from shoa_api.observability import PROMETHEUS_CONTENT_TYPE, Metrics, messaging_metrics
 from shoa_api.openapi import Readiness, Refusal, problems
 from shoa_api.readiness import check_readiness
 from shoa_api.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class HealthController(Controller):
@@ -70,7 +75,10 @@ class HealthController(Controller):
 
 @get("/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=False, cache=False)
 async def metrics(
-    request: Request[Any, Any, State], metrics: NamedDependency[Metrics], settings: NamedDependency[Settings]
+    request: Request[Any, Any, State],
+    metrics: NamedDependency[Metrics],
+    settings: NamedDependency[Settings],
+    db_read: NamedDependency[AsyncSession],
 ) -> Response[Any]:
     token = settings.app.metrics_token
     if token is None:
@@ -85,4 +93,10 @@ async def metrics(
             detail="Send the scraper's token as `Authorization: Bearer <SHOA_METRICS_TOKEN>`.",
             headers={"WWW-Authenticate": 'Bearer realm="shoa-metrics"'},
         )
-    return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
+    try:
+        outcomes, statuses = await notify_service.delivery_counts(db_read)
+    except (SQLAlchemyError, OSError):
+        # The request counters matter most while the database is down: they are served without messaging's.
+        logger.warning("messaging metrics left out: the database did not answer", exc_info=True)
+        return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
+    return Response(metrics.exposition(*messaging_metrics(outcomes, statuses)), media_type=PROMETHEUS_CONTENT_TYPE)

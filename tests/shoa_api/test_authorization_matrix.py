@@ -40,6 +40,11 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("GET", "/v1/me", None, (401, 200, 200, 401, 401, 401, 401)),
     ("PATCH", "/v1/me", {"display_name": "새이름"}, (401, 200, 200, 401, 401, 401, 401)),
     ("DELETE", "/v1/me", None, (401, 204, 204, 401, 401, 401, 401)),
+    ("GET", "/v1/me/messages", None, (401, 200, 200, 401, 401, 401, 401)),
+    # Delivery reports are verified by the provider's own signature, whoever sends them; unsigned is a 401.
+    ("POST", "/webhooks/messaging/sandbox", {"receipts": []}, (401,) * 7),
+    ("POST", "/webhooks/messaging/nhn", {}, (404,) * 7),  # not configured here
+    ("GET", "/dev/messages", None, (404,) * 7),  # a developer's own Shoa only
     # Events: anonymous apps need X-Device-Id (400 without); an empty batch from a shopper is a 422; a partner
     # key is not a shopper's token.
     ("POST", "/v1/events", {"events": []}, (400, 422, 422, 401, 401, 401, 401)),

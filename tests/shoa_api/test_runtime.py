@@ -236,6 +236,9 @@ def test_shoa_dev_shows_its_progress_then_a_banner_with_a_working_partner_key_pr
     assert first_start.index("Database migrated") < first_start.index("300/300 products") < first_start.index("ready")
     assert f"API          {dev.base_url}" in first_start
     assert f"API docs     {dev.base_url}/schema" in first_start
+    assert f"Messages     {dev.base_url}/dev/messages" in first_start
+    sandbox = httpx.get(f"{dev.base_url}/dev/messages", timeout=5)  # served in development only
+    assert sandbox.json() == {"items": [], "next_cursor": None}, sandbox.text
     data = DataFolder(workdir / ".shoa")  # sockets beside the data, or in /tmp when that path is too long
     assert f"bin/psql -h {data.postgres.socket_dir} -U postgres shoa" in first_start
     assert f"bin/redis-cli -s {data.redis.socket_path}" in first_start
