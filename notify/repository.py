@@ -166,38 +166,66 @@ async def write_intent(
     now: datetime.datetime,
 ) -> int | None:
     """Record, before calling the provider, that it is about to be called: a ``pending`` attempt, and the call
-    counted on the message. None (and nothing written) when the claim is no longer ours."""
-    still_ours = await update_claimed(
-        session,
-        claim,
-        {
-            "provider": provider,
-            "text": text,
-            "attempts": _messages.c.attempts + 1,
-            "channel_attempts": _messages.c.channel_attempts + 1,
-            "channel_started_at": sa.func.coalesce(_messages.c.channel_started_at, now),
-            "updated_at": now,
-        },
+    counted on the message. None (and nothing written) when the claim is no longer ours.
+
+    One statement (the message's update as a data-modifying CTE, the attempt inserted from what it returned):
+    the attempt exists exactly when the claim was still ours."""
+    claimed = (
+        _claimed_update(
+            claim,
+            {
+                "provider": provider,
+                "text": text,
+                "attempts": _messages.c.attempts + 1,
+                "channel_attempts": _messages.c.channel_attempts + 1,
+                "channel_started_at": sa.func.coalesce(_messages.c.channel_started_at, now),
+                "updated_at": now,
+            },
+        )
+        .returning(_messages.c.id)
+        .cte("claimed")
     )
-    if not still_ours:
-        return None
+    values = {
+        "attempted_at": now,
+        "provider": provider,
+        "channel": channel,
+        "delivery_key": claim.delivery_key,
+        "outcome": AttemptOutcome.PENDING.value,
+    }
+    columns = [sa.literal(value, type_=_attempts.c[name].type).label(name) for name, value in values.items()]
     attempt_id: int | None = await session.scalar(
         sa.insert(_attempts)
-        .values(
-            message_id=claim.id,
-            attempted_at=now,
-            provider=provider,
-            channel=channel,
-            delivery_key=claim.delivery_key,
-            outcome=AttemptOutcome.PENDING.value,
-        )
+        .from_select(["message_id", *values], sa.select(claimed.c.id, *columns))
         .returning(_attempts.c.id)
     )
     return attempt_id
 
 
-async def complete_attempt(session: AsyncSession, attempt_id: int, values: Mapping[str, Any]) -> None:
-    await session.execute(sa.update(_attempts).where(_attempts.c.id == attempt_id).values(dict(values)))
+async def complete_claimed(
+    session: AsyncSession, claim: Claim, attempt_id: int, attempt: Mapping[str, Any], message: Mapping[str, Any]
+) -> bool:
+    """Record a call's outcome on its attempt, whoever holds the claim now, and the message's next state if the
+    claim is still ours (whether it was): one statement, the message's update as a data-modifying CTE."""
+    claimed = _claimed_update(claim, message).returning(_messages.c.id).cte("claimed")
+    updated: int | None = await session.scalar(
+        sa.update(_attempts)
+        .where(_attempts.c.id == attempt_id)
+        .values(dict(attempt))
+        .returning(sa.select(sa.func.count()).select_from(claimed).scalar_subquery())
+    )
+    return bool(updated)
+
+
+def _claimed_update(claim: Claim, values: Mapping[str, Any]) -> sa.Update:
+    return (
+        sa.update(_messages)
+        .where(
+            _messages.c.id == claim.id,
+            _messages.c.claim_token == claim.claim_token,
+            _messages.c.status == MessageStatus.SENDING.value,
+        )
+        .values(dict(values))
+    )
 
 
 async def add_receipt(session: AsyncSession, message: Message, values: Mapping[str, Any]) -> None:

@@ -147,9 +147,11 @@ class Dispatcher:
         latency_ms = round((time.perf_counter() - started) * 1000)
         channel_started_at = claim.channel_started_at or now
         async with session_maker() as session, session.begin():
-            await repository.complete_attempt(session, attempt_id, _attempt_values(outcome, latency_ms))
             changes = self._next_state(claim, provider.name, stop, outcome, channel_started_at=channel_started_at)
-            if not await repository.update_claimed(session, claim, {**changes, "claim_token": None}):
+            attempt = _attempt_values(outcome, latency_ms)
+            if not await repository.complete_claimed(
+                session, claim, attempt_id, attempt, {**changes, "claim_token": None}
+            ):
                 logger.warning("message %s: claim ran out during the call; its answer is kept on the attempt", claim.id)
 
     async def _call(self, provider: MessagingProvider, delivery: Delivery) -> Outcome | None:

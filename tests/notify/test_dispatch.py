@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from notify import service
+from notify import repository, service
 from notify.delivery import RetryPolicy
 from notify.models import Attempt, Message
 from notify.providers.base import Channel, Outcome, OutcomeKind
@@ -338,3 +338,33 @@ async def test_a_message_whose_template_no_longer_renders_fails_instead_of_comin
     assert provider.deliveries == []
     assert message.status == "failed"
     assert (message.last_error or "").startswith("its template no longer renders")
+
+
+async def test_an_answer_that_comes_after_the_claim_ran_out_is_kept_but_changes_nothing(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """A slow call outlives its lease and another worker takes the message over: the first worker's answer is
+    recorded on its attempt, and the message stays the new holder's."""
+    message_id = await enqueue(session)
+    now = utc_now()
+    async with sessions(engine)() as first, first.begin():
+        (claim,) = await repository.claim_due(first, now=now, lease_until=now, limit=1)
+        attempt_id = await repository.write_intent(
+            first, claim, provider="sandbox", channel="alimtalk", text="…", now=now
+        )
+    assert attempt_id is not None
+    later = now + datetime.timedelta(seconds=1)
+    async with sessions(engine)() as second, second.begin():
+        (taken_over,) = await repository.claim_due(second, now=later, lease_until=later, limit=1)
+    assert taken_over.claim_token != claim.claim_token
+
+    async with sessions(engine)() as first, first.begin():
+        still_ours = await repository.complete_claimed(
+            first, claim, attempt_id, {"outcome": "accepted", "latency_ms": 61000}, {"status": "accepted"}
+        )
+
+    assert still_ours is False
+    message = await stored(session, message_id)
+    assert (message.status, message.claim_token) == ("sending", taken_over.claim_token)
+    answered = [a for a in await attempts(session, message_id) if a.id == attempt_id]
+    assert [(a.outcome, a.latency_ms) for a in answered] == [("accepted", 61000)]
