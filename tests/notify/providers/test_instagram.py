@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from notify.providers.base import Button, Channel, Delivery, OutcomeKind, ReceiptRejectedError, Rendered
@@ -15,15 +14,12 @@ from tests.notify.fakes.http import Fault
 from tests.notify.fakes.instagram import FakeInstagram
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
+
+    import httpx
 
 SHOPPER = "1092310252982105"
 TRACKING = Button(name="배송 조회", url="https://trace.cjlogistics.example/track?no=612345678901")
-
-
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    """These tests need no database or Redis: the suite's reset is replaced by nothing."""
 
 
 @pytest.fixture
@@ -31,12 +27,6 @@ def instagram() -> Iterator[FakeInstagram]:
     with FakeInstagram() as fake:
         fake.hang_seconds = 2.0
         yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.5)) as client:
-        yield client
 
 
 @pytest.fixture

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from notify.providers.limits import cut_text, utf8_size, utf16_size
-
-
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    """These tests need no database or Redis: the suite's reset is replaced by nothing."""
 
 
 def test_a_text_that_fits_is_left_alone() -> None:

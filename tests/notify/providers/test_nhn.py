@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from notify.providers.base import Channel, Delivery, OutcomeKind, ReceiptRejectedError, Rendered
@@ -17,7 +16,9 @@ from tests.notify.fakes.http import Fault
 from tests.notify.fakes.nhn import FakeNhnCloud
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
+
+    import httpx
 
 SHOPPER = "+821012345678"
 SHIPPING_TEMPLATE = "SHIP01"
@@ -27,22 +28,11 @@ SHIPPING_TEXT = "김지우님, 주문하신 상품의 배송이 시작됐습니�
 SMS_TEXT = "[쇼아] 배송 시작: CJ대한통운 612345678901"
 
 
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    """These tests need no database or Redis: the suite's reset is replaced by nothing."""
-
-
 @pytest.fixture
 def nhn() -> Iterator[FakeNhnCloud]:
     with FakeNhnCloud(templates={SHIPPING_TEMPLATE: SHIPPING}) as fake:
         fake.hang_seconds = 2.0
         yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.5)) as client:
-        yield client
 
 
 def make_provider(nhn: FakeNhnCloud, http: httpx.AsyncClient, **changes: object) -> NhnCloudProvider:

@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from notify.providers.base import Button, Channel, Delivery, OutcomeKind, ReceiptRejectedError, Rendered
@@ -20,7 +19,9 @@ from tests.notify.fakes.http import Fault
 from tests.notify.fakes.solapi import SEND_PATH, FakeSolapi
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
+
+    import httpx
 
 SHOPPER = "+821012345678"
 FROM_NUMBER = "029302266"
@@ -36,22 +37,11 @@ AUTHORIZATION = re.compile(
 )
 
 
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    """These tests need no database or Redis: the suite's reset is replaced by nothing."""
-
-
 @pytest.fixture
 def solapi() -> Iterator[FakeSolapi]:
     with FakeSolapi(sender_numbers={FROM_NUMBER}, templates={SHIPPING_TEMPLATE: SHIPPING}) as fake:
         fake.hang_seconds = 2.0
         yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.5)) as client:
-        yield client
 
 
 def make_provider(solapi: FakeSolapi, http: httpx.AsyncClient, **changes: object) -> SolapiProvider:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from notify.providers.base import Button, Channel, Delivery, OutcomeKind, Rendered
@@ -14,16 +13,13 @@ from tests.notify.fakes.http import Fault
 from tests.notify.fakes.talktalk import EVENT_PATH, FakeTalkTalk
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
+
+    import httpx
 
 SHOPPER = "al-2eGuGr5WQOnco1_V-FQ"
 TRACKING = Button(name="배송 조회", url="https://trace.cjlogistics.example/track?no=612345678901")
 TEXT = "상품 배송이 시작됐습니다.\nCJ대한통운 612345678901"
-
-
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    """These tests need no database or Redis: the suite's reset is replaced by nothing."""
 
 
 @pytest.fixture
@@ -31,12 +27,6 @@ def talktalk() -> Iterator[FakeTalkTalk]:
     with FakeTalkTalk() as fake:
         fake.hang_seconds = 2.0
         yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.5)) as client:
-        yield client
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from notify.providers.transport import exchange_failed, retry_after_seconds
 NOW = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def clean_state() -> None:
-    """These tests need no database or Redis: the suite's reset is replaced by nothing."""
-
-
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [
