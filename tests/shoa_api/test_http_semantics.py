@@ -3,8 +3,6 @@ and nothing a client sends can forge or recolour an operator's console log."""
 
 from __future__ import annotations
 
-import io
-import logging
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,8 +10,10 @@ import pytest
 from shoa_api.observability import ConsoleFormatter
 from tests.catalog.test_sync import _mall
 from tests.shoa_api.test_auth import PASSWORD, bearer, signup
+from tests.shoa_api.test_observability import shoa_log
 
 if TYPE_CHECKING:
+    import io
     from collections.abc import Iterator
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,15 +90,8 @@ async def test_answers_with_tokens_or_personal_data_are_never_stored(client: Sho
 
 @pytest.fixture
 def console_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(ConsoleFormatter())
-    logger = logging.getLogger("shoa")
-    logger.addHandler(handler)
-    previous, logger.level = logger.level, logging.INFO
-    yield stream
-    logger.removeHandler(handler)
-    logger.level = previous
+    with shoa_log(ConsoleFormatter()) as stream:
+        yield stream
 
 
 async def test_a_url_cannot_forge_a_console_log_line_or_write_terminal_escapes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -18,17 +19,26 @@ if TYPE_CHECKING:
     from tests.client import ShoaClient
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
+@contextlib.contextmanager
+def shoa_log(formatter: logging.Formatter) -> Iterator[io.StringIO]:
+    """What Shoa's loggers write at INFO and above, as ``formatter`` writes it."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(formatter)
     logger = logging.getLogger("shoa")
     logger.addHandler(handler)
     previous, logger.level = logger.level, logging.INFO
-    yield stream
-    logger.removeHandler(handler)
-    logger.level = previous
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.level = previous
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    with shoa_log(JsonFormatter()) as stream:
+        yield stream
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, Any]]:

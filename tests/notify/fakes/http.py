@@ -150,9 +150,9 @@ class FakeProviderServer(abc.ABC):
     def server_error_answer(self, request: Request) -> Answer:
         return Answer.of_json(500, {"message": "Internal server error"})
 
+    @abc.abstractmethod
     def fault_answer(self, kind: str, request: Request) -> Answer:
-        """The answer for one of ``fault_kinds``; the request is not processed."""
-        raise NotImplementedError(kind)
+        """The provider's documented answer for one of its ``fault_kinds``; the request is not processed."""
 
     # -- test controls ---------------------------------------------------------------------------------------
 

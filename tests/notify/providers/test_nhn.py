@@ -3,29 +3,25 @@ deduplicated where NHN can, and delivery receipts trusted only with the webhook'
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 
-from notify.providers.base import Channel, Delivery, OutcomeKind, ReceiptRejectedError, Rendered
+from notify.providers.base import OutcomeKind, ReceiptRejectedError, Rendered
 from notify.providers.nhn import NhnCloudProvider
 from tests.notify.fakes.http import Fault
 from tests.notify.fakes.nhn import FakeNhnCloud
+from tests.notify.providers import kakao_messages
+from tests.notify.providers.kakao_messages import PARAMETERS, SHIPPING, SHIPPING_TEXT, SHOPPER, SMS_TEXT, delivery, sms
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import httpx
 
-SHOPPER = "+821012345678"
 SHIPPING_TEMPLATE = "SHIP01"
-SHIPPING = "#{이름}님, 주문하신 상품의 배송이 시작됐습니다.\n택배사: #{택배사}\n송장번호: #{송장번호}"
-PARAMETERS = {"이름": "김지우", "택배사": "CJ대한통운", "송장번호": "612345678901"}
-SHIPPING_TEXT = "김지우님, 주문하신 상품의 배송이 시작됐습니다.\n택배사: CJ대한통운\n송장번호: 612345678901"
-SMS_TEXT = "[쇼아] 배송 시작: CJ대한통운 612345678901"
 
 
 @pytest.fixture
@@ -57,27 +53,8 @@ def provider(nhn: FakeNhnCloud, http: httpx.AsyncClient) -> NhnCloudProvider:
     return make_provider(nhn, http)
 
 
-def sms(text: str = SMS_TEXT, **changes: object) -> Rendered:
-    fields: dict[str, object] = {"channel": Channel.SMS, "address": SHOPPER, "text": text, "sms_kind": "SMS"}
-    fields.update(changes)
-    return Rendered(**fields)  # type: ignore[arg-type]
-
-
-def alimtalk(*, fallback: Rendered | None = None, **changes: object) -> Rendered:
-    fields: dict[str, object] = {
-        "channel": Channel.ALIMTALK,
-        "address": SHOPPER,
-        "text": SHIPPING_TEXT,
-        "template_code": SHIPPING_TEMPLATE,
-        "template_parameters": PARAMETERS,
-        "fallback": fallback,
-    }
-    fields.update(changes)
-    return Rendered(**fields)  # type: ignore[arg-type]
-
-
-def delivery(rendered: Rendered, *, key: str = "order-1001:shipping_started:alimtalk", attempt: int = 1) -> Delivery:
-    return Delivery(message_id=uuid.uuid4(), idempotency_key=key, rendered=rendered, attempt=attempt)
+def alimtalk(**changes: object) -> Rendered:
+    return kakao_messages.alimtalk(str(changes.pop("template_code", SHIPPING_TEMPLATE)), **changes)
 
 
 # -- AlimTalk: what goes on the wire ---------------------------------------------------------------------------

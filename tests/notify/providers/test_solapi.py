@@ -6,30 +6,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
-from notify.providers.base import Button, Channel, Delivery, OutcomeKind, ReceiptRejectedError, Rendered
+from notify.providers.base import Button, OutcomeKind, ReceiptRejectedError, Rendered
 from notify.providers.solapi import SolapiProvider, authorization
 from tests.notify.fakes.http import Fault
 from tests.notify.fakes.solapi import SEND_PATH, FakeSolapi
+from tests.notify.providers import kakao_messages
+from tests.notify.providers.kakao_messages import SHIPPING, SHIPPING_TEXT, SHOPPER, SMS_TEXT, delivery, sms
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import httpx
 
-SHOPPER = "+821012345678"
 FROM_NUMBER = "029302266"
 SHIPPING_TEMPLATE = "KA01TP2301260109382045fWJtLZUIab"
-SHIPPING = "#{이름}님, 주문하신 상품의 배송이 시작됐습니다.\n택배사: #{택배사}\n송장번호: #{송장번호}"
-PARAMETERS = {"이름": "김지우", "택배사": "CJ대한통운", "송장번호": "612345678901"}
-SHIPPING_TEXT = "김지우님, 주문하신 상품의 배송이 시작됐습니다.\n택배사: CJ대한통운\n송장번호: 612345678901"
-SMS_TEXT = "[쇼아] 배송 시작: CJ대한통운 612345678901"
 TRACKING = Button(name="배송 조회", url="https://trace.example.com/612345678901")
 AUTHORIZATION = re.compile(
     r"HMAC-SHA256 apiKey=(?P<key>[^,]+), date=(?P<date>[^,]+), salt=(?P<salt>[^,]+), "
@@ -63,27 +59,8 @@ def provider(solapi: FakeSolapi, http: httpx.AsyncClient) -> SolapiProvider:
     return make_provider(solapi, http)
 
 
-def sms(text: str = SMS_TEXT, **changes: object) -> Rendered:
-    fields: dict[str, object] = {"channel": Channel.SMS, "address": SHOPPER, "text": text, "sms_kind": "SMS"}
-    fields.update(changes)
-    return Rendered(**fields)  # type: ignore[arg-type]
-
-
-def alimtalk(*, fallback: Rendered | None = None, **changes: object) -> Rendered:
-    fields: dict[str, object] = {
-        "channel": Channel.ALIMTALK,
-        "address": SHOPPER,
-        "text": SHIPPING_TEXT,
-        "template_code": SHIPPING_TEMPLATE,
-        "template_parameters": PARAMETERS,
-        "fallback": fallback,
-    }
-    fields.update(changes)
-    return Rendered(**fields)  # type: ignore[arg-type]
-
-
-def delivery(rendered: Rendered, *, key: str = "order-1001:shipping_started:alimtalk", attempt: int = 1) -> Delivery:
-    return Delivery(message_id=uuid.uuid4(), idempotency_key=key, rendered=rendered, attempt=attempt)
+def alimtalk(**changes: object) -> Rendered:
+    return kakao_messages.alimtalk(str(changes.pop("template_code", SHIPPING_TEMPLATE)), **changes)
 
 
 # -- what goes on the wire -----------------------------------------------------------------------------------
