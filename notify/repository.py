@@ -21,7 +21,7 @@ from notify.errors import InvalidCursorError
 from notify.models import Attempt, AttemptOutcome, Message, MessageStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection, Mapping, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,91 +141,139 @@ async def claim_due(
     ]
 
 
-async def update_claimed(session: AsyncSession, claim: Claim, values: Mapping[str, Any]) -> bool:
-    """Change a claimed message, if the claim is still ``claim``'s (not expired and taken by another worker)."""
-    updated = await session.scalar(
+@dataclass(frozen=True, kw_only=True)
+class Intent:
+    """A call about to be made: the claimed message, the provider and channel, and the text it will carry."""
+
+    claim: Claim
+    provider: str
+    channel: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    """A claimed message's next state, and (when a call was made) its attempt's outcome."""
+
+    claim: Claim
+    message: Mapping[str, Any]
+    attempt_id: int | None = None
+    attempt: Mapping[str, Any] | None = None
+
+
+ATTEMPT_RESULT_COLUMNS = ("outcome", "http_status", "result_code", "latency_ms", "provider_message_id", "detail")
+"""What a call's outcome fills in on its ``pending`` attempt."""
+
+
+async def write_intents(
+    session: AsyncSession, intents: Sequence[Intent], *, now: datetime.datetime
+) -> dict[uuid.UUID, int]:
+    """Record, before the providers are called, that they are about to be: a ``pending`` attempt per call, and
+    the call counted on its message. Only for the messages whose claim is still ours: the attempt ids by message
+    id (a message left out was taken over by another worker and must not be sent).
+
+    One statement for the whole batch: the messages' update (from a ``VALUES`` list) as a data-modifying CTE,
+    the attempts inserted from what it returned, so an attempt exists exactly when its claim was still ours."""
+    if not intents:
+        return {}
+    rows = _values(
+        "intent",
+        [("message_id", _messages.c.id), ("held_token", _messages.c.claim_token), ("provider", _attempts.c.provider),
+         ("channel", _attempts.c.channel), ("text", _messages.c.text), ("delivery_key", _attempts.c.delivery_key)],
+        [(i.claim.id, i.claim.claim_token, i.provider, i.channel, i.text, i.claim.delivery_key) for i in intents],
+    )  # fmt: skip
+    claimed = (
         sa.update(_messages)
         .where(
-            _messages.c.id == claim.id,
-            _messages.c.claim_token == claim.claim_token,
+            _messages.c.id == rows.c.message_id,
+            _messages.c.claim_token == rows.c.held_token,
             _messages.c.status == MessageStatus.SENDING.value,
         )
-        .values(dict(values))
-        .returning(_messages.c.id)
-    )
-    return updated is not None
-
-
-async def write_intent(
-    session: AsyncSession,
-    claim: Claim,
-    *,
-    provider: str,
-    channel: str,
-    text: str,
-    now: datetime.datetime,
-) -> int | None:
-    """Record, before calling the provider, that it is about to be called: a ``pending`` attempt, and the call
-    counted on the message. None (and nothing written) when the claim is no longer ours.
-
-    One statement (the message's update as a data-modifying CTE, the attempt inserted from what it returned):
-    the attempt exists exactly when the claim was still ours."""
-    claimed = (
-        _claimed_update(
-            claim,
-            {
-                "provider": provider,
-                "text": text,
-                "attempts": _messages.c.attempts + 1,
-                "channel_attempts": _messages.c.channel_attempts + 1,
-                "channel_started_at": sa.func.coalesce(_messages.c.channel_started_at, now),
-                "updated_at": now,
-            },
+        .values(
+            provider=rows.c.provider,
+            text=rows.c.text,
+            attempts=_messages.c.attempts + 1,
+            channel_attempts=_messages.c.channel_attempts + 1,
+            channel_started_at=sa.func.coalesce(_messages.c.channel_started_at, now),
+            updated_at=now,
         )
-        .returning(_messages.c.id)
+        .returning(_messages.c.id, rows.c.provider, rows.c.channel, rows.c.delivery_key)
         .cte("claimed")
     )
-    values = {
-        "attempted_at": now,
-        "provider": provider,
-        "channel": channel,
-        "delivery_key": claim.delivery_key,
-        "outcome": AttemptOutcome.PENDING.value,
-    }
-    columns = [sa.literal(value, type_=_attempts.c[name].type).label(name) for name, value in values.items()]
-    attempt_id: int | None = await session.scalar(
+    inserted = await session.execute(
         sa.insert(_attempts)
-        .from_select(["message_id", *values], sa.select(claimed.c.id, *columns))
-        .returning(_attempts.c.id)
-    )
-    return attempt_id
-
-
-async def complete_claimed(
-    session: AsyncSession, claim: Claim, attempt_id: int, attempt: Mapping[str, Any], message: Mapping[str, Any]
-) -> bool:
-    """Record a call's outcome on its attempt, whoever holds the claim now, and the message's next state if the
-    claim is still ours (whether it was): one statement, the message's update as a data-modifying CTE."""
-    claimed = _claimed_update(claim, message).returning(_messages.c.id).cte("claimed")
-    updated: int | None = await session.scalar(
-        sa.update(_attempts)
-        .where(_attempts.c.id == attempt_id)
-        .values(dict(attempt))
-        .returning(sa.select(sa.func.count()).select_from(claimed).scalar_subquery())
-    )
-    return bool(updated)
-
-
-def _claimed_update(claim: Claim, values: Mapping[str, Any]) -> sa.Update:
-    return (
-        sa.update(_messages)
-        .where(
-            _messages.c.id == claim.id,
-            _messages.c.claim_token == claim.claim_token,
-            _messages.c.status == MessageStatus.SENDING.value,
+        .from_select(
+            ["message_id", "provider", "channel", "delivery_key", "attempted_at", "outcome"],
+            sa.select(
+                claimed.c.id,
+                claimed.c.provider,
+                claimed.c.channel,
+                claimed.c.delivery_key,
+                sa.literal(now, type_=_attempts.c.attempted_at.type),
+                sa.literal(AttemptOutcome.PENDING.value, type_=_attempts.c.outcome.type),
+            ),
         )
-        .values(dict(values))
+        .returning(_attempts.c.message_id, _attempts.c.id)
     )
+    return {row.message_id: row.id for row in inserted}
+
+
+async def apply_changes(session: AsyncSession, changes: Sequence[Change]) -> set[uuid.UUID]:
+    """Record the calls' outcomes on their attempts, whoever holds the claims now, and each message's next
+    state where the claim is still ours; the ids of the messages whose claim was (the others were taken over
+    after their lease ran out, and the answers are kept only on the attempts).
+
+    A statement for the attempts and one per shape of change (an acceptance, a retry, a fallback…) for the
+    messages, each over a ``VALUES`` list: a batch costs a handful of statements, not two per message."""
+    answered = [change for change in changes if change.attempt_id is not None and change.attempt is not None]
+    if answered:
+        results = _values(
+            "result",
+            [("attempt_id", _attempts.c.id), *((name, _attempts.c[name]) for name in ATTEMPT_RESULT_COLUMNS)],
+            [
+                (change.attempt_id, *(change.attempt.get(name) for name in ATTEMPT_RESULT_COLUMNS))  # type: ignore[union-attr]
+                for change in answered
+            ],
+        )
+        await session.execute(
+            sa.update(_attempts)
+            .where(_attempts.c.id == results.c.attempt_id)
+            .values({name: sa.cast(results.c[name], _attempts.c[name].type) for name in ATTEMPT_RESULT_COLUMNS})
+        )
+    shapes: dict[tuple[str, ...], list[Change]] = {}
+    for change in changes:
+        shapes.setdefault(tuple(sorted(change.message)), []).append(change)
+    still_ours: set[uuid.UUID] = set()
+    for columns, same_shape in shapes.items():
+        rows = _values(
+            "next_state",
+            [
+                ("message_id", _messages.c.id),
+                ("held_token", _messages.c.claim_token),
+                *((name, _messages.c[name]) for name in columns),
+            ],
+            [(c.claim.id, c.claim.claim_token, *(c.message[name] for name in columns)) for c in same_shape],
+        )
+        updated = await session.scalars(
+            sa.update(_messages)
+            .where(
+                _messages.c.id == rows.c.message_id,
+                _messages.c.claim_token == rows.c.held_token,
+                _messages.c.status == MessageStatus.SENDING.value,
+            )
+            .values({name: sa.cast(rows.c[name], _messages.c[name].type) for name in columns})
+            .returning(_messages.c.id)
+        )
+        still_ours.update(updated)
+    return still_ours
+
+
+def _values(name: str, columns: Sequence[tuple[str, sa.Column[Any]]], rows: Sequence[tuple[Any, ...]]) -> sa.Values:
+    """A ``VALUES`` list whose columns are typed as the table columns they match, so that every bound value is
+    cast as its column is. (A ``None`` is written as a bare ``NULL``, of type text to PostgreSQL when a whole
+    column is empty: whoever sets a column from one casts it to its column's type.)"""
+    typed = [sa.column(label, column.type) for label, column in columns]
+    return sa.values(*typed, name=name).data(list(rows))
 
 
 async def add_receipt(session: AsyncSession, message: Message, values: Mapping[str, Any]) -> None:

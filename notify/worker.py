@@ -1,11 +1,12 @@
 """The dispatcher: claims due messages, calls each channel's provider once per attempt, records every call.
 
-One turn (``shoa_api.worker`` runs it every second) claims small batches (:func:`notify.repository.claim_due`:
-``FOR UPDATE SKIP LOCKED``, a lease, so several workers run side by side) and sends a batch's messages
-concurrently. Each call is written down before it is made (a ``pending`` attempt, in its own transaction) and
-completed after it, with the message's next state, in another; both only while the claim is still this
-worker's. Between the two a crash leaves the attempt ``pending``: the next claim marks it ``unknown``, and the
-message is sent again only where that cannot reach the shopper twice (:mod:`notify.delivery`).
+One turn (``shoa_api.worker`` runs it every second, and again at once after a busy one) claims small batches
+(:func:`notify.repository.claim_due`: ``FOR UPDATE SKIP LOCKED``, a lease, so several workers run side by side)
+and sends a batch's messages concurrently. The batch's calls are written down before they are made (``pending``
+attempts, one transaction for the batch) and completed after them, with each message's next state, in another;
+both only where the claim is still this worker's. Between the two a crash leaves the attempts ``pending``: the
+next claim marks them ``unknown``, and a message is sent again only where that cannot reach the shopper twice
+(:mod:`notify.delivery`).
 
 A provider that answers 429 with ``Retry-After`` is left alone for that long: its channels' messages are not
 claimed meanwhile, so a storm of 429s slows the worker down instead of burning through retries.
@@ -17,6 +18,7 @@ import asyncio
 import datetime
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from notify import repository
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from notify.delivery import Providers, RetryPolicy
-    from notify.providers.base import MessagingProvider
+    from notify.providers.base import MessagingProvider, Rendered
     from notify.rendering import Templates
     from notify.repository import Claim
 
@@ -68,91 +70,146 @@ class Dispatcher:
         self._paused_until: dict[str, datetime.datetime] = {}
 
     async def run(self, session_maker: async_sessionmaker[AsyncSession], *, seconds: float = RUN_SECONDS) -> int:
-        """Send batches until none is due (a fallback queued meanwhile goes out in the same turn) or ``seconds``
-        have passed; how many were claimed."""
-        deadline = time.monotonic() + seconds
-        total = 0
-        while True:
-            claimed = await self.dispatch_batch(session_maker)
-            total += claimed
-            if not claimed or time.monotonic() >= deadline:
-                return total
+        """Send until nothing is due (a fallback queued meanwhile goes out in the same turn) or ``seconds`` have
+        passed, then finish the calls in flight; how many messages were claimed.
 
-    async def dispatch_batch(self, session_maker: async_sessionmaker[AsyncSession]) -> int:
+        Up to ``batch_size`` calls are in flight at a time, and kept there: whenever half of them have answered,
+        as many messages are claimed as there is room for. Calls that answer together are recorded together."""
+        deadline = time.monotonic() + seconds
+        refill_at = max(1, self.batch_size // 2)
+        calls: set[asyncio.Task[repository.Change]] = set()
+        total = 0
+        more_due = True
+        try:
+            while True:
+                room = self.batch_size - len(calls)
+                if more_due and room >= refill_at and time.monotonic() < deadline:
+                    claimed, started = await self._start_calls(session_maker, limit=room)
+                    calls |= started
+                    total += claimed
+                    more_due = claimed == room
+                    if not calls and more_due:
+                        continue  # all of them were settled without a call: claim again
+                if not calls:
+                    return total
+                done, calls = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+                await self._record(session_maker, [call.result() for call in done])
+                more_due = True  # an outcome may have queued a fallback, due at once
+        finally:
+            if calls:
+                # Recording failed (the database is gone): the calls end on their own, their claims run out,
+                # and whoever claims the messages next finds their attempts pending and treats them as in doubt.
+                await asyncio.gather(*calls, return_exceptions=True)
+
+    async def _start_calls(
+        self, session_maker: async_sessionmaker[AsyncSession], *, limit: int
+    ) -> tuple[int, set[asyncio.Task[repository.Change]]]:
+        """Claim up to ``limit`` messages, write down every call about to be made (one transaction, whatever
+        their number) and start them: how many were claimed, and the calls, each ending in its message's change."""
         now = self._clock()
         paused = {name for name, until in self._paused_until.items() if until > now}
         skip = {channel.value for name in paused for channel in self.providers.channels_of(name)}
         lease_until = now + datetime.timedelta(seconds=self.policy.lease_seconds)
         async with session_maker() as session, session.begin():
             claims = await repository.claim_due(
-                session, now=now, lease_until=lease_until, limit=self.batch_size, skip_channels=skip
+                session, now=now, lease_until=lease_until, limit=limit, skip_channels=skip
             )
-        results = await asyncio.gather(
-            *(self._deliver(session_maker, claim) for claim in claims), return_exceptions=True
-        )
-        for claim, result in zip(claims, results, strict=True):
-            if isinstance(result, BaseException):
-                # The database failed while recording: the claim runs out and the next worker takes it over.
-                logger.error("message %s: not recorded (%s)", claim.id, result, exc_info=result)
-        return len(claims)
-
-    async def _deliver(self, session_maker: async_sessionmaker[AsyncSession], claim: Claim) -> None:
-        stop = Stop.from_json(claim.route[0])
-        provider = self.providers.for_channel(stop.channel)
-        now = self._clock()
-        if claim.doubted_provider is not None and not may_resend_after_doubt(
-            provider.name,
-            stop.channel,
-            doubted_provider=claim.doubted_provider,
-            channel_started_at=claim.channel_started_at,
-            now=now,
-        ):
-            logger.warning("message %s: dead-lettered in doubt after a lost answer", claim.id)
-            error = IN_DOUBT.format(provider=claim.doubted_provider)
-            await self._update(session_maker, claim, {"status": MessageStatus.DEAD.value, "last_error": error})
-            return
-        if (until := self._paused_until.get(provider.name)) is not None and until > now:
-            await self._update(session_maker, claim, {"status": MessageStatus.QUEUED.value, "next_attempt_at": until})
-            return
-        try:
-            rendered = self.templates.render(
-                claim.event,
-                locale=claim.locale,  # type: ignore[arg-type]
-                parameters=claim.parameters,
-                channel=stop.channel,
-                address=stop.address,
-            )
-        except (KeyError, NotifyError) as exc:
-            # A template changed under a queued message (an event removed, a variable added): it cannot be sent
-            # as it was enqueued, and trying again would not change that.
-            error = f"its template no longer renders with the parameters it was enqueued with ({exc!r})"
-            logger.error("message %s: %s", claim.id, error)
-            await self._update(session_maker, claim, {"status": MessageStatus.FAILED.value, "last_error": error})
-            return
+        if not claims:
+            return 0, set()
+        sends, settled = self._prepare(claims, now)
         async with session_maker() as session, session.begin():
-            attempt_id = await repository.write_intent(
-                session, claim, provider=provider.name, channel=stop.channel.value, text=rendered.text, now=now
-            )
-        if attempt_id is None:
-            logger.info("message %s: claim lost to another worker before sending", claim.id)
-            return
+            if settled:
+                await repository.apply_changes(session, settled)
+            attempt_ids = await repository.write_intents(
+                session,
+                [
+                    repository.Intent(
+                        claim=send.claim, provider=send.provider.name, channel=send.stop.channel.value,
+                        text=send.rendered.text,
+                    )
+                    for send in sends
+                ],
+                now=now,
+            )  # fmt: skip
+        started: set[asyncio.Task[repository.Change]] = set()
+        for send in sends:
+            if (attempt_id := attempt_ids.get(send.claim.id)) is None:
+                logger.info("message %s: claim lost to another worker before sending", send.claim.id)
+                continue
+            started.add(asyncio.create_task(self._send(send, attempt_id, called_at=now)))
+        return len(claims), started
+
+    async def _send(self, send: _Send, attempt_id: int, *, called_at: datetime.datetime) -> repository.Change:
+        """Make the call; the change that records its outcome and the message's next state."""
         delivery = Delivery(
-            message_id=claim.id,
-            idempotency_key=claim.delivery_key,
-            rendered=rendered,
-            attempt=claim.channel_attempts + 1,
+            message_id=send.claim.id,
+            idempotency_key=send.claim.delivery_key,
+            rendered=send.rendered,
+            attempt=send.claim.channel_attempts + 1,
         )
         started = time.perf_counter()
-        outcome = await self._call(provider, delivery)
+        outcome = await self._call(send.provider, delivery)
         latency_ms = round((time.perf_counter() - started) * 1000)
-        channel_started_at = claim.channel_started_at or now
+        return repository.Change(
+            claim=send.claim,
+            message={**self._next_state(send, outcome, called_at=called_at), "claim_token": None},
+            attempt_id=attempt_id,
+            attempt=_attempt_values(outcome, latency_ms),
+        )
+
+    async def _record(self, session_maker: async_sessionmaker[AsyncSession], changes: list[repository.Change]) -> None:
         async with session_maker() as session, session.begin():
-            changes = self._next_state(claim, provider.name, stop, outcome, channel_started_at=channel_started_at)
-            attempt = _attempt_values(outcome, latency_ms)
-            if not await repository.complete_claimed(
-                session, claim, attempt_id, attempt, {**changes, "claim_token": None}
+            still_ours = await repository.apply_changes(session, changes)
+        for change in changes:
+            if change.claim.id not in still_ours:
+                logger.warning(
+                    "message %s: claim ran out during the call; its answer is kept on the attempt", change.claim.id
+                )
+
+    def _prepare(self, claims: list[Claim], now: datetime.datetime) -> tuple[list[_Send], list[repository.Change]]:
+        """The claims to send now, rendered for their channel; and the changes of those that will not be sent
+        (in doubt where a resend could reach the shopper twice, a provider asked us to wait, a template that no
+        longer renders)."""
+        sends: list[_Send] = []
+        settled: list[repository.Change] = []
+
+        def settle(claim: Claim, values: dict[str, Any]) -> None:
+            settled.append(repository.Change(claim=claim, message={**values, "claim_token": None, "updated_at": now}))
+
+        for claim in claims:
+            stop = Stop.from_json(claim.route[0])
+            provider = self.providers.for_channel(stop.channel)
+            if claim.doubted_provider is not None and not may_resend_after_doubt(
+                provider.name,
+                stop.channel,
+                doubted_provider=claim.doubted_provider,
+                channel_started_at=claim.channel_started_at,
+                now=now,
             ):
-                logger.warning("message %s: claim ran out during the call; its answer is kept on the attempt", claim.id)
+                logger.warning("message %s: dead-lettered in doubt after a lost answer", claim.id)
+                error = IN_DOUBT.format(provider=claim.doubted_provider)
+                settle(claim, {"status": MessageStatus.DEAD.value, "last_error": error})
+                continue
+            if (until := self._paused_until.get(provider.name)) is not None and until > now:
+                settle(claim, {"status": MessageStatus.QUEUED.value, "next_attempt_at": until})
+                continue
+            try:
+                rendered = self.templates.render(
+                    claim.event,
+                    locale=claim.locale,  # type: ignore[arg-type]
+                    parameters=claim.parameters,
+                    channel=stop.channel,
+                    address=stop.address,
+                )
+            except (KeyError, NotifyError) as exc:
+                # A template changed under a queued message (an event removed, a variable added): it cannot be
+                # sent as it was enqueued, and trying again would not change that.
+                error = f"its template no longer renders with the parameters it was enqueued with ({exc!r})"
+                logger.error("message %s: %s", claim.id, error)
+                settle(claim, {"status": MessageStatus.FAILED.value, "last_error": error})
+                continue
+            sends.append(_Send(claim=claim, provider=provider, stop=stop, rendered=rendered))
+        return sends, settled
 
     async def _call(self, provider: MessagingProvider, delivery: Delivery) -> Outcome | None:
         """The provider's outcome; None when the adapter raised or hung (its request may have gone out)."""
@@ -163,9 +220,11 @@ class Dispatcher:
             logger.exception("message %s: the %s adapter failed", delivery.message_id, provider.name)
             return None
 
-    def _next_state(
-        self, claim: Claim, provider: str, stop: Stop, outcome: Outcome | None, *, channel_started_at: datetime.datetime
-    ) -> dict[str, Any]:
+    def _next_state(self, send: _Send, outcome: Outcome | None, *, called_at: datetime.datetime) -> dict[str, Any]:
+        """The message's next state after a call made at ``called_at``: accepted, on to its next channel, tried
+        again later, or dead."""
+        claim, provider, stop = send.claim, send.provider.name, send.stop
+        channel_started_at = claim.channel_started_at or called_at
         now = self._clock()
         attempts = claim.channel_attempts + 1
         if outcome is not None and outcome.kind is OutcomeKind.ACCEPTED:
@@ -219,13 +278,13 @@ class Dispatcher:
             **doubt,
         }
 
-    async def _update(
-        self, session_maker: async_sessionmaker[AsyncSession], claim: Claim, values: dict[str, Any]
-    ) -> None:
-        async with session_maker() as session, session.begin():
-            await repository.update_claimed(
-                session, claim, {**values, "claim_token": None, "updated_at": self._clock()}
-            )
+
+@dataclass(frozen=True, kw_only=True)
+class _Send:
+    claim: Claim
+    provider: MessagingProvider
+    stop: Stop
+    rendered: Rendered
 
 
 def _attempt_values(outcome: Outcome | None, latency_ms: int) -> dict[str, Any]:

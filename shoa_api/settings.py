@@ -213,7 +213,8 @@ class NotifySettings(_Area, frozen=True, kw_only=True):
     lease_seconds: float = 60.0
     """How long a worker's claim on a message lasts: a crashed worker's messages are taken over after it."""
     batch_size: int = 10
-    """Messages claimed, and sent concurrently, at a time by one worker."""
+    """Calls one worker keeps in flight: it claims as many messages as there is room for whenever half of them
+    have answered."""
     sandbox_refuse: str | None = None
     """Comma-separated addresses the sandbox refuses for good, to watch a fallback: ``+821012345678`` on every
     channel, ``alimtalk:+821012345678`` on one."""

@@ -77,7 +77,8 @@ class Job:
     name: str
     every: float
     """Seconds between the end of one run and the start of the next."""
-    run: Callable[[WorkerContext], Awaitable[None]]
+    run: Callable[[WorkerContext], Awaitable[bool | None]]
+    """One run; ``True`` when it stopped with work left (it is due again at once instead of after ``every``)."""
     backs_off: bool = True
     """Whether failures in a row space its tries out; the heartbeat's do not."""
 
@@ -115,17 +116,18 @@ def search_indexing_job() -> Job:
     """Every second: the search outbox's pending rows, sent to the search engine."""
     indexing = SearchIndexing()
 
-    async def index_search_outbox(context: WorkerContext) -> None:
-        await indexing.run(context.session_maker, context.search_engine)
+    async def index_search_outbox(context: WorkerContext) -> bool:
+        return await indexing.run(context.session_maker, context.search_engine)
 
     return Job(name="search-indexing", every=1.0, run=index_search_outbox)
 
 
 def notify_dispatch_job() -> Job:
-    """Every second: the messaging outbox's due messages, sent through their channels' providers."""
+    """Every second: the messaging outbox's due messages, sent through their channels' providers; at once again
+    after a run that sent something, so that a busy outbox is sent without a pause."""
 
-    async def dispatch_messages(context: WorkerContext) -> None:
-        await context.dispatcher.run(context.session_maker)
+    async def dispatch_messages(context: WorkerContext) -> bool:
+        return await context.dispatcher.run(context.session_maker) > 0
 
     return Job(name="notify-dispatch", every=1.0, run=dispatch_messages)
 
@@ -201,7 +203,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
 async def _run_once(schedule: _Schedule, context: WorkerContext, *, now: Callable[[], float]) -> bool:
     """Run the job and set when it is due next; whether it succeeded after failing."""
     try:
-        await schedule.job.run(context)
+        more = await schedule.job.run(context)
     except Exception:
         schedule.failures += 1
         wait = schedule.job.retry_after(schedule.failures)
@@ -212,7 +214,7 @@ async def _run_once(schedule: _Schedule, context: WorkerContext, *, now: Callabl
     if recovered:
         logger.info("job %s works again after %d failures", schedule.job.name, schedule.failures)
     schedule.failures = 0
-    schedule.due = now() + schedule.job.every
+    schedule.due = now() + (0.0 if more else schedule.job.every)
     return recovered
 
 

@@ -28,13 +28,14 @@ class SearchIndexing:
     def __init__(self) -> None:
         self._settings_applied = False
 
-    async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: MeilisearchEngine | None) -> None:
+    async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: MeilisearchEngine | None) -> bool:
+        """Index batches until the outbox is empty or ``RUN_SECONDS`` have passed; whether rows may be left."""
         if engine is not None and not self._settings_applied:
             await engine.apply_settings()
             self._settings_applied = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RUN_SECONDS
-        while (
-            await index_pending(session_maker, engine, batch_size=BATCH_SIZE) == BATCH_SIZE and loop.time() < deadline
-        ):
-            pass
+        while await index_pending(session_maker, engine, batch_size=BATCH_SIZE) == BATCH_SIZE:
+            if loop.time() >= deadline:
+                return True
+        return False

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from notify import repository, service
 from notify.delivery import RetryPolicy
 from notify.models import Attempt, Message
-from notify.providers.base import Channel, Outcome, OutcomeKind
+from notify.providers.base import Channel, Delivery, Outcome, OutcomeKind
 from notify.schemas import Recipient
 from shoa_kernel.clock import utc_now
 from tests.notify.builders import (
@@ -306,6 +306,37 @@ async def test_two_dispatchers_side_by_side_send_each_message_once(engine: Async
     assert len(set(sent)) == len(sent)
 
 
+async def test_a_slow_call_does_not_hold_back_the_messages_behind_it(
+    engine: AsyncEngine, session: AsyncSession
+) -> None:
+    """Calls are kept in flight as others answer: one provider call that hangs does not stop the outbox behind it
+    (nothing waits for a whole batch to answer)."""
+    slow_id, *others = [await enqueue(session) for _ in range(12)]
+    release = asyncio.Event()
+
+    class OneSlowCall(ScriptedProvider):
+        async def send(self, delivery: Delivery) -> Outcome:
+            if delivery.message_id == slow_id:
+                await release.wait()
+            return await super().send(delivery)
+
+    provider = OneSlowCall("sandbox-like", set(Channel))
+    worker = asyncio.create_task(dispatcher(every_channel(provider), batch_size=4).run(sessions(engine)))
+
+    async def the_others_accepted() -> bool:
+        query = sa.select(sa.func.count()).where(Message.id.in_(others), Message.status == "accepted")
+        return await session.scalar(query) == len(others)
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while not await the_others_accepted():
+        assert asyncio.get_running_loop().time() < deadline, "the messages behind the slow call waited for it"
+        await asyncio.sleep(0.05)
+    assert (await stored(session, slow_id)).status == "sending"
+    release.set()
+    assert await worker == 12
+    assert (await stored(session, slow_id)).status == "accepted"
+
+
 async def test_a_failed_message_retried_by_an_operator_goes_out_as_a_new_message(
     engine: AsyncEngine, session: AsyncSession
 ) -> None:
@@ -349,21 +380,19 @@ async def test_an_answer_that_comes_after_the_claim_ran_out_is_kept_but_changes_
     now = utc_now()
     async with sessions(engine)() as first, first.begin():
         (claim,) = await repository.claim_due(first, now=now, lease_until=now, limit=1)
-        attempt_id = await repository.write_intent(
-            first, claim, provider="sandbox", channel="alimtalk", text="…", now=now
-        )
-    assert attempt_id is not None
+        intent = repository.Intent(claim=claim, provider="sandbox", channel="alimtalk", text="…")
+        (attempt_id,) = (await repository.write_intents(first, [intent], now=now)).values()
     later = now + datetime.timedelta(seconds=1)
     async with sessions(engine)() as second, second.begin():
         (taken_over,) = await repository.claim_due(second, now=later, lease_until=later, limit=1)
     assert taken_over.claim_token != claim.claim_token
 
     async with sessions(engine)() as first, first.begin():
-        still_ours = await repository.complete_claimed(
-            first, claim, attempt_id, {"outcome": "accepted", "latency_ms": 61000}, {"status": "accepted"}
-        )
+        answer = {"outcome": "accepted", "latency_ms": 61000, "detail": ""}
+        change = repository.Change(claim=claim, message={"status": "accepted"}, attempt_id=attempt_id, attempt=answer)
+        still_ours = await repository.apply_changes(first, [change])
 
-    assert still_ours is False
+    assert still_ours == set()
     message = await stored(session, message_id)
     assert (message.status, message.claim_token) == ("sending", taken_over.claim_token)
     answered = [a for a in await attempts(session, message_id) if a.id == attempt_id]

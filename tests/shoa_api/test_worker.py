@@ -234,3 +234,31 @@ async def test_after_a_redis_outage_the_heartbeat_and_the_jobs_come_back_at_once
     # ...so it beat again within a beat or so of Redis answering, and the job backing off ran right after.
     assert beating_again - up < 1.0
     assert runs[-1] - up < 1.0
+
+
+async def test_a_job_that_stopped_with_work_left_runs_again_at_once(settings: Settings) -> None:
+    """A busy outbox is worked through without the job's interval between its runs; an idle one waits it."""
+    runs: list[float] = []
+    left = 3
+
+    async def busy_then_idle(context: WorkerContext) -> bool:
+        nonlocal left
+        runs.append(time.monotonic())
+        left -= 1
+        return left > 0
+
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_worker(settings, stop=stop, jobs=[Job(name="outbox", every=3600.0, run=busy_then_idle)])
+    )
+    await _wait_for(lambda: _true(len(runs) >= 3))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(worker, 10)
+
+    assert len(runs) == 3  # twice again at once, then its hour
+    assert runs[-1] - runs[0] < 2.0
+
+
+async def _true(value: bool) -> bool:
+    return value
