@@ -30,6 +30,8 @@ class Mall(DefaultBase):
     __table_args__ = (
         sa.CheckConstraint("status IN ('active', 'paused', 'closed')", name="status_known"),
         sa.CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'", name="slug_format"),
+        sa.CheckConstraint("shipping_fee BETWEEN 0 AND 100000", name="shipping_fee_range"),
+        sa.CheckConstraint("free_shipping_threshold IS NULL OR free_shipping_threshold > 0", name="threshold_positive"),
         # Shoppers page through listed malls in 가나다 order: keyset on (name, id).
         sa.Index("ix_malls_listed_name_id", "name", "id", postgresql_where=sa.text("status = 'active'")),
     )
@@ -40,6 +42,10 @@ class Mall(DefaultBase):
     description: Mapped[str] = mapped_column(sa.String(2000), server_default="")
     logo_url: Mapped[str | None] = mapped_column(sa.String(2048))
     status: Mapped[str] = mapped_column(sa.String(16), server_default=MallStatus.ACTIVE.value)
+    shipping_fee: Mapped[int] = mapped_column(sa.Integer, server_default="3000")
+    """What a mall-order costs to ship, in won (the mall's setting; the partner API edits it)."""
+    free_shipping_threshold: Mapped[int | None] = mapped_column(sa.Integer, server_default="50000")
+    """From this many won of the mall's items in one order, shipping is free; ``None``: never free."""
     search_xid: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     """As ``Product.search_xid``: the search follows malls' names and statuses too."""
     search_seq: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")

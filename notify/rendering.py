@@ -94,6 +94,13 @@ class Templates:
     def events(self) -> list[str]:
         return sorted(self._events)
 
+    def alimtalk_template_codes(self) -> frozenset[str]:
+        """Every AlimTalk template code the files name (each event, each locale): what a provider that numbers
+        templates its own way must be told about before it can send them."""
+        return frozenset(
+            text.alimtalk_template_code for template in self._events.values() for text in template.locales.values()
+        )
+
     def template(self, event: str) -> EventTemplate:
         try:
             return self._events[event]

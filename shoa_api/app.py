@@ -52,13 +52,29 @@ from shoa_api.routes.dev import list_sandbox_messages
 from shoa_api.routes.feed import get_feed
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.messages import list_my_messages
+from shoa_api.routes.orders import (
+    CartController,
+    OrderController,
+    dev_authorize_card,
+    dev_deposit,
+    receive_payment_webhook,
+)
 from shoa_api.routes.partner import PartnerController
+from shoa_api.routes.partner_orders import PartnerOrderController
 from shoa_api.routes.search import search_products
 from shoa_api.routes.signals import LikeController, record_events
 from shoa_api.routes.vocabulary import get_catalog_vocabulary
 from shoa_api.routes.webhooks import receive_message_receipts
 from shoa_api.settings import Settings, load_settings
-from shoa_api.wiring import feed_memory_from, meilisearch_engine, messaging_providers, outbox_from, recorder_from
+from shoa_api.wiring import (
+    OrderKit,
+    feed_memory_from,
+    meilisearch_engine,
+    messaging_providers,
+    order_kit,
+    outbox_from,
+    recorder_from,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -94,7 +110,8 @@ def create_app(settings: Settings) -> Litestar:
 
     anonymous_reads = anonymous_read_limiter(settings.rate_limits)
     public_answers = PublicAnswerStore()
-    outbox = outbox_from(Templates.load())  # a broken message template stops the app here
+    templates = Templates.load()  # a broken message template stops the app here
+    outbox = outbox_from(templates)
 
     @contextlib.asynccontextmanager
     async def clients(app: Litestar) -> AsyncIterator[None]:
@@ -112,7 +129,10 @@ def create_app(settings: Settings) -> Litestar:
         app.state.search_engine = search_engine = meilisearch_engine(settings, http) or PostgresSearch()
         app.state.outbox = outbox
         # For delivery reports: each provider verifies its own (the sandbox also reads its table).
-        app.state.messaging = messaging_providers(settings, http=http, session_maker=create_session_maker(engine))
+        app.state.orders = order_kit(settings, outbox=outbox, http=http, session_maker=create_session_maker(engine))
+        app.state.messaging = messaging_providers(
+            settings, http=http, session_maker=create_session_maker(engine), templates=templates
+        )
         logger.info("Shoa API starting: env=%s, search engine=%s", settings.env, settings.search.engine)
         # Everything built so far lives as long as the process: keep it out of the collector's way, so that
         # collections only scan what requests allocate.
@@ -147,9 +167,13 @@ def create_app(settings: Settings) -> Litestar:
             AccountController,
             list_my_messages,
             PartnerController,
+            CartController,
+            OrderController,
+            PartnerOrderController,
             receive_message_receipts,
-            # What the sandbox provider would have sent: a developer's own Shoa only.
-            *([list_sandbox_messages] if settings.env == "development" else []),
+            receive_payment_webhook,
+            # What the sandbox provider would have sent, and the sandbox gateway's payer: a developer's own Shoa only.
+            *([list_sandbox_messages, dev_authorize_card, dev_deposit] if settings.env == "development" else []),
         ],
         plugins=[SQLAlchemyPlugin(config=database)],
         lifespan=[clients],
@@ -161,6 +185,7 @@ def create_app(settings: Settings) -> Litestar:
             "recorder": Provide(_state_recorder, sync_to_thread=False),
             "http": Provide(_state_http, sync_to_thread=False),
             "outbox": Provide(_state_outbox, sync_to_thread=False),
+            "orders": Provide(_state_orders, sync_to_thread=False),
             "messaging": Provide(_state_messaging, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
@@ -218,6 +243,11 @@ def _state_recorder(state: State) -> Recorder:
 def _state_http(state: State) -> httpx.AsyncClient:
     http: httpx.AsyncClient = state.http
     return http
+
+
+def _state_orders(state: State) -> OrderKit:
+    orders: OrderKit = state.orders
+    return orders
 
 
 def _state_outbox(state: State) -> Outbox:

@@ -66,6 +66,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
     if (retry_after := getattr(exc, "retry_after", None)) is not None:
         headers = {"Retry-After": str(retry_after)}
     extra = {"errors": [{"field": exc.field, "source": "body", "message": exc.detail}]} if exc.field else {}
+    extra.update(getattr(exc, "extra", None) or {})  # what a refusal names besides its text (the lines in conflict)
     return problem_response(
         request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **extra
     )

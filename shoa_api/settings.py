@@ -250,7 +250,29 @@ class SolapiSettings(_Area, frozen=True, kw_only=True):
     """The registered sender number."""
     webhook_secret: Secret | None = None
     """The secret set on Solapi's delivery-report webhook; reports without it are refused."""
+    template_ids: str | None = None
+    """Comma-separated ``CODE=SOLAPI_ID`` pairs: for each AlimTalk ``template_code`` of ``notify/templates/``, the
+    id Solapi gave that template when it was registered in its console (``KA01TP…``). Solapi names templates by
+    its own ids, not by ours, so AlimTalk through Solapi needs every code here."""
     base_url: str = "https://api.solapi.com"
+
+    def template_ids_by_code(self) -> dict[str, str]:
+        """``template_ids`` read into Shoa's template code -> Solapi's template id; :class:`SettingsError` when
+        an item is not ``CODE=SOLAPI_ID`` or a code is given twice."""
+        if self.template_ids is None:
+            return {}
+        variable = f"{self.env_prefix}TEMPLATE_IDS"
+        ids: dict[str, str] = {}
+        for item in self.template_ids.split(","):
+            code, _, template_id = (part.strip() for part in item.partition("="))
+            if not code or not template_id or "=" in template_id:
+                msg = f"{variable} is malformed: expected comma-separated CODE=SOLAPI_ID pairs, got {item.strip()!r}"
+                raise SettingsError(msg)
+            if code in ids:
+                msg = f"{variable} is malformed: {code} is given twice"
+                raise SettingsError(msg)
+            ids[code] = template_id
+        return ids
 
 
 class LineMessagingSettings(_Area, frozen=True, kw_only=True):
@@ -279,6 +301,24 @@ class TalkTalkSettings(_Area, frozen=True, kw_only=True):
     base_url: str = "https://gw.talk.naver.com"
 
 
+class OrdersSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_ORDERS_"
+    payment_gateway: Literal["sandbox", "toss"] = "sandbox"
+    """``sandbox`` keeps payments in the database (``POST /dev/payments/…`` plays the payer); ``toss`` needs
+    ``SHOA_ORDERS_TOSS_SECRET_KEY``."""
+    toss_secret_key: Secret | None = None
+    """Toss Payments' secret key (``test_sk_…`` or ``live_sk_…``)."""
+    toss_base_url: str = "https://api.tosspayments.com"
+    deposit_hours: int = 72
+    """How long a virtual account waits for its deposit; the order is cancelled after."""
+    card_minutes: int = 30
+    """How long a card order waits for the app to confirm its payment; cancelled after."""
+    default_bank: str = "신한은행"
+    """Where virtual accounts are opened when the shopper names no bank."""
+    order_url: str = "https://shoa.kr/orders/{number}"
+    """The order's page in the app, as messages link it; ``{number}`` is the order number."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     app: AppSettings
     database: DatabaseSettings
@@ -300,6 +340,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     line_messaging: LineMessagingSettings
     instagram: InstagramSettings
     talktalk: TalkTalkSettings
+    orders: OrdersSettings
 
     @property
     def env(self) -> Environment:
@@ -335,6 +376,7 @@ _AREAS: dict[str, type[_Area]] = {
     "line_messaging": LineMessagingSettings,
     "instagram": InstagramSettings,
     "talktalk": TalkTalkSettings,
+    "orders": OrdersSettings,
 }
 
 
@@ -471,6 +513,20 @@ def _check_consistency(settings: Settings) -> None:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
         raise SettingsError(msg)
     _check_notify(settings)
+    _check_orders(settings.orders)
+
+
+def _check_orders(orders: OrdersSettings) -> None:
+    if orders.payment_gateway == "toss" and orders.toss_secret_key is None:
+        msg = "SHOA_ORDERS_TOSS_SECRET_KEY is missing: SHOA_ORDERS_PAYMENT_GATEWAY=toss confirms payments with it"
+        raise SettingsError(msg)
+    if orders.deposit_hours < 1 or orders.card_minutes < 1:
+        msg = "SHOA_ORDERS_DEPOSIT_HOURS and SHOA_ORDERS_CARD_MINUTES are malformed: both must be at least 1"
+        raise SettingsError(msg)
+    if "{number}" not in orders.order_url:
+        msg = "SHOA_ORDERS_ORDER_URL is malformed: it needs {number} where the order number goes"
+        raise SettingsError(msg)
+    _require_scheme("SHOA_ORDERS_TOSS_BASE_URL", orders.toss_base_url, {"http", "https"})
 
 
 _PROVIDER_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
@@ -478,7 +534,7 @@ _PROVIDER_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
                           "SHOA_NHN_SEND_NO"),
     ("sms", "nhn"): ("SHOA_NHN_SMS_APP_KEY", "SHOA_NHN_SMS_SECRET_KEY", "SHOA_NHN_SEND_NO"),
     ("alimtalk", "solapi"): ("SHOA_SOLAPI_API_KEY", "SHOA_SOLAPI_API_SECRET", "SHOA_SOLAPI_PF_ID",
-                             "SHOA_SOLAPI_FROM_NUMBER"),
+                             "SHOA_SOLAPI_FROM_NUMBER", "SHOA_SOLAPI_TEMPLATE_IDS"),
     ("sms", "solapi"): ("SHOA_SOLAPI_API_KEY", "SHOA_SOLAPI_API_SECRET", "SHOA_SOLAPI_FROM_NUMBER"),
     ("line", "line"): ("SHOA_LINE_MESSAGING_CHANNEL_ACCESS_TOKEN",),
     ("instagram", "instagram"): ("SHOA_INSTAGRAM_ACCESS_TOKEN", "SHOA_INSTAGRAM_IG_USER_ID"),
@@ -506,6 +562,7 @@ def _check_notify(settings: Settings) -> None:
             if getattr(areas[prefix], variable.removeprefix(prefix).lower()) is None:
                 msg = f"{variable} is missing: SHOA_NOTIFY_PROVIDER_{channel.upper()}={provider} sends with it"
                 raise SettingsError(msg)
+    settings.solapi.template_ids_by_code()  # refuses malformed pairs now, whichever provider sends
     for prefix, area in areas.items():
         for name in ("base_url", "alimtalk_base_url", "sms_base_url"):
             if (url := getattr(area, name, None)) is not None:

@@ -8,6 +8,7 @@ from advanced_alchemy.base import orm_registry
 import accounts.models  # noqa: F401 - registers the account tables
 import catalog.models  # noqa: F401 - registers the catalog tables
 import notify.models  # noqa: F401 - registers the messaging tables
+import orders.models  # noqa: F401 - registers the order tables
 import personalization.models  # noqa: F401 - registers the personalization tables
 
 target_metadata = orm_registry.metadata

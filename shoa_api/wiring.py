@@ -7,6 +7,7 @@ the two meet, once per process (the app's lifespan, the worker's start), never a
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from accounts import service as accounts
@@ -26,9 +27,17 @@ from notify.providers.talktalk import TalkTalkProvider
 from notify.schemas import Recipient
 from notify.service import Outbox
 from notify.worker import Dispatcher
+from orders.checkout import CheckoutRules
+from orders.messages import OrderMessages
+from orders.payments.base import PaymentGateway  # noqa: TC001 - Litestar resolves OrderKit's fields at runtime
+from orders.payments.sandbox import SandboxGateway
+from orders.payments.toss import TossPayments
+from orders.service import AfterSaleRules
+from orders.service import Context as OrderContext
 from personalization.events import Recorder
 from personalization.memory import FeedMemory
 from personalization.scores import Decay
+from shoa_api.settings import SettingsError
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -157,11 +166,21 @@ def retry_policy_from(settings: NotifySettings) -> RetryPolicy:
 
 
 def messaging_providers(
-    settings: Settings, *, http: httpx.AsyncClient, session_maker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient,
+    session_maker: async_sessionmaker[AsyncSession],
+    templates: Templates | None = None,
 ) -> Providers:
     """The provider each channel's setting names (``SHOA_NOTIFY_PROVIDER_*``), built once; a provider serving two
-    channels (NHN Cloud or Solapi for AlimTalk and SMS) is one object."""
+    channels (NHN Cloud or Solapi for AlimTalk and SMS) is one object.
+
+    Given the ``templates``, Solapi for AlimTalk is built only when ``SHOA_SOLAPI_TEMPLATE_IDS`` maps every
+    AlimTalk template code they use: :class:`SettingsError` lists the missing ones, so that the process stops at
+    its start rather than sending every such AlimTalk to SMS."""
     notify = settings.notify
+    if templates is not None and notify.provider_alimtalk == "solapi":
+        _require_solapi_template_ids(settings, templates)
     built: dict[str, MessagingProvider] = {}
 
     def provider(name: str) -> MessagingProvider:
@@ -199,7 +218,7 @@ def _build_provider(
         return SolapiProvider(
             http=http, base_url=solapi.base_url, api_key=solapi.api_key or "", api_secret=_reveal(solapi.api_secret),
             pf_id=solapi.pf_id or "", from_number=solapi.from_number or "",
-            webhook_secret=_reveal(solapi.webhook_secret) or None,
+            webhook_secret=_reveal(solapi.webhook_secret) or None, template_ids=solapi.template_ids_by_code(),
         )  # fmt: skip
     if name == "line":
         line = settings.line_messaging
@@ -224,6 +243,16 @@ def _build_provider(
     )
 
 
+def _require_solapi_template_ids(settings: Settings, templates: Templates) -> None:
+    missing = sorted(templates.alimtalk_template_codes() - set(settings.solapi.template_ids_by_code()))
+    if missing:
+        msg = (
+            f"SHOA_SOLAPI_TEMPLATE_IDS is incomplete: SHOA_NOTIFY_PROVIDER_ALIMTALK=solapi needs Solapi's template id "
+            f"for every AlimTalk template code of the message templates; missing {', '.join(missing)}"
+        )
+        raise SettingsError(msg)
+
+
 def _reveal(secret: Secret | None) -> str:
     return secret.reveal() if secret is not None else ""
 
@@ -235,4 +264,38 @@ def dispatcher_from(settings: Settings, *, templates: Templates, providers: Prov
         providers=providers,
         policy=retry_policy_from(settings.notify),
         batch_size=settings.notify.batch_size,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderKit:
+    """What the order routes and the worker's order jobs need, built once per process."""
+
+    gateway: PaymentGateway
+    messages: OrderMessages
+    checkout_rules: CheckoutRules
+    after_sale_rules: AfterSaleRules
+
+    def context(self, now: datetime.datetime | None = None) -> OrderContext:
+        return OrderContext(
+            gateway=self.gateway, messages=self.messages, now=now or utc_now(), rules=self.after_sale_rules
+        )
+
+
+def order_kit(
+    settings: Settings, *, outbox: Outbox, http: httpx.AsyncClient, session_maker: async_sessionmaker[AsyncSession]
+) -> OrderKit:
+    """The payment gateway ``SHOA_ORDERS_PAYMENT_GATEWAY`` names (Toss Payments, or the sandbox in its own table),
+    the messages, and the deadlines."""
+    orders = settings.orders
+    gateway: PaymentGateway
+    if orders.payment_gateway == "toss":
+        gateway = TossPayments(http=http, secret_key=_reveal(orders.toss_secret_key), base_url=orders.toss_base_url)
+    else:
+        gateway = SandboxGateway(session_maker=session_maker)
+    return OrderKit(
+        gateway=gateway,
+        messages=OrderMessages(outbox=outbox, order_url=orders.order_url),
+        checkout_rules=CheckoutRules(deposit_hours=orders.deposit_hours, default_bank=orders.default_bank),
+        after_sale_rules=AfterSaleRules(card_minutes=orders.card_minutes),
     )

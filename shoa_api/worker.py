@@ -34,9 +34,17 @@ from redis.asyncio import Redis
 
 from catalog.search.jobs import SearchIndexing
 from notify.rendering import Templates
+from orders import service as order_service
 from personalization import jobs as feed_jobs
 from shoa_api.database import create_engine, create_session_maker
-from shoa_api.wiring import dispatcher_from, meilisearch_engine, messaging_providers, recorder_from
+from shoa_api.wiring import (
+    dispatcher_from,
+    meilisearch_engine,
+    messaging_providers,
+    order_kit,
+    outbox_from,
+    recorder_from,
+)
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -47,9 +55,13 @@ if TYPE_CHECKING:
     from catalog.search.meilisearch import MeilisearchEngine
     from notify.worker import Dispatcher
     from shoa_api.settings import Settings
+    from shoa_api.wiring import OrderKit
 
 logger = logging.getLogger(__name__)
 
+EXPIRE_BATCH = 20
+"""Unpaid orders one transaction of the deadlines job cancels."""
+CONFIRM_BATCH = 200
 HEARTBEAT_KEY_PREFIX = "shoa:worker:heartbeat:"
 HEARTBEAT_TTL_SECONDS = 30
 HEARTBEAT_EVERY_SECONDS = 10.0
@@ -66,6 +78,8 @@ class WorkerContext:
     http: httpx.AsyncClient
     search_engine: MeilisearchEngine | None
     """The Meilisearch engine when it is the configured one; ``None`` for the PostgreSQL engine."""
+    orders: OrderKit
+    """The payment gateway and the order messages, for the orders' deadlines."""
     dispatcher: Dispatcher
     """Sends the messaging outbox with the providers the settings name (this worker's own: it remembers which
     providers asked it to wait)."""
@@ -109,6 +123,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         score_rollup_job(settings),
         candidates_job(settings),
         notify_dispatch_job(),
+        order_deadlines_job(),
     ]
 
 
@@ -130,6 +145,22 @@ def notify_dispatch_job() -> Job:
         return await context.dispatcher.run(context.session_maker) > 0
 
     return Job(name="notify-dispatch", every=1.0, run=dispatch_messages)
+
+
+def order_deadlines_job() -> Job:
+    """Every 30 s: unpaid orders past their deadline cancelled (their stock given back; a virtual account is asked
+    of the gateway first), delivered parts confirmed after seven days, checkout keys older than a day forgotten."""
+
+    async def keep_order_deadlines(context: WorkerContext) -> bool:
+        order_context = context.orders.context()
+        async with context.session_maker() as session, session.begin():
+            expired = await order_service.expire_unpaid(session, order_context, limit=EXPIRE_BATCH)
+        async with context.session_maker() as session, session.begin():
+            confirmed = await order_service.confirm_delivered(session, order_context, limit=CONFIRM_BATCH)
+            await order_service.forget_checkout_keys(session, now=order_context.now)
+        return expired == EXPIRE_BATCH or confirmed == CONFIRM_BATCH
+
+    return Job(name="order-deadlines", every=30.0, run=keep_order_deadlines)
 
 
 def score_rollup_job(settings: Settings) -> Job:
@@ -158,7 +189,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
     redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
     session_maker = create_session_maker(engine)
-    providers = messaging_providers(settings, http=http, session_maker=session_maker)
+    providers = messaging_providers(settings, http=http, session_maker=session_maker, templates=templates)
     if settings.env == "production" and (sandboxed := providers.channels_of("sandbox")):
         logger.warning(
             "messages on %s go to the sandbox provider and reach no shopper; set SHOA_NOTIFY_PROVIDER_* to send them",
@@ -171,6 +202,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         redis=redis,
         http=http,
         search_engine=meilisearch_engine(settings, http),
+        orders=order_kit(settings, outbox=outbox_from(templates), http=http, session_maker=session_maker),
         dispatcher=dispatcher_from(settings, templates=templates, providers=providers),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )

@@ -12,7 +12,10 @@ What Solapi documents, and this adapter relies on (github.com/solapi/documents: 
   HMAC-SHA256(apiSecret, date + salt)>``. A date more than 15 minutes off is refused, and a signature cannot be used
   twice within 15 minutes, so every request gets a fresh date and salt.
 - AlimTalk: ``type: "ATA"``, ``kakaoOptions: {pfId, templateId, variables: {"#{name}": value}, disableSms,
-  buttons}``. No ``text``: Solapi fills the approved template with the variables. With ``disableSms: false``
+  buttons}``. No ``text``: Solapi fills the approved template with the variables. ``templateId`` is the id Solapi
+  gave the template when it was registered in its console (``KA01TP…``), not the code Shoa's template files name
+  (NHN Cloud lets the sender choose the code, Solapi does not): the adapter is handed the mapping
+  (``SHOA_SOLAPI_TEMPLATE_IDS``) and sends nothing for a code it does not know. With ``disableSms: false``
   (when ``Rendered.fallback`` exists) Solapi itself substitutes an SMS, or an LMS by length, when Kakao cannot
   deliver; that text is the AlimTalk's own (the filled template, sent from ``from``), not the fallback's wording or
   title. Without a fallback ``disableSms`` is true and the worker's own fallback is the only one.
@@ -31,7 +34,8 @@ Classification: accepted on a 2xx whose ``statusCode`` is 2000 (or the later 300
 next request signs afresh), status 1024/2024 (Solapi's server error), a 2xx without Solapi's JSON, and
 ``NotEnoughBalance`` (402, or status 1030/2230), which waits at least ``BALANCE_WAIT`` for a top-up. Permanent:
 ``ValidationError`` and every other refusal (``InvalidAPIKey``, ``SignatureDoesNotMatch``, unregistered sender,
-unknown template, text too long …).
+unknown template, text too long …), and an AlimTalk whose template code has no Solapi id, refused here without a
+request.
 """
 
 from __future__ import annotations
@@ -151,6 +155,7 @@ class SolapiProvider:
         pf_id: str,
         from_number: str,
         webhook_secret: str | None = None,
+        template_ids: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._http = http
@@ -161,9 +166,13 @@ class SolapiProvider:
         self._from_number = from_number
         self._webhook_secret = webhook_secret
         """The secret set on Solapi's webhook; without it reports cannot be verified."""
+        self._template_ids = dict(template_ids or {})
+        """Shoa's AlimTalk template code -> the id Solapi gave that template."""
         self._clock = clock
 
     async def send(self, delivery: Delivery) -> Outcome:
+        if (unmapped := self._unmapped_template(delivery.rendered)) is not None:
+            return unmapped
         message = self._message(delivery)
         headers = {
             "Authorization": authorization(api_key=self._api_key, api_secret=self._api_secret, now=self._clock()),
@@ -178,6 +187,19 @@ class SolapiProvider:
         except httpx.TransportError as error:
             return exchange_failed(self.name, error, deduplicated=False)
         return self._outcome(response, message)
+
+    def _unmapped_template(self, rendered: Rendered) -> Outcome | None:
+        """A permanent refusal for an AlimTalk whose template Solapi knows by no id, so that the worker falls back
+        to SMS at once rather than having Solapi refuse an unknown template."""
+        code = rendered.template_code
+        if rendered.channel is not Channel.ALIMTALK or not code or code in self._template_ids:
+            return None
+        return Outcome(
+            kind=OutcomeKind.PERMANENT,
+            provider=self.name,
+            detail=f"AlimTalk template {code} has no Solapi template id; add {code}=<Solapi's id> to "
+            "SHOA_SOLAPI_TEMPLATE_IDS",
+        )
 
     def _message(self, delivery: Delivery) -> _Message:
         rendered = delivery.rendered
@@ -215,7 +237,7 @@ class SolapiProvider:
         ]
         return _KakaoOptions(
             pf_id=self._pf_id,
-            template_id=rendered.template_code,
+            template_id=self._template_ids[rendered.template_code],
             variables={f"#{{{name}}}": value for name, value in rendered.template_parameters.items()},
             disable_sms=rendered.fallback is None,
             buttons=buttons or None,

@@ -65,6 +65,50 @@ def test_a_malformed_value_is_named(variable: str, value: str) -> None:
     assert str(error.value).startswith(f"{variable} is malformed")
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "SHOA_SHIPPING_KO",
+        "SHOA_SHIPPING_KO=KA01TP2301260109382045fWJtLZUIab,SHOA_SHIPPING_JA",
+        "=KA01TP2301260109382045fWJtLZUIab",
+        "SHOA_SHIPPING_KO=",
+        "SHOA_SHIPPING_KO=KA01TP2301260109382045fWJtLZUIab,,SHOA_SHIPPING_JA=KA01TP2301260109382045fWJtLZUIac",
+        "SHOA_SHIPPING_KO=KA01TP2301260109382045fWJtLZUIab,SHOA_SHIPPING_KO=KA01TP2301260109382045fWJtLZUIac",
+    ],
+)
+def test_solapi_template_ids_that_are_not_code_id_pairs_are_refused(value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(VALID | {"SHOA_SOLAPI_TEMPLATE_IDS": value}, env_file=None)
+
+    assert str(error.value).startswith("SHOA_SOLAPI_TEMPLATE_IDS is malformed")
+
+
+def test_solapi_template_ids_map_shoas_codes_to_solapis_ids_whatever_the_spacing() -> None:
+    value = " SHOA_SHIPPING_KO = KA01TP2301260109382045fWJtLZUIab ,SHOA_SHIPPING_JA=KA01TP2301260109382045fWJtLZUIac "
+
+    settings = load_settings(VALID | {"SHOA_SOLAPI_TEMPLATE_IDS": value}, env_file=None)
+
+    assert settings.solapi.template_ids_by_code() == {
+        "SHOA_SHIPPING_KO": "KA01TP2301260109382045fWJtLZUIab",
+        "SHOA_SHIPPING_JA": "KA01TP2301260109382045fWJtLZUIac",
+    }
+
+
+def test_alimtalk_through_solapi_needs_the_template_ids() -> None:
+    solapi = {
+        "SHOA_NOTIFY_PROVIDER_ALIMTALK": "solapi",
+        "SHOA_SOLAPI_API_KEY": "NCSAYU7YDBXYORXC",
+        "SHOA_SOLAPI_API_SECRET": "solapi-secret",
+        "SHOA_SOLAPI_PF_ID": "KA01PF200323182344986oTFz9CIabcx",
+        "SHOA_SOLAPI_FROM_NUMBER": "0212345678",
+    }
+
+    with pytest.raises(SettingsError, match=r"^SHOA_SOLAPI_TEMPLATE_IDS is missing"):
+        load_settings(VALID | solapi, env_file=None)
+    with pytest.raises(SettingsError, match=r"^SHOA_SOLAPI_TEMPLATE_IDS is missing"):
+        load_settings(VALID | solapi | {"SHOA_SOLAPI_TEMPLATE_IDS": " "}, env_file=None)
+
+
 def test_meilisearch_as_the_engine_needs_its_url_and_key() -> None:
     with pytest.raises(SettingsError, match=r"^SHOA_MEILISEARCH_URL is missing"):
         load_settings(VALID | {"SHOA_SEARCH_ENGINE": "meilisearch"}, env_file=None)

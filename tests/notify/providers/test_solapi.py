@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     import httpx
 
 FROM_NUMBER = "029302266"
+SHIPPING_CODE = "SHOA_SHIPPING_KO"
+"""The shipping notice's code in Shoa's template files."""
 SHIPPING_TEMPLATE = "KA01TP2301260109382045fWJtLZUIab"
+"""The id Solapi gave the same template when it was registered in its console."""
+RETIRED_CODE = "SHOA_RETIRED_KO"
+RETIRED_TEMPLATE = "KA01TP0000000000000000000unknown"
+"""An id Solapi no longer knows (the template was deleted in its console)."""
 TRACKING = Button(name="배송 조회", url="https://trace.example.com/612345678901")
 AUTHORIZATION = re.compile(
     r"HMAC-SHA256 apiKey=(?P<key>[^,]+), date=(?P<date>[^,]+), salt=(?P<salt>[^,]+), "
@@ -49,6 +55,7 @@ def make_provider(solapi: FakeSolapi, http: httpx.AsyncClient, **changes: object
         "pf_id": solapi.pf_id,
         "from_number": FROM_NUMBER,
         "webhook_secret": solapi.webhook_secret,
+        "template_ids": {SHIPPING_CODE: SHIPPING_TEMPLATE, RETIRED_CODE: RETIRED_TEMPLATE},
     }
     settings.update(changes)
     return SolapiProvider(**settings)  # type: ignore[arg-type]
@@ -60,7 +67,7 @@ def provider(solapi: FakeSolapi, http: httpx.AsyncClient) -> SolapiProvider:
 
 
 def alimtalk(**changes: object) -> Rendered:
-    return kakao_messages.alimtalk(str(changes.pop("template_code", SHIPPING_TEMPLATE)), **changes)
+    return kakao_messages.alimtalk(str(changes.pop("template_code", SHIPPING_CODE)), **changes)
 
 
 # -- what goes on the wire -----------------------------------------------------------------------------------
@@ -119,6 +126,29 @@ async def test_an_alimtalk_is_an_ata_message_with_the_template_variables_and_no_
     assert shown.text == SHIPPING_TEXT
     assert outcome.provider_message_id == shown.message_id
     assert "substitutes" not in outcome.detail
+
+
+async def test_an_alimtalk_names_the_template_by_the_id_solapi_gave_it_not_by_shoas_code(
+    solapi: FakeSolapi, provider: SolapiProvider
+) -> None:
+    outcome = await provider.send(delivery(alimtalk(template_code=SHIPPING_CODE)))
+
+    assert outcome.kind is OutcomeKind.ACCEPTED
+    [sent] = solapi.sent
+    assert sent.message["kakaoOptions"]["templateId"] == SHIPPING_TEMPLATE
+    assert SHIPPING_CODE not in str(sent.message)
+    assert sent.text == SHIPPING_TEXT
+
+
+async def test_an_alimtalk_whose_code_has_no_solapi_id_is_refused_for_good_without_calling_solapi(
+    solapi: FakeSolapi, provider: SolapiProvider
+) -> None:
+    outcome = await provider.send(delivery(alimtalk(template_code="SHOA_DELIVERED_JA")))
+
+    assert (outcome.kind, outcome.provider, outcome.http_status) == (OutcomeKind.PERMANENT, "solapi", None)
+    assert "SHOA_DELIVERED_JA has no Solapi template id" in outcome.detail
+    assert "SHOA_SOLAPI_TEMPLATE_IDS" in outcome.detail
+    assert solapi.received == []
 
 
 async def test_an_alimtalk_with_a_fallback_lets_solapi_substitute_an_sms_of_the_same_text(
@@ -240,7 +270,7 @@ async def test_an_empty_balance_makes_messages_wait_until_it_is_topped_up(
 @pytest.mark.parametrize(
     ("rendered", "status"),
     [
-        (alimtalk(template_code="KA01TP0000000000000000000unknown"), "1042"),
+        (alimtalk(template_code=RETIRED_CODE), "1042"),
         (alimtalk(template_parameters={"이름": "김지우"}), "1043"),
         (sms("배송 시작 🚚"), "1029"),
         (sms("배송이 시작됐습니다. " * 10), "1031"),

@@ -1,0 +1,285 @@
+"""Checkout: one order, one payment, one mall-order per mall, the stock taken in the same transaction.
+
+The ``Idempotency-Key`` is claimed first, in the checkout's own transaction (its row is inserted before
+anything else, so a second request with the same key waits for the first to end, then finds its order): the
+same key and body give the same order back for 24 hours, another body a 409. Prices are read again under the
+variants' locks; a price that moved since the shopper saw it, stock that ran out or a product no longer for
+sale is a 409 naming each line, and nothing is taken. A virtual account is asked of the gateway before the
+transaction commits: if the gateway cannot open one, nothing was ordered.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from uuid_utils.compat import uuid7
+
+from orders import stock
+from orders.cart import line_problem, shipping_fee
+from orders.errors import (
+    CheckoutConflictError,
+    IdempotencyKeyReusedError,
+    OrderError,
+    PaymentDeclinedError,
+    PaymentGatewayDownError,
+)
+from orders.models import (
+    Actor,
+    CartItem,
+    CheckoutKey,
+    MallOrder,
+    MallOrderStatus,
+    Order,
+    OrderLine,
+    Payment,
+    Transition,
+)
+from orders.payments.base import GatewayUnavailableError, PaymentMethod, PaymentRefusedError, PaymentStatus
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from orders.messages import OrderMessages
+    from orders.payments.base import PaymentGateway
+    from orders.schemas import CheckoutIn
+
+logger = logging.getLogger(__name__)
+
+KEY_HOURS = 24
+"""How long a checkout's ``Idempotency-Key`` gives its order back."""
+NAME_LIMIT = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckoutRules:
+    deposit_hours: int = 72
+    """How long a virtual account waits for its deposit (the due date); unpaid orders are cancelled after."""
+    default_bank: str = "신한은행"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placed:
+    order_id: uuid.UUID
+    created: bool
+    """False when the key was seen before: the first checkout's order, unchanged."""
+
+
+def request_hash(body: CheckoutIn) -> str:
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
+
+
+async def checkout(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    body: CheckoutIn,
+    key: str,
+    gateway: PaymentGateway,
+    messages: OrderMessages,
+    rules: CheckoutRules,
+    locale: str,
+    now: datetime.datetime,
+) -> Placed:
+    """Place the order in the caller's transaction (the caller commits). Raises for a conflict, a reused key or
+    a gateway that refused or did not answer; the caller then rolls back and nothing is taken."""
+    digest = request_hash(body)
+    order_id = uuid7()
+    # A key older than the promise is forgotten, so that it can name a new checkout.
+    await session.execute(
+        sa.delete(CheckoutKey).where(
+            CheckoutKey.user_id == user_id,
+            CheckoutKey.key == key,
+            CheckoutKey.created_at < now - datetime.timedelta(hours=KEY_HOURS),
+        )
+    )
+    if await session.get(CheckoutKey, (user_id, key)) is not None:
+        raise _KeySeenError(key)  # a repeat: its order comes back, whatever the cart holds now
+    lines = await _requested_lines(session, user_id, body)
+    found = await stock.variants(session, {line[0] for line in lines}, lock=True)
+    problems = []
+    for variant_id, quantity, seen_price in lines:
+        if problem := line_problem(found.get(variant_id), quantity, seen_price=seen_price):
+            left = found[variant_id].stock if variant_id in found else 0
+            problems.append({"variant_id": str(variant_id), "problem": problem, "stock_left": left,
+                             "unit_price": found[variant_id].unit_price if variant_id in found else None})  # fmt: skip
+    # The order row first (the key points at it), then the key: a concurrent request with the same key waits
+    # here for this transaction, and finds the key taken.
+    order = Order(id=order_id, number=await _next_number(session, now), user_id=user_id, name="", locale=locale,
+                  payment_method=body.payment_method, items_amount=0, shipping_amount=0, total_amount=0,
+                  address=msgspec.to_builtins(body.address), created_at=now)  # fmt: skip
+    session.add(order)
+    await session.flush()
+    claimed = await session.scalar(
+        insert(CheckoutKey)
+        .values(user_id=user_id, key=key, request_hash=digest, order_id=order_id, created_at=now)
+        .on_conflict_do_nothing()
+        .returning(CheckoutKey.order_id)
+    )
+    if claimed is None:
+        raise _KeySeenError(key)
+    if problems:
+        raise CheckoutConflictError(_conflict_text(problems), lines=problems)
+    await stock.take(session, {variant_id: quantity for variant_id, quantity, _ in lines})
+    await _write_order(session, order, lines, found, now=now)
+    if body.lines is None:
+        await session.execute(sa.delete(CartItem).where(CartItem.user_id == user_id))
+    else:
+        bought = [variant_id for variant_id, _, _ in lines]
+        await session.execute(sa.delete(CartItem).where(CartItem.user_id == user_id, CartItem.variant_id.in_(bought)))
+    payment = await _open_payment(order, body, gateway, rules)
+    session.add(payment)
+    await messages.received(session, order)
+    if payment.account_number is not None and payment.due_at is not None:
+        await messages.deposit_requested(session, order, bank=payment.bank or "", account_number=payment.account_number,
+                                         deadline=payment.due_at)  # fmt: skip
+    return Placed(order_id=order.id, created=True)
+
+
+async def replayed(session: AsyncSession, *, user_id: uuid.UUID, key: str, body: CheckoutIn) -> Placed:
+    """The order a key already placed (after :func:`checkout` raised for it and the caller rolled back)."""
+    row = await session.get(CheckoutKey, (user_id, key))
+    if row is None:  # the first request rolled back meanwhile: the key is free again
+        raise IdempotencyKeyReusedError("a checkout with this key was still in progress; send it again")
+    if row.request_hash != request_hash(body):
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key placed another order with another body; use a new key for a new checkout"
+        )
+    return Placed(order_id=row.order_id, created=False)
+
+
+class _KeySeenError(OrderError):
+    """Internal: the key was claimed before; the caller rolls back and answers :func:`replayed`."""
+
+    code = "idempotency-key-seen"
+    status = 409
+
+
+KeySeenError = _KeySeenError
+
+
+async def _requested_lines(
+    session: AsyncSession, user_id: uuid.UUID, body: CheckoutIn
+) -> list[tuple[uuid.UUID, int, int | None]]:
+    if body.lines is not None:
+        if not body.lines:
+            raise OrderError("lines is empty; leave it out to order the cart", field="lines")
+        merged: dict[uuid.UUID, tuple[int, int | None]] = {}
+        for line in body.lines:
+            if line.variant_id in merged:
+                raise OrderError(f"variant {line.variant_id} is listed twice", field="lines")
+            merged[line.variant_id] = (line.quantity, line.unit_price)
+        return [(variant_id, quantity, price) for variant_id, (quantity, price) in merged.items()]
+    items = (await session.execute(
+        sa.select(CartItem.variant_id, CartItem.quantity, CartItem.unit_price).where(CartItem.user_id == user_id)
+    )).all()  # fmt: skip
+    if not items:
+        raise OrderError("the cart is empty; put something in it, or send lines", field="lines")
+    return [(variant_id, quantity, price) for variant_id, quantity, price in items]
+
+
+async def _next_number(session: AsyncSession, now: datetime.datetime) -> str:
+    sequence = await session.scalar(sa.select(sa.func.nextval("order_number_seq")))
+    kst = now.astimezone(datetime.timezone(datetime.timedelta(hours=9)))
+    return f"SH{kst:%Y%m%d}-{sequence:06d}"
+
+
+async def _write_order(
+    session: AsyncSession,
+    order: Order,
+    lines: list[tuple[uuid.UUID, int, int | None]],
+    found: dict[uuid.UUID, stock.StockedVariant],
+    *,
+    now: datetime.datetime,
+) -> None:
+    status = (
+        MallOrderStatus.AWAITING_DEPOSIT
+        if order.payment_method == PaymentMethod.VIRTUAL_ACCOUNT.value
+        else MallOrderStatus.AWAITING_PAYMENT
+    )
+    by_mall: dict[uuid.UUID, list[tuple[stock.StockedVariant, int]]] = {}
+    for variant_id, quantity, _ in lines:
+        variant = found[variant_id]
+        by_mall.setdefault(variant.mall_id, []).append((variant, quantity))
+    for mall_id, bought in by_mall.items():
+        items_amount = sum(variant.unit_price * quantity for variant, quantity in bought)
+        first = bought[0][0]
+        fee = shipping_fee(items_amount, fee=first.shipping_fee, threshold=first.free_shipping_threshold)
+        mall_order = MallOrder(id=uuid7(), order_id=order.id, mall_id=mall_id, status=status.value,
+                               items_amount=items_amount, shipping_fee=fee, refunded_amount=0, created_at=now,
+                               updated_at=now)  # fmt: skip
+        session.add(mall_order)
+        session.add_all(
+            OrderLine(mall_order_id=mall_order.id, variant_id=variant.id, product_id=variant.product_id,
+                      product_name=variant.product_name, sku=variant.sku, options=variant.options,
+                      unit_price=variant.unit_price, quantity=quantity)
+            for variant, quantity in bought
+        )  # fmt: skip
+        session.add(Transition(mall_order_id=mall_order.id, from_status=None, to_status=status.value,
+                               actor=Actor.SHOPPER.value, at=now))  # fmt: skip
+        order.items_amount += items_amount
+        order.shipping_amount += fee
+    order.total_amount = order.items_amount + order.shipping_amount
+    names = [variant.product_name for variant, _ in (pair for bought in by_mall.values() for pair in bought)]
+    order.name = _order_name(names)
+
+
+def _order_name(names: list[str]) -> str:
+    """``린넨 셔츠 원피스 외 2건``, within the gateway's and the messages' limits."""
+    first = names[0] if len(names[0]) <= NAME_LIMIT - 8 else names[0][: NAME_LIMIT - 9] + "…"
+    return first if len(names) == 1 else f"{first} 외 {len(names) - 1}건"
+
+
+async def _open_payment(order: Order, body: CheckoutIn, gateway: PaymentGateway, rules: CheckoutRules) -> Payment:
+    payment = Payment(order_id=order.id, gateway=gateway.name, method=order.payment_method,
+                      status=PaymentStatus.READY.value, amount=order.total_amount,
+                      balance_amount=order.total_amount)  # fmt: skip
+    if order.payment_method != PaymentMethod.VIRTUAL_ACCOUNT.value:
+        return payment  # the app opens the payment window with the order number and amount, then confirms
+    try:
+        issued = await gateway.issue_virtual_account(
+            order_id=order.number,
+            order_name=order.name,
+            amount=order.total_amount,
+            customer_name=body.depositor_name or body.address.recipient,
+            bank=body.bank or rules.default_bank,
+            valid_hours=rules.deposit_hours,
+            idempotency_key=f"issue:{order.number}",
+        )
+    except PaymentRefusedError as exc:
+        msg = f"the gateway refused the virtual account: {exc.message}"
+        raise PaymentDeclinedError(msg, gateway_code=exc.code) from None
+    except GatewayUnavailableError as exc:
+        logger.warning("order %s: no virtual account (%s); nothing was ordered", order.number, exc)
+        raise PaymentGatewayDownError("the payment gateway did not answer; nothing was ordered, try again") from None
+    account = issued.virtual_account
+    if account is None or issued.secret is None:
+        raise PaymentGatewayDownError("the payment gateway answered without an account; nothing was ordered")
+    payment.payment_key = issued.payment_key
+    payment.status = issued.status.value
+    payment.secret = issued.secret
+    payment.bank = account.bank_name
+    payment.account_number = account.account_number
+    payment.account_holder = account.holder
+    payment.due_at = account.due_at
+    return payment
+
+
+def _conflict_text(problems: list[dict[str, object]]) -> str:
+    words = {
+        "price_changed": "its price changed",
+        "out_of_stock": "it is sold out",
+        "not_enough_stock": "not enough are left",
+        "not_for_sale": "it is not for sale now",
+        "unknown_variant": "no such product option",
+    }
+    parts = [f"{problem['variant_id']}: {words[str(problem['problem'])]}" for problem in problems]
+    return "nothing was ordered; " + "; ".join(parts)
