@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import feed_quality, http, notify, rollup, search, sync
+from bench import checkout, feed_quality, http, notify, rollup, search, sync
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -32,11 +32,16 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
         "messages through enqueue, the outbox and real workers against raw POSTs of the same bodies",
         notify.run,
     ),
+    "checkout": (
+        "shoppers checking out in parallel through the API against raw conditional stock UPDATEs",
+        checkout.run,
+    ),
 }
 
 EXPECTED_ERRORS = (
     http.BenchmarkError,
     notify.BenchmarkError,
+    checkout.BenchmarkError,
     LoadGeneratorError,
     ServerError,
     EmbeddedServiceError,
@@ -67,16 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     for name, (summary, benchmark) in BENCHMARKS.items():
         command = commands.add_parser(name, help=summary, description=summary)
         _add_load_options(command)
-        default_products = 100_000 if name == "search" else 20_000
+        default_products = 100_000 if name in {"search", "checkout"} else 20_000
         command.add_argument(
             "--products",
             type=_positive(int),
             default=default_products,
-            help="sync, search, feed-quality, rollup: products",
+            help="sync, search, feed-quality, rollup, checkout: products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")
-        command.add_argument("--seed", type=int, default=20261129, help="feed-quality: the population's random seed")
+        command.add_argument(
+            "--seed", type=int, default=20261129, help="feed-quality: the population's random seed; checkout: baskets"
+        )
+        command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
         command.add_argument("--messages", type=_positive(int), default=20_000, help="notify: messages")
         command.add_argument("--workers", type=_positive(int), default=2, help="notify: `shoa worker` processes")
         command.set_defaults(benchmark=benchmark)
@@ -87,7 +95,9 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=_positive(float), default=8.0, help="seconds per measured run")
     parser.add_argument("--rounds", type=_positive(int), default=3, help="measured runs per endpoint, interleaved")
     parser.add_argument("--warmup", type=_positive(float, zero=True), default=3.0, help="seconds of warm-up")
-    parser.add_argument("--connections", type=_positive(int), default=16, help="concurrent connections (k6 VUs)")
+    parser.add_argument(
+        "--connections", type=_positive(int), default=16, help="concurrent connections (k6 VUs; checkout: shoppers)"
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("bench/results"), help="where JSON and Markdown go")
 
 

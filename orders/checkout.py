@@ -42,6 +42,7 @@ from orders.models import (
     Transition,
 )
 from orders.payments.base import GatewayUnavailableError, PaymentMethod, PaymentRefusedError, PaymentStatus
+from orders.payments.toss import known_bank
 
 if TYPE_CHECKING:
     import uuid
@@ -91,6 +92,12 @@ async def checkout(
 ) -> Placed:
     """Place the order in the caller's transaction (the caller commits). Raises for a conflict, a reused key or
     a gateway that refused or did not answer; the caller then rolls back and nothing is taken."""
+    if body.payment_method == PaymentMethod.VIRTUAL_ACCOUNT.value and body.refund_account is None:
+        msg = "a virtual-account order needs refund_account: the shopper's own account, for a cancel or a return"
+        raise OrderError(msg, field="refund_account")
+    if body.refund_account is not None and not known_bank(body.refund_account.bank):
+        msg = f"refund_account.bank {body.refund_account.bank!r} is not a Korean bank we know (신한은행, 국민은행 …)"
+        raise OrderError(msg, field="refund_account.bank")
     digest = request_hash(body)
     order_id = uuid7()
     # A key older than the promise is forgotten, so that it can name a new checkout.
@@ -244,6 +251,7 @@ async def _open_payment(order: Order, body: CheckoutIn, gateway: PaymentGateway,
                       balance_amount=order.total_amount)  # fmt: skip
     if order.payment_method != PaymentMethod.VIRTUAL_ACCOUNT.value:
         return payment  # the app opens the payment window with the order number and amount, then confirms
+    payment.refund_account = msgspec.to_builtins(body.refund_account)
     try:
         issued = await gateway.issue_virtual_account(
             order_id=order.number,

@@ -190,6 +190,8 @@ class Payment(DefaultBase):
     account_holder: Mapped[str | None] = mapped_column(sa.String(60))
     due_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     approved_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    refund_account: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    """Virtual accounts: ``{bank, account_number, holder}``, where refunds of the deposit go."""
     amount_mismatch: Mapped[int | None] = mapped_column(sa.BigInteger)
     """What the gateway said was paid when it did not match the order: flagged for an operator, never paid."""
     created_at: Mapped[datetime.datetime] = mapped_column(

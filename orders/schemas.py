@@ -78,6 +78,14 @@ class AddressIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     phone: Annotated[str, msgspec.Meta(min_length=9, max_length=20, examples=["010-1234-5678"])]
 
 
+class RefundAccountIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The shopper's own bank account, where a deposit goes back if the order is cancelled or returned."""
+
+    bank: Annotated[str, msgspec.Meta(min_length=2, max_length=20, examples=["신한은행"])]
+    account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9-]{6,20}$", examples=["110-123-456789"])]
+    holder: Annotated[str, msgspec.Meta(min_length=1, max_length=30, examples=["김민지"])]
+
+
 class CheckoutLineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     variant_id: uuid.UUID
     quantity: Quantity
@@ -94,6 +102,9 @@ class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Virtual accounts: the name the deposit will come from (the recipient's by default)."""
     bank: Annotated[str, msgspec.Meta(min_length=2, max_length=20)] | None = None
     """Virtual accounts: the bank to open it at (a name, ``신한은행``, or Toss's code)."""
+    refund_account: RefundAccountIn | None = None
+    """Virtual accounts (required there): the shopper's own account, where a deposit goes back on a cancel or a
+    return."""
 
 
 class VirtualAccountOut(msgspec.Struct, kw_only=True):

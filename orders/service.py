@@ -52,6 +52,7 @@ from orders.payments.base import (
     PaymentMethod,
     PaymentRefusedError,
     PaymentStatus,
+    RefundAccount,
     WebhookRejectedError,
 )
 
@@ -288,7 +289,8 @@ async def _refund(
     }:
         return 0  # nothing was paid
     try:
-        after = await context.gateway.cancel(payment.payment_key, reason=reason, amount=amount, idempotency_key=key)
+        after = await context.gateway.cancel(payment.payment_key, reason=reason, amount=amount, idempotency_key=key,
+                                             refund_account=_refund_account(payment))  # fmt: skip
     except PaymentRefusedError as exc:
         raise PaymentDeclinedError(f"the gateway refused the refund: {exc.message}", gateway_code=exc.code) from None
     except GatewayUnavailableError:
@@ -297,6 +299,13 @@ async def _refund(
     payment.status, payment.balance_amount = after.status.value, after.balance_amount
     await context.messages.refunded(session, order, key, amount=returned, method=_refund_method(payment))
     return returned
+
+
+def _refund_account(payment: Payment) -> RefundAccount | None:
+    account = payment.refund_account
+    if not account:
+        return None
+    return RefundAccount(bank=account["bank"], account_number=account["account_number"], holder=account["holder"])
 
 
 def _refund_method(payment: Payment) -> str:
@@ -334,9 +343,11 @@ async def cancel(
             raise OrderNotFoundError("this order has no part with this mall_order_id", field="mall_order_id")
     for part in parts:
         check_move(part, S.CANCELLED)
-    still_waiting = [mo for mo in mall_orders if mo.status == S.AWAITING_DEPOSIT.value and mo not in parts]
-    if any(part.status == S.AWAITING_DEPOSIT.value for part in parts) and still_waiting:
-        raise OrderError("an order waiting for its deposit is cancelled whole: its account takes one amount")
+    unpaid = {S.AWAITING_DEPOSIT.value, S.AWAITING_PAYMENT.value}
+    still_unpaid = [mo for mo in mall_orders if mo.status in unpaid and mo not in parts]
+    if any(part.status in unpaid for part in parts) and still_unpaid:
+        # Its payment is for the whole amount: a virtual account takes one amount, a card window was opened for it.
+        raise OrderError("an order not paid yet is cancelled whole; cancel it without mall_order_id")
     await _cancel_parts(session, context, order, parts, actor=actor, reason=reason, payment=payment,
                         all_parts=mall_orders)  # fmt: skip
 
@@ -412,12 +423,14 @@ async def request_after_sale(
     asked: list[dict[str, object]] = []
     refund = 0
     exchanged: dict[uuid.UUID, int] = {}
+    per_line: dict[uuid.UUID, int] = {}  # what is asked of each line, however many times it is listed
     for item in body.lines:
         line = lines.get(item.line_id)
         if line is None:
             raise OrderError(f"line {item.line_id} is not in this part of the order", field="lines")
-        if item.quantity > line.quantity:
-            raise OrderError(f"line {item.line_id} has {line.quantity}, not {item.quantity}", field="lines")
+        per_line[line.id] = per_line.get(line.id, 0) + item.quantity
+        if per_line[line.id] > line.quantity:
+            raise OrderError(f"line {item.line_id} has {line.quantity}, not {per_line[line.id]}", field="lines")
         entry: dict[str, object] = {"line_id": str(line.id), "quantity": item.quantity}
         if kind == "exchange":
             if item.variant_id is None or item.variant_id == line.variant_id:

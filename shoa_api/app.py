@@ -128,8 +128,13 @@ def create_app(settings: Settings) -> Litestar:
         # readiness says so while the index is missing).
         app.state.search_engine = search_engine = meilisearch_engine(settings, http) or PostgresSearch()
         app.state.outbox = outbox
+        # The sandbox gateway stands for a remote service, so its connections are its own: a checkout asks it for a
+        # virtual account while holding one of the pool's, and ten such checkouts at once waited for each other.
+        gateway_engine = create_engine(settings.database)  # never connects unless the sandbox is the gateway
+        app.state.orders = order_kit(
+            settings, outbox=outbox, http=http, session_maker=create_session_maker(gateway_engine)
+        )
         # For delivery reports: each provider verifies its own (the sandbox also reads its table).
-        app.state.orders = order_kit(settings, outbox=outbox, http=http, session_maker=create_session_maker(engine))
         app.state.messaging = messaging_providers(
             settings, http=http, session_maker=create_session_maker(engine), templates=templates
         )
@@ -150,6 +155,7 @@ def create_app(settings: Settings) -> Litestar:
             await redis.aclose()
             # The engine is ours, handed to the plugin: without this, every stopped app left a connection open.
             await engine.dispose()
+            await gateway_engine.dispose()
 
     app = Litestar(
         route_handlers=[

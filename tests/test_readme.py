@@ -97,7 +97,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def shoa_serve(services: Services, tmp_path: Path) -> Iterator[str]:
-    environ = {**os.environ, **services.environ(SHOA_LOG_FORMAT="console")}
+    # As `make run` starts it (development: the sandbox gateway's depositor is there), on the test's database.
+    environ = {**os.environ, **services.environ(SHOA_LOG_FORMAT="console", SHOA_ENV="development")}
     environ.pop("SHOA_TEST_DATABASE_URL", None)
     subprocess.run(
         [sys.executable, "-m", "shoa_api", "seed", "--products", "600"],

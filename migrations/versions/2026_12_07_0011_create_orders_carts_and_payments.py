@@ -144,6 +144,7 @@ def upgrade() -> None:
         sa.Column("account_holder", sa.String(length=60), nullable=True),
         sa.Column("due_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("approved_at", DateTimeUTC(timezone=True), nullable=True),
+        sa.Column("refund_account", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("amount_mismatch", sa.BigInteger(), nullable=True),
         sa.Column(
             "created_at",

@@ -51,6 +51,17 @@ class VirtualAccount:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RefundAccount:
+    """Where a virtual-account payment's money goes back (Toss's ``refundReceiveAccount``): a card is refunded to
+    the card, a deposit to the depositor's own bank account."""
+
+    bank: str
+    """A bank name (``신한은행``) or the gateway's code."""
+    account_number: str
+    holder: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Payment:
     """A payment as the gateway reports it."""
 
@@ -140,8 +151,17 @@ class PaymentGateway(Protocol):
         """The payment as the gateway has it now (how a webhook is checked before it is trusted)."""
         ...
 
-    async def cancel(self, payment_key: str, *, reason: str, amount: int | None, idempotency_key: str) -> Payment:
-        """Cancel the whole payment (``amount`` None) or refund part of it; the payment after the cancel."""
+    async def cancel(
+        self,
+        payment_key: str,
+        *,
+        reason: str,
+        amount: int | None,
+        idempotency_key: str,
+        refund_account: RefundAccount | None = None,
+    ) -> Payment:
+        """Cancel the whole payment (``amount`` None) or refund part of it; the payment after the cancel. A
+        deposited virtual account is refunded to ``refund_account`` (refused without one)."""
         ...
 
     def parse_webhook(self, body: bytes) -> WebhookEvent:

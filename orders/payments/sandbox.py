@@ -27,6 +27,7 @@ from orders.payments.base import (
     PaymentMethod,
     PaymentRefusedError,
     PaymentStatus,
+    RefundAccount,
     VirtualAccount,
     WebhookEvent,
     WebhookRejectedError,
@@ -49,7 +50,7 @@ KEY_PREFIX = "sandbox_"
 class _DepositCallback(msgspec.Struct, rename="camel"):
     created_at: str
     secret: str
-    status: str
+    status: PaymentStatus
     transaction_key: str
     order_id: str
 
@@ -115,7 +116,15 @@ class SandboxGateway:
             row = await self._row(session, payment_key, lock=False)
             return _payment(row.payment_key, row.payment)
 
-    async def cancel(self, payment_key: str, *, reason: str, amount: int | None, idempotency_key: str) -> Payment:
+    async def cancel(
+        self,
+        payment_key: str,
+        *,
+        reason: str,
+        amount: int | None,
+        idempotency_key: str,
+        refund_account: RefundAccount | None = None,
+    ) -> Payment:
         async with self._sessions() as session, session.begin():
             row = await self._row(session, payment_key, lock=True)
             if idempotency_key in row.idempotency:
@@ -126,6 +135,9 @@ class SandboxGateway:
                 stored["status"] = PaymentStatus.CANCELED.value
             elif stored["status"] not in {PaymentStatus.DONE.value, PaymentStatus.PARTIAL_CANCELED.value}:
                 raise PaymentRefusedError("NOT_CANCELABLE_PAYMENT", "취소 할 수 없는 결제 입니다.")
+            elif stored["method"] == PaymentMethod.VIRTUAL_ACCOUNT.value and refund_account is None:
+                # As Toss: a deposit goes back to a bank account, which the refund must name.
+                raise PaymentRefusedError("INVALID_REQUIRED_PARAM", "필수 파라미터가 누락되었습니다.", http_status=400)
             else:
                 taken = balance if amount is None else amount
                 if taken > balance or taken <= 0:
@@ -143,7 +155,7 @@ class SandboxGateway:
             event = msgspec.json.decode(body, type=_DepositCallback)
         except msgspec.DecodeError as exc:
             raise WebhookRejectedError(str(exc)) from None
-        return DepositEvent(order_id=event.order_id, status=PaymentStatus(event.status), secret=event.secret,
+        return DepositEvent(order_id=event.order_id, status=event.status, secret=event.secret,
                             transaction_key=event.transaction_key, created_at=event.created_at)  # fmt: skip
 
     # --- The sandbox's own window and depositor ---

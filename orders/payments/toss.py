@@ -43,7 +43,7 @@ from orders.payments.base import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from orders.payments.base import WebhookEvent
+    from orders.payments.base import RefundAccount, WebhookEvent
 
 KST = datetime.timezone(datetime.timedelta(hours=9), "KST")
 
@@ -78,13 +78,13 @@ BANKS = (
     Bank("92", "토스뱅크", "토스"),
     Bank("81", "하나은행", "하나"),
     Bank("54", "홍콩상하이은행", "HSBC"),
-    Bank("03", "IBK기업은행", "기업"),
-    Bank("06", "KB국민은행", "국민"),
+    Bank("03", "IBK기업은행", "기업", aliases=("기업은행",)),
+    Bank("06", "KB국민은행", "국민", aliases=("국민은행",)),
     Bank("31", "iM뱅크(대구)", "대구", aliases=("DGB대구은행", "대구은행", "iM뱅크")),
-    Bank("02", "KDB산업은행", "산업"),
-    Bank("11", "NH농협은행", "농협"),
+    Bank("02", "KDB산업은행", "산업", aliases=("산업은행",)),
+    Bank("11", "NH농협은행", "농협", aliases=("농협은행",)),
     Bank("23", "SC제일은행", "SC제일"),
-    Bank("07", "Sh수협은행", "수협"),
+    Bank("07", "Sh수협은행", "수협", aliases=("수협은행",)),
 )
 _BANK_BY_CODE: Mapping[str, Bank] = MappingProxyType({bank.code: bank for bank in BANKS})
 _BANK_CODE_BY_NAME: Mapping[str, str] = MappingProxyType(
@@ -113,6 +113,12 @@ def bank_name(code: str) -> str:
     return bank.name if bank is not None else f"은행 코드 {code}"
 
 
+def known_bank(bank: str) -> bool:
+    """Whether ``bank`` names a bank Toss knows, by code, name or short name."""
+    label = bank.strip()
+    return label in _BANK_BY_CODE or label in _BANK_CODE_BY_NAME
+
+
 def toss_bank_code(bank: str) -> str:
     """The code Toss expects for a bank given by code or Korean name; anything else goes to Toss to judge."""
     label = bank.strip()
@@ -139,10 +145,19 @@ class _VirtualAccountRequest(msgspec.Struct, rename="camel"):
     valid_hours: int
 
 
+class _RefundReceiveAccount(msgspec.Struct, rename="camel"):
+    bank: str
+    """Toss's bank code."""
+    account_number: str
+    holder_name: str
+
+
 class _CancelRequest(msgspec.Struct, rename="camel", omit_defaults=True):
     cancel_reason: str
     cancel_amount: int | None = None
     """Left out for a full cancel."""
+    refund_receive_account: _RefundReceiveAccount | None = None
+    """Deposited virtual accounts only: where the money goes back."""
 
 
 class _Receipt(msgspec.Struct):
@@ -235,10 +250,23 @@ class TossPayments:
     async def get_payment(self, payment_key: str) -> Payment:
         return await self._exchange("GET", f"/v1/payments/{quote(payment_key, safe='')}")
 
-    async def cancel(self, payment_key: str, *, reason: str, amount: int | None, idempotency_key: str) -> Payment:
-        """Deposited virtual accounts also need ``refundReceiveAccount``, which this interface does not carry yet:
-        Toss refuses such a refund."""
-        body = _CancelRequest(cancel_reason=reason, cancel_amount=amount)
+    async def cancel(
+        self,
+        payment_key: str,
+        *,
+        reason: str,
+        amount: int | None,
+        idempotency_key: str,
+        refund_account: RefundAccount | None = None,
+    ) -> Payment:
+        """A deposited virtual account's refund goes to ``refund_account`` (``refundReceiveAccount``; Toss refuses
+        it without one)."""
+        account = None
+        if refund_account is not None:
+            account = _RefundReceiveAccount(bank=toss_bank_code(refund_account.bank),
+                                            account_number=refund_account.account_number,
+                                            holder_name=refund_account.holder)  # fmt: skip
+        body = _CancelRequest(cancel_reason=reason, cancel_amount=amount, refund_receive_account=account)
         path = f"/v1/payments/{quote(payment_key, safe='')}/cancel"
         return await self._exchange("POST", path, body=body, idempotency_key=idempotency_key)
 

@@ -210,7 +210,7 @@ class OrderController(Controller):
         operation_id="cancel_order",
         summary="Cancel my order, or one mall's part of it, before it ships",
         description="Stock goes back; what was paid for the part goes back through the gateway (a partial refund "
-        "for one mall's part). An order waiting for its deposit is cancelled whole.",
+        "for one mall's part). An order not paid yet is cancelled whole.",
         status_code=HTTP_200_OK,
         responses=problems(_NOT_FOUND, _ILLEGAL),
     )
