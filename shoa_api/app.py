@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Contact
-from redis.asyncio import Redis
+from redis.asyncio import Redis  # noqa: TC002 - Litestar reads the providers' return types at runtime
 
 from catalog.search.postgres import PostgresSearch
 from notify.delivery import Providers  # noqa: TC001 - Litestar reads dependency annotations
@@ -74,6 +74,7 @@ from shoa_api.wiring import (
     order_kit,
     outbox_from,
     recorder_from,
+    redis_client,
 )
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def create_app(settings: Settings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def clients(app: Litestar) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
+        redis = redis_client(settings.redis)
         http = httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False)
         app.state.redis, app.state.http, app.state.settings = redis, http, settings
         app.state.mirror = mirror = RedisMirror(redis, MIRRORED_PREFIXES)

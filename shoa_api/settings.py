@@ -91,6 +91,8 @@ class RedisSettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_REDIS_"
     url: str
     """``redis://``, ``rediss://`` or ``unix://`` URL."""
+    max_connections: int = 200
+    """Connections one process opens at most; a request finding them all busy waits for one (up to 5 s)."""
 
 
 class SearchSettings(_Area, frozen=True, kw_only=True):
@@ -511,6 +513,9 @@ def _check_consistency(settings: Settings) -> None:
         raise SettingsError(msg)
     if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
+        raise SettingsError(msg)
+    if settings.redis.max_connections < 1:
+        msg = "SHOA_REDIS_MAX_CONNECTIONS is malformed: it must be at least 1"
         raise SettingsError(msg)
     _check_notify(settings)
     _check_orders(settings.orders)

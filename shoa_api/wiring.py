@@ -10,6 +10,8 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from redis.asyncio import BlockingConnectionPool, Redis
+
 from accounts import service as accounts
 from accounts.errors import OAuthProviderNotFoundError
 from accounts.oauth.providers import OAuthProvider
@@ -48,7 +50,31 @@ if TYPE_CHECKING:
 
     from notify.providers.base import MessagingProvider
     from notify.rendering import Templates
-    from shoa_api.settings import FeedSettings, NotifySettings, PasswordSettings, Secret, SecuritySettings, Settings
+    from shoa_api.settings import (
+        FeedSettings,
+        NotifySettings,
+        PasswordSettings,
+        RedisSettings,
+        Secret,
+        SecuritySettings,
+        Settings,
+    )
+
+
+REDIS_POOL_WAIT_SECONDS = 5.0
+
+
+def redis_client(settings: RedisSettings) -> Redis:
+    """One process's Redis client. Its pool *waits* for a free connection when all are busy (redis-py's default pool
+    refuses at once beyond 100, which turned a burst of requests into 503s)."""
+    pool = BlockingConnectionPool.from_url(
+        settings.url,
+        max_connections=settings.max_connections,
+        timeout=REDIS_POOL_WAIT_SECONDS,
+        socket_timeout=5.0,
+        socket_connect_timeout=3.0,
+    )
+    return Redis(connection_pool=pool)
 
 
 def passwords_from(settings: PasswordSettings) -> Passwords:

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
-from redis.asyncio import Redis
 
 from catalog.search.jobs import SearchIndexing
 from notify.rendering import Templates
@@ -44,12 +43,14 @@ from shoa_api.wiring import (
     order_kit,
     outbox_from,
     recorder_from,
+    redis_client,
 )
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
+    from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from catalog.search.meilisearch import MeilisearchEngine
@@ -186,7 +187,7 @@ def candidates_job(settings: Settings) -> Job:
 async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[Job] | None = None) -> None:
     templates = Templates.load()  # a broken template file stops the worker here, not at send time
     engine = create_engine(settings.database)
-    redis = Redis.from_url(settings.redis.url, socket_timeout=5.0, socket_connect_timeout=3.0)
+    redis = redis_client(settings.redis)
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
     session_maker = create_session_maker(engine)
     providers = messaging_providers(settings, http=http, session_maker=session_maker, templates=templates)
