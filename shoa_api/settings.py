@@ -477,9 +477,16 @@ def _convert(variable: str, raw: str, annotation: Any) -> Any:
     return value
 
 
+def _check_redis(redis: RedisSettings) -> None:
+    _require_scheme("SHOA_REDIS_URL", redis.url, {"redis", "rediss", "unix"})
+    if redis.max_connections < 1:
+        msg = "SHOA_REDIS_MAX_CONNECTIONS is malformed: it must be at least 1"
+        raise SettingsError(msg)
+
+
 def _check_consistency(settings: Settings) -> None:
     _check_database(settings.database)
-    _require_scheme("SHOA_REDIS_URL", settings.redis.url, {"redis", "rediss", "unix"})
+    _check_redis(settings.redis)
     if settings.search.engine == "meilisearch":
         if settings.meilisearch.url is None:
             msg = "SHOA_MEILISEARCH_URL is missing: SHOA_SEARCH_ENGINE=meilisearch needs the server's http(s) URL"
@@ -513,9 +520,6 @@ def _check_consistency(settings: Settings) -> None:
         raise SettingsError(msg)
     if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
-        raise SettingsError(msg)
-    if settings.redis.max_connections < 1:
-        msg = "SHOA_REDIS_MAX_CONNECTIONS is malformed: it must be at least 1"
         raise SettingsError(msg)
     _check_notify(settings)
     _check_orders(settings.orders)
