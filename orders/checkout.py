@@ -72,6 +72,23 @@ class Placed:
     order_id: uuid.UUID
     created: bool
     """False when the key was seen before: the first checkout's order, unchanged."""
+    written: Written | None = None
+    """A new order's rows as this checkout wrote them, for its answer without reading them back."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    order: Order
+    payment: Payment
+    parts: list[WrittenPart]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenPart:
+    mall_order: MallOrder
+    mall_name: str
+    lines: list[OrderLine]
+    step: Transition
 
 
 def request_hash(body: CheckoutIn) -> str:
@@ -87,7 +104,6 @@ async def checkout(
     gateway: PaymentGateway,
     messages: OrderMessages,
     rules: CheckoutRules,
-    locale: str,
     now: datetime.datetime,
 ) -> Placed:
     """Place the order in the caller's transaction (the caller commits). Raises for a conflict, a reused key or
@@ -99,17 +115,12 @@ async def checkout(
         msg = f"refund_account.bank {body.refund_account.bank!r} is not a Korean bank we know (신한은행, 국민은행 …)"
         raise OrderError(msg, field="refund_account.bank")
     digest = request_hash(body)
-    order_id = uuid7()
-    # A key older than the promise is forgotten, so that it can name a new checkout.
-    await session.execute(
-        sa.delete(CheckoutKey).where(
-            CheckoutKey.user_id == user_id,
-            CheckoutKey.key == key,
-            CheckoutKey.created_at < now - datetime.timedelta(hours=KEY_HOURS),
-        )
-    )
-    if await session.get(CheckoutKey, (user_id, key)) is not None:
-        raise _KeySeenError(key)  # a repeat: its order comes back, whatever the cart holds now
+    seen = await session.get(CheckoutKey, (user_id, key))
+    if seen is not None:
+        if seen.created_at >= now - datetime.timedelta(hours=KEY_HOURS):
+            raise _KeySeenError(key)  # a repeat: its order comes back, whatever the cart holds now
+        await session.delete(seen)  # older than the promise: the key may name a new checkout
+        await session.flush()
     lines = await _requested_lines(session, user_id, body)
     found = await stock.variants(session, {line[0] for line in lines}, lock=True)
     problems = []
@@ -118,25 +129,29 @@ async def checkout(
             left = found[variant_id].stock if variant_id in found else 0
             problems.append({"variant_id": str(variant_id), "problem": problem, "stock_left": left,
                              "unit_price": found[variant_id].unit_price if variant_id in found else None})  # fmt: skip
+    if problems:
+        raise CheckoutConflictError(_conflict_text(problems), lines=problems)
+    plan = _plan(lines, found)
     # The order row first (the key points at it), then the key: a concurrent request with the same key waits
     # here for this transaction, and finds the key taken.
-    order = Order(id=order_id, number=await _next_number(session, now), user_id=user_id, name="", locale=locale,
-                  payment_method=body.payment_method, items_amount=0, shipping_amount=0, total_amount=0,
-                  address=msgspec.to_builtins(body.address), created_at=now)  # fmt: skip
+    order = Order(
+        id=uuid7(), number=await _next_number(session, now), user_id=user_id, name=plan.name,
+        payment_method=body.payment_method, items_amount=plan.items_amount, shipping_amount=plan.shipping_amount,
+        total_amount=plan.items_amount + plan.shipping_amount, address=msgspec.to_builtins(body.address),
+        created_at=now,
+    )  # fmt: skip
     session.add(order)
     await session.flush()
     claimed = await session.scalar(
         insert(CheckoutKey)
-        .values(user_id=user_id, key=key, request_hash=digest, order_id=order_id, created_at=now)
+        .values(user_id=user_id, key=key, request_hash=digest, order_id=order.id, created_at=now)
         .on_conflict_do_nothing()
         .returning(CheckoutKey.order_id)
     )
     if claimed is None:
         raise _KeySeenError(key)
-    if problems:
-        raise CheckoutConflictError(_conflict_text(problems), lines=problems)
     await stock.take(session, {variant_id: quantity for variant_id, quantity, _ in lines})
-    await _write_order(session, order, lines, found, now=now)
+    parts = _write_parts(session, order, plan, now=now)
     if body.lines is None:
         await session.execute(sa.delete(CartItem).where(CartItem.user_id == user_id))
     else:
@@ -148,7 +163,8 @@ async def checkout(
     if payment.account_number is not None and payment.due_at is not None:
         await messages.deposit_requested(session, order, bank=payment.bank or "", account_number=payment.account_number,
                                          deadline=payment.due_at)  # fmt: skip
-    return Placed(order_id=order.id, created=True)
+    await session.flush()  # ids and defaults, for the answer
+    return Placed(order_id=order.id, created=True, written=Written(order=order, payment=payment, parts=parts))
 
 
 async def replayed(session: AsyncSession, *, user_id: uuid.UUID, key: str, body: CheckoutIn) -> Placed:
@@ -199,44 +215,61 @@ async def _next_number(session: AsyncSession, now: datetime.datetime) -> str:
     return f"SH{kst:%Y%m%d}-{sequence:06d}"
 
 
-async def _write_order(
-    session: AsyncSession,
-    order: Order,
-    lines: list[tuple[uuid.UUID, int, int | None]],
-    found: dict[uuid.UUID, stock.StockedVariant],
-    *,
-    now: datetime.datetime,
-) -> None:
+@dataclass(frozen=True, kw_only=True)
+class _Plan:
+    """What a checkout will write, worked out before anything is: each mall's lines, amount and fee."""
+
+    by_mall: dict[uuid.UUID, tuple[list[tuple[stock.StockedVariant, int]], int, int]]
+    """Mall id → (its variants and quantities, its items' amount, its shipping fee)."""
+    items_amount: int
+    shipping_amount: int
+    name: str
+
+
+def _plan(lines: list[tuple[uuid.UUID, int, int | None]], found: dict[uuid.UUID, stock.StockedVariant]) -> _Plan:
+    grouped: dict[uuid.UUID, list[tuple[stock.StockedVariant, int]]] = {}
+    for variant_id, quantity, _ in lines:
+        variant = found[variant_id]
+        grouped.setdefault(variant.mall_id, []).append((variant, quantity))
+    by_mall = {}
+    for mall_id, bought in grouped.items():
+        items_amount = sum(variant.unit_price * quantity for variant, quantity in bought)
+        first = bought[0][0]
+        fee = shipping_fee(items_amount, fee=first.shipping_fee, threshold=first.free_shipping_threshold)
+        by_mall[mall_id] = (bought, items_amount, fee)
+    return _Plan(
+        by_mall=by_mall,
+        items_amount=sum(items for _, items, _ in by_mall.values()),
+        shipping_amount=sum(fee for _, _, fee in by_mall.values()),
+        name=_order_name([variant.product_name for bought in grouped.values() for variant, _ in bought]),
+    )
+
+
+def _write_parts(session: AsyncSession, order: Order, plan: _Plan, *, now: datetime.datetime) -> list[WrittenPart]:
+    """One mall-order per mall, with its lines and its first step."""
     status = (
         MallOrderStatus.AWAITING_DEPOSIT
         if order.payment_method == PaymentMethod.VIRTUAL_ACCOUNT.value
         else MallOrderStatus.AWAITING_PAYMENT
     )
-    by_mall: dict[uuid.UUID, list[tuple[stock.StockedVariant, int]]] = {}
-    for variant_id, quantity, _ in lines:
-        variant = found[variant_id]
-        by_mall.setdefault(variant.mall_id, []).append((variant, quantity))
-    for mall_id, bought in by_mall.items():
-        items_amount = sum(variant.unit_price * quantity for variant, quantity in bought)
-        first = bought[0][0]
-        fee = shipping_fee(items_amount, fee=first.shipping_fee, threshold=first.free_shipping_threshold)
+    parts: list[WrittenPart] = []
+    for mall_id, (bought, items_amount, fee) in plan.by_mall.items():
         mall_order = MallOrder(id=uuid7(), order_id=order.id, mall_id=mall_id, status=status.value,
                                items_amount=items_amount, shipping_fee=fee, refunded_amount=0, created_at=now,
                                updated_at=now)  # fmt: skip
-        session.add(mall_order)
-        session.add_all(
-            OrderLine(mall_order_id=mall_order.id, variant_id=variant.id, product_id=variant.product_id,
+        part_lines = [
+            OrderLine(id=uuid7(), mall_order_id=mall_order.id, variant_id=variant.id, product_id=variant.product_id,
                       product_name=variant.product_name, sku=variant.sku, options=variant.options,
                       unit_price=variant.unit_price, quantity=quantity)
             for variant, quantity in bought
-        )  # fmt: skip
-        session.add(Transition(mall_order_id=mall_order.id, from_status=None, to_status=status.value,
-                               actor=Actor.SHOPPER.value, at=now))  # fmt: skip
-        order.items_amount += items_amount
-        order.shipping_amount += fee
-    order.total_amount = order.items_amount + order.shipping_amount
-    names = [variant.product_name for variant, _ in (pair for bought in by_mall.values() for pair in bought)]
-    order.name = _order_name(names)
+        ]  # fmt: skip
+        step = Transition(mall_order_id=mall_order.id, from_status=None, to_status=status.value,
+                          actor=Actor.SHOPPER.value, reason="", at=now)  # fmt: skip
+        session.add(mall_order)
+        session.add_all(part_lines)
+        session.add(step)
+        parts.append(WrittenPart(mall_order=mall_order, mall_name=bought[0][0].mall_name, lines=part_lines, step=step))
+    return parts
 
 
 def _order_name(names: list[str]) -> str:

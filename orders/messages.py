@@ -88,7 +88,6 @@ class OrderMessages:
             event=event,
             idempotency_key=key,
             parameters=parameters,  # type: ignore[arg-type]
-            user_id=order.user_id,
-            locale=order.locale,  # type: ignore[arg-type]
+            user_id=order.user_id,  # in the shopper's locale as it is when the step happens
         )
         await self.outbox.enqueue(session, message)

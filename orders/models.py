@@ -87,7 +87,6 @@ class Order(DefaultBase):
     items_amount: Mapped[int] = mapped_column(sa.BigInteger)
     shipping_amount: Mapped[int] = mapped_column(sa.BigInteger)
     total_amount: Mapped[int] = mapped_column(sa.BigInteger)
-    locale: Mapped[str] = mapped_column(sa.String(2), server_default="ko")
     address: Mapped[dict[str, str]] = mapped_column(JSONB)
     """``{postcode, road_address, detail, recipient, phone}``."""
     created_at: Mapped[datetime.datetime] = mapped_column(

@@ -29,6 +29,8 @@ from orders.schemas import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from orders.checkout import Written
+
 
 async def order_out(session: AsyncSession, order_id: uuid.UUID, *, user_id: uuid.UUID) -> OrderOut:
     """The shopper's order; another shopper's is not found (404), never forbidden: its existence is not told."""
@@ -64,6 +66,25 @@ async def order_out(session: AsyncSession, order_id: uuid.UUID, *, user_id: uuid
             for mall_order, name in parts
         ],
     )  # fmt: skip
+
+
+def written_out(written: Written) -> OrderOut:
+    """A new order's answer, from the rows its checkout wrote (nothing read back)."""
+    order = written.order
+    return OrderOut(
+        id=order.id,
+        number=order.number,
+        name=order.name,
+        created_at=order.created_at,
+        items_amount=order.items_amount,
+        shipping_amount=order.shipping_amount,
+        total_amount=order.total_amount,
+        address=order.address,
+        payment=payment_out(order, written.payment, refunded=0),
+        mall_orders=[
+            _mall_order_out(part.mall_order, part.mall_name, part.lines, [part.step], []) for part in written.parts
+        ],
+    )
 
 
 def payment_out(order: Order, payment: Payment, *, refunded: int) -> PaymentOut:

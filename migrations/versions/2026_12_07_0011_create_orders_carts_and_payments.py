@@ -46,7 +46,6 @@ def upgrade() -> None:
         sa.Column("items_amount", sa.BigInteger(), nullable=False),
         sa.Column("shipping_amount", sa.BigInteger(), nullable=False),
         sa.Column("total_amount", sa.BigInteger(), nullable=False),
-        sa.Column("locale", sa.String(length=2), server_default="ko", nullable=False),
         sa.Column("address", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
             "created_at",

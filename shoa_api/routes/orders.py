@@ -135,18 +135,18 @@ class OrderController(Controller):
         if idempotency_key is None or not KEY_PATTERN.fullmatch(idempotency_key):
             msg = "send an Idempotency-Key header (1 to 100 visible ASCII characters, a UUID say), one per checkout"
             raise OrderError(msg)
-        locale = await db.scalar(sa.text("SELECT locale FROM users WHERE id = :id"), {"id": shopper.user_id})
         try:
             placed = await checkout.checkout(
                 db, user_id=shopper.user_id, body=data, key=idempotency_key, gateway=orders.gateway,
-                messages=orders.messages, rules=orders.checkout_rules, locale=locale or "ko", now=utc_now(),
+                messages=orders.messages, rules=orders.checkout_rules, now=utc_now(),
             )  # fmt: skip
             await db.commit()
         except checkout.KeySeenError:
             await db.rollback()
             placed = await checkout.replayed(db, user_id=shopper.user_id, key=idempotency_key, body=data)
-        order = await views.order_out(db, placed.order_id, user_id=shopper.user_id)
-        return Response(order, status_code=HTTP_201_CREATED if placed.created else HTTP_200_OK)
+        if placed.written is not None:
+            return Response(views.written_out(placed.written), status_code=HTTP_201_CREATED)
+        return Response(await views.order_out(db, placed.order_id, user_id=shopper.user_id), status_code=HTTP_200_OK)
 
     @get(
         operation_id="list_orders",

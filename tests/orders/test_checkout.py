@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
-from orders.models import Order, OrderLine
+from orders.models import CheckoutKey, Order, OrderLine
 from tests.orders.conftest import ADDRESS, checkout_body
 
 if TYPE_CHECKING:
@@ -258,6 +258,27 @@ async def test_the_same_key_with_another_body_is_refused(
     assert other.json()["type"].endswith("/idempotency-key-reused")
     assert await _orders_in_table(session) == 1
     assert await catalog.stock("M1-GR-F") == 9
+
+
+async def test_a_key_older_than_a_day_names_a_new_checkout(
+    catalog: Catalog, shopper: Shopper, session: AsyncSession
+) -> None:
+    key = str(uuid.uuid4())
+    first = await shopper.checkout(key=key, lines=_one(catalog.variant("M1-GR-F"), 1))
+    assert first.status_code == 201, first.text
+    await session.execute(
+        sa.update(CheckoutKey).values(created_at=CheckoutKey.created_at - sa.text("interval '24 hours 1 minute'"))
+    )
+    await session.commit()
+
+    later = await shopper.checkout(key=key, lines=_one(catalog.variant("M1-GR-F"), 2))
+
+    assert later.status_code == 201, later.text
+    assert later.json()["id"] != first.json()["id"]
+    assert await _orders_in_table(session) == 2
+    assert await catalog.stock("M1-GR-F") == 10 - 1 - 2
+    again = await shopper.checkout(key=key, lines=_one(catalog.variant("M1-GR-F"), 2))
+    assert (again.status_code, again.json()["id"]) == (200, later.json()["id"])  # the key now names the new one
 
 
 @pytest.mark.parametrize("key", [None, b"", "한글-키".encode(), b"a key with spaces", b"k" * 101])
