@@ -85,34 +85,30 @@ async def variants(session: AsyncSession, ids: Collection[uuid.UUID], *, lock: b
 
 async def take(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> None:
     """Take ``quantities`` off the (locked, checked) variants' stock."""
-    if not quantities:
-        return
-    rows = sa.values(sa.column("id", sa.Uuid), sa.column("quantity", sa.Integer), name="taken").data(
-        list(quantities.items())
-    )
-    emptied = await session.scalars(
-        sa.update(Variant)
-        .where(Variant.id == rows.c.id)
-        .values(stock=Variant.stock - rows.c.quantity)
-        .returning(sa.case((Variant.stock == 0, Variant.product_id), else_=None))
-    )
-    await _refresh({product_id for product_id in emptied if product_id is not None}, session)
+    await _move(session, quantities, sign=-1)
 
 
 async def give_back(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> None:
     """Return ``quantities`` to the variants' stock (a cancel, an unpaid order's deadline)."""
+    await _move(session, quantities, sign=1)
+
+
+async def _move(session: AsyncSession, quantities: Mapping[uuid.UUID, int], *, sign: int) -> None:
+    """Add each quantity (times ``sign``) to its variant's stock, then refresh the products whose stock crossed zero
+    (emptied by a take, refilled by a give-back)."""
     if not quantities:
         return
-    rows = sa.values(sa.column("id", sa.Uuid), sa.column("quantity", sa.Integer), name="returned").data(
+    rows = sa.values(sa.column("id", sa.Uuid), sa.column("quantity", sa.Integer), name="moved").data(
         list(quantities.items())
     )
-    refilled = await session.scalars(
+    crossed_zero = Variant.stock == 0 if sign < 0 else Variant.stock == rows.c.quantity
+    crossed = await session.scalars(
         sa.update(Variant)
         .where(Variant.id == rows.c.id)
-        .values(stock=Variant.stock + rows.c.quantity)
-        .returning(sa.case((Variant.stock == rows.c.quantity, Variant.product_id), else_=None))
+        .values(stock=Variant.stock + sign * rows.c.quantity)
+        .returning(sa.case((crossed_zero, Variant.product_id), else_=None))
     )
-    await _refresh({product_id for product_id in refilled if product_id is not None}, session)
+    await _refresh({product_id for product_id in crossed if product_id is not None}, session)
 
 
 async def _refresh(product_ids: set[uuid.UUID], session: AsyncSession) -> None:

@@ -50,27 +50,22 @@ async def order_out(session: AsyncSession, order_id: uuid.UUID, *, user_id: uuid
     steps = await _by_mall_order(session, Transition, ids, Transition.id)
     after_sales = await _by_mall_order(session, AfterSale, ids, AfterSale.created_at)
     refunded = sum(mall_order.refunded_amount for mall_order, _ in parts)
-    return OrderOut(
-        id=order.id,
-        number=order.number,
-        name=order.name,
-        created_at=order.created_at,
-        items_amount=order.items_amount,
-        shipping_amount=order.shipping_amount,
-        total_amount=order.total_amount,
-        address=order.address,
-        payment=payment_out(order, payment, refunded=refunded),
-        mall_orders=[
-            _mall_order_out(mall_order, name, lines.get(mall_order.id, []), steps.get(mall_order.id, []),
-                            after_sales.get(mall_order.id, []))
-            for mall_order, name in parts
-        ],
-    )  # fmt: skip
+    return _order_out(order, payment_out(order, payment, refunded=refunded), [
+        _mall_order_out(mall_order, name, lines.get(mall_order.id, []), steps.get(mall_order.id, []),
+                        after_sales.get(mall_order.id, []))
+        for mall_order, name in parts
+    ])  # fmt: skip
 
 
 def written_out(written: Written) -> OrderOut:
     """A new order's answer, from the rows its checkout wrote (nothing read back)."""
     order = written.order
+    return _order_out(order, payment_out(order, written.payment, refunded=0), [
+        _mall_order_out(part.mall_order, part.mall_name, part.lines, [part.step], []) for part in written.parts
+    ])  # fmt: skip
+
+
+def _order_out(order: Order, payment: PaymentOut, mall_orders: list[MallOrderOut]) -> OrderOut:
     return OrderOut(
         id=order.id,
         number=order.number,
@@ -80,10 +75,8 @@ def written_out(written: Written) -> OrderOut:
         shipping_amount=order.shipping_amount,
         total_amount=order.total_amount,
         address=order.address,
-        payment=payment_out(order, written.payment, refunded=0),
-        mall_orders=[
-            _mall_order_out(part.mall_order, part.mall_name, part.lines, [part.step], []) for part in written.parts
-        ],
+        payment=payment,
+        mall_orders=mall_orders,
     )
 
 

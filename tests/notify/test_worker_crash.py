@@ -33,6 +33,7 @@ from notify.models import Attempt, Message
 from notify.providers.base import Channel
 from notify.schemas import Recipient
 from shoa_api.settings import child_environment
+from tests.locks import TableLock
 from tests.notify.builders import outbox, outgoing
 from tests.notify.counting_server import CountingProvider, free_port
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from tests.conftest import Services
 
@@ -131,25 +132,6 @@ async def waiting_on(session: AsyncSession, table: str) -> int:
         "WHERE c.relname = :table AND NOT l.granted"
     )
     return int(await session.scalar(query, {"table": table}) or 0)
-
-
-class TableLock:
-    """``LOCK TABLE … IN SHARE MODE`` held by the test: reads pass, writes wait."""
-
-    def __init__(self, engine: AsyncEngine, table: str) -> None:
-        self.engine, self.table = engine, table
-        self.connection: AsyncConnection | None = None
-
-    async def take(self) -> None:
-        self.connection = await self.engine.connect()
-        await self.connection.begin()
-        await self.connection.execute(sa.text(f"LOCK TABLE {self.table} IN SHARE MODE"))
-
-    async def release(self) -> None:
-        if self.connection is not None:
-            await self.connection.rollback()
-            await self.connection.close()
-            self.connection = None
 
 
 @pytest.fixture

@@ -40,13 +40,14 @@ from shoa_api.settings import child_environment
 from shoa_api.wiring import access_tokens_from
 from shoa_kernel.clock import utc_now
 from tests.factories import create_mall
+from tests.locks import TableLock
 from tests.notify.counting_server import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from shoa_api.settings import Settings
     from tests.conftest import Services
@@ -205,25 +206,6 @@ async def many_checkouts(session: AsyncSession, settings: Settings, variants: di
             body |= {"payment_method": "virtual_account", "refund_account": REFUND_ACCOUNT}
         checkouts.append(Checkout(token=signer.issue(user_id, now=now)[0], key=str(uuid.uuid4()), body=body))
     return checkouts
-
-
-class TableLock:
-    """``LOCK TABLE … IN SHARE MODE`` held by the test: reads pass, writes wait."""
-
-    def __init__(self, engine: AsyncEngine, table: str) -> None:
-        self.engine, self.table = engine, table
-        self.connection: AsyncConnection | None = None
-
-    async def take(self) -> None:
-        self.connection = await self.engine.connect()
-        await self.connection.begin()
-        await self.connection.execute(sa.text(f"LOCK TABLE {self.table} IN SHARE MODE"))
-
-    async def release(self) -> None:
-        if self.connection is not None:
-            await self.connection.rollback()
-            await self.connection.close()
-            self.connection = None
 
 
 async def waiting(engine: AsyncEngine) -> dict[str, int]:
