@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import checkout, feed_quality, http, notify, rollup, search, sync
+from bench import checkout, feed_quality, http, notify, rollup, search, search_quality, sync
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -26,6 +26,10 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "http": ("requests/s, latency and memory of Shoa endpoints against a bare Litestar app", http.run),
     "sync": ("partner catalog sync through the API against a raw COPY of the same rows", sync.run),
     "search": ("the PostgreSQL search engine over a large catalog against a bare Litestar app", search.run),
+    "search-quality": (
+        "a search engine's P@10 and NDCG@10 on the judged relevance set (tests/catalog/search/relevance)",
+        search_quality.run,
+    ),
     "feed-quality": ("the feed's NDCG@20 per segment on held-out purchases vs two baselines", feed_quality.run),
     "rollup": ("the worker's score roll-up against copying every score each minute", rollup.run),
     "notify": (
@@ -85,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
             "--seed", type=int, default=20261129, help="feed-quality: the population's random seed; checkout: baskets"
         )
         command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
+        command.add_argument(
+            "--engine", choices=sorted(search_quality.ENGINES), default="postgres", help="search-quality: the engine"
+        )
         command.add_argument("--messages", type=_positive(int), default=20_000, help="notify: messages")
         command.add_argument("--workers", type=_positive(int), default=2, help="notify: `shoa worker` processes")
         command.set_defaults(benchmark=benchmark)
