@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
-from catalog.models import Mall, MallStatus, Product, ProductStatus
 from catalog.search.engine import (
     MAX_RESULTS,
     Facets,
@@ -37,6 +34,7 @@ from catalog.search.engine import (
 from catalog.search.errors import SearchTaskFailedError, SearchUnavailableError
 from catalog.search.meilisearch_index import INDEX_UID, PRIMARY_KEY, settings_changes
 from catalog.search.meilisearch_query import HIGHLIGHT_END, HIGHLIGHT_START, search_request
+from catalog.search.visibility import visible_now
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -177,9 +175,7 @@ class MeilisearchEngine:
         distribution: dict[str, dict[str, int]] = answer.get("facetDistribution") or {}
         hit_ids = [uuid.UUID(hit["id"]) for hit in hits]
         facet_malls = [_uuid_or_none(value) for value in distribution.get("mall_id", {})]
-        visible, listed_malls = await _check_against_database(
-            session, hit_ids, [mall for mall in facet_malls if mall is not None]
-        )
+        visible, listed_malls = await visible_now(session, hit_ids, [mall for mall in facet_malls if mall is not None])
         items = [_hit(hit, visible[hit_id]) for hit, hit_id in zip(hits, hit_ids, strict=True) if hit_id in visible]
         total = min(int(answer.get("totalHits", 0)), MAX_RESULTS)
         mall_counts = {mall: count for mall, count in distribution.get("mall_id", {}).items() if mall in listed_malls}
@@ -249,39 +245,6 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 # -- the answer ----------------------------------------------------------------------------------------------
-
-_p = Product.__table__.c
-_m = Mall.__table__.c
-_VISIBLE_AND_LISTED = sa.union_all(
-    sa.select(_p.id, _m.id, _m.name)
-    .join_from(Product.__table__, Mall.__table__, _m.id == _p.mall_id)
-    .where(
-        _p.id == sa.any_(sa.bindparam("product_ids", type_=ARRAY(sa.Uuid()))),
-        _p.status != ProductStatus.HIDDEN.value,
-        _m.status == MallStatus.ACTIVE.value,
-    ),
-    sa.select(sa.null(), _m.id, _m.name).where(
-        _m.id == sa.any_(sa.bindparam("mall_ids", type_=ARRAY(sa.Uuid()))), _m.status == MallStatus.ACTIVE.value
-    ),
-)
-
-
-async def _check_against_database(
-    session: AsyncSession, product_ids: list[uuid.UUID], mall_ids: list[uuid.UUID]
-) -> tuple[dict[uuid.UUID, MallRef], dict[str, str]]:
-    """Which of the page's products shoppers may see now (with their malls), and the names of listed malls."""
-    if not product_ids and not mall_ids:
-        return {}, {}
-    visible: dict[uuid.UUID, MallRef] = {}
-    listed: dict[str, str] = {}
-    for product_id, mall_id, mall_name in await session.execute(
-        _VISIBLE_AND_LISTED, {"product_ids": product_ids, "mall_ids": mall_ids}
-    ):
-        if product_id is None:
-            listed[str(mall_id)] = mall_name
-        else:
-            visible[product_id] = MallRef(mall_id, mall_name)
-    return visible, listed
 
 
 def _hit(hit: dict[str, Any], mall: MallRef) -> SearchHit:

@@ -1,8 +1,9 @@
 """The search contract suite runs every case once per engine: ``backend`` is the API with one engine behind it.
 
 For Meilisearch the engine is the Meilisearch v1.14 protocol fake (``tests/meilisearch``) and ``settle()``
-runs the worker's indexing until the search outbox is empty, as ``shoa worker`` would; for PostgreSQL the
-tables are the index and ``settle()`` has nothing to wait for.
+runs the worker's indexing until the search outbox is empty, as ``shoa worker`` would; Tantivy's index lives in
+the test's folder and ``settle()`` runs the same indexing into it; for PostgreSQL the tables are the index and
+``settle()`` has nothing to wait for.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from catalog import keys
+from catalog.search.tantivy_engine import TantivyEngine
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from tests.catalog.search import tantivy_fixtures
 from tests.catalog.search.meili_fixtures import index_everything
 from tests.client import ShoaClient
 from tests.factories import create_mall
@@ -22,6 +25,7 @@ from tests.meilisearch.fake_server import FakeMeilisearch
 if TYPE_CHECKING:
     import uuid
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -51,13 +55,20 @@ class PartnerMall:
 
 class Backend:
     def __init__(
-        self, name: str, client: ShoaClient, session: AsyncSession, settings: Settings, engine: AsyncEngine
+        self,
+        name: str,
+        client: ShoaClient,
+        session: AsyncSession,
+        settings: Settings,
+        engine: AsyncEngine,
+        tantivy: TantivyEngine | None = None,
     ) -> None:
         self.name = name
         self.client = client
         self.session = session
         self.settings = settings
         self.engine = engine
+        self.tantivy = tantivy
 
     async def mall(self, name: str, *, status: MallStatus | None = None) -> PartnerMall:
         mall = (
@@ -73,6 +84,8 @@ class Backend:
         """Wait until searches see every catalog change made so far."""
         if self.name == "meilisearch":
             await index_everything(self.engine, self.settings)
+        if self.tantivy is not None:
+            await tantivy_fixtures.index_everything(self.engine, self.tantivy)
 
     async def search(self, **params: Any) -> dict[str, Any]:
         response = await self.client.get("/v1/search", params=params)
@@ -80,9 +93,9 @@ class Backend:
         return dict(response.json())
 
 
-@pytest.fixture(params=["postgres", "meilisearch"])
+@pytest.fixture(params=["postgres", "meilisearch", "tantivy"])
 async def backend(
-    request: pytest.FixtureRequest, services: Services, session: AsyncSession, engine: AsyncEngine
+    request: pytest.FixtureRequest, services: Services, session: AsyncSession, engine: AsyncEngine, tmp_path: Path
 ) -> AsyncIterator[Backend]:
     overrides = {"SHOA_PUBLIC_CACHE_SECONDS": "0"}
     with FakeMeilisearch() as meili:
@@ -94,4 +107,12 @@ async def backend(
             }
         settings = load_settings(services.environ(**overrides), env_file=None)
         async with ShoaClient(app=create_app(settings), base_url="http://shoa.test") as client:
-            yield Backend(request.param, client, session, settings, engine)
+            if request.param != "tantivy":
+                yield Backend(request.param, client, session, settings, engine)
+                return
+            # The settings cannot choose Tantivy yet: it takes the place of the engine the app started with.
+            tantivy = client.app.state.search_engine = TantivyEngine(tmp_path / "search")
+            try:
+                yield Backend(request.param, client, session, settings, engine, tantivy)
+            finally:
+                tantivy.close()
