@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -35,7 +35,9 @@ from bench.report import markdown_page, markdown_table, now_utc, save_texts
 from catalog import repository
 from catalog.models import Mall
 from catalog.search.engine import SearchQuery
+from catalog.search.indexing import index_pending
 from catalog.search.postgres import PostgresSearch
+from catalog.search.tantivy_engine import TantivyEngine
 from catalog.service import sync_products
 from shoa_api.database import create_engine, create_read_session_maker, create_session_maker, session_scope
 from shoa_api.migrate import upgrade_to_head
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from catalog.search.engine import SearchEngine
+    from catalog.search.meilisearch import MeilisearchEngine
 
 RELEVANCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "catalog" / "search" / "relevance"
 K = 10
@@ -175,8 +178,23 @@ async def _postgres(context: EngineContext) -> AsyncIterator[SearchEngine]:
         await engine.aclose()
 
 
+@contextlib.asynccontextmanager
+async def _tantivy(context: EngineContext) -> AsyncIterator[SearchEngine]:
+    """An index in the run's folder, fed by the worker's indexer from the search outbox until it is empty."""
+    engine = TantivyEngine(context.work_dir / "search")
+    try:
+        # The indexer only calls ``apply_changes``, which both index engines have (its signature names
+        # Meilisearch's until the worker chooses between them).
+        while await index_pending(context.session_maker, cast("MeilisearchEngine", engine)):
+            pass
+        yield engine
+    finally:
+        engine.close()
+
+
 ENGINES: dict[str, Callable[[EngineContext], contextlib.AbstractAsyncContextManager[SearchEngine]]] = {
     "postgres": _postgres,
+    "tantivy": _tantivy,
 }
 """Each engine by its ``--engine`` name: opens it over the loaded catalog, ready to search."""
 
