@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from catalog.search.engine import SearchEngine
-    from catalog.search.meilisearch import MeilisearchEngine
 
 RELEVANCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "catalog" / "search" / "relevance"
 K = 10
@@ -185,7 +184,7 @@ async def _tantivy(context: EngineContext) -> AsyncIterator[SearchEngine]:
     try:
         # The indexer only calls ``apply_changes``, which both index engines have (its signature names
         # Meilisearch's until the worker chooses between them).
-        while await index_pending(context.session_maker, cast("MeilisearchEngine", engine)):
+        while await index_pending(context.session_maker, engine):
             pass
         yield engine
     finally:

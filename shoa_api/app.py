@@ -17,6 +17,7 @@ from litestar.openapi.spec import Contact
 from redis.asyncio import Redis  # noqa: TC002 - Litestar reads the providers' return types at runtime
 
 from catalog.search.postgres import PostgresSearch
+from catalog.search.tantivy_engine import TantivyEngine
 from notify.delivery import Providers  # noqa: TC001 - Litestar reads dependency annotations
 from notify.rendering import Templates
 from notify.service import Outbox  # noqa: TC001
@@ -69,12 +70,14 @@ from shoa_api.settings import Settings, load_settings
 from shoa_api.wiring import (
     OrderKit,
     feed_memory_from,
-    meilisearch_engine,
     messaging_providers,
     order_kit,
     outbox_from,
     recorder_from,
     redis_client,
+)
+from shoa_api.wiring import (
+    search_engine as search_engine_for,
 )
 
 if TYPE_CHECKING:
@@ -125,9 +128,9 @@ def create_app(settings: Settings) -> Litestar:
         app.state.auth = AuthKit(settings)
         app.state.recorder = recorder_from(settings.feed)
         app.state.feed_memory = feed_memory_from(settings)  # this app's own: nothing is shared across apps
-        # Meilisearch's index and settings are the worker's to create and keep; the API only searches (and its
+        # Meilisearch's and Tantivy's indexes are the worker's to create and keep; the API only searches (and its
         # readiness says so while the index is missing).
-        app.state.search_engine = search_engine = meilisearch_engine(settings, http) or PostgresSearch()
+        app.state.search_engine = search_engine = search_engine_for(settings, http)
         app.state.outbox = outbox
         # The sandbox gateway stands for a remote service, so its connections are its own: a checkout asks it for a
         # virtual account while holding one of the pool's, and ten such checkouts at once waited for each other.
@@ -152,6 +155,8 @@ def create_app(settings: Settings) -> Litestar:
             await _stop_tasks(flusher, mirroring)
             if isinstance(search_engine, PostgresSearch):
                 await search_engine.aclose()
+            elif isinstance(search_engine, TantivyEngine):
+                search_engine.close()
             await http.aclose()
             await redis.aclose()
             # The engine is ours, handed to the plugin: without this, every stopped app left a connection open.

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 Environment = Literal["development", "test", "production"]
-SearchEngineName = Literal["postgres", "meilisearch"]
+SearchEngineName = Literal["postgres", "meilisearch", "tantivy"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["json", "console"]
 KakaoProviderName = Literal["sandbox", "nhn", "solapi"]
@@ -98,7 +98,10 @@ class RedisSettings(_Area, frozen=True, kw_only=True):
 class SearchSettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_SEARCH_"
     engine: SearchEngineName = "postgres"
-    """``postgres`` searches the catalog tables directly; ``meilisearch`` needs ``SHOA_MEILISEARCH_URL``."""
+    """``postgres`` searches the catalog tables directly; ``meilisearch`` needs ``SHOA_MEILISEARCH_URL``;
+    ``tantivy`` keeps an index on disk in ``SHOA_SEARCH_DIR`` (the worker writes it, the API reads it)."""
+    dir: str | None = None
+    """Where the Tantivy index lives: one folder the worker and every API process on the machine share."""
 
 
 class MeilisearchSettings(_Area, frozen=True, kw_only=True):
@@ -484,9 +487,10 @@ def _check_redis(redis: RedisSettings) -> None:
         raise SettingsError(msg)
 
 
-def _check_consistency(settings: Settings) -> None:
-    _check_database(settings.database)
-    _check_redis(settings.redis)
+def _check_search(settings: Settings) -> None:
+    if settings.search.engine == "tantivy" and not settings.search.dir:
+        msg = "SHOA_SEARCH_DIR is missing: SHOA_SEARCH_ENGINE=tantivy keeps its index in that folder"
+        raise SettingsError(msg)
     if settings.search.engine == "meilisearch":
         if settings.meilisearch.url is None:
             msg = "SHOA_MEILISEARCH_URL is missing: SHOA_SEARCH_ENGINE=meilisearch needs the server's http(s) URL"
@@ -494,6 +498,12 @@ def _check_consistency(settings: Settings) -> None:
         if settings.meilisearch.key is None:
             msg = "SHOA_MEILISEARCH_KEY is missing: SHOA_SEARCH_ENGINE=meilisearch needs an API key"
             raise SettingsError(msg)
+
+
+def _check_consistency(settings: Settings) -> None:
+    _check_database(settings.database)
+    _check_redis(settings.redis)
+    _check_search(settings)
     _require_scheme("SHOA_OAUTH_REDIRECT_BASE_URL", settings.oauth.redirect_base_url, {"http", "https"})
     for prefix, provider in (
         ("SHOA_KAKAO_", settings.kakao),

@@ -18,6 +18,8 @@ from accounts.oauth.providers import OAuthProvider
 from accounts.passwords import Passwords
 from accounts.tokens import AccessTokens
 from catalog.search.meilisearch import MeilisearchEngine
+from catalog.search.postgres import PostgresSearch
+from catalog.search.tantivy_engine import TantivyEngine
 from notify.delivery import Providers, RetryPolicy
 from notify.providers.base import Channel
 from notify.providers.instagram import InstagramProvider
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from catalog.search.engine import SearchEngine
+    from catalog.search.indexing import IndexWriter
     from notify.providers.base import MessagingProvider
     from notify.rendering import Templates
     from shoa_api.settings import (
@@ -107,6 +111,23 @@ def recorder_from(settings: FeedSettings) -> Recorder:
 def feed_memory_from(settings: Settings) -> FeedMemory:
     """Tiles (and pages of them) are kept as long as other public answers are."""
     return FeedMemory(tile_seconds=settings.app.public_cache_seconds)
+
+
+def index_writer(settings: Settings, http: httpx.AsyncClient) -> IndexWriter | None:
+    """What the worker's indexer feeds: Meilisearch, or the Tantivy index on disk (the worker is its only writer);
+    ``None`` for the PostgreSQL engine."""
+    if settings.search.engine == "tantivy":
+        assert settings.search.dir is not None  # checked when the settings were loaded
+        return TantivyEngine(settings.search.dir)
+    return meilisearch_engine(settings, http)
+
+
+def search_engine(settings: Settings, http: httpx.AsyncClient) -> SearchEngine:
+    """What the API searches with: Meilisearch, the Tantivy index (read-only here), or the catalog tables."""
+    if settings.search.engine == "tantivy":
+        assert settings.search.dir is not None
+        return TantivyEngine(settings.search.dir)
+    return meilisearch_engine(settings, http) or PostgresSearch()
 
 
 def meilisearch_engine(settings: Settings, http: httpx.AsyncClient) -> MeilisearchEngine | None:

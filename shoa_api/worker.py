@@ -32,13 +32,14 @@ from typing import TYPE_CHECKING
 import httpx
 
 from catalog.search.jobs import SearchIndexing
+from catalog.search.tantivy_engine import TantivyEngine
 from notify.rendering import Templates
 from orders import service as order_service
 from personalization import jobs as feed_jobs
 from shoa_api.database import create_engine, create_session_maker
 from shoa_api.wiring import (
     dispatcher_from,
-    meilisearch_engine,
+    index_writer,
     messaging_providers,
     order_kit,
     outbox_from,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from catalog.search.meilisearch import MeilisearchEngine
+    from catalog.search.indexing import IndexWriter
     from notify.worker import Dispatcher
     from shoa_api.settings import Settings
     from shoa_api.wiring import OrderKit
@@ -77,7 +78,7 @@ class WorkerContext:
     session_maker: async_sessionmaker[AsyncSession]
     redis: Redis
     http: httpx.AsyncClient
-    search_engine: MeilisearchEngine | None
+    search_engine: IndexWriter | None
     """The Meilisearch engine when it is the configured one; ``None`` for the PostgreSQL engine."""
     orders: OrderKit
     """The payment gateway and the order messages, for the orders' deadlines."""
@@ -202,7 +203,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         session_maker=session_maker,
         redis=redis,
         http=http,
-        search_engine=meilisearch_engine(settings, http),
+        search_engine=index_writer(settings, http),
         orders=order_kit(settings, outbox=outbox_from(templates), http=http, session_maker=session_maker),
         dispatcher=dispatcher_from(settings, templates=templates, providers=providers),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
@@ -227,6 +228,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
     finally:
         with contextlib.suppress(Exception):
             await redis.delete(f"{HEARTBEAT_KEY_PREFIX}{context.worker_id}")
+        if isinstance(context.search_engine, TantivyEngine):
+            context.search_engine.close()  # its index writer's lock goes with it
         await http.aclose()
         await redis.aclose()
         await engine.dispose()

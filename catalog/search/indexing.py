@@ -12,7 +12,7 @@ again, which changes nothing (add-or-replace).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -21,9 +21,18 @@ from catalog.models import SearchOutbox
 from catalog.search.documents import documents_for
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from catalog.search.meilisearch import MeilisearchEngine
+
+class IndexWriter(Protocol):
+    """An engine with an index of its own (Meilisearch, Tantivy): what the indexer feeds."""
+
+    async def apply_changes(self, *, upserts: Sequence[dict[str, Any]], deletes: Sequence[str]) -> None:
+        """Add or replace ``upserts`` and remove ``deletes`` (product ids), durably, before returning."""
+        ...
+
 
 INDEXER_LOCK = (0x53484F41, 1)
 """The indexer's advisory lock, in the two-key space (``SHOA``, 1): it cannot collide with one-key locks."""
@@ -43,12 +52,13 @@ _TRY_LOCK = sa.select(
 
 
 async def index_pending(
-    session_maker: async_sessionmaker[AsyncSession], engine: MeilisearchEngine | None, *, batch_size: int = 500
+    session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter | None, *, batch_size: int = 500
 ) -> int:
     """Handle the oldest ``batch_size`` outbox rows; how many were acknowledged (0 when another indexer runs).
 
     With ``engine=None`` (the PostgreSQL engine searches the tables themselves) the rows are only acknowledged.
-    Raises (and keeps the rows) when Meilisearch fails or does not confirm in time.
+    Raises (and keeps the rows) when the engine fails (Meilisearch does not confirm in time, Tantivy cannot
+    commit).
     """
     async with session_maker() as session, session.begin():
         if not await session.scalar(_TRY_LOCK):

@@ -1,4 +1,5 @@
-"""The worker's search job: keeps the Meilisearch index in step with the catalog through the search outbox.
+"""The worker's search job: keeps the search index (Meilisearch's, or Tantivy's on disk) in step with the catalog
+through the search outbox.
 
 ``shoa_api.worker`` runs it every second, with the engine the settings chose (``None`` for the PostgreSQL engine,
 which searches the tables themselves: the outbox rows are then only acknowledged).
@@ -10,11 +11,12 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from catalog.search.indexing import index_pending
+from catalog.search.meilisearch import MeilisearchEngine
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from catalog.search.meilisearch import MeilisearchEngine
+    from catalog.search.indexing import IndexWriter
 
 BATCH_SIZE = 500
 RUN_SECONDS = 5.0
@@ -28,9 +30,9 @@ class SearchIndexing:
     def __init__(self) -> None:
         self._settings_applied = False
 
-    async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: MeilisearchEngine | None) -> bool:
+    async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter | None) -> bool:
         """Index batches until the outbox is empty or ``RUN_SECONDS`` have passed; whether rows may be left."""
-        if engine is not None and not self._settings_applied:
+        if isinstance(engine, MeilisearchEngine) and not self._settings_applied:
             await engine.apply_settings()
             self._settings_applied = True
         loop = asyncio.get_running_loop()

@@ -119,6 +119,14 @@ def test_meilisearch_as_the_engine_needs_its_url_and_key() -> None:
         )
 
 
+def test_tantivy_as_the_engine_needs_the_folder_of_its_index() -> None:
+    with pytest.raises(SettingsError, match=r"^SHOA_SEARCH_DIR is missing"):
+        load_settings(VALID | {"SHOA_SEARCH_ENGINE": "tantivy"}, env_file=None)
+    chosen = load_settings(VALID | {"SHOA_SEARCH_ENGINE": "tantivy", "SHOA_SEARCH_DIR": "/var/lib/shoa/search"},
+                           env_file=None)  # fmt: skip
+    assert (chosen.search.engine, chosen.search.dir) == ("tantivy", "/var/lib/shoa/search")
+
+
 def test_a_dotenv_file_fills_in_and_the_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(

@@ -16,6 +16,7 @@ from catalog import keys
 from catalog.search.tantivy_engine import TantivyEngine
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
+from shoa_api.wiring import index_writer
 from tests.catalog.search import tantivy_fixtures
 from tests.catalog.search.meili_fixtures import index_everything
 from tests.client import ShoaClient
@@ -105,14 +106,19 @@ async def backend(
                 "SHOA_MEILISEARCH_URL": meili.url,
                 "SHOA_MEILISEARCH_KEY": meili.master_key,
             }
+        if request.param == "tantivy":
+            overrides |= {"SHOA_SEARCH_ENGINE": "tantivy", "SHOA_SEARCH_DIR": str(tmp_path / "search")}
         settings = load_settings(services.environ(**overrides), env_file=None)
         async with ShoaClient(app=create_app(settings), base_url="http://shoa.test") as client:
             if request.param != "tantivy":
                 yield Backend(request.param, client, session, settings, engine)
                 return
-            # The settings cannot choose Tantivy yet: it takes the place of the engine the app started with.
-            tantivy = client.app.state.search_engine = TantivyEngine(tmp_path / "search")
+            # The app searches the index read-only; the worker's writer (another instance, as in another process)
+            # feeds it.
+            assert isinstance(client.app.state.search_engine, TantivyEngine)
+            writer = index_writer(settings, client.app.state.http)
+            assert isinstance(writer, TantivyEngine)
             try:
-                yield Backend(request.param, client, session, settings, engine, tantivy)
+                yield Backend(request.param, client, session, settings, engine, writer)
             finally:
-                tantivy.close()
+                writer.close()

@@ -3,7 +3,7 @@ and ``index_everything``, which runs the worker's indexer into it until the sear
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from catalog.search.meilisearch import MeilisearchEngine
 
 
 @pytest.fixture
@@ -38,7 +36,7 @@ async def index_everything(
     )
     # The indexer only calls ``apply_changes``, which both engines have; its signature names Meilisearch's
     # until the worker chooses between them.
-    writer = cast("MeilisearchEngine", engine)
+    writer = engine
     handled = 0
     while batch := await index_pending(session_maker, writer):
         handled += batch
