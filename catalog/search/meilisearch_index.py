@@ -14,7 +14,8 @@ from catalog.search.text import SYNONYMS, normalize
 
 INDEX_UID = "products"
 PRIMARY_KEY = "id"
-SEARCHABLE_ATTRIBUTES = ["name", "category_names", "style_tags", "colors"]
+SEARCHABLE_ATTRIBUTES = ["name", "category_names", "style_tags", "colors", "description"]
+"""In the order of their weight (Meilisearch's attribute ranking rule): the name counts most, the description least."""
 FILTERABLE_ATTRIBUTES = [
     "categories", "mall_id", "target_genders", "age_bands", "style_tags", "colors", "sizes", "price_from", "in_stock",
     "exclusive", "price_bucket",

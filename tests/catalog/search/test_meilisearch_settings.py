@@ -50,7 +50,7 @@ async def test_a_new_server_gets_the_products_index_with_the_declared_settings(
     assert isinstance(index, dict)
     assert index["primaryKey"] == "id"
     assert isinstance(settings, dict)
-    assert settings["searchableAttributes"] == ["name", "category_names", "style_tags", "colors"]
+    assert settings["searchableAttributes"] == ["name", "category_names", "style_tags", "colors", "description"]
     assert settings["rankingRules"] == [
         *("words", "typo", "proximity", "attribute", "sort", "exactness"),
         "popularity:desc",
@@ -67,7 +67,10 @@ async def test_a_new_server_gets_the_products_index_with_the_declared_settings(
     assert settings["faceting"] == {"maxValuesPerFacet": 100, "sortFacetValuesBy": {"*": "count"}}
     assert settings["pagination"] == {"maxTotalHits": 1000}
     assert settings["localizedAttributes"] == [
-        {"attributePatterns": ["name", "category_names", "style_tags", "colors"], "locales": ["kor", "jpn", "eng"]}
+        {
+            "attributePatterns": ["name", "category_names", "style_tags", "colors", "description"],
+            "locales": ["kor", "jpn", "eng"],
+        }
     ]
     # Synonyms are mutual: every word of a group leads to each of the others.
     assert sorted(settings["synonyms"]["청바지"]) == ["denim", "jeans", "데님"]
