@@ -118,7 +118,7 @@ async def checkout(
     seen = await session.get(CheckoutKey, (user_id, key))
     if seen is not None:
         if seen.created_at >= now - datetime.timedelta(hours=KEY_HOURS):
-            raise _KeySeenError(key)  # a repeat: its order comes back, whatever the cart holds now
+            raise KeySeenError(key)  # a repeat: its order comes back, whatever the cart holds now
         await session.delete(seen)  # older than the promise: the key may name a new checkout
         await session.flush()
     lines = await _requested_lines(session, user_id, body)
@@ -149,7 +149,7 @@ async def checkout(
         .returning(CheckoutKey.order_id)
     )
     if claimed is None:
-        raise _KeySeenError(key)
+        raise KeySeenError(key)
     await stock.take(session, {variant_id: quantity for variant_id, quantity, _ in lines})
     parts = _write_parts(session, order, plan, now=now)
     if body.lines is None:
@@ -179,14 +179,11 @@ async def replayed(session: AsyncSession, *, user_id: uuid.UUID, key: str, body:
     return Placed(order_id=row.order_id, created=False)
 
 
-class _KeySeenError(OrderError):
-    """Internal: the key was claimed before; the caller rolls back and answers :func:`replayed`."""
+class KeySeenError(OrderError):
+    """The key was claimed before: the caller rolls back and answers :func:`replayed` (never an answer itself)."""
 
     code = "idempotency-key-seen"
     status = 409
-
-
-KeySeenError = _KeySeenError
 
 
 async def _requested_lines(
