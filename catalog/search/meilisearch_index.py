@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from catalog.search.analysis import normalize
 from catalog.search.engine import MAX_FACET_VALUES, MAX_RESULTS
-from catalog.search.text import SYNONYMS, normalize
+from catalog.search.synonyms import SYNONYMS
 
 INDEX_UID = "products"
 PRIMARY_KEY = "id"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from catalog.search.text import words
+from catalog.search.analysis import words
 
 if TYPE_CHECKING:
     from catalog.search.engine import SearchQuery

@@ -32,8 +32,8 @@ from tantivy import Occur, Query
 
 from catalog.search import analysis
 from catalog.search.analysis import CjkMark, Marks, QueryWord, query_words, required_grams, words
+from catalog.search.synonyms import SYNONYMS
 from catalog.search.tantivy_index import SOURCES
-from catalog.search.text import SYNONYMS
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,6 +16,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from catalog.search.synonyms import SYNONYMS
+
 _CJK_RANGES = (
     (0x1100, 0x11FF),  # Hangul Jamo
     (0x3040, 0x30FF),  # Hiragana, Katakana
@@ -31,28 +33,6 @@ MIN_WORD_FOR_TYPOS = 5
 """As Meilisearch's ``minWordSizeForTypos.oneTypo``: shorter words must be spelled right."""
 MIN_WORD_FOR_TWO_TYPOS = 9
 """As Meilisearch's ``minWordSizeForTypos.twoTypos``."""
-
-SYNONYMS: tuple[frozenset[str], ...] = (
-    frozenset({"청바지", "데님", "jeans", "denim", "ジーンズ"}),
-    frozenset({"원피스", "드레스", "dress", "ワンピース"}),
-    frozenset({"자켓", "재킷", "jacket", "ジャケット"}),
-    frozenset({"셔츠", "남방", "shirt", "シャツ"}),
-    frozenset({"티셔츠", "tshirt", "tシャツ"}),
-    frozenset({"니트", "스웨터", "sweater", "knit", "ニット"}),
-    frozenset({"가디건", "카디건", "cardigan", "カーディガン"}),
-    frozenset({"스커트", "치마", "skirt", "スカート"}),
-    frozenset({"슬랙스", "slacks"}),
-    frozenset({"코트", "coat", "コート"}),
-    frozenset({"린넨", "리넨", "linen"}),
-    frozenset({"블라우스", "blouse", "ブラウス"}),
-    frozenset({"스니커즈", "스니커스", "운동화", "sneakers", "スニーカー"}),
-    frozenset({"후드", "후디", "hoodie", "パーカー"}),
-    frozenset({"점퍼", "잠바", "jumper"}),
-    frozenset({"조끼", "베스트", "vest"}),
-    frozenset({"목도리", "머플러", "muffler"}),
-    frozenset({"토트백", "tote", "トートバッグ"}),
-)
-"""Words shoppers use for the same thing; each word of a group finds the others (mutual synonyms)."""
 
 
 @functools.lru_cache(maxsize=65536)
