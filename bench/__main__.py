@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import checkout, feed_quality, http, notify, rollup, search, search_quality, sync
+from bench import checkout, feed_quality, http, index, notify, rollup, search, search_quality, sync
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -25,7 +25,11 @@ Number = TypeVar("Number", int, float)
 BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "http": ("requests/s, latency and memory of Shoa endpoints against a bare Litestar app", http.run),
     "sync": ("partner catalog sync through the API against a raw COPY of the same rows", sync.run),
-    "search": ("the PostgreSQL search engine over a large catalog against a bare Litestar app", search.run),
+    "search": ("the Tantivy search engine over a large catalog against a bare Litestar app", search.run),
+    "index": (
+        "a catalog into an empty Tantivy index through `shoa worker` against raw Tantivy; a partner change's freshness",
+        index.run,
+    ),
     "search-quality": (
         "a search engine's P@10 and NDCG@10 on the judged relevance set (tests/catalog/search/relevance)",
         search_quality.run,
@@ -44,6 +48,7 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
 
 EXPECTED_ERRORS = (
     http.BenchmarkError,
+    index.BenchmarkError,
     notify.BenchmarkError,
     checkout.BenchmarkError,
     LoadGeneratorError,
@@ -76,12 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     for name, (summary, benchmark) in BENCHMARKS.items():
         command = commands.add_parser(name, help=summary, description=summary)
         _add_load_options(command)
-        default_products = 100_000 if name in {"search", "checkout"} else 20_000
+        default_products = 100_000 if name in {"search", "index", "checkout"} else 20_000
         command.add_argument(
             "--products",
             type=_positive(int),
             default=default_products,
-            help="sync, search, feed-quality, rollup, checkout: products",
+            help="sync, search, index, feed-quality, rollup, checkout: products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")
@@ -90,8 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
         command.add_argument(
-            "--engine", choices=sorted(search_quality.ENGINES), default="postgres", help="search-quality: the engine"
+            "--engine", choices=sorted(search_quality.ENGINES), default="tantivy", help="search-quality: the engine"
         )
+        command.add_argument("--changes", type=_positive(int), default=100, help="index: partner changes timed")
         command.add_argument("--messages", type=_positive(int), default=20_000, help="notify: messages")
         command.add_argument("--workers", type=_positive(int), default=2, help="notify: `shoa worker` processes")
         command.set_defaults(benchmark=benchmark)

@@ -7,9 +7,10 @@ the engine sees what a mall's products become. The engine named by ``--engine`` 
 page (relevance order, no filters), which is judged: P@10, NDCG@10, and whether the first hit is relevant. The
 goal (issue 16): macro NDCG@10 >= 0.95, and no empty answer for a query that has relevant products.
 
-An engine is one entry of :data:`ENGINES`: a function opening it over the loaded catalog. An engine with an index
-of its own keeps it under ``EngineContext.work_dir`` and fills it before it is handed over, for instance by
-running the worker's search-outbox consumer until the outbox is empty, as ``shoa worker`` would.
+An engine is one entry of :data:`ENGINES`: a function opening it over the loaded catalog. It keeps its index under
+``EngineContext.work_dir`` and fills it before it is handed over, by running the worker's search-outbox consumer
+until the outbox is empty, as ``shoa worker`` would. Meilisearch has no entry: no server can run here (its
+adapter is tested against a protocol fake, which does not rank).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from catalog import repository
 from catalog.models import Mall
 from catalog.search.engine import SearchQuery
 from catalog.search.indexing import index_pending
-from catalog.search.postgres import PostgresSearch
 from catalog.search.tantivy_engine import TantivyEngine
 from catalog.service import sync_products
 from shoa_api.database import create_engine, create_read_session_maker, create_session_maker, session_scope
@@ -168,22 +168,10 @@ class EngineContext:
 
 
 @contextlib.asynccontextmanager
-async def _postgres(context: EngineContext) -> AsyncIterator[SearchEngine]:
-    """The catalog tables are its index: nothing to feed."""
-    engine = PostgresSearch()
-    try:
-        yield engine
-    finally:
-        await engine.aclose()
-
-
-@contextlib.asynccontextmanager
 async def _tantivy(context: EngineContext) -> AsyncIterator[SearchEngine]:
     """An index in the run's folder, fed by the worker's indexer from the search outbox until it is empty."""
     engine = TantivyEngine(context.work_dir / "search")
     try:
-        # The indexer only calls ``apply_changes``, which both index engines have (its signature names
-        # Meilisearch's until the worker chooses between them).
         while await index_pending(context.session_maker, engine):
             pass
         yield engine
@@ -192,7 +180,6 @@ async def _tantivy(context: EngineContext) -> AsyncIterator[SearchEngine]:
 
 
 ENGINES: dict[str, Callable[[EngineContext], contextlib.AbstractAsyncContextManager[SearchEngine]]] = {
-    "postgres": _postgres,
     "tantivy": _tantivy,
 }
 """Each engine by its ``--engine`` name: opens it over the loaded catalog, ready to search."""
@@ -261,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         upgrade_to_head(postgres.url)
         seconds["migrate"] = time.perf_counter() - started
         results = asyncio.run(
-            _judge(relevance, engine_name=args.engine, url=postgres.url, work_dir=Path(tmp_name), seconds=seconds)
+            judge(relevance, engine_name=args.engine, url=postgres.url, work_dir=Path(tmp_name), seconds=seconds)
         )
     report = QualityReport(
         command=command,
@@ -278,9 +265,11 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.met() else 1
 
 
-async def _judge(
+async def judge(
     relevance: RelevanceSet, *, engine_name: str, url: str, work_dir: Path, seconds: dict[str, float]
 ) -> list[QueryResult]:
+    """Load the set into the migrated database at ``url`` through the partner sync, open the engine over it, and
+    judge each query's first page (the quality floor test runs this too)."""
     database = create_engine(DatabaseSettings(url=url))
     try:
         started = time.perf_counter()

@@ -46,9 +46,6 @@ class Mall(DefaultBase):
     """What a mall-order costs to ship, in won (the mall's setting; the partner API edits it)."""
     free_shipping_threshold: Mapped[int | None] = mapped_column(sa.Integer, server_default="50000")
     """From this many won of the mall's items in one order, shipping is free; ``None``: never free."""
-    search_xid: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
-    """As ``Product.search_xid``: the search follows malls' names and statuses too."""
-    search_seq: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
@@ -103,8 +100,6 @@ class Product(DefaultBase):
         sa.CheckConstraint("target_gender IN ('female', 'male', 'unisex')", name="target_gender_known"),
         # The partner API lists a mall's products in creation order: keyset on (mall_id, id).
         sa.Index("ix_products_mall_id_id", "mall_id", "id"),
-        # Search (PostgreSQL engine): each API process follows the changes committed since it last looked.
-        sa.Index("ix_products_search_xid", "search_xid"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
@@ -125,11 +120,7 @@ class Product(DefaultBase):
     """When the mall last changed it, by the mall's clock: an older update never overwrites a newer one."""
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     """SHA-256 of the product as the mall last sent it, so a repeated batch is recognised as unchanged."""
-    # Derived from the product and its variants when they are written, for search and lists without a join.
-    search_name: Mapped[str] = mapped_column(sa.Text, server_default="")
-    """The name's terms (``catalog.search.text.index_terms``)."""
-    search_text: Mapped[str] = mapped_column(sa.Text, server_default="")
-    """Terms of the name, category, style tags and colours (``catalog.search.postings``)."""
+    # Derived from the variants when they are written, for search and lists without a join.
     colors: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(40)), server_default="{}")
     sizes: Mapped[list[str]] = mapped_column(sa.ARRAY(sa.String(20)), server_default="{}")
     price_min: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
@@ -140,10 +131,6 @@ class Product(DefaultBase):
     in_stock: Mapped[bool] = mapped_column(server_default=sa.false())
     popularity: Mapped[float] = mapped_column(sa.Double, server_default="0")
     """How much shoppers engage with it; kept by personalization, used by the popularity sort."""
-    search_xid: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
-    """The transaction that last wrote the row, set by a trigger on every write: see ``SearchTombstone``."""
-    search_seq: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
-    """Drawn from ``catalog_search_seq`` by the same trigger: a later write of the row always has a larger one."""
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
@@ -191,20 +178,3 @@ class SearchOutbox(DefaultBase):
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
-
-
-class SearchTombstone(DefaultBase):
-    """A product row deleted outright (the partner API only hides; an operator's SQL or a mall's removal may
-    delete), or, with no product, a truncated ``products`` table. Written by triggers.
-
-    The PostgreSQL search engine keeps the catalog's searchable fields in each API process and, before each
-    search, reads the rows written by transactions it has not seen yet: those with a ``search_xid`` at or past
-    the oldest transaction still running when it last looked (``pg_snapshot_xmin``). Updates carry their own
-    ``search_xid``; deletions leave no row to carry it, hence these."""
-
-    __tablename__ = "search_tombstones"
-
-    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    product_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
-    search_xid: Mapped[int] = mapped_column(sa.BigInteger, index=True)
-    search_seq: Mapped[int] = mapped_column(sa.BigInteger)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -26,7 +25,6 @@ from uuid_utils.compat import uuid7
 from catalog.models import Product, SearchOutbox, Variant
 from catalog.product_rules import external_id_of, parse_item
 from catalog.schemas import BatchResult, FieldProblem, ItemResult, ProductIn, VariantIn
-from catalog.search.text import index_terms
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -255,10 +253,8 @@ def _rows_table(name: str, table: sa.Table, columns: Sequence[str], rows: list[t
 
 
 _products, _variants, _outbox = (cast("sa.Table", model.__table__) for model in (Product, Variant, SearchOutbox))
-_DERIVED_COLUMNS = (
-    "search_name", "search_text", "colors", "sizes", "price_min", "price_from", "currency", "in_stock",
-)  # fmt: skip
-"""The search fields (``models.Product``) the sync computes, in the order of :func:`_derived_values`."""
+_DERIVED_COLUMNS = ("colors", "sizes", "price_min", "price_from", "currency", "in_stock")
+"""The fields (``models.Product``) the sync derives from the variants, in the order of :func:`_derived_values`."""
 _UPDATED_COLUMNS = (
     "name", "description", "category_path", "style_tags", "target_gender", "target_age_bands", "image_urls",
     "exclusive", "status", "source_updated_at", "content_hash", *_DERIVED_COLUMNS,
@@ -356,45 +352,19 @@ def _variant_record(
     )
 
 
-def _derived_values(item: ProductIn) -> tuple[str, str, list[str], list[str], int, int, str, bool]:
-    """The product's search fields: its name's terms, the terms of its name, category, style tags and colours,
-    its colours, sizes, lowest regular and paid prices, currency, and whether it can be bought: on sale, with a
-    variant in stock (a mall's ``sold_out`` wins over any stock count).
-
-    Cutting text into search terms is slow per character, but product texts reuse few words (categories, tags,
-    colours, and names like ``[데일리] 오버핏 린넨 셔츠``), so each space-separated word is cut once and its terms
-    are remembered; the name's terms serve both ``search_name`` and ``search_text``.
-    """
+def _derived_values(item: ProductIn) -> tuple[list[str], list[str], int, int, str, bool]:
+    """The product's fields for search and lists without a join: its colours, sizes, lowest regular and paid
+    prices, currency, and whether it can be bought: on sale, with a variant in stock (a mall's ``sold_out`` wins
+    over any stock count)."""
     variants = item.variants
-    colors = list(dict.fromkeys(v.color for v in variants if v.color))
-    sizes = list(dict.fromkeys(v.size for v in variants if v.size))
-    name_terms = _terms_of(item.name)
-    text_terms = name_terms + _terms_of(item.category_path.replace("/", " "), *item.style_tags, *colors)
     return (
-        _as_indexed(name_terms),
-        _as_indexed(text_terms),
-        colors,
-        sizes,
+        list(dict.fromkeys(v.color for v in variants if v.color)),
+        list(dict.fromkeys(v.size for v in variants if v.size)),
         min(v.price for v in variants),
         min(v.price if v.sale_price is None else v.sale_price for v in variants),
         variants[0].currency,
         item.status == "on_sale" and any(v.stock > 0 for v in variants),
     )
-
-
-def _terms_of(*texts: str) -> list[str]:
-    # index_terms never joins characters across a space into one word, so a text's terms are those of its words.
-    return [term for text in texts for word in text.split() for term in _word_terms(word)]
-
-
-@functools.lru_cache(maxsize=1 << 14)  # about 0.5 kB a word: 8 MB at most
-def _word_terms(word: str) -> tuple[str, ...]:
-    return tuple(index_terms(word).split())
-
-
-def _as_indexed(terms: list[str]) -> str:
-    """Terms in ``index_terms``'s form: each once, in order of first appearance, a space on each side."""
-    return f" {' '.join(dict.fromkeys(terms))} "
 
 
 def _rejected(index: int, external_id: str | None, problems: list[FieldProblem]) -> ItemResult:

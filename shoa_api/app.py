@@ -16,7 +16,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Contact
 from redis.asyncio import Redis  # noqa: TC002 - Litestar reads the providers' return types at runtime
 
-from catalog.search.postgres import PostgresSearch
 from catalog.search.tantivy_engine import TantivyEngine
 from notify.delivery import Providers  # noqa: TC001 - Litestar reads dependency annotations
 from notify.rendering import Templates
@@ -153,9 +152,7 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             await _stop_tasks(flusher, mirroring)
-            if isinstance(search_engine, PostgresSearch):
-                await search_engine.aclose()
-            elif isinstance(search_engine, TantivyEngine):
+            if isinstance(search_engine, TantivyEngine):
                 search_engine.close()
             await http.aclose()
             await redis.aclose()

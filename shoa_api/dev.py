@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from catalog.keys import IssuedKey
-    from shoa_api.settings import DatabaseSettings
+    from shoa_api.settings import DatabaseSettings, Settings
 
 DEFAULT_DATA_DIR = Path(".shoa")
 DEMO_PRODUCTS = 20_000
@@ -120,6 +120,8 @@ def run_dev(*, host: str, port: int, data_dir: Path, demo_products: int, worker:
         configure_logging(settings.app)
         migrate_showing_progress(settings.database.url, console)
         asyncio.run(seed_demo_catalog(settings.database, products=demo_products, console=console))
+        if settings.search.engine == "tantivy":
+            asyncio.run(build_search_index(settings, console))
         demo = asyncio.run(run_unit_of_work(settings.database, issue_demo_key))
         if worker:
             stack.callback(_stop_worker, _start_worker(variables))
@@ -159,6 +161,7 @@ def dev_variables(folder: DataFolder, *, database_url: str, redis_url: str, base
             "SHOA_LOG_FORMAT": "console",
             "SHOA_SECRET_KEY": folder.secret_key(),
             "SHOA_OAUTH_REDIRECT_BASE_URL": base_url,
+            "SHOA_SEARCH_DIR": str(folder.root / "search"),
         },
         overrides={"SHOA_DATABASE_URL": database_url, "SHOA_REDIS_URL": redis_url},
     )
@@ -264,6 +267,28 @@ async def seed_demo_catalog(
         )
     console.print(f"[green]✓[/] Demo catalog: {f'{malls} malls and ' if malls else ''}{added:,} products added")
     return malls, added
+
+
+async def build_search_index(settings: Settings, console: Console) -> None:
+    """Index what the search outbox holds before the API starts, with a progress bar, so the first search finds
+    the demo catalog; the worker keeps the index up to date from then on (as its only writer, once this one has
+    closed)."""
+    from catalog.search.jobs import SearchIndexing  # noqa: PLC0415
+    from catalog.search.tantivy_engine import TantivyEngine  # noqa: PLC0415
+    from shoa_api.database import create_engine, create_session_maker  # noqa: PLC0415
+
+    engine = create_engine(settings.database)
+    session_maker = create_session_maker(engine)
+    writer = TantivyEngine(settings.search.dir)
+    indexing = SearchIndexing()
+    try:
+        with console.status("Indexing the catalog for search") as status:
+            while await indexing.run(session_maker, writer):
+                status.update(f"Indexing the catalog for search: {indexing.indexed:,} products")
+        console.print(f"[green]✓[/] Search index up to date ({indexing.indexed:,} products indexed now)")
+    finally:
+        writer.close()
+        await engine.dispose()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import msgspec
 import sqlalchemy as sa
 
 from catalog.search.meilisearch_index import INDEX_UID
+from catalog.search.tantivy_engine import TantivyEngine
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -44,12 +45,11 @@ async def check_readiness(
         assert url is not None  # checked when the settings were loaded
         assert key is not None
         probes["search"] = _probe_meilisearch(http, url, key.reveal())
+    else:
+        probes["search"] = _probe_tantivy(settings.search.dir)
     names = list(probes)
     results = await asyncio.gather(*(_with_deadline(p) for p in probes.values()))
     checks = dict(zip(names, results, strict=True))
-    if "search" not in checks:
-        # The PostgreSQL engine searches the catalog tables: it is ready exactly when the database is.
-        checks["search"] = checks["database"]
     return Readiness(ready=all(state == "ok" for state in checks.values()), checks=checks)
 
 
@@ -83,3 +83,10 @@ async def _probe_meilisearch(http: httpx.AsyncClient, base_url: str, key: str) -
     # Searches need the index: a new or wiped server answers 404 until the worker has created it.
     index = await http.get(f"{base_url.rstrip('/')}/indexes/{INDEX_UID}", headers={"Authorization": f"Bearer {key}"})
     index.raise_for_status()
+
+
+async def _probe_tantivy(directory: str) -> None:
+    # The worker creates the index on its first turn; until then searches are answered 503.
+    if not (TantivyEngine(directory).path / "meta.json").exists():
+        msg = "the Tantivy index does not exist yet"
+        raise FileNotFoundError(msg)

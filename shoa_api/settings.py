@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 Environment = Literal["development", "test", "production"]
-SearchEngineName = Literal["postgres", "meilisearch", "tantivy"]
+SearchEngineName = Literal["tantivy", "meilisearch"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LogFormat = Literal["json", "console"]
 KakaoProviderName = Literal["sandbox", "nhn", "solapi"]
@@ -97,11 +97,12 @@ class RedisSettings(_Area, frozen=True, kw_only=True):
 
 class SearchSettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_SEARCH_"
-    engine: SearchEngineName = "postgres"
-    """``postgres`` searches the catalog tables directly; ``meilisearch`` needs ``SHOA_MEILISEARCH_URL``;
-    ``tantivy`` keeps an index on disk in ``SHOA_SEARCH_DIR`` (the worker writes it, the API reads it)."""
-    dir: str | None = None
-    """Where the Tantivy index lives: one folder the worker and every API process on the machine share."""
+    engine: SearchEngineName = "tantivy"
+    """``tantivy`` keeps an index on disk in ``SHOA_SEARCH_DIR`` (the worker writes it, the API reads it);
+    ``meilisearch`` needs ``SHOA_MEILISEARCH_URL`` and ``SHOA_MEILISEARCH_KEY``."""
+    dir: str = ".shoa/search"
+    """Where the Tantivy index lives: one folder the worker and every API process on the machine share (``shoa
+    dev`` puts it in its data folder)."""
 
 
 class MeilisearchSettings(_Area, frozen=True, kw_only=True):
@@ -488,9 +489,6 @@ def _check_redis(redis: RedisSettings) -> None:
 
 
 def _check_search(settings: Settings) -> None:
-    if settings.search.engine == "tantivy" and not settings.search.dir:
-        msg = "SHOA_SEARCH_DIR is missing: SHOA_SEARCH_ENGINE=tantivy keeps its index in that folder"
-        raise SettingsError(msg)
     if settings.search.engine == "meilisearch":
         if settings.meilisearch.url is None:
             msg = "SHOA_MEILISEARCH_URL is missing: SHOA_SEARCH_ENGINE=meilisearch needs the server's http(s) URL"

@@ -18,7 +18,6 @@ from accounts.oauth.providers import OAuthProvider
 from accounts.passwords import Passwords
 from accounts.tokens import AccessTokens
 from catalog.search.meilisearch import MeilisearchEngine
-from catalog.search.postgres import PostgresSearch
 from catalog.search.tantivy_engine import TantivyEngine
 from notify.delivery import Providers, RetryPolicy
 from notify.providers.base import Channel
@@ -113,25 +112,18 @@ def feed_memory_from(settings: Settings) -> FeedMemory:
     return FeedMemory(tile_seconds=settings.app.public_cache_seconds)
 
 
-def index_writer(settings: Settings, http: httpx.AsyncClient) -> IndexWriter | None:
-    """What the worker's indexer feeds: Meilisearch, or the Tantivy index on disk (the worker is its only writer);
-    ``None`` for the PostgreSQL engine."""
-    if settings.search.engine == "tantivy":
-        assert settings.search.dir is not None  # checked when the settings were loaded
-        return TantivyEngine(settings.search.dir)
-    return meilisearch_engine(settings, http)
+def index_writer(settings: Settings, http: httpx.AsyncClient) -> IndexWriter:
+    """What the worker's indexer feeds: the Tantivy index on disk (the worker is its only writer), or Meilisearch."""
+    return meilisearch_engine(settings, http) or TantivyEngine(settings.search.dir)
 
 
 def search_engine(settings: Settings, http: httpx.AsyncClient) -> SearchEngine:
-    """What the API searches with: Meilisearch, the Tantivy index (read-only here), or the catalog tables."""
-    if settings.search.engine == "tantivy":
-        assert settings.search.dir is not None
-        return TantivyEngine(settings.search.dir)
-    return meilisearch_engine(settings, http) or PostgresSearch()
+    """What the API searches with: the Tantivy index (read-only here), or Meilisearch."""
+    return meilisearch_engine(settings, http) or TantivyEngine(settings.search.dir)
 
 
 def meilisearch_engine(settings: Settings, http: httpx.AsyncClient) -> MeilisearchEngine | None:
-    """The Meilisearch engine when it is the configured one; ``None`` for the PostgreSQL engine."""
+    """The Meilisearch engine when it is the configured one; ``None`` for Tantivy."""
     if settings.search.engine != "meilisearch":
         return None
     url, key = settings.meilisearch.url, settings.meilisearch.key

@@ -78,8 +78,8 @@ class WorkerContext:
     session_maker: async_sessionmaker[AsyncSession]
     redis: Redis
     http: httpx.AsyncClient
-    search_engine: IndexWriter | None
-    """The Meilisearch engine when it is the configured one; ``None`` for the PostgreSQL engine."""
+    search_engine: IndexWriter
+    """The index the search job feeds: Tantivy's on disk, or Meilisearch's."""
     orders: OrderKit
     """The payment gateway and the order messages, for the orders' deadlines."""
     dispatcher: Dispatcher

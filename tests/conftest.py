@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+import tantivy
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from catalog.search.indexing import index_pending
+from catalog.search.tantivy_engine import TantivyEngine
+from catalog.search.tantivy_index import schema
 from shoa_api.app import create_app
 from shoa_api.database import async_database_url
 from shoa_api.migrate import upgrade_to_head
@@ -36,15 +40,18 @@ TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 class Services:
-    def __init__(self, database_url: str, redis_url: str) -> None:
+    def __init__(self, database_url: str, redis_url: str, search_dir: Path) -> None:
         self.database_url = database_url
         self.redis_url = redis_url
+        self.search_dir = search_dir
+        """The Tantivy index of the processes a test starts, unless it names its own (never the repo's .shoa)."""
 
     def environ(self, **extra: str) -> dict[str, str]:
         return {
             "SHOA_ENV": "test",
             "SHOA_DATABASE_URL": self.database_url,
             "SHOA_REDIS_URL": self.redis_url,
+            "SHOA_SEARCH_DIR": str(self.search_dir),
             "SHOA_SECRET_KEY": TEST_SECRET_KEY,
             "SHOA_LOG_FORMAT": "json",
             # Cheap hashes keep the suite fast; the algorithm and code path are the production ones.
@@ -79,7 +86,8 @@ def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             redis = EmbeddedRedis(root / "redis", durable=False).start()
             redis_url = redis.url
         upgrade_to_head(database_url)
-        yield Services(database_url, redis_url)
+        create_search_index(root / "search")
+        yield Services(database_url, redis_url, root / "search")
     finally:
         if redis is not None:
             redis.stop()
@@ -130,8 +138,44 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def settings(services: Services) -> Settings:
-    return load_settings(services.environ(), env_file=None)
+def settings(services: Services, tmp_path: Path) -> Settings:
+    """Each test's app searches a Tantivy index of its own, empty, as the worker leaves it on its first turn
+    (``search_index`` feeds it)."""
+    settings = load_settings(services.environ(SHOA_SEARCH_DIR=str(tmp_path / "search")), env_file=None)
+    create_search_index(settings.search.dir)
+    return settings
+
+
+def create_search_index(directory: str | Path) -> None:
+    """An empty Tantivy index in ``directory``, as ``shoa worker`` creates it before its first batch."""
+    path = TantivyEngine(directory).path
+    path.mkdir(parents=True, exist_ok=True)
+    tantivy.Index(schema(), path=str(path), reuse=True)
+
+
+class SearchIndex:
+    """The worker's side of the Tantivy index a test's app searches."""
+
+    def __init__(self, writer: TantivyEngine, session_maker: async_sessionmaker[AsyncSession]) -> None:
+        self.writer = writer
+        self._session_maker = session_maker
+
+    async def settle(self) -> int:
+        """Run the indexer until the search outbox is empty, as ``shoa worker`` does; how many rows it handled."""
+        handled = 0
+        while batch := await index_pending(self._session_maker, self.writer):
+            handled += batch
+        return handled
+
+
+@pytest.fixture
+async def search_index(settings: Settings, engine: AsyncEngine) -> AsyncIterator[SearchIndex]:
+    """The worker's writer on the index of ``settings``: a test that searches what it wrote calls ``settle()``."""
+    writer = TantivyEngine(settings.search.dir)
+    try:
+        yield SearchIndex(writer, async_sessionmaker(engine, expire_on_commit=False))
+    finally:
+        writer.close()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The README starts with the two commands and tells a five-minute story that really works; the configuration
 reference names every setting.
 
-The story is run as written — bash, curl and the CLI — against a real `shoa serve` on the test's database with
-the demo catalog, and every answer the README promises on the right (``# → …``) must be the one printed.
+The story is run as written — bash, curl and the CLI — against a real `shoa serve` and `shoa worker` on the
+test's database with the demo catalog, and every answer the README promises on the right (``# → …``) must be the
+one printed.
 """
 
 from __future__ import annotations
@@ -97,8 +98,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def shoa_serve(services: Services, tmp_path: Path) -> Iterator[str]:
-    # As `make run` starts it (development: the sandbox gateway's depositor is there), on the test's database.
-    environ = {**os.environ, **services.environ(SHOA_LOG_FORMAT="console", SHOA_ENV="development")}
+    # As `make run` starts them (development: the sandbox gateway's depositor is there), on the test's database.
+    environ = {
+        **os.environ,
+        **services.environ(SHOA_LOG_FORMAT="console", SHOA_ENV="development", SHOA_SEARCH_DIR=str(tmp_path / "s")),
+    }
     environ.pop("SHOA_TEST_DATABASE_URL", None)
     subprocess.run(
         [sys.executable, "-m", "shoa_api", "seed", "--products", "600"],
@@ -113,21 +117,34 @@ def shoa_serve(services: Services, tmp_path: Path) -> Iterator[str]:
         [sys.executable, "-m", "shoa_api", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "shoa_api", "worker"], env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        # Ready once the worker has created the search index; the story starts once the demo catalog is in it.
+        deadline = time.monotonic() + 60
+        while not _demo_catalog_searchable(base):
             assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base}/health/live", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+            assert worker.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
         yield base
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in (server, worker):
+            process.send_signal(signal.SIGTERM)
+        for process in (server, worker):
+            process.wait(timeout=30)
         log.close()
+
+
+def _demo_catalog_searchable(base: str) -> bool:
+    try:
+        if httpx.get(f"{base}/health/ready", timeout=2).status_code != 200:
+            return False
+        return bool(httpx.get(f"{base}/v1/search", params={"q": "원피스"}, timeout=5).json()["total"])
+    except httpx.TransportError:
+        return False
 
 
 def test_the_five_minute_story_works_as_written(services: Services, shoa_serve: str, tmp_path: Path) -> None:

@@ -3,8 +3,12 @@
 Korean and Japanese write compounds without spaces (``롱스커트``) and shoppers type them either way (``롱 스커트``),
 so runs of Hangul, Kana or Han characters are indexed as overlapping character bigrams (``롱스 스커 커트``); a run
 of one character is its own term. Runs are also kept whole, as words, so that a query word that *is* a word of
-the product (``바지``) ranks above one found inside another word (``반바지``). Latin letters and digits form
-whole words; the last word of a query may also be the beginning of a word (``lin`` finds ``linen``).
+the product (``바지``) ranks above one found inside another word (``반바지``), and so are their ends (``팬츠`` of
+``와이드팬츠``), since a Korean compound names a kind of its last word. Latin letters and digits form whole words;
+the last word of a query may also be the beginning of a word (``lin`` finds ``linen``).
+
+A product name is read as Korean malls write it: labels in square brackets say how the shop sells the product,
+not what it is (``[베스트]`` is no vest), and the last word names the item (``후드 코트`` is a coat).
 
 Everything is normalized first: Unicode NFKC (full-width letters and half-width Kana become their usual forms)
 and case folding. The functions here are pure; the engine decides how terms are weighted and combined.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -78,23 +83,43 @@ def words(text: str) -> list[Word]:
 
 def _words_at(normalized: str) -> list[tuple[int, Word]]:
     found: list[tuple[int, Word]] = []
-    start, current = 0, 0
+    start, current, hangul = 0, 0, True
     for index, char in enumerate(normalized):
         kind = _kind(char)
         same_side = current != 0 and kind != 0 and (kind == 1) == (current == 1)
         if current != 0 and not same_side:
-            found.append((start, _word(normalized[start:index])))
+            found.append((start, Word(normalized[start:index], cjk=current != 1, hangul=hangul)))
         if kind != 0 and not same_side:
-            start = index
+            start, hangul = index, True
+        hangul = hangul and kind == 3
         current = kind
     if current != 0:
-        found.append((start, _word(normalized[start:])))
+        found.append((start, Word(normalized[start:], cjk=current != 1, hangul=hangul)))
     return found
 
 
-def _word(text: str) -> Word:
-    kinds = {_kind(char) for char in text}
-    return Word(text, cjk=1 not in kinds, hangul=kinds == {3})
+_LABEL = re.compile(r"\[[^\]]*\]|【[^】]*】")
+_ASIDE = re.compile(r"\([^)]*\)")
+
+
+class ProductName(NamedTuple):
+    """A product name as a Korean mall writes it: ``[베스트] 울 코트 (2color)``."""
+
+    text: str
+    """The name without its labels: what the product is."""
+    labels: str
+    """The shop's labels in square brackets (``[베스트]``, ``[당일출고]``): how it sells the product, not what
+    it is; a vest is not ``[베스트]``."""
+    head: str
+    """The last word outside brackets and parentheses: Korean (and English) names put the item last, after what
+    describes it (``후드 코트`` is a coat, ``코트 스니커즈`` sneakers)."""
+
+
+def product_name(name: str) -> ProductName:
+    labels = " ".join(match.group()[1:-1] for match in _LABEL.finditer(name))
+    text = " ".join(_LABEL.sub(" ", name).split())
+    found = words(_ASIDE.sub(" ", text))
+    return ProductName(text, labels, found[-1].text if found else "")
 
 
 def grams(word: str) -> list[str]:
@@ -104,18 +129,29 @@ def grams(word: str) -> list[str]:
     return [word[index : index + 2] for index in range(len(word) - 1)]
 
 
-def index_terms(*texts: str) -> list[str]:
-    """The terms a product's text is found by: bigrams of its CJK words, its other words whole."""
-    terms: list[str] = []
+class IndexedText(NamedTuple):
+    """A product's text as the terms it is found by."""
+
+    terms: list[str]
+    """Bigrams of its CJK words, its other words whole."""
+    words: list[str]
+    """Its CJK words whole: a word of its own ranks above the same letters inside another word."""
+    ends: list[str]
+    """The ends of two characters or more of its CJK words, but the words themselves (``와이드팬츠``:
+    ``이드팬츠``, ``드팬츠``, ``팬츠``): a Korean compound names a kind of its last word."""
+
+
+def index_text(*texts: str) -> IndexedText:
+    indexed = IndexedText([], [], [])
     for text in texts:
         for word in words(text):
-            terms.extend(grams(word.text) if word.cjk else [word.text])
-    return terms
-
-
-def index_words(*texts: str) -> list[str]:
-    """The CJK words of a product's text whole: an exact word ranks above the same letters inside another word."""
-    return [word.text for text in texts for word in words(text) if word.cjk]
+            if not word.cjk:
+                indexed.terms.append(word.text)
+                continue
+            indexed.terms.extend(grams(word.text))
+            indexed.words.append(word.text)
+            indexed.ends.extend(word.text[start:] for start in range(1, len(word.text) - 1))
+    return indexed
 
 
 def required_grams(count: int) -> int:

@@ -1,13 +1,13 @@
-"""The search outbox's consumer: sends catalog changes to Meilisearch, then forgets the rows it sent.
+"""The search outbox's consumer: sends catalog changes to the search index, then forgets the rows it sent.
 
 Every catalog write leaves ``search_outbox`` rows in its own transaction. A batch of them is handled in one
-transaction that holds a transaction-scoped advisory lock, so one indexer runs at a time: Meilisearch runs
-tasks in the order they arrive, and the one running indexer waits for its tasks before the next can start,
-so an older state of a product can never overwrite a newer one. What is sent is the product's state *now*
-(the row's ``action`` is only a hint): shown products are upserted, hidden ones, those of malls no longer
-listed and those gone are deleted. The rows are deleted only after Meilisearch confirmed both tasks; any failure
-rolls back and leaves them for the next run. A crash between sending and committing sends the same documents
-again, which changes nothing (add-or-replace).
+transaction that holds a transaction-scoped advisory lock, so one indexer runs at a time and an older state of a
+product can never overwrite a newer one: Meilisearch runs tasks in the order they arrive and the indexer waits
+for its tasks; Tantivy has one writer, the worker's. What is sent is the product's state *now* (the row's
+``action`` is only a hint): shown products are upserted, hidden ones, those of malls no longer listed and those
+gone are deleted. The rows are deleted only after the engine has the change durably (Meilisearch confirmed its
+tasks, Tantivy committed); any failure rolls back and leaves them for the next run. A crash between sending and
+committing sends the same documents again, which changes nothing (add-or-replace).
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 class IndexWriter(Protocol):
     """An engine with an index of its own (Meilisearch, Tantivy): what the indexer feeds."""
+
+    async def prepare(self) -> bool:
+        """Create the index (and bring its settings up to date) if needed; whether it was created empty."""
+        ...
 
     async def apply_changes(self, *, upserts: Sequence[dict[str, Any]], deletes: Sequence[str]) -> None:
         """Add or replace ``upserts`` and remove ``deletes`` (product ids), durably, before returning."""
@@ -52,11 +56,10 @@ _TRY_LOCK = sa.select(
 
 
 async def index_pending(
-    session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter | None, *, batch_size: int = 500
+    session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter, *, batch_size: int = 500
 ) -> int:
     """Handle the oldest ``batch_size`` outbox rows; how many were acknowledged (0 when another indexer runs).
 
-    With ``engine=None`` (the PostgreSQL engine searches the tables themselves) the rows are only acknowledged.
     Raises (and keeps the rows) when the engine fails (Meilisearch does not confirm in time, Tantivy cannot
     commit).
     """
@@ -66,9 +69,8 @@ async def index_pending(
         rows = (await session.execute(_CLAIM, {"limit": batch_size})).all()
         if not rows:
             return 0
-        if engine is not None:
-            product_ids = list(dict.fromkeys(product_id for _, product_id in rows))
-            documents, deleted = await documents_for(session, product_ids)
-            await engine.apply_changes(upserts=documents, deletes=deleted)
+        product_ids = list(dict.fromkeys(product_id for _, product_id in rows))
+        documents, deleted = await documents_for(session, product_ids)
+        await engine.apply_changes(upserts=documents, deletes=deleted)
         await session.execute(_ACKNOWLEDGE, {"ids": [row_id for row_id, _ in rows]})
     return len(rows)

@@ -1,8 +1,7 @@
-"""The worker's search job: keeps the search index (Meilisearch's, or Tantivy's on disk) in step with the catalog
+"""The worker's search job: keeps the search index (Tantivy's on disk, or Meilisearch's) in step with the catalog
 through the search outbox.
 
-``shoa_api.worker`` runs it every second, with the engine the settings chose (``None`` for the PostgreSQL engine,
-which searches the tables themselves: the outbox rows are then only acknowledged).
+``shoa_api.worker`` runs it every second, with the engine the settings chose.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from catalog.search.indexing import index_pending
-from catalog.search.meilisearch import MeilisearchEngine
+from catalog.search.reindex import queue_every_product
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,20 +23,27 @@ RUN_SECONDS = 5.0
 
 
 class SearchIndexing:
-    """The outbox's pending rows, batch by batch. One per worker: the index's settings are applied once, before
-    its first batch, so documents never land in an index with outdated settings."""
+    """The outbox's pending rows, batch by batch. One per worker: the index is prepared once, before its first
+    batch, so documents never land in an index with outdated settings; an index created then (a new Meilisearch
+    server, a new Tantivy schema version, a first start) is filled with every product."""
 
     def __init__(self) -> None:
-        self._settings_applied = False
+        self._prepared = False
+        self.indexed = 0
+        """Outbox rows handled so far."""
 
-    async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter | None) -> bool:
+    async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter) -> bool:
         """Index batches until the outbox is empty or ``RUN_SECONDS`` have passed; whether rows may be left."""
-        if isinstance(engine, MeilisearchEngine) and not self._settings_applied:
-            await engine.apply_settings()
-            self._settings_applied = True
+        if not self._prepared:
+            if await engine.prepare():
+                async with session_maker() as session, session.begin():
+                    await queue_every_product(session)
+            self._prepared = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RUN_SECONDS
-        while await index_pending(session_maker, engine, batch_size=BATCH_SIZE) == BATCH_SIZE:
+        while (handled := await index_pending(session_maker, engine, batch_size=BATCH_SIZE)) == BATCH_SIZE:
+            self.indexed += handled
             if loop.time() >= deadline:
                 return True
+        self.indexed += handled
         return False

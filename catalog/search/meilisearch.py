@@ -69,6 +69,13 @@ class MeilisearchEngine:
 
     # -- the index -------------------------------------------------------------------------------------------
 
+    async def prepare(self) -> bool:
+        """The worker's first step: :meth:`apply_settings`; whether the index had to be created (it is then
+        empty, and the worker queues every product for it)."""
+        created = await self._index() is None
+        await self.apply_settings()
+        return created
+
     async def apply_settings(self) -> None:
         """Create the index if missing, then bring its settings to ``INDEX_SETTINGS``; idempotent.
 

@@ -1,5 +1,13 @@
 """The Meilisearch index of products: its name, primary key and settings, declared here and applied by the worker.
 
+In parity with the Tantivy engine, as far as Meilisearch can express it: the same synonym table
+(``catalog.search.synonyms``), the same searchable attributes in the same order of weight (description last),
+the same Latin typo rule (1 edit from 5 letters, 2 from 9), products with every word first and those with some
+still answering (``matchingStrategy: "frequency"`` in ``meilisearch_query``: the commonest word is dropped first),
+then popularity, then the newer product (ids are UUIDv7), so ties are deterministic. What it cannot express:
+a typo in a Korean word (its typo rule counts bytes, not syllables), and a literal word ranking above its synonym
+(Meilisearch ranks a synonym as the word itself: meilisearch/meilisearch#3410).
+
 Docs: reference/api/settings (each setting, and PATCH being partial), learn/relevancy/* (ranking rules, typo
 tolerance, synonyms), learn/resources/language (localized attributes).
 """
@@ -9,9 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog.search.analysis import normalize
 from catalog.search.engine import MAX_FACET_VALUES, MAX_RESULTS
-from catalog.search.synonyms import SYNONYMS
+from catalog.search.synonyms import synonym_table
 
 INDEX_UID = "products"
 PRIMARY_KEY = "id"
@@ -24,20 +31,15 @@ FILTERABLE_ATTRIBUTES = [
 
 
 def synonyms_setting() -> dict[str, list[str]]:
-    """Every word of a ``SYNONYMS`` group finds every other (Meilisearch's mutual association, both ways)."""
-    others: dict[str, set[str]] = {}
-    for group in SYNONYMS:
-        normalized = {normalize(word) for word in group}
-        for word in normalized:
-            others.setdefault(word, set()).update(normalized - {word})
-    return {word: sorted(alternatives) for word, alternatives in sorted(others.items())}
+    """Every word of a synonym group finds every other (Meilisearch's mutual association, both ways)."""
+    return {word: list(alternatives) for word, alternatives in sorted(synonym_table().items())}
 
 
 INDEX_SETTINGS: dict[str, Any] = {
     "searchableAttributes": SEARCHABLE_ATTRIBUTES,
     "filterableAttributes": FILTERABLE_ATTRIBUTES,
     "sortableAttributes": ["id", "price_from", "popularity"],
-    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "popularity:desc"],
+    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "popularity:desc", "id:desc"],
     "synonyms": synonyms_setting(),
     "typoTolerance": {
         "enabled": True,

@@ -25,7 +25,7 @@ def search_request(query: SearchQuery) -> dict[str, Any]:
     """The body of ``POST /indexes/products/search`` for ``query``."""
     has_words = bool(words(query.text))
     body: dict[str, Any] = {
-        "matchingStrategy": "all",
+        "matchingStrategy": "frequency",
         "page": query.page,
         "hitsPerPage": query.per_page,
         "facets": FACETS,

@@ -1,8 +1,9 @@
-"""Rebuild every product's search fields and queue it for the search index (``shoa search reindex``).
+"""Rebuild every product's derived fields and queue it for the search index (``shoa search reindex``).
 
-For a new or emptied Meilisearch index, or after the way search terms are computed has changed. Products are
-handled in batches, each in its own transaction with its rows locked, so a partner sync running meanwhile
-either waits for the batch or is waited for, and never has its newer fields overwritten with older ones.
+For a new or emptied index (Meilisearch's, or Tantivy's after its schema changed), or after the way documents are
+built has changed. Products are handled in batches, each in its own transaction with its rows locked, so a
+partner sync running meanwhile either waits for the batch or is waited for, and never has its newer fields
+overwritten with older ones.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Product, SearchOutbox, Variant
 from catalog.search.fields import refresh_stock_and_prices
-from catalog.search.text import index_terms
 
 if TYPE_CHECKING:
     import uuid
@@ -31,8 +31,6 @@ _UPDATE = (
     sa.update(_products)
     .where(_p.id == sa.bindparam("b_id"))
     .values(
-        search_name=sa.bindparam("b_search_name"),
-        search_text=sa.bindparam("b_search_text"),
         colors=sa.bindparam("b_colors"),
         sizes=sa.bindparam("b_sizes"),
     )
@@ -45,7 +43,7 @@ async def reindex_products(
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Recompute search terms, colours, sizes, prices and stock of every product and queue an outbox ``upsert``
+    """Recompute colours, sizes, prices and stock of every product and queue an outbox ``upsert``
     for each (the indexer deletes what shoppers may not see); how many products were queued."""
     after: uuid.UUID | None = None
     done = 0
@@ -61,7 +59,7 @@ async def reindex_products(
 
 
 async def _reindex_batch(session: AsyncSession, *, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
-    statement = sa.select(_p.id, _p.name, _p.category_path, _p.style_tags).order_by(_p.id).limit(limit)
+    statement = sa.select(_p.id).order_by(_p.id).limit(limit)
     if after is not None:
         statement = statement.where(_p.id > after)
     products = (await session.execute(statement.with_for_update())).all()
@@ -80,10 +78,6 @@ async def _reindex_batch(session: AsyncSession, *, after: uuid.UUID | None, limi
         [
             {
                 "b_id": row.id,
-                "b_search_name": index_terms(row.name),
-                "b_search_text": index_terms(
-                    row.name, row.category_path.replace("/", " "), *row.style_tags, *colors[row.id]
-                ),
                 "b_colors": list(colors[row.id]),
                 "b_sizes": list(sizes[row.id]),
             }
@@ -93,3 +87,12 @@ async def _reindex_batch(session: AsyncSession, *, after: uuid.UUID | None, limi
     await refresh_stock_and_prices(session, ids)
     await session.execute(sa.insert(_outbox), [{"product_id": pid, "action": "upsert"} for pid in ids])
     return ids
+
+
+async def queue_every_product(session: AsyncSession) -> None:
+    """An outbox ``upsert`` for every product not queued already, for an index created empty (the indexer skips
+    what shoppers may not see)."""
+    queued = sa.select(_outbox.c.product_id).where(_outbox.c.product_id == _p.id).exists()
+    await session.execute(
+        sa.insert(_outbox).from_select(["product_id", "action"], sa.select(_p.id, sa.literal("upsert")).where(~queued))
+    )

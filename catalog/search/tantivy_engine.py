@@ -11,10 +11,11 @@ Like Meilisearch's, the index lags the catalog by the indexer's turn, so each pa
 database (``catalog.search.visibility``) and a hidden or deleted product never shows. Queries are built in
 ``tantivy_query``, the index is declared in ``tantivy_index``, and text is cut by ``analysis``.
 
-Ranking, for a search with words: the products holding every word (or, when none does, those holding some,
-more words first); then BM25 (``tantivy_query``); then popularity; then the newer product. Tantivy's own top-k
-orders by score alone, so the engine fetches the best ``FIRST_FETCH`` hits, orders them with the tie-breaks,
-and fetches more only when the page reaches into a run of equal scores that may go on past what it fetched.
+Ranking, for a search with words: every product holding some word, those holding more of the words first (the
+item, the last word, counting most); then BM25 (both in ``tantivy_query``); then popularity; then the newer
+product. Tantivy's own top-k orders by score alone, so the engine fetches the best ``FIRST_FETCH`` hits, orders
+them with the tie-breaks, and fetches more only when the page reaches into a run of equal scores that may go on
+past what it fetched.
 
 Docs followed (tantivy-py 0.27): Index (path, ``reuse``), Index.open, ``config_reader(reload_policy="manual")``,
 Index.reload, Index.writer, IndexWriter (``delete_documents_by_term``, ``add_document``, ``commit``,
@@ -61,8 +62,6 @@ FIRST_FETCH = 100
 """Hits fetched for a page ordered by relevance, at least; more when a run of equal scores may go on."""
 MAX_FETCH = 20_000
 """Past this many hits, a run of equal scores is ordered among those fetched only."""
-WORD_TIER = 10_000.0
-"""When no product holds every word: what each word present adds to a score, above any BM25 score."""
 FACET_SCAN = 10_000
 """Values of one facet counted exactly (per index segment); the most frequent ``MAX_FACET_VALUES`` are shown."""
 WRITER_HEAP_BYTES = 64_000_000
@@ -136,6 +135,13 @@ class TantivyEngine:
             self._writer = index.writer(heap_size=self._writer_heap_bytes, num_threads=1)
         return self._writer
 
+    async def prepare(self) -> bool:
+        """Create the index if it does not exist yet, so the API can search an empty catalog; whether it was
+        created (the worker then queues every product for it: a new schema version starts empty)."""
+        created = not (self.path / "meta.json").exists()
+        await anyio.to_thread.run_sync(self._open_writer)
+        return created
+
     def close(self) -> None:
         """Let the writer finish its merges and release the index's write lock, for the worker as it stops;
         searching goes on."""
@@ -190,7 +196,7 @@ class TantivyEngine:
     def _find(self, query: SearchQuery) -> _Found:
         searcher = self._searcher()
         conditions = filters(self._schema, query)
-        text = text_query(self._schema, query.text, exists=lambda candidate: _matches_any(searcher, candidate))
+        text = text_query(self._schema, query.text, searcher)
         pager = _Pager(
             searcher,
             self._schema,
@@ -201,11 +207,8 @@ class TantivyEngine:
             matching = match_all(conditions)
             page, total = pager.ordered(matching, "popularity" if query.sort == "relevance" else query.sort)
         else:
-            matching = text.all_words(conditions)
+            matching = text.matching(conditions)
             page, total = pager.page(matching, query.sort)
-            if total == 0 and len(text.words) > 1:
-                matching = text.some_words(conditions, tier=WORD_TIER)
-                page, total = pager.page(matching, query.sort)
         facets = _facets(searcher.aggregate(matching, _AGGREGATIONS)) if total else {}
         hits = [decode_hit(bytes(searcher.doc(address)["hit"][0])) for address in page]
         return _Found(hits, total, facets, None if text is None else text.marks)
@@ -228,10 +231,6 @@ class TantivyEngine:
                     self._reader.reload()
                 self._read_stamp = stamp
         return self._reader.searcher()
-
-
-def _matches_any(searcher: tantivy.Searcher, query: tantivy.Query) -> bool:
-    return bool(searcher.search(query, 1, count=False).hits)
 
 
 @dataclass(frozen=True)

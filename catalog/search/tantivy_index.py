@@ -1,11 +1,12 @@
 """The Tantivy index of products: its fields, and a product document (``catalog.search.documents``) as its entry.
 
-Each searchable source (name, category, style tags and colours, description) has two text fields, filled with
-terms cut by ``catalog.search.analysis`` rather than by a Tantivy tokenizer: ``<source>_terms`` holds CJK bigrams
-and other words whole (what BM25 scores), ``<source>_words`` the CJK words whole (an exact word's bonus, Korean
-typos, a one-character word as the start of a word). Filters and facets are raw (untokenized) fields; the facet
-fields and everything a sort reads are fast (columnar) fields. What a result tile shows is stored as one
-MessagePack value, read back only for the page.
+Each searchable source (the name without its labels, the name's last word, the category, style tags and
+colours, the description with the name's labels) has three text fields, filled with terms cut by
+``catalog.search.analysis`` rather than by a Tantivy tokenizer: ``<source>_terms`` holds CJK bigrams and other
+words whole, ``<source>_words`` the CJK words whole (a word of its own, Korean typos, a one-character word as the
+start of a word), ``<source>_ends`` the ends of CJK words (a compound's last word). Filters and facets are raw
+(untokenized) fields; the facet fields and everything a sort reads are fast (columnar) fields. What a result
+tile shows is stored as one MessagePack value, read back only for the page.
 
 Ids are UUIDv7, so the text order of ``id`` is the order products were created in: the ``newest`` sort, and the
 tie-break of every other. ``id_high`` and ``id_low`` (its two halves as numbers) let a page ordered in Python
@@ -23,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import tantivy
 
-from catalog.search.analysis import index_terms, index_words
+from catalog.search.analysis import index_text, product_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Part of the index folder's name: a changed schema (or analysis) starts a new, empty index, which
-``shoa search reindex`` fills."""
-SOURCES = ("name", "category", "tags", "description")
+``shoa search reindex`` fills. (The synonym table is read by queries only: changing it needs no new index.)"""
+SOURCES = ("name", "head", "category", "tags", "description")
 """The searchable text of a product, most telling first."""
 FACET_FIELDS = ("categories", "mall_id", "style_tags", "colors", "sizes")
 FILTER_FIELDS = ("target_genders", "age_bands")
@@ -67,6 +68,7 @@ def schema() -> tantivy.Schema:
     for source in SOURCES:
         builder.add_text_field(f"{source}_terms", tokenizer_name="raw", index_option="freq")
         builder.add_text_field(f"{source}_words", tokenizer_name="raw", index_option="freq")
+        builder.add_text_field(f"{source}_ends", tokenizer_name="raw", index_option="freq")
     for name in FACET_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
     for name in FILTER_FIELDS:
@@ -84,11 +86,13 @@ def schema() -> tantivy.Schema:
 def source_texts(document: dict[str, Any]) -> dict[str, list[str]]:
     """The searchable text of a product document, by source."""
     category = document.get("category_names") or str(document.get("category_path", "")).replace("/", " ")
+    name = product_name(document["name"])
     return {
-        "name": [document["name"]],
+        "name": [name.text],
+        "head": [name.head],
         "category": [category],
         "tags": [*document.get("style_tags", ()), *document.get("colors", ())],
-        "description": [document.get("description") or ""],
+        "description": [name.labels, document.get("description") or ""],
     }
 
 
@@ -101,8 +105,10 @@ def entry(document: dict[str, Any]) -> tantivy.Document:
     doc = tantivy.Document()
     doc.add_text("id", str(product_id))
     for source, texts in source_texts(document).items():
-        _add_terms(doc, f"{source}_terms", index_terms(*texts))
-        _add_terms(doc, f"{source}_words", index_words(*texts))
+        indexed = index_text(*texts)
+        _add_terms(doc, f"{source}_terms", indexed.terms)
+        _add_terms(doc, f"{source}_words", indexed.words)
+        _add_terms(doc, f"{source}_ends", indexed.ends)
     for name in (*FACET_FIELDS, *FILTER_FIELDS):
         values = document.get(name)
         for value in [values] if isinstance(values, str) else values or ():

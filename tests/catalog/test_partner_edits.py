@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tests.client import ShoaClient
+    from tests.conftest import SearchIndex
 
 
 async def _variant(session: AsyncSession, sku: str) -> tuple[int, int | None, int]:
@@ -95,7 +96,7 @@ async def test_bad_patches_are_refused_and_change_nothing(
 
 
 async def test_a_mall_s_sold_out_wins_on_the_page_in_search_and_in_the_mall_list(
-    client: ShoaClient, session: AsyncSession
+    client: ShoaClient, session: AsyncSession, search_index: SearchIndex
 ) -> None:
     mall = await _mall(session, client)
     answer = await mall.sync(product("A1"), product("A2"))
@@ -108,6 +109,7 @@ async def test_a_mall_s_sold_out_wins_on_the_page_in_search_and_in_the_mall_list
     assert (page["status"], page["in_stock"]) == ("sold_out", False)
     assert {variant["stock_state"] for variant in page["variants"]} == {"sold_out"}
     assert all(variant.get("stock_left") is None for variant in page["variants"])
+    await search_index.settle()
     found = (await client.get("/v1/search", params={"q": "린넨", "in_stock": "true"})).json()
     assert [item["id"] for item in found["items"]] == [answer["items"][1]["product_id"]]
     mall_id = page["mall"]["id"]
@@ -121,9 +123,12 @@ async def test_a_mall_s_sold_out_wins_on_the_page_in_search_and_in_the_mall_list
     assert (await client.get(f"/v1/products/{product_id}", params={"v": "2"})).json()["in_stock"] is True
 
 
-async def test_a_sold_out_status_sent_by_sync_also_wins(client: ShoaClient, session: AsyncSession) -> None:
+async def test_a_sold_out_status_sent_by_sync_also_wins(
+    client: ShoaClient, session: AsyncSession, search_index: SearchIndex
+) -> None:
     mall = await _mall(session, client)
     answer = await mall.sync(product("A1", status="sold_out"))
+    assert await search_index.settle() == 1
 
     page = (await client.get(f"/v1/products/{answer['items'][0]['product_id']}")).json()
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from catalog import keys
 from catalog.models import Product, SearchOutbox, Variant
 from catalog.schemas import ProductIn
-from catalog.search.text import index_terms
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
 from tests.client import ShoaClient
@@ -318,12 +317,10 @@ async def test_search_fields_are_those_the_search_package_computes(client: ShoaC
 
 
 def derived_fields(item: ProductIn) -> dict[str, Any]:
-    """The search fields of a product as plainly defined; the sync computes the same, faster."""
+    """The derived fields of a product as plainly defined; the sync computes the same, faster."""
     colors = list(dict.fromkeys(v.color for v in item.variants if v.color))
     sizes = list(dict.fromkeys(v.size for v in item.variants if v.size))
     return {
-        "search_name": index_terms(item.name),
-        "search_text": index_terms(item.name, item.category_path.replace("/", " "), *item.style_tags, *colors),
         "colors": colors,
         "sizes": sizes,
         "price_min": min(v.price for v in item.variants),

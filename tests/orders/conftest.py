@@ -42,7 +42,7 @@ from catalog.models import Product, Variant
 from notify.models import Message, SandboxMessage
 from orders.models import Payment
 from orders.payments.sandbox import SandboxGateway
-from shoa_api.wiring import dispatcher_from, order_kit
+from shoa_api.wiring import dispatcher_from, index_writer, order_kit
 from shoa_api.worker import WorkerContext, order_deadlines_job
 from shoa_kernel.clock import utc_now
 from tests.factories import create_mall
@@ -456,7 +456,7 @@ async def run_order_deadlines(client: ShoaClient, engine: AsyncEngine, *, settin
         session_maker=session_maker,
         redis=state.redis,
         http=state.http,
-        search_engine=None,
+        search_engine=index_writer(settings, state.http),
         orders=order_kit(settings, outbox=state.outbox, http=state.http, session_maker=session_maker),
         dispatcher=dispatcher_from(settings, templates=state.outbox.templates, providers=state.messaging),
         worker_id="order-tests",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from shoa_api.settings import Settings
     from tests.client import ShoaClient
+    from tests.conftest import SearchIndex
 
 DECAY = Decay(half_life_seconds=72 * 3600)
 NOW = datetime.datetime(2026, 12, 2, 12, tzinfo=datetime.UTC)
@@ -61,26 +62,24 @@ async def _popularity(session: AsyncSession) -> dict[uuid.UUID, float]:
 
 
 async def test_what_shoppers_engage_with_comes_first_in_the_popularity_sort(
-    settings: Settings, client: ShoaClient, session: AsyncSession
+    settings: Settings, client: ShoaClient, session: AsyncSession, search_index: SearchIndex
 ) -> None:
     ids = await _products(session, client, "P1", "P2", "P3", "P4")
     before = dict((await session.execute(sa.select(Product.id, Product.updated_at))).all())
-    newest = await client.get("/v1/search", params={"sort": "newest"})  # the search has read the catalog
-    assert len(newest.json()["items"]) == 4
-    await session.execute(sa.delete(SearchOutbox))
-    await session.commit()
+    assert await search_index.settle() == 4
     events = [_event(ids["P2"], "add_to_cart"), _event(ids["P2"], "click"), _event(ids["P3"], "view")]
     response = await client.post("/v1/events", headers={"X-Device-Id": "device-popular-1"}, json={"events": events})
     assert response.json()["accepted"] == 3
 
     await run_once(settings, score_rollup_job(settings))
 
+    # The index hears of it through the outbox; the mall's content did not change.
+    assert set(await session.scalars(sa.select(SearchOutbox.product_id))) == {ids["P2"], ids["P3"]}
+    await search_index.settle()
     answer = (await client.get("/v1/search", params={"sort": "popularity"})).json()
     order = [uuid.UUID(item["id"]) for item in answer["items"]]
     assert order[:2] == [ids["P2"], ids["P3"]]
     assert set(order[2:]) == {ids["P1"], ids["P4"]}
-    # Meilisearch hears of it through the outbox; the mall's content did not change.
-    assert set(await session.scalars(sa.select(SearchOutbox.product_id))) == {ids["P2"], ids["P3"]}
     after = dict((await session.execute(sa.select(Product.id, Product.updated_at))).all())
     assert after == before
 

@@ -93,7 +93,7 @@ def test_shoa_serve_answers_and_stops_on_sigterm(services: Services, tmp_path: P
             server.kill()
         log.close()
     lines = (tmp_path / "serve.log").read_text().splitlines()
-    assert any('"message":"Shoa API starting: env=test, search engine=postgres"' in line for line in lines)
+    assert any('"message":"Shoa API starting: env=test, search engine=tantivy"' in line for line in lines)
 
 
 def _shoa_with_only(variables: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

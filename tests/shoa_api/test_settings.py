@@ -26,7 +26,7 @@ def test_a_complete_environment_gives_typed_settings() -> None:
     assert settings.env == "test"
     assert settings.database.pool_size == 25
     assert settings.database.url == "postgresql://shoa:pw@db.internal:5432/shoa"
-    assert settings.search.engine == "postgres"
+    assert settings.search.engine == "tantivy"
     assert settings.app.log_format == "json"
 
 
@@ -119,9 +119,9 @@ def test_meilisearch_as_the_engine_needs_its_url_and_key() -> None:
         )
 
 
-def test_tantivy_as_the_engine_needs_the_folder_of_its_index() -> None:
-    with pytest.raises(SettingsError, match=r"^SHOA_SEARCH_DIR is missing"):
-        load_settings(VALID | {"SHOA_SEARCH_ENGINE": "tantivy"}, env_file=None)
+def test_tantivy_keeps_its_index_in_a_folder_under_shoa_unless_told() -> None:
+    assert load_settings(VALID, env_file=None).search.dir == ".shoa/search"
+    assert load_settings(VALID | {"SHOA_SEARCH_DIR": " "}, env_file=None).search.dir == ".shoa/search"
     chosen = load_settings(VALID | {"SHOA_SEARCH_ENGINE": "tantivy", "SHOA_SEARCH_DIR": "/var/lib/shoa/search"},
                            env_file=None)  # fmt: skip
     assert (chosen.search.engine, chosen.search.dir) == ("tantivy", "/var/lib/shoa/search")

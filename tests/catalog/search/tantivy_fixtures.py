@@ -34,10 +34,7 @@ async def index_everything(
         if isinstance(session_maker_or_engine, AsyncEngine)
         else session_maker_or_engine
     )
-    # The indexer only calls ``apply_changes``, which both engines have; its signature names Meilisearch's
-    # until the worker chooses between them.
-    writer = engine
     handled = 0
-    while batch := await index_pending(session_maker, writer):
+    while batch := await index_pending(session_maker, engine):
         handled += batch
     return handled

@@ -12,13 +12,14 @@ from catalog.search.analysis import (
     edit_distance,
     grams,
     highlight,
-    index_terms,
-    index_words,
+    index_text,
     normalize,
+    product_name,
     query_words,
     required_grams,
     words,
 )
+from catalog.search.synonyms import ITEMS, MATERIALS, SYNONYMS
 
 FULL_WIDTH_LINEN = "".join(chr(ord(char) + 0xFEE0) for char in "LINEN")
 
@@ -51,19 +52,39 @@ def test_cjk_words_become_bigrams_and_a_single_character_stays_itself() -> None:
     assert grams("롱스커트") == ["롱스", "스커", "커트"]
     assert grams("바지") == ["바지"]
     assert grams("롱") == ["롱"]
-    assert index_terms("롱 스커트", "Classic LINEN") == ["롱", "스커", "커트", "classic", "linen"]
-    assert index_terms("リネン") == ["リネ", "ネン"]
-    assert index_terms("麻シャツ") == ["麻シ", "シャ", "ャツ"]
+    assert index_text("롱 스커트", "Classic LINEN").terms == ["롱", "스커", "커트", "classic", "linen"]
+    assert index_text("リネン").terms == ["リネ", "ネン"]
+    assert index_text("麻シャツ").terms == ["麻シ", "シャ", "ャツ"]
 
 
 def test_an_unspaced_compound_shares_most_bigrams_with_its_spaced_form() -> None:
-    unspaced = set(index_terms("롱스커트"))
-    spaced = set(index_terms("롱 스커트"))
+    unspaced = set(index_text("롱스커트").terms)
+    spaced = set(index_text("롱 스커트").terms)
     assert len(unspaced & spaced) >= required_grams(len(grams("롱스커트")))
 
 
 def test_cjk_words_are_also_kept_whole() -> None:
-    assert index_words("린넨 반바지 Linen", "하의/반바지") == ["린넨", "반바지", "하의", "반바지"]
+    assert index_text("린넨 반바지 Linen", "하의/반바지").words == ["린넨", "반바지", "하의", "반바지"]
+
+
+def test_the_ends_of_a_compound_are_kept_too_as_it_names_a_kind_of_its_last_word() -> None:
+    assert index_text("와이드팬츠 바지 Wide").ends == ["이드팬츠", "드팬츠", "팬츠"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "labels", "head"),
+    [
+        ("[베스트] 울 코트 (2color)", "울 코트 (2color)", "베스트", "코트"),  # a vest it is not
+        ("【당일출고】[자체제작] 후드 코트", "후드 코트", "당일출고 자체제작", "코트"),  # a coat with a hood
+        ("코트 스니커즈", "코트 스니커즈", "", "스니커즈"),
+        ("Classic Silk Blouse", "Classic Silk Blouse", "", "blouse"),
+        ("[MADE]", "", "MADE", ""),
+    ],
+)
+def test_a_product_name_puts_the_shops_labels_aside_and_the_item_last(
+    name: str, text: str, labels: str, head: str
+) -> None:
+    assert product_name(name) == (text, labels, head)
 
 
 @pytest.mark.parametrize(("count", "required"), [(1, 1), (2, 2), (3, 2), (4, 3), (5, 4), (6, 4)])
@@ -127,3 +148,12 @@ def test_highlight_marks_prefixes_and_typos() -> None:
     assert highlight("Classic Linen", marks) == "<em>Classic</em> <em>Linen</em>"
     korean = CjkMark("블라우즈", ("블라", "라우", "우즈"), 2, typos=1)
     assert highlight("실크 블라우스", Marks(cjk=(korean,))) == "실크 <em>블라우스</em>"
+
+
+def test_each_word_of_the_synonym_table_names_one_thing_and_a_material_is_not_an_item() -> None:
+    members = [normalize(word) for group in SYNONYMS for word in group]
+    assert len(members) == len(set(members))
+    (jeans,) = (group for group in ITEMS if "청바지" in group)
+    (denim,) = (group for group in MATERIALS if "데님" in group)
+    assert "데님" not in jeans
+    assert "denim" in denim

@@ -13,6 +13,7 @@ from tests.catalog.test_sync import _mall, product
 
 if TYPE_CHECKING:
     from tests.client import ShoaClient
+    from tests.conftest import SearchIndex
 
 
 @pytest.mark.parametrize(
@@ -65,9 +66,16 @@ async def test_an_empty_catalog_answers_empty_results_and_zero_buckets(client: S
     assert answer["facets"]["category"] == []
 
 
-async def test_punctuation_separates_words_and_is_never_a_wildcard(client: ShoaClient, session: Any) -> None:
+async def test_punctuation_separates_words_and_is_never_a_wildcard(
+    client: ShoaClient, session: Any, search_index: SearchIndex
+) -> None:
     mall = await _mall(session, client)
-    await mall.sync(product("P1", name="100% 린넨 셔츠"), product("P2", name="린넨_셔츠"))
+    # Descriptions are searched too: these say nothing the queries below look for.
+    await mall.sync(
+        product("P1", name="100% 린넨 셔츠", description="여름 셔츠"),
+        product("P2", name="린넨_셔츠", description="여름 셔츠"),
+    )
+    await search_index.settle()
 
     async def names(q: str) -> set[str]:
         return {item["name"] for item in (await client.get("/v1/search", params={"q": q})).json()["items"]}
@@ -78,10 +86,16 @@ async def test_punctuation_separates_words_and_is_never_a_wildcard(client: ShoaC
     assert await names("%_%") == {"100% 린넨 셔츠", "린넨_셔츠"}  # no words: everything, as with an empty q
 
 
-async def test_cached_answers_are_kept_apart_by_every_parameter(client: ShoaClient, session: Any) -> None:
+async def test_cached_answers_are_kept_apart_by_every_parameter(
+    client: ShoaClient, session: Any, search_index: SearchIndex
+) -> None:
     """The public cache is on here (5 s): searches differing in any parameter still get their own answers."""
     mall = await _mall(session, client)
-    await mall.sync(product("P1", name="린넨 셔츠"), product("P2", name="울 코트", category_path="아우터/코트"))
+    await mall.sync(
+        product("P1", name="린넨 셔츠", description="여름 셔츠"),
+        product("P2", name="울 코트", category_path="아우터/코트", description="겨울 코트"),
+    )
+    await search_index.settle()
 
     async def names(**params: Any) -> list[str]:
         return [item["name"] for item in (await client.get("/v1/search", params=params)).json()["items"]]

@@ -31,8 +31,6 @@ meili_engine = meili_fixtures.meili_engine
 sessions = meili_fixtures.sessions
 
 _FIELDS = (
-    Product.search_name,
-    Product.search_text,
     Product.colors,
     Product.sizes,
     Product.price_min,
@@ -47,12 +45,8 @@ async def _search_fields(session: AsyncSession) -> list[tuple[object, ...]]:
 
 
 async def _wipe_search_fields(session: AsyncSession) -> None:
-    """What a product looks like to search after a botched migration: no terms, no prices, nothing queued."""
-    await session.execute(
-        sa.update(Product).values(
-            search_name="", search_text="", colors=[], sizes=[], price_min=0, price_from=0, in_stock=False
-        )
-    )
+    """What a product looks like to search after a botched migration: no colours, no prices, nothing queued."""
+    await session.execute(sa.update(Product).values(colors=[], sizes=[], price_min=0, price_from=0, in_stock=False))
     await session.execute(sa.delete(SearchOutbox))
     await session.commit()
 

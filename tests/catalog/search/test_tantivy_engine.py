@@ -102,17 +102,91 @@ async def test_a_word_ranks_products_named_for_it_above_those_holding_it_inside_
     assert await shop.names("바지") == ["코튼 바지", "와이드 바지", "린넨 반바지"]
 
 
-async def test_a_two_word_query_answers_with_every_word_first_and_with_some_word_when_none_has_both(shop: Shop) -> None:
-    await shop.sync(
-        item("A1", "린넨 셔츠", "상의/셔츠"),
-        item("A2", "린넨 바지", "하의/슬랙스"),
+async def test_a_two_word_query_ranks_products_holding_both_first_then_those_holding_the_item(shop: Shop) -> None:
+    linen_pants, *_ = await shop.sync(
+        item("A1", "린넨 바지", "하의/슬랙스"),
+        item("A2", "린넨 셔츠", "상의/셔츠"),
         item("A3", "옥스포드 셔츠", "상의/셔츠"),
     )
+    await shop.set_popularity({linen_pants: 50.0})
 
-    assert await shop.names("린넨 셔츠") == ["린넨 셔츠"]
+    # The item comes last, in Korean as in English: another shirt answers 린넨 셔츠 better than other linen.
+    assert await shop.names("린넨 셔츠") == ["린넨 셔츠", "옥스포드 셔츠", "린넨 바지"]
     answer = await shop.search("린넨 수영복")
     assert {hit.name for hit in answer.items} == {"린넨 셔츠", "린넨 바지"}
     assert answer.total == 2
+
+
+async def test_a_word_only_in_the_description_ranks_below_one_in_the_name_category_tags_or_colours(
+    shop: Shop,
+) -> None:
+    await shop.sync(
+        item("A1", "스퀘어 로퍼", "신발/로퍼", colors=("블랙",), description="슬랙스와 잘 어울리는 로퍼예요"),
+        item("A2", "와이드 슬랙스", "하의/슬랙스", colors=("네이비",)),
+        item("A3", "밴딩 슬랙스", "하의/슬랙스", colors=("블랙",)),
+    )
+
+    assert await shop.names("블랙 슬랙스") == ["밴딩 슬랙스", "와이드 슬랙스", "스퀘어 로퍼"]
+    assert await shop.names("어울리는") == ["스퀘어 로퍼"]  # descriptions are searched all the same
+
+
+async def test_the_word_typed_ranks_above_its_synonyms(shop: Shop) -> None:
+    skirt, chima = await shop.sync(item("A1", "플리츠 스커트"), item("A2", "플리츠 치마"))
+
+    await shop.set_popularity({skirt: 20.0})  # popularity only breaks ties
+    assert await shop.names("치마") == ["플리츠 치마", "플리츠 스커트"]
+    await shop.set_popularity({chima: 40.0})
+    assert await shop.names("스커트") == ["플리츠 스커트", "플리츠 치마"]
+
+
+async def test_a_material_is_not_an_item(shop: Shop) -> None:
+    """데님 is what a denim skirt is made of; 청바지 are jeans (issue 16)."""
+    await shop.sync(
+        item("A1", "데님 롱스커트"),
+        item("A2", "와이드 청바지", "하의/청바지"),
+        item("A3", "데님 팬츠", "하의/청바지"),
+    )
+
+    assert set(await shop.names("데님")) == {"데님 롱스커트", "데님 팬츠"}
+    assert await shop.names("청바지") == ["와이드 청바지", "데님 팬츠"]
+
+
+async def test_a_compound_typed_without_its_space_is_sought_as_its_words_with_their_synonyms(shop: Shop) -> None:
+    await shop.sync(
+        item("A1", "라운드 니트", "상의/니트"),
+        item("A2", "패딩 조끼", "상의/조끼"),
+        item("A3", "꽈배기 니트 베스트", "상의/조끼"),
+    )
+
+    assert await shop.names("니트조끼") == ["꽈배기 니트 베스트", "패딩 조끼", "라운드 니트"]
+
+
+async def test_an_item_is_found_by_its_other_names_of_several_words(shop: Shop) -> None:
+    await shop.sync(
+        item("A1", "데님 셔츠", "상의/셔츠"),
+        item("A2", "데님 자켓", "아우터/자켓"),
+        item("A3", "크롭 청자켓", "아우터/자켓"),
+    )
+
+    assert await shop.names("청자켓") == ["크롭 청자켓", "데님 자켓"]
+
+
+async def test_an_english_phrase_finds_the_korean_item(shop: Shop) -> None:
+    await shop.sync(item("A1", "울 코트", "아우터/코트"), item("A2", "벨티드 트렌치코트", "아우터/트렌치코트"))
+
+    assert await shop.names("trench coat") == ["벨티드 트렌치코트", "울 코트"]
+
+
+async def test_the_last_word_of_a_name_says_what_the_product_is_and_a_shops_label_does_not(shop: Shop) -> None:
+    sneakers, labelled, _ = await shop.sync(
+        item("A1", "코트 스니커즈", "신발/스니커즈"),
+        item("A2", "[베스트] 울 코트", "아우터/코트"),
+        item("A3", "니트 베스트", "상의/조끼"),
+    )
+    await shop.set_popularity({sneakers: 50.0, labelled: 50.0})
+
+    assert await shop.names("코트") == ["[베스트] 울 코트", "코트 스니커즈"]
+    assert await shop.names("베스트") == ["니트 베스트", "[베스트] 울 코트"]
 
 
 async def test_a_korean_typo_is_forgiven_only_when_the_word_as_typed_is_nowhere(shop: Shop) -> None:
