@@ -14,18 +14,24 @@ from __future__ import annotations
 import datetime
 import math
 import random
+import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bench.server import AppServer
 from catalog.demo_products import generate_catalog
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GOAL_P99_SECONDS = 2.0
 POLL_PAUSE_SECONDS = 0.01
 GIVE_UP_SECONDS = 30.0
 SEED = 20261208
+"""Of the pauses between changes."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,27 @@ def renamed(item: dict[str, Any], word: str) -> dict[str, Any]:
     }
 
 
+def measure_beside_api(
+    environment: dict[str, str],
+    *,
+    work_dir: Path,
+    cpus: frozenset[int] | None,
+    partner_key: str,
+    products: list[dict[str, Any]],
+) -> Freshness:
+    """Start the API with ``environment`` (the worker's settings, public cache off) and measure ``products``'
+    changes through it."""
+    with AppServer(
+        "shoa_api.app:create_app_from_environment",
+        environment=environment,
+        log_path=work_dir / "api.log",
+        ready_path="/health/live",
+        cpus=cpus,
+        cwd=work_dir,
+    ) as api:
+        return measure_freshness(api.base_url, partner_key=partner_key, products=products)
+
+
 def measure_freshness(base_url: str, *, partner_key: str, products: list[dict[str, Any]]) -> Freshness:
     rng = random.Random(SEED)
     delays: list[float] = []
@@ -82,7 +109,7 @@ def measure_freshness(base_url: str, *, partner_key: str, products: list[dict[st
     with httpx.Client(base_url=base_url, timeout=10.0) as client:
         poller = _Poller(client)
         for number, item in enumerate(products, start=1):
-            word = f"fresh{rng.getrandbits(40):010x}"
+            word = f"fresh{secrets.token_hex(6)}"  # new in every run, so an earlier run's index cannot answer
             sent = time.perf_counter()
             response = client.put("/partner/v1/products", json={"products": [renamed(item, word)]}, headers=headers)
             answered = time.perf_counter()

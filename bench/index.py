@@ -35,10 +35,9 @@ import tantivy
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.cpus import child_setup, plan_cpus
-from bench.freshness import GOAL_P99_SECONDS, Freshness, measure_freshness, partner_products
+from bench.freshness import GOAL_P99_SECONDS, Freshness, measure_beside_api, partner_products
 from bench.http import _base_environment, _process_pinned_to, _shoa_variables, seed_catalog
 from bench.report import cpu_model, markdown_page, markdown_table, now_utc, save_texts
-from bench.server import AppServer
 from catalog import keys
 from catalog.models import Product, SearchOutbox
 from catalog.search.documents import documents_for
@@ -229,6 +228,19 @@ def engine_batches(documents: list[dict[str, Any]], index_dir: Path) -> WriterRu
     return WriterRun(len(documents), seconds)
 
 
+def _writers_alone(documents: list[dict[str, Any]], work_dir: Path) -> tuple[WriterRun, WriterRun, float]:
+    """Raw Tantivy and the engine's writer on ``documents``, and the seconds building their entries took."""
+    started = time.perf_counter()
+    entries = [entry(document) for document in documents]
+    entry_seconds = time.perf_counter() - started
+    raw = raw_tantivy(entries, work_dir / "raw")
+    del entries
+    batched = engine_batches(documents, work_dir / "engine")
+    print(f"raw Tantivy: {raw.products_per_second:,.0f} products/s; the engine's writer in batches: "
+          f"{batched.products_per_second:,.0f} products/s")  # fmt: skip
+    return raw, batched, entry_seconds
+
+
 async def _all_documents(session: AsyncSession) -> list[dict[str, Any]]:
     ids = list(await session.scalars(sa.select(Product.id).order_by(Product.id)))
     documents: list[dict[str, Any]] = []
@@ -265,36 +277,22 @@ def run(args: argparse.Namespace) -> int:
             settings = load_settings(variables, env_file=None)
             documents = asyncio.run(run_unit_of_work(settings.database, _all_documents))
             with _process_pinned_to(cpus.server):
-                started = time.perf_counter()
-                entries = [entry(document) for document in documents]
-                entry_seconds = time.perf_counter() - started
-                raw = raw_tantivy(entries, tmp / "raw")
-                del entries
-                batched = engine_batches(documents, tmp / "engine")
+                raw, batched, entry_seconds = _writers_alone(documents, tmp)
             del documents
-            print(f"raw Tantivy: {raw.products_per_second:,.0f} products/s; the engine's writer in batches: "
-                  f"{batched.products_per_second:,.0f} products/s")  # fmt: skip
             key = asyncio.run(run_unit_of_work(settings.database, _partner_key))
-            with ShoaWorker(
-                environment=_base_environment() | variables, log_path=tmp / "worker.log", cpus=cpus.server, cwd=tmp
-            ) as worker:
+            environment = _base_environment() | variables
+            with ShoaWorker(environment=environment, log_path=tmp / "worker.log", cpus=cpus.server, cwd=tmp) as worker:
                 drain = drain_outbox(worker, postgres.url)
                 print(f"the worker: {drain.products_per_second:,.0f} products/s after its first commit\n")
                 index_mib = sum(path.stat().st_size for path in (tmp / "index").rglob("*") if path.is_file()) / 2**20
-                with AppServer(
-                    "shoa_api.app:create_app_from_environment",
-                    environment=_base_environment() | variables,
-                    log_path=tmp / "api.log",
-                    ready_path="/health/live",
+                freshness = measure_beside_api(
+                    environment,
+                    work_dir=tmp,
                     cpus=cpus.server,
-                    cwd=tmp,
-                ) as api:
-                    freshness = measure_freshness(
-                        api.base_url,
-                        partner_key=key,
-                        products=partner_products(PARTNER_MALL, args.changes, catalog=args.products),
-                    )
-                    worker.check_running()
+                    partner_key=key,
+                    products=partner_products(PARTNER_MALL, args.changes, catalog=args.products),
+                )
+                worker.check_running()
     results = _Results(raw, batched, drain, entry_seconds, index_mib, freshness)
     return _report(results, args=args, command=command, started_at=started_at)
 

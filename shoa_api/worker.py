@@ -110,6 +110,8 @@ class _Schedule:
     job: Job
     due: float = 0.0
     failures: int = field(default=0)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when another job's recovery makes this one due sooner."""
 
 
 async def record_heartbeat(context: WorkerContext) -> None:
@@ -210,21 +212,10 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
     )
     schedules = [_Schedule(job) for job in (default_jobs(settings) if jobs is None else jobs)]
     logger.info("worker %s started with jobs: %s", context.worker_id, ", ".join(s.job.name for s in schedules))
-    loop = asyncio.get_running_loop()
     try:
-        while not stop.is_set():
-            for schedule in schedules:
-                if stop.is_set():
-                    break
-                if loop.time() >= schedule.due and await _run_once(schedule, context, now=loop.time):
-                    # It failed before and works now: whatever it waited for answers again, and the jobs
-                    # backing off most likely waited for the same.
-                    for other in schedules:
-                        if other.failures:
-                            other.due = min(other.due, loop.time())
-            next_due = min((s.due for s in schedules), default=loop.time() + 60)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_due - loop.time()))
+        # Each job keeps its own time: a slow run (the feed's candidate refresh waits seconds on PostgreSQL) holds
+        # back only itself, never the search index's freshness or a message's delivery.
+        await asyncio.gather(*(_keep_running(schedule, schedules, context, stop) for schedule in schedules))
     finally:
         with contextlib.suppress(Exception):
             await redis.delete(f"{HEARTBEAT_KEY_PREFIX}{context.worker_id}")
@@ -234,6 +225,35 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         await redis.aclose()
         await engine.dispose()
         logger.info("worker %s stopped", context.worker_id)
+
+
+async def _keep_running(
+    schedule: _Schedule, schedules: Sequence[_Schedule], context: WorkerContext, stop: asyncio.Event
+) -> None:
+    """Run ``schedule``'s job whenever it is due, until ``stop`` (a run under way is finished first)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        schedule.wake.clear()
+        if (delay := schedule.due - loop.time()) > 0:
+            await _until_set(stop, schedule.wake, seconds=delay)
+            continue
+        if await _run_once(schedule, context, now=loop.time):
+            # It failed before and works now: whatever it waited for answers again, and the jobs backing off
+            # most likely waited for the same.
+            for other in schedules:
+                if other.failures:
+                    other.due = min(other.due, loop.time())
+                    other.wake.set()
+
+
+async def _until_set(*events: asyncio.Event, seconds: float) -> None:
+    """Until one of ``events`` is set, or ``seconds`` have passed."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _run_once(schedule: _Schedule, context: WorkerContext, *, now: Callable[[], float]) -> bool:

@@ -260,5 +260,31 @@ async def test_a_job_that_stopped_with_work_left_runs_again_at_once(settings: Se
     assert runs[-1] - runs[0] < 2.0
 
 
+async def test_a_slow_job_holds_back_only_itself(settings: Settings) -> None:
+    """The search index stays fresh while the feed's candidate refresh waits seconds on the database."""
+    slow_running = asyncio.Event()
+    quick_runs_meanwhile = 0
+
+    async def slow(context: WorkerContext) -> None:
+        slow_running.set()
+        await asyncio.sleep(1.0)
+        slow_running.clear()
+
+    async def quick(context: WorkerContext) -> None:
+        nonlocal quick_runs_meanwhile
+        if slow_running.is_set():
+            quick_runs_meanwhile += 1
+
+    stop = asyncio.Event()
+    jobs = [Job(name="candidates", every=60.0, run=slow), Job(name="search-indexing", every=0.05, run=quick)]
+    worker = asyncio.create_task(run_worker(settings, stop=stop, jobs=jobs))
+    await asyncio.wait_for(slow_running.wait(), timeout=10)
+    await asyncio.sleep(0.8)
+    stop.set()
+    await asyncio.wait_for(worker, 10)
+
+    assert quick_runs_meanwhile >= 5  # every 50 ms while the slow one ran, not once it was done
+
+
 async def _true(value: bool) -> bool:
     return value
