@@ -1,6 +1,6 @@
 """Drop what only the PostgreSQL search engine needed: the products' search terms, the rows' transaction stamps
-and their triggers, the tombstones and their sequence. Search now runs on Tantivy or Meilisearch, fed by the
-search outbox.
+and their triggers, the tombstones and their sequence, and the pg_trgm extension (its trigram index went in
+0009). Search now runs on Tantivy or Meilisearch, fed by the search outbox.
 
 The downgrade puts the structures back with empty search terms: the older release's ``shoa search reindex``
 fills them in.
@@ -37,6 +37,7 @@ def upgrade() -> None:
     op.execute("DROP SEQUENCE catalog_search_seq")
     op.drop_column("products", "search_text")
     op.drop_column("products", "search_name")
+    op.execute("DROP EXTENSION IF EXISTS pg_trgm")
 
 
 # Revisions 0007 and 0009 as they created these, for the downgrade.
@@ -66,6 +67,7 @@ $$
 
 
 def downgrade() -> None:
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.add_column("products", sa.Column("search_name", sa.Text(), server_default="", nullable=False))
     op.add_column("products", sa.Column("search_text", sa.Text(), server_default="", nullable=False))
     op.execute("CREATE SEQUENCE catalog_search_seq")
