@@ -29,6 +29,10 @@ class SearchUnavailableError(CatalogError):
         return self.reason
 
 
+class IndexWriterBusyError(SearchUnavailableError):
+    """Another process holds the Tantivy index's writer (another worker): this one leaves indexing to it."""
+
+
 class SearchTaskFailedError(SearchUnavailableError):
     """A Meilisearch task (settings, documents) finished as ``failed``, or did not finish in time."""
 

@@ -7,8 +7,10 @@ through the search outbox.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING
 
+from catalog.search.errors import IndexWriterBusyError
 from catalog.search.indexing import index_pending
 from catalog.search.reindex import queue_every_product
 
@@ -22,6 +24,9 @@ RUN_SECONDS = 5.0
 """One turn of the job sends batches until the outbox is empty or this long has passed, then lets others run."""
 
 
+logger = logging.getLogger(__name__)
+
+
 class SearchIndexing:
     """The outbox's pending rows, batch by batch. One per worker: the index is prepared once, before its first
     batch, so documents never land in an index with outdated settings; an index created then (a new Meilisearch
@@ -29,16 +34,28 @@ class SearchIndexing:
 
     def __init__(self) -> None:
         self._prepared = False
+        self._standing_by = False
         self.indexed = 0
         """Outbox rows handled so far."""
 
     async def run(self, session_maker: async_sessionmaker[AsyncSession], engine: IndexWriter) -> bool:
         """Index batches until the outbox is empty or ``RUN_SECONDS`` have passed; whether rows may be left."""
         if not self._prepared:
-            if await engine.prepare():
+            try:
+                created = await engine.prepare()
+            except IndexWriterBusyError:
+                # The Tantivy index has one writer: with several workers, the first holds it and the others stand
+                # by, trying again each turn, so one of them takes over when it stops.
+                if not self._standing_by:
+                    logger.info("another worker writes the search index; this one stands by")
+                    self._standing_by = True
+                return False
+            if created:
                 async with session_maker() as session, session.begin():
                     await queue_every_product(session)
             self._prepared = True
+            if self._standing_by:
+                logger.info("this worker now writes the search index")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RUN_SECONDS
         while (handled := await index_pending(session_maker, engine, batch_size=BATCH_SIZE)) == BATCH_SIZE:

@@ -48,7 +48,7 @@ from catalog.search.engine import (
     sort_facet,
     total_pages,
 )
-from catalog.search.errors import SearchUnavailableError
+from catalog.search.errors import IndexWriterBusyError, SearchUnavailableError
 from catalog.search.tantivy_index import FACET_FIELDS, SCHEMA_VERSION, SORTS, StoredHit, decode_hit, entry, schema
 from catalog.search.tantivy_query import filters, match_all, text_query
 from catalog.search.visibility import visible_now
@@ -132,12 +132,19 @@ class TantivyEngine:
         if self._writer is None:
             self.path.mkdir(parents=True, exist_ok=True)
             index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
-            self._writer = index.writer(heap_size=self._writer_heap_bytes, num_threads=1)
+            try:
+                self._writer = index.writer(heap_size=self._writer_heap_bytes, num_threads=1)
+            except ValueError as exc:
+                if "LockBusy" not in str(exc):
+                    raise
+                msg = f"Tantivy index {self.path}: another process writes it"
+                raise IndexWriterBusyError(msg) from None
         return self._writer
 
     async def prepare(self) -> bool:
-        """Create the index if it does not exist yet, so the API can search an empty catalog; whether it was
-        created (the worker then queues every product for it: a new schema version starts empty)."""
+        """Create the index if it does not exist yet, so the API can search an empty catalog, and take its writer
+        (``IndexWriterBusyError`` while another worker holds it); whether it was created (the worker then queues
+        every product for it: a new schema version starts empty)."""
         created = not (self.path / "meta.json").exists()
         await anyio.to_thread.run_sync(self._open_writer)
         return created
