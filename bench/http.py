@@ -61,6 +61,8 @@ class Endpoint:
     lists_items: bool = False
     baseline: bool = False
     max_p99_ms: float | None = None
+    max_rss_mib: float | None = None
+    """A memory goal on the server's peak RSS (after all its runs)."""
     connections: int | None = None
     """Instead of ``--connections``."""
     as_shopper: bool = False
@@ -240,6 +242,7 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan, targets: t
                     rounds=tuple(run[0].requests_per_second for run in runs[(target.name, endpoint.path)]),
                     paired_ratio=_median_paired_ratio(runs[(target.name, endpoint.path)], baseline_rounds),
                     max_p99_ms=endpoint.max_p99_ms,
+                    max_rss_mib=endpoint.max_rss_mib,
                 )
             )
     return measurements

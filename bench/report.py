@@ -42,6 +42,8 @@ class Measurement:
     """Median over rounds of this endpoint's requests/s over the baseline's in the same round."""
     max_p99_ms: float | None = None
     """A latency goal: the median round's p99 at most this."""
+    max_rss_mib: float | None = None
+    """A memory goal: the server process's peak RSS at most this."""
 
     def ratio(self, baseline_rps: float) -> float:
         if self.paired_ratio is not None:
@@ -50,11 +52,12 @@ class Measurement:
 
     def met(self, baseline_rps: float) -> bool | None:
         """Fast enough *and* no failures: a server answering errors quickly has not met anything."""
-        if self.minimum_ratio is None and self.max_p99_ms is None:
+        if self.minimum_ratio is None and self.max_p99_ms is None and self.max_rss_mib is None:
             return None
         fast = self.minimum_ratio is None or self.ratio(baseline_rps) >= self.minimum_ratio
         prompt = self.max_p99_ms is None or self.load.p99_ms <= self.max_p99_ms
-        return fast and prompt and self.load.failed == 0
+        light = self.max_rss_mib is None or self.peak_rss_mib <= self.max_rss_mib
+        return fast and prompt and light and self.load.failed == 0
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,7 @@ def render_json(report: Report) -> str:
                 "ratio_to_bare": round(m.ratio(baseline), 3),
                 "minimum_ratio": m.minimum_ratio,
                 "max_p99_ms": m.max_p99_ms,
+                "max_rss_mib": m.max_rss_mib,
                 "baseline": m.baseline,
                 "rounds_requests_per_second": [round(rps, 1) for rps in m.rounds],
                 "met": m.met(baseline),
@@ -245,6 +249,8 @@ def _goal(measurement: Measurement) -> str:
         goals.append(f">= {measurement.minimum_ratio:.2f}x")
     if measurement.max_p99_ms is not None:
         goals.append(f"p99 <= {measurement.max_p99_ms:g} ms")
+    if measurement.max_rss_mib is not None:
+        goals.append(f"peak RSS <= {measurement.max_rss_mib:g} MiB")
     return ", ".join(goals) or "for info"
 
 
