@@ -7,7 +7,7 @@ WORKDIR /src
 RUN python -m venv /opt/shoa
 # Dependencies first, so that a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN for package in shoa_api shoa_kernel accounts catalog personalization notify migrations; do \
+RUN for package in shoa_api shoa_kernel accounts catalog personalization notify orders support migrations; do \
         mkdir "$package" && touch "$package/__init__.py"; \
     done \
     && /opt/shoa/bin/pip install . \
@@ -18,6 +18,8 @@ COPY accounts ./accounts
 COPY catalog ./catalog
 COPY personalization ./personalization
 COPY notify ./notify
+COPY orders ./orders
+COPY support ./support
 COPY migrations ./migrations
 RUN /opt/shoa/bin/pip install --no-deps . \
     && /opt/shoa/bin/python -c "import shoa_api.app, shoa_api.cli, shoa_api.migrate"
@@ -30,7 +32,8 @@ COPY --from=build /opt/shoa /opt/shoa
 ENV PATH=/opt/shoa/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    SHOA_ENV=production
+    SHOA_ENV=production \
+    SHOA_SEARCH_DIR=/app/search
 WORKDIR /app
 USER shoa
 EXPOSE 8000
