@@ -9,7 +9,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from bench import checkout, feed_quality, http, index, notify, rollup, search, search_quality, sync
+from bench import (
+    checkout,
+    feed_quality,
+    http,
+    index,
+    notify,
+    rollup,
+    search,
+    search_quality,
+    support_intents,
+    sync,
+)
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
 from shoa_api.runtime import EmbeddedServiceError
@@ -33,6 +44,10 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "search-quality": (
         "a search engine's P@10 and NDCG@10 on the judged relevance set (tests/catalog/search/relevance)",
         search_quality.run,
+    ),
+    "support-intents": (
+        "the chatbot's intent recognition: precision, recall and F1 per intent on the held-out utterances",
+        support_intents.run,
     ),
     "feed-quality": ("the feed's NDCG@20 per segment on held-out purchases vs two baselines", feed_quality.run),
     "rollup": ("the worker's score roll-up against copying every score each minute", rollup.run),
