@@ -215,7 +215,12 @@ class TantivyEngine:
             page, total = pager.ordered(matching, "popularity" if query.sort == "relevance" else query.sort)
         else:
             matching = text.matching(conditions)
-            page, total = pager.page(matching, query.sort)
+            every_word = text.every_word(conditions)
+            if every_word is not None and _holding_every_word_suffice(searcher, every_word, pager, query.sort):
+                page, total = pager.page(text.ranked_among(every_word), query.sort)
+                matching = every_word
+            else:
+                page, total = pager.page(matching, query.sort)
         facets = _facets(searcher.aggregate(matching, _AGGREGATIONS)) if total else {}
         hits = [decode_hit(bytes(searcher.doc(address)["hit"][0])) for address in page]
         return _Found(hits, total, facets, None if text is None else text.marks)
@@ -303,6 +308,16 @@ class _Pager:
         low = self.searcher.fast_field_values("id_low", addresses)
         order = sorted(range(len(hits)), key=lambda i: (key(hits[i][0]), -int(high[i] or 0), -int(low[i] or 0)))
         return [addresses[i] for i in order]
+
+
+def _holding_every_word_suffice(
+    searcher: tantivy.Searcher, every_word: tantivy.Query, pager: _Pager, sort: str
+) -> bool:
+    """Whether only the products holding every word answer: by relevance, when they fill the page asked for (they
+    rank first anyway; Meilisearch's matching strategies do the same); sorted by a field, whenever there are any
+    (else a search for 블랙 슬랙스 by price would list every black thing before the slacks)."""
+    held = _count(searcher.search(every_word, 1, count=True))
+    return held >= pager.end if sort == "relevance" else held > 0
 
 
 def _count(result: tantivy.SearchResult) -> int:

@@ -84,6 +84,18 @@ class TextQuery:
     """Per word: what its presence in ``identities`` adds to a score, in ``WORD_TIER``."""
     marks: Marks
 
+    def every_word(self, filters: list[Query]) -> Query | None:
+        """Products meeting ``filters`` whose name, category, tags or colours hold every word (the first tier,
+        unscored); ``None`` for a single word."""
+        if len(self.identities) < 2:
+            return None
+        return Query.boolean_query([*((Occur.Must, identity) for identity in self.identities), *_musts(filters)])
+
+    def ranked_among(self, every_word: Query) -> Query:
+        """The products of ``every_word``, scored as :meth:`matching` scores them (they share its first tier)."""
+        scored = Query.boolean_query([(Occur.Should, presence) for presence in self.presences])
+        return Query.boolean_query([(Occur.Must, every_word), (Occur.Should, scored)])
+
     def matching(self, filters: list[Query]) -> Query:
         """Products meeting ``filters`` and holding at least one word, those of the higher tiers first, then by
         score."""
@@ -92,7 +104,7 @@ class TextQuery:
             (Occur.Should, Query.const_score_query(identity, WORD_TIER * tier))
             for identity, tier in zip(self.identities, self.tiers, strict=True)
         ]
-        return Query.boolean_query([(Occur.Must, scored), *tiers, *((Occur.Must, f) for f in filters)])
+        return Query.boolean_query([(Occur.Must, scored), *tiers, *_musts(filters)])
 
 
 @dataclass(frozen=True)
@@ -351,6 +363,10 @@ def filters(schema: tantivy.Schema, query: SearchQuery) -> list[Query]:
 def match_all(conditions: list[Query]) -> Query:
     """Every product that meets ``conditions`` (every product when there are none)."""
     return _all(conditions)
+
+
+def _musts(queries: list[Query]) -> list[tuple[Occur, Query]]:
+    return [(Occur.Must, query) for query in queries]
 
 
 def _all(queries: list[Query]) -> Query:

@@ -117,6 +117,34 @@ async def test_a_two_word_query_ranks_products_holding_both_first_then_those_hol
     assert answer.total == 2
 
 
+async def test_when_products_holding_every_word_fill_the_page_only_they_answer(shop: Shop) -> None:
+    await shop.sync(
+        item("A1", "린넨 셔츠", "상의/셔츠", colors=("화이트",)),
+        item("A2", "오버핏 린넨 셔츠", "상의/셔츠", colors=("화이트",)),
+        item("A3", "옥스포드 셔츠", "상의/셔츠", colors=("화이트",)),
+    )
+
+    # As Meilisearch's matching strategies: the other shirts would only follow, past the page asked for.
+    first = await shop.search("린넨 셔츠", per_page=2)
+    assert {hit.name for hit in first.items} == {"린넨 셔츠", "오버핏 린넨 셔츠"}
+    assert first.total == 2
+    assert first.facets.category[0].count == 2
+    # A bigger page than they fill: those holding some of the words follow them.
+    assert (await shop.names("린넨 셔츠"))[2:] == ["옥스포드 셔츠"]
+
+
+async def test_sorted_by_price_a_search_lists_the_products_holding_every_word(shop: Shop) -> None:
+    await shop.sync(
+        item("A1", "울 슬랙스", "하의/슬랙스", price=49000, colors=("블랙",)),
+        item("A2", "반팔 티셔츠", "상의/티셔츠", price=9000, colors=("블랙",)),
+        item("A3", "와이드 슬랙스", "하의/슬랙스", price=19000, colors=("그레이",)),
+    )
+
+    assert await shop.names("블랙 슬랙스", sort="price_asc") == ["울 슬랙스"]
+    # With no product holding both, those holding some of the words answer, cheapest first.
+    assert await shop.names("네이비 슬랙스", sort="price_asc") == ["와이드 슬랙스", "울 슬랙스"]
+
+
 async def test_a_word_only_in_the_description_ranks_below_one_in_the_name_category_tags_or_colours(
     shop: Shop,
 ) -> None:
