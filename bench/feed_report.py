@@ -10,7 +10,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bench.report import cpu_model, markdown_page, markdown_table, save_texts
+from bench.report import cpu_model, markdown_page, markdown_table, save_texts, text_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,19 +135,9 @@ def notes(report: FeedQualityReport) -> list[str]:
 
 
 def render_text(report: FeedQualityReport) -> str:
-    header = columns(report)
-    body = rows(report)
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.rjust(width) if i in NUMERIC else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in [header, *body]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
     timing = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in report.seconds.items())
-    return "\n".join([*lines, "", *notes(report), f"time: {timing}"])
+    table = text_table(columns(report), rows(report), NUMERIC)
+    return "\n".join([table, "", *notes(report), f"time: {timing}"])
 
 
 def render_markdown(report: FeedQualityReport) -> str:

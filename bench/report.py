@@ -96,17 +96,7 @@ def now_utc() -> str:
 
 
 def render_text(report: Report) -> str:
-    rows = _rows(report)
-    widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    lines = []
-    for row in [COLUMNS, *rows]:
-        cells = [
-            cell.rjust(width) if i in NUMERIC_COLUMNS else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join([*lines, "", *notes(report)])
+    return "\n".join([text_table(COLUMNS, _rows(report), NUMERIC_COLUMNS), "", *notes(report)])
 
 
 def notes(report: Report) -> list[str]:
@@ -143,6 +133,21 @@ def render_markdown(report: Report) -> str:
         notes=notes(report),
         sections={"Machine": report.machine, "Options": report.options},
     )
+
+
+def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: Collection[int]) -> str:
+    """A table for the terminal: columns padded to their widest cell, numeric ones right-aligned, a rule under
+    the header."""
+    widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns))]
+    lines = [
+        "  ".join(
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [columns, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: Collection[int]) -> list[str]:

@@ -32,7 +32,7 @@ import msgspec
 from bench.feed_metrics import ndcg_at
 from bench.feed_report import machine_facts
 from bench.http import BenchmarkError
-from bench.report import markdown_page, markdown_table, now_utc, save_texts
+from bench.report import markdown_page, markdown_table, now_utc, save_texts, text_table
 from catalog import repository
 from catalog.models import Mall
 from catalog.search.engine import SearchQuery
@@ -372,21 +372,10 @@ def notes(report: QualityReport) -> list[str]:
 
 
 def render_text(report: QualityReport) -> str:
-    blocks = []
-    for columns, rows, numeric in (
-        (QUERY_COLUMNS, query_rows(report), QUERY_NUMERIC),
-        (KIND_COLUMNS, kind_rows(report), KIND_NUMERIC),
-    ):
-        widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns))]
-        lines = [
-            "  ".join(
-                cell.rjust(width) if i in numeric else cell.ljust(width)
-                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-            ).rstrip()
-            for row in [columns, *rows]
-        ]
-        lines.insert(1, "  ".join("-" * width for width in widths))
-        blocks.append("\n".join(lines))
+    blocks = [
+        text_table(QUERY_COLUMNS, query_rows(report), QUERY_NUMERIC),
+        text_table(KIND_COLUMNS, kind_rows(report), KIND_NUMERIC),
+    ]
     timing = ", ".join(f"{name} {value:.1f}s" for name, value in report.seconds.items())
     return "\n\n".join([*blocks, "\n".join([*notes(report), f"time: {timing}"])])
 

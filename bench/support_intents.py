@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.feed_report import machine_facts
-from bench.report import markdown_page, markdown_table, now_utc, save_texts
+from bench.report import markdown_page, markdown_table, now_utc, save_texts, text_table
 from support.intents import (
     ACTIONS,
     MIN_ACTION_CONFIDENCE,
@@ -187,24 +187,11 @@ def notes(report: IntentReport) -> list[str]:
     ]
 
 
-def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
-    widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns))]
-    lines = [
-        "  ".join(
-            cell.rjust(width) if i in numeric else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in [columns, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 def render_text(report: IntentReport) -> str:
     timing = ", ".join(f"{name} {value:.3f}" for name, value in report.seconds.items())
-    blocks = [_text_table(COLUMNS, score_rows(report), NUMERIC)]
+    blocks = [text_table(COLUMNS, score_rows(report), NUMERIC)]
     if report.misses():
-        blocks.append(_text_table(MISS_COLUMNS, miss_rows(report), MISS_NUMERIC))
+        blocks.append(text_table(MISS_COLUMNS, miss_rows(report), MISS_NUMERIC))
     return "\n\n".join([*blocks, "\n".join([*notes(report), f"time: {timing}"])])
 
 
