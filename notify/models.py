@@ -117,6 +117,9 @@ class Message(DefaultBase):
     text: Mapped[str] = mapped_column(sa.Text)
     """The text as rendered for the current channel: what the shopper reads."""
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    chat: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    """A chatbot's answer only: ``{"reply_token": …, "quick_replies": [...]}``, what the messenger's reply carries
+    besides the text (:class:`notify.schemas.ChatExtras`)."""
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
@@ -169,6 +172,19 @@ class SandboxMessage(DefaultBase):
     template_code: Mapped[str | None] = mapped_column(sa.String(40))
     sms_kind: Mapped[str | None] = mapped_column(sa.String(3))
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    quick_replies: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
+
+
+class ChatWindow(DefaultBase):
+    """When a shopper last wrote to us on a messenger that lets a business answer only for a while after (Instagram:
+    24 hours), or only once the shopper opened the chat (Naver TalkTalk). The chatbot records every inbound
+    message; routing reads it."""
+
+    __tablename__ = "notify_chat_windows"
+
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    last_inbound_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))

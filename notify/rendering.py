@@ -255,8 +255,8 @@ def _variables(path: Path, table: Any) -> dict[str, Variable]:
         if not _NAME.match(name) or kind not in {"text", "amount", "datetime", "url"}:
             msg = f"{path}: variable {name!r} needs a lower-case name and a type of text, amount, datetime or url"
             raise TemplateFileError(msg)
-        if not isinstance(longest, int) or not 1 <= longest <= 500:
-            msg = f"{path}: variable {name} needs max_length, from 1 to 500 characters"
+        if not isinstance(longest, int) or not 1 <= longest <= ALIMTALK_MAX_CHARS:
+            msg = f"{path}: variable {name} needs max_length, from 1 to {ALIMTALK_MAX_CHARS} characters"
             raise TemplateFileError(msg)
         variables[name] = Variable(name=name, type=kind, max_length=longest)
     return variables

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from notify.errors import InvalidCursorError
-from notify.models import Attempt, AttemptOutcome, Message, MessageStatus
+from notify.models import Attempt, AttemptOutcome, ChatWindow, Message, MessageStatus
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 _messages = cast("sa.Table", Message.__table__)
 _attempts = cast("sa.Table", Attempt.__table__)
+_chat_windows = cast("sa.Table", ChatWindow.__table__)
 _DUE_STATUSES = sa.text("notify_messages.status IN ('queued', 'sending')")
 
 
@@ -48,6 +49,8 @@ class Claim:
     doubted_provider: str | None
     """The provider a call on this channel may have reached without its answer being recorded (see
     :attr:`notify.models.Message.doubted_provider`)."""
+    chat: dict[str, Any] | None = None
+    """A chatbot answer's extras (:class:`notify.schemas.ChatExtras` as stored)."""
 
 
 async def insert_message(session: AsyncSession, values: Mapping[str, Any]) -> uuid.UUID | None:
@@ -136,6 +139,7 @@ async def claim_due(
             channel_attempts=row.channel_attempts,
             channel_started_at=row.channel_started_at,
             doubted_provider=doubted.get(row.id, row.doubted_provider),
+            chat=row.chat,
         )
         for row in claimed
     ]
@@ -343,6 +347,27 @@ async def outcome_counts(session: AsyncSession) -> list[tuple[str, str, str, int
 async def status_counts(session: AsyncSession) -> list[tuple[str, int]]:
     query = sa.select(Message.status, sa.func.count()).group_by(Message.status)
     return [(status, count) for status, count in await session.execute(query)]
+
+
+async def upsert_chat_window(
+    session: AsyncSession, *, channel: str, address: str, inbound_at: datetime.datetime
+) -> None:
+    """Insert the window, or move its last inbound moment to ``inbound_at`` when that is later."""
+    statement = insert(_chat_windows).values(channel=channel, address=address, last_inbound_at=inbound_at)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["channel", "address"],
+            set_={
+                "last_inbound_at": sa.func.greatest(_chat_windows.c.last_inbound_at, statement.excluded.last_inbound_at)
+            },
+        )
+    )
+
+
+async def last_inbound_at(session: AsyncSession, *, channel: str, address: str) -> datetime.datetime | None:
+    return await session.scalar(
+        sa.select(ChatWindow.last_inbound_at).where(ChatWindow.channel == channel, ChatWindow.address == address)
+    )
 
 
 def read_cursor(cursor: str) -> uuid.UUID:

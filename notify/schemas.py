@@ -50,6 +50,13 @@ if TYPE_CHECKING:
     start-up: notify knows no accounts table."""
 
 
+class ChatExtras(msgspec.Struct, frozen=True, kw_only=True):
+    reply_token: str | None = None
+    """LINE: the webhook's reply token; the answer goes by the reply API while LINE takes the token."""
+    quick_replies: tuple[str, ...] = ()
+    """Labels shown as tappable answers; a tap sends the label back as the shopper's message."""
+
+
 class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     """An event for one person, as a service hands it to :meth:`notify.service.Outbox.enqueue`."""
 
@@ -64,6 +71,8 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     recipient: Recipient | None = None
     locale: Locale | None = None
     """The language to write in; the recipient's by default."""
+    chat: ChatExtras | None = None
+    """A chatbot's answer on a messenger: what the reply carries besides the text (LINE, Instagram, TalkTalk)."""
 
 
 class Enqueued(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,6 +129,8 @@ class SandboxDelivery(msgspec.Struct, kw_only=True):
     template_code: str | None
     sms_kind: Literal["SMS", "LMS"] | None
     buttons: list[SandboxButton]
+    quick_replies: list[str]
+    """A chatbot answer's tappable answers, as the messenger would show them."""
     created_at: datetime.datetime
 
 

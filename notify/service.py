@@ -6,12 +6,15 @@ transaction. Nothing is sent from there: the worker sends committed rows only, s
 sent nothing, and the same idempotency key twice is one row (``INSERT … ON CONFLICT DO NOTHING``).
 
 The rest serves the shopper (her messages), the providers (receipts), operators (dead letters, retries, the
-attempts of a message) and the metrics.
+attempts of a message), the chatbot (the reply windows its inbound messages open) and the metrics.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from notify import repository
 from notify.errors import (
@@ -36,7 +39,6 @@ from notify.schemas import (
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
-    import datetime
     import uuid
     from collections.abc import Mapping, Sequence
 
@@ -47,6 +49,10 @@ if TYPE_CHECKING:
     from notify.schemas import Locale, Recipient, RecipientLookup
 
 MAX_KEY_LENGTH = 200
+INSTAGRAM_REPLY_WINDOW = datetime.timedelta(hours=24)
+"""Meta lets a business answer an Instagram user for 24 hours after their last message."""
+TALKTALK_OPEN_UNTIL = datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC)
+"""TalkTalk lets a partner write to a user who once opened a chat with it, with no time limit."""
 
 
 class Outbox:
@@ -101,6 +107,7 @@ class Outbox:
                 "next_attempt_at": now,
                 "text": text,
                 "last_error": None if first else "no channel the recipient consented to can reach them",
+                "chat": msgspec.to_builtins(message.chat) if message.chat is not None else None,
             },
         )
         if message_id is not None:
@@ -244,6 +251,24 @@ async def apply_receipts(
         await repository.update_message(session, message.id, changes)
         applied += 1
     return ReceiptsApplied(received=len(receipts), applied=applied)
+
+
+async def note_inbound(session: AsyncSession, *, channel: Channel, address: str, now: datetime.datetime) -> None:
+    """Record that ``address`` wrote to us on ``channel`` at ``now``: it opens (or extends) the channel's reply
+    window. A redelivered or late webhook never moves the last inbound moment back."""
+    await repository.upsert_chat_window(session, channel=channel.value, address=address, inbound_at=now)
+
+
+async def reply_window_until(session: AsyncSession, *, channel: Channel, address: str) -> datetime.datetime | None:
+    """Until when we may write to ``address`` on ``channel`` without them writing first: Instagram, 24 hours
+    after their last message; TalkTalk, for good once they ever wrote; None when they never wrote, and for
+    channels without a window (the others need no inbound message)."""
+    if channel not in {Channel.INSTAGRAM, Channel.TALKTALK}:
+        return None
+    last = await repository.last_inbound_at(session, channel=channel.value, address=address)
+    if last is None:
+        return None
+    return last + INSTAGRAM_REPLY_WINDOW if channel is Channel.INSTAGRAM else TALKTALK_OPEN_UNTIL
 
 
 async def shopper_messages(

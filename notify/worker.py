@@ -10,11 +10,17 @@ next claim marks them ``unknown``, and a message is sent again only where that c
 
 A provider that answers 429 with ``Retry-After`` is left alone for that long: its channels' messages are not
 claimed meanwhile, so a storm of 429s slows the worker down instead of burning through retries.
+
+A chatbot's answer carries its extras (:class:`notify.schemas.ChatExtras`) to the messengers: quick replies on
+each, and on LINE the reply token, used by the message's first call only (every later call pushes under the
+retry key). A reply cannot be deduplicated: when the answer to that first call is lost, the message is in doubt
+and dead-lettered, as an Instagram send would be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import time
@@ -25,7 +31,7 @@ from notify import repository
 from notify.delivery import may_resend_after_doubt
 from notify.errors import NotifyError
 from notify.models import AttemptOutcome, MessageStatus
-from notify.providers.base import Delivery, Outcome, OutcomeKind
+from notify.providers.base import Channel, Delivery, Outcome, OutcomeKind
 from notify.routing import Stop
 from notify.service import after_permanent_failure
 from shoa_kernel.clock import utc_now
@@ -44,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 RUN_SECONDS = 5.0
 """One turn claims batches until none is due or this long has passed, then lets the worker's other jobs run."""
+CHAT_CHANNELS = frozenset({Channel.LINE, Channel.INSTAGRAM, Channel.TALKTALK})
+"""The messengers that show a chatbot answer's quick replies."""
 IN_DOUBT = (
     "in doubt: a call to {provider} may have reached it before its answer was lost, and {provider} cannot tell a "
     "repeat from a new message; check its console before `shoa messages retry`"
@@ -179,12 +187,15 @@ class Dispatcher:
         for claim in claims:
             stop = Stop.from_json(claim.route[0])
             provider = self.providers.for_channel(stop.channel)
-            if claim.doubted_provider is not None and not may_resend_after_doubt(
-                provider.name,
-                stop.channel,
-                doubted_provider=claim.doubted_provider,
-                channel_started_at=claim.channel_started_at,
-                now=now,
+            if claim.doubted_provider is not None and (
+                _replied_in_doubt(provider.name, claim, stop.channel)
+                or not may_resend_after_doubt(
+                    provider.name,
+                    stop.channel,
+                    doubted_provider=claim.doubted_provider,
+                    channel_started_at=claim.channel_started_at,
+                    now=now,
+                )
             ):
                 logger.warning("message %s: dead-lettered in doubt after a lost answer", claim.id)
                 error = IN_DOUBT.format(provider=claim.doubted_provider)
@@ -208,6 +219,7 @@ class Dispatcher:
                 logger.error("message %s: %s", claim.id, error)
                 settle(claim, {"status": MessageStatus.FAILED.value, "last_error": error})
                 continue
+            rendered = _with_chat(rendered, claim, stop.channel)
             sends.append(_Send(claim=claim, provider=provider, stop=stop, rendered=rendered))
         return sends, settled
 
@@ -256,7 +268,8 @@ class Dispatcher:
         if outcome is None or outcome.delivery_unknown:
             # The request may have gone through: only a provider that deduplicates may see it again.
             doubt = {"doubted_provider": provider}
-            if not may_resend_after_doubt(
+            # A first call with a reply token went by LINE's reply API, which no push can be matched to.
+            if (provider == "line" and send.rendered.reply_token is not None) or not may_resend_after_doubt(
                 provider, stop.channel, doubted_provider=provider, channel_started_at=channel_started_at, now=now
             ):
                 logger.warning("message %s: dead-lettered in doubt after a lost answer", claim.id)
@@ -285,6 +298,22 @@ class _Send:
     provider: MessagingProvider
     stop: Stop
     rendered: Rendered
+
+
+def _with_chat(rendered: Rendered, claim: Claim, channel: Channel) -> Rendered:
+    """``rendered`` with the chat extras its channel carries: the quick replies on every messenger, and LINE's
+    reply token only on the message's first call (a token is single-use and short-lived; a retry pushes)."""
+    if not claim.chat or channel not in CHAT_CHANNELS:
+        return rendered
+    token = claim.chat.get("reply_token") if channel is Channel.LINE and claim.attempts == 0 else None
+    return dataclasses.replace(rendered, reply_token=token, quick_replies=tuple(claim.chat.get("quick_replies") or ()))
+
+
+def _replied_in_doubt(provider: str, claim: Claim, channel: Channel) -> bool:
+    """Whether the call whose answer was lost was the message's first and only one, made with LINE's reply
+    token: LINE cannot match a reply to a later push, so sending again could show the answer twice."""
+    reply_token = claim.chat.get("reply_token") if claim.chat else None
+    return provider == "line" and channel is Channel.LINE and claim.attempts == 1 and reply_token is not None
 
 
 def _attempt_values(outcome: Outcome | None, latency_ms: int) -> dict[str, Any]:

@@ -48,6 +48,13 @@ from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController, ProductController, list_categories
+from shoa_api.routes.chat import (
+    chat_instagram,
+    chat_instagram_subscription,
+    chat_kakao,
+    chat_line,
+    chat_talktalk,
+)
 from shoa_api.routes.dev import list_sandbox_messages
 from shoa_api.routes.feed import get_feed
 from shoa_api.routes.health import HealthController, metrics
@@ -60,6 +67,7 @@ from shoa_api.routes.orders import (
     receive_payment_webhook,
 )
 from shoa_api.routes.partner import PartnerController
+from shoa_api.routes.partner_inquiries import PartnerInquiryController
 from shoa_api.routes.partner_orders import PartnerOrderController
 from shoa_api.routes.search import search_products
 from shoa_api.routes.signals import LikeController, record_events
@@ -67,6 +75,7 @@ from shoa_api.routes.vocabulary import get_catalog_vocabulary
 from shoa_api.routes.webhooks import receive_message_receipts
 from shoa_api.settings import Settings, load_settings
 from shoa_api.wiring import (
+    ChatKit,
     OrderKit,
     feed_memory_from,
     messaging_providers,
@@ -138,6 +147,7 @@ def create_app(settings: Settings) -> Litestar:
             settings, outbox=outbox, http=http, session_maker=create_session_maker(gateway_engine)
         )
         # For delivery reports: each provider verifies its own (the sandbox also reads its table).
+        app.state.chat = ChatKit(settings, redis=redis, outbox=outbox, orders=app.state.orders)
         app.state.messaging = messaging_providers(
             settings, http=http, session_maker=create_session_maker(engine), templates=templates
         )
@@ -181,6 +191,12 @@ def create_app(settings: Settings) -> Litestar:
             PartnerOrderController,
             receive_message_receipts,
             receive_payment_webhook,
+            chat_kakao,
+            chat_line,
+            chat_instagram_subscription,
+            chat_instagram,
+            chat_talktalk,
+            PartnerInquiryController,
             # What the sandbox provider would have sent, and the sandbox gateway's payer: a developer's own Shoa only.
             *([list_sandbox_messages, dev_authorize_card, dev_deposit] if settings.env == "development" else []),
         ],
@@ -196,6 +212,7 @@ def create_app(settings: Settings) -> Litestar:
             "outbox": Provide(_state_outbox, sync_to_thread=False),
             "orders": Provide(_state_orders, sync_to_thread=False),
             "messaging": Provide(_state_messaging, sync_to_thread=False),
+            "chat": Provide(_state_chat, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
             "issuer": Provide(provide_issuer, sync_to_thread=False),
@@ -262,6 +279,11 @@ def _state_orders(state: State) -> OrderKit:
 def _state_outbox(state: State) -> Outbox:
     outbox: Outbox = state.outbox
     return outbox
+
+
+def _state_chat(state: State) -> ChatKit:
+    chat: ChatKit = state.chat
+    return chat
 
 
 def _state_messaging(state: State) -> Providers:

@@ -307,6 +307,31 @@ class TalkTalkSettings(_Area, frozen=True, kw_only=True):
     base_url: str = "https://gw.talk.naver.com"
 
 
+class SupportSettings(_Area, frozen=True, kw_only=True):
+    """The customer-service chatbot's webhooks (``/webhooks/chat/{channel}``) and its conversations. A channel
+    whose secret is unset refuses every webhook (401): nothing unverified is ever answered."""
+
+    env_prefix: ClassVar[str] = "SHOA_SUPPORT_"
+    kakao_skill_secret: Secret | None = None
+    """Kakao i Open Builder does not sign skill requests: the skill is set up to send this value in the
+    ``X-Shoa-Skill-Secret`` header."""
+    kakao_bot_id: str | None = None
+    """When set, a skill request for another bot (``bot.id``) is refused."""
+    line_channel_secret: Secret | None = None
+    """The Messaging API channel secret: verifies ``X-Line-Signature``."""
+    instagram_verify_token: Secret | None = None
+    """The token Meta's webhook subscription check (``hub.verify_token``) must present. Events are verified with
+    ``SHOA_INSTAGRAM_APP_SECRET``."""
+    talktalk_webhook_secret: Secret | None = None
+    """Naver TalkTalk does not sign its events: the partner center's webhook URL carries ``?secret=<this>``."""
+    state_minutes: int = 15
+    """A conversation's state (the order being talked about, a question awaiting its answer) lasts this long
+    after the shopper's last message."""
+    proof_tries: int = 5
+    """Wrong order-number-and-phone answers before the messenger user is locked out."""
+    lock_minutes: int = 60
+
+
 class OrdersSettings(_Area, frozen=True, kw_only=True):
     env_prefix: ClassVar[str] = "SHOA_ORDERS_"
     payment_gateway: Literal["sandbox", "toss"] = "sandbox"
@@ -347,6 +372,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     instagram: InstagramSettings
     talktalk: TalkTalkSettings
     orders: OrdersSettings
+    support: SupportSettings
 
     @property
     def env(self) -> Environment:
@@ -383,6 +409,7 @@ _AREAS: dict[str, type[_Area]] = {
     "instagram": InstagramSettings,
     "talktalk": TalkTalkSettings,
     "orders": OrdersSettings,
+    "support": SupportSettings,
 }
 
 
@@ -522,6 +549,12 @@ def _check_consistency(settings: Settings) -> None:
     previous = settings.security.previous_secret_keys
     if previous is not None and any(len(k.strip()) < MIN_SECRET_KEY_LENGTH for k in previous.reveal().split(",")):
         msg = f"SHOA_PREVIOUS_SECRET_KEYS is malformed: each key needs at least {MIN_SECRET_KEY_LENGTH} characters"
+        raise SettingsError(msg)
+    if min(settings.support.state_minutes, settings.support.proof_tries, settings.support.lock_minutes) < 1:
+        msg = (
+            "SHOA_SUPPORT_STATE_MINUTES, SHOA_SUPPORT_PROOF_TRIES and SHOA_SUPPORT_LOCK_MINUTES are malformed: "
+            "each must be at least 1"
+        )
         raise SettingsError(msg)
     if settings.feed.half_life_hours <= 0:
         msg = "SHOA_FEED_HALF_LIFE_HOURS is malformed: scores need a half-life above 0 hours to decay"

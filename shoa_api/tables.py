@@ -10,5 +10,6 @@ import catalog.models  # noqa: F401 - registers the catalog tables
 import notify.models  # noqa: F401 - registers the messaging tables
 import orders.models  # noqa: F401 - registers the order tables
 import personalization.models  # noqa: F401 - registers the personalization tables
+import support.models  # noqa: F401 - registers the chatbot tables
 
 target_metadata = orm_registry.metadata

@@ -28,7 +28,7 @@ from notify.providers.sandbox import SandboxProvider
 from notify.providers.solapi import SolapiProvider
 from notify.providers.talktalk import TalkTalkProvider
 from notify.schemas import Recipient
-from notify.service import Outbox
+from notify.service import Outbox, reply_window_until
 from notify.worker import Dispatcher
 from orders.checkout import CheckoutRules
 from orders.messages import OrderMessages
@@ -42,6 +42,10 @@ from personalization.memory import FeedMemory
 from personalization.scores import Decay
 from shoa_api.settings import SettingsError
 from shoa_kernel.clock import utc_now
+from support.dialogue import Bot
+from support.intents import train_shipped_classifier
+from support.service import Support
+from support.state import StateStore
 
 if TYPE_CHECKING:
     import uuid
@@ -171,17 +175,22 @@ def oauth_provider(settings: Settings, name: str) -> OAuthProvider:
 
 async def shopper_recipient(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
     """The recipient lookup notify is handed: a shopper's contacts, consents, preferred messenger and locale, from
-    their account; None for an unknown or erased one. Accounts keep no Instagram reply window yet, so Instagram
-    is never chosen for a shopper until they do."""
+    their account; None for an unknown or erased one. Instagram's reply window is the one the shopper's last
+    message to us opened (recorded by the chatbot, :func:`notify.service.note_inbound`): Instagram is chosen only
+    while it is open."""
     profile = await accounts.active_profile(session, user_id, now=utc_now())
     if profile is None:
         return None
     consents = profile.consents
+    instagram_id = profile.contacts.instagram_id
+    window_until = (
+        await reply_window_until(session, channel=Channel.INSTAGRAM, address=instagram_id) if instagram_id else None
+    )
     return Recipient(
         phone=profile.contacts.phone,
         line_user_id=profile.contacts.line_user_id,
-        instagram_id=profile.contacts.instagram_id,
-        instagram_window_until=None,
+        instagram_id=instagram_id,
+        instagram_window_until=window_until,
         talktalk_id=profile.contacts.talktalk_id,
         consents=frozenset(channel for channel in Channel if getattr(consents, channel.value)),
         preferred=Channel(profile.preferred_messenger) if profile.preferred_messenger else None,
@@ -338,3 +347,34 @@ def order_kit(
         checkout_rules=CheckoutRules(deposit_hours=orders.deposit_hours, default_bank=orders.default_bank),
         after_sale_rules=AfterSaleRules(card_minutes=orders.card_minutes),
     )
+
+
+class ChatKit:
+    """The chatbot of one process: its webhook secrets, and the bot, built at its first message (training the
+    intent classifier takes about a third of a second, which no app that never chats should pay at start-up)."""
+
+    def __init__(self, settings: Settings, *, redis: Redis, outbox: Outbox, orders: OrderKit) -> None:
+        support = settings.support
+        self.kakao_skill_secret = _reveal(support.kakao_skill_secret) or None
+        self.kakao_bot_id = support.kakao_bot_id
+        self.line_channel_secret = _reveal(support.line_channel_secret) or None
+        self.instagram_app_secret = _reveal(settings.instagram.app_secret) or None
+        self.instagram_verify_token = _reveal(support.instagram_verify_token) or None
+        self.talktalk_webhook_secret = _reveal(support.talktalk_webhook_secret) or None
+        self._states = StateStore(redis=redis, minutes=support.state_minutes, proof_tries=support.proof_tries,
+                                  lock_minutes=support.lock_minutes)  # fmt: skip
+        self._outbox = outbox
+        self._orders = orders
+        self._support: Support | None = None
+
+    @property
+    def support(self) -> Support:
+        if self._support is None:
+            bot = Bot(
+                classifier=train_shipped_classifier(),
+                states=self._states,
+                order_context=self._orders.context,
+                return_days=self._orders.after_sale_rules.return_days,
+            )
+            self._support = Support(bot=bot, outbox=self._outbox)
+        return self._support

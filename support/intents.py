@@ -5,7 +5,8 @@ A softmax (multinomial logistic) regression, trained in pure Python, over the ch
 the message with its spaces and punctuation removed, Hangul letter (jamo) triples so that a typo such as 반푸 or
 배숑 still shares features with 반품 or 배송, Latin words, and cue-word topics (:data:`CUES`: delivery, refund,
 pending ...) with their pairs. It trains in well under a second from labelled lines (the build part of
-``tests/support/utterances.tsv``) and needs no morphological analyser, so the API process stays small.
+``support/utterances.tsv``, shipped with the package: :func:`train_shipped_classifier`) and needs no morphological
+analyser, so the API process stays small (docs/decisions/0034).
 
 Two intents change an order (``cancel_order``, ``return_request``), so they are held to more than the model's
 word: the message must name the action (취소, 반품, キャンセル, return ...), must not refuse it (안 할게요, 말고,
@@ -21,11 +22,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
-    from pathlib import Path
+    from collections.abc import Callable, Iterable, Mapping
 
 
 class Intent(StrEnum):
@@ -46,6 +47,9 @@ MIN_CONFIDENCE = 0.35
 """Below this posterior the message is ``unknown``."""
 MIN_ACTION_CONFIDENCE = 0.6
 """The stricter floor for :data:`ACTIONS`."""
+SHIPPED_UTTERANCES = Path(__file__).resolve().parent / "utterances.tsv"
+"""The labelled utterance set (package data): its build part trains the classifier, its held-out part measures it
+(``python -m bench support-intents``)."""
 EPOCHS = 15
 LEARNING_RATE = 0.2
 L2 = 0.001
@@ -173,9 +177,13 @@ class IntentClassifier:
     weights: Mapping[str, Mapping[Intent, float]]
     """Each feature's weight toward each intent (features never seen in training have none)."""
     biases: Mapping[Intent, float]
+    featurize: Callable[[str], list[str]] = features
+    """What the model weighs of a message: :func:`features` unless the benchmark measures another set."""
 
     @classmethod
-    def train(cls, examples: Iterable[tuple[str, Intent]]) -> IntentClassifier:
+    def train(
+        cls, examples: Iterable[tuple[str, Intent]], *, featurize: Callable[[str], list[str]] = features
+    ) -> IntentClassifier:
         """Softmax regression by stochastic gradient descent over the examples in their order, a fixed number
         of passes: deterministic, and a few hundred milliseconds for a few hundred lines."""
         texts = [(text, intent) for text, intent in examples]
@@ -183,7 +191,7 @@ class IntentClassifier:
         column = {intent: i for i, intent in enumerate(intents)}
         index: dict[str, int] = {}
         rows = [
-            ([index.setdefault(feature, len(index)) for feature in sorted(set(features(text)))], column[intent])
+            ([index.setdefault(feature, len(index)) for feature in sorted(set(featurize(text)))], column[intent])
             for text, intent in texts
         ]
         table = [[0.0] * len(intents) for _ in index]
@@ -204,11 +212,11 @@ class IntentClassifier:
                     table[feature] = [w * shrink + step for w, step in zip(table[feature], steps, strict=True)]
         weights = {feature: dict(zip(intents, table[i], strict=True)) for feature, i in index.items()}
         biases = dict(zip(intents, bias, strict=True))
-        return cls(weights=weights, biases=biases)
+        return cls(weights=weights, biases=biases, featurize=featurize)
 
     def posteriors(self, text: str) -> dict[Intent, float]:
         """Each trained intent's probability for ``text``, summing to 1."""
-        return _softmax(self.biases, self.weights, features(text))
+        return _softmax(self.biases, self.weights, self.featurize(text))
 
     def classify(self, text: str) -> Classification:
         ranked = sorted(self.posteriors(text).items(), key=lambda pair: pair[1], reverse=True)
@@ -232,6 +240,13 @@ class IntentClassifier:
                 break
             return Classification(intent, confidence, guessed)
         return Classification(Intent.UNKNOWN, ranked[0][1], guessed)
+
+
+def train_shipped_classifier() -> IntentClassifier:
+    """The classifier trained on the build part of :data:`SHIPPED_UTTERANCES`: about a third of a second, so the
+    app trains it once at start-up and keeps it."""
+    utterances = read_utterances(SHIPPED_UTTERANCES)
+    return IntentClassifier.train((u.text, u.intent) for u in utterances if u.split == "build")
 
 
 def _softmax(

@@ -66,6 +66,11 @@ class Rendered:
     """SMS channel: ``SMS`` (at most 90 bytes in EUC-KR) or ``LMS`` (longer, with a title)."""
     fallback: Rendered | None = None
     """AlimTalk: the SMS/LMS of the same content, for providers that resend it themselves on failure."""
+    reply_token: str | None = None
+    """LINE: the reply token of the shopper's message this answers; sent by the reply API while LINE takes it,
+    else pushed."""
+    quick_replies: Sequence[str] = ()
+    """LINE, Instagram, TalkTalk: labels the shopper can tap to answer; a tap sends the label as their message."""
 
 
 @dataclass(frozen=True, kw_only=True)

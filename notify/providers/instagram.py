@@ -6,6 +6,11 @@ Docs followed (developers.facebook.com): instagram-platform/instagram-api-with-i
 messaging), graph-api/guides/error-handling and the Instagram messaging webhooks (``messaging_seen``,
 ``X-Hub-Signature-256``). Graph API v26.0 is the current version (July 2026; v21.0 ends January 2027).
 
+A chatbot answer's quick replies go as the messaging API's ``quick_replies`` (instagram-api-with-instagram-login/
+messaging-api/quick-replies): at most 13, each ``{"content_type": "text", "title", "payload"}`` with a title of at
+most 20 characters (longer ones are truncated by Meta, so we cut them cleanly ourselves); a tap posts the title
+as the shopper's message, with the payload (the whole label) beside it.
+
 Only the shopper can open a conversation, and a business may answer for 24 hours after their last message. A send
 outside that window fails (code 10, subcode 2534022 on Instagram, 2018278 in Messenger's table): permanent for
 this channel, so the worker falls back to the next one.
@@ -42,9 +47,12 @@ from notify.providers.limits import cut_text, utf8_size
 from notify.providers.transport import exchange_failed, retry_after_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 MAX_TEXT_BYTES = 1000
+MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
+MAX_PAYLOAD = 1000
 MIN_TEXT_BYTES_WITH_LINKS = 200
 """Links are added to a cut text only if at least this much of the text itself still fits."""
 
@@ -74,8 +82,15 @@ class Recipient(msgspec.Struct):
     id: str
 
 
-class TextContent(msgspec.Struct):
+class QuickReply(msgspec.Struct):
+    title: str
+    payload: str
+    content_type: str = "text"
+
+
+class TextContent(msgspec.Struct, omit_defaults=True):
     text: str
+    quick_replies: list[QuickReply] | None = None
 
 
 class SendRequest(msgspec.Struct):
@@ -139,9 +154,8 @@ class InstagramProvider:
 
     async def send(self, delivery: Delivery) -> Outcome:
         rendered = delivery.rendered
-        request = SendRequest(
-            recipient=Recipient(id=rendered.address), message=TextContent(text=message_text(rendered))
-        )
+        message = TextContent(text=message_text(rendered), quick_replies=quick_replies(rendered.quick_replies))
+        request = SendRequest(recipient=Recipient(id=rendered.address), message=message)
         headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
         try:
             response = await self._http.post(self._url, content=msgspec.json.encode(request), headers=headers)
@@ -230,6 +244,16 @@ def message_text(rendered: Rendered) -> str:
             return cut_text(text, room, size=utf8_size) + tail
         links.pop()
     return cut_text(text, MAX_TEXT_BYTES, size=utf8_size)
+
+
+def quick_replies(labels: Sequence[str]) -> list[QuickReply] | None:
+    """Text quick replies for the first 13 labels; None when there are none."""
+    replies = [
+        QuickReply(title=cut_text(label, MAX_QUICK_REPLY_TITLE), payload=cut_text(label, MAX_PAYLOAD))
+        for label in (label.strip() for label in labels)
+        if label
+    ][:MAX_QUICK_REPLIES]
+    return replies or None
 
 
 def _error_of(content: bytes) -> GraphError | None:

@@ -1,8 +1,16 @@
-"""LINE Messaging API push messages: the channel for shoppers who gave us their LINE user id (Japan first).
+"""LINE Messaging API push and reply messages: the channel for shoppers who gave us their LINE user id (Japan
+first), and the chatbot's answers to them.
 
-Docs followed (developers.line.biz): reference/messaging-api (send push message, message objects, buttons
-template, URI action, status codes), docs/messaging-api/retrying-api-request, handling-http-429-errors and
-text-character-count.
+Docs followed (developers.line.biz): reference/messaging-api (send push message, send reply message, message
+objects, buttons template, URI and message actions, quick reply, status codes), docs/messaging-api/
+retrying-api-request, handling-http-429-errors, using-quick-reply and text-character-count.
+
+Replies: a chatbot answer carries the reply token of the shopper's message, and goes by ``POST
+/v2/bot/message/reply`` (free, unlike a push). A token is single-use and expires soon after the webhook; LINE
+refuses a used or expired one with ``400 {"message": "Invalid reply token"}``, and the same ``send`` then pushes
+the answer, so the shopper still gets it. A reply takes no ``X-Line-Retry-Key``: it cannot be deduplicated, and
+the worker never sends one twice (a retry pushes). Quick replies (at most 13 message actions, labels of at most
+20 characters) ride on the last message object, on a reply and on a push alike.
 
 Idempotency: every push carries ``X-Line-Retry-Key``, a UUID derived from the delivery's idempotency key, so
 each attempt of one message sends the same key. LINE executes a key once: a retry after a timeout or a 5xx is
@@ -19,6 +27,7 @@ our label for the case (``retry_key_accepted``, ``rate_limit``, ``monthly_limit`
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import httpx
@@ -29,7 +38,7 @@ from notify.providers.limits import cut_text, utf16_size
 from notify.providers.transport import exchange_failed, retry_after_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from notify.providers.base import Button
 
@@ -43,11 +52,29 @@ MAX_ACTIONS = 4
 MAX_LABEL = 20
 MAX_URI = 1000
 """LINE raised the URI action limit to 10,000 in October 2026; 1,000 holds under both limits."""
+MAX_QUICK_REPLIES = 13
+MAX_ACTION_TEXT = 300
+"""A message action's ``text``: what the shopper sends by tapping it."""
+INVALID_REPLY_TOKEN = "invalid reply token"  # noqa: S105 - LINE's error message, not a secret
 _QUOTA_MARKERS = ("monthly limit", "target limit")
 
 
-class TextMessage(msgspec.Struct, tag_field="type", tag="text"):
+class MessageAction(msgspec.Struct, tag_field="type", tag="message"):
+    label: str
     text: str
+
+
+class QuickReplyItem(msgspec.Struct, tag_field="type", tag="action"):
+    action: MessageAction
+
+
+class QuickReply(msgspec.Struct):
+    items: list[QuickReplyItem]
+
+
+class TextMessage(msgspec.Struct, tag_field="type", tag="text", omit_defaults=True):
+    text: str
+    quick_reply: QuickReply | None = msgspec.field(default=None, name="quickReply")
 
 
 class UriAction(msgspec.Struct, tag_field="type", tag="uri"):
@@ -60,13 +87,19 @@ class ButtonsTemplate(msgspec.Struct, tag_field="type", tag="buttons"):
     actions: list[UriAction]
 
 
-class TemplateMessage(msgspec.Struct, tag_field="type", tag="template", rename="camel"):
+class TemplateMessage(msgspec.Struct, tag_field="type", tag="template", rename="camel", omit_defaults=True):
     alt_text: str
     template: ButtonsTemplate
+    quick_reply: QuickReply | None = None
 
 
 class PushRequest(msgspec.Struct):
     to: str
+    messages: list[TextMessage | TemplateMessage]
+
+
+class ReplyRequest(msgspec.Struct, rename="camel"):
+    reply_token: str
     messages: list[TextMessage | TemplateMessage]
 
 
@@ -97,11 +130,17 @@ class LineProvider:
     ) -> None:
         self._http = http
         self._url = f"{base_url.rstrip('/')}/v2/bot/message/push"
+        self._reply_url = f"{base_url.rstrip('/')}/v2/bot/message/reply"
         self._token = channel_access_token
 
     async def send(self, delivery: Delivery) -> Outcome:
         rendered = delivery.rendered
-        body = msgspec.json.encode(PushRequest(to=rendered.address, messages=push_messages(rendered)))
+        messages = push_messages(rendered)
+        if rendered.reply_token:
+            replied = await self._reply(rendered.reply_token, messages)
+            if replied is not None:
+                return replied
+        body = msgspec.json.encode(PushRequest(to=rendered.address, messages=messages))
         headers = {
             "Authorization": f"Bearer {self._token}",
             "Content-Type": "application/json",
@@ -110,8 +149,25 @@ class LineProvider:
         try:
             response = await self._http.post(self._url, content=body, headers=headers)
         except httpx.TransportError as error:
-            return exchange_failed(self.name, error, deduplicated=True)
-        return self._classify(response)
+            outcome = exchange_failed(self.name, error, deduplicated=True)
+        else:
+            outcome = self._classify(response)
+        if rendered.reply_token:
+            return dataclasses.replace(outcome, detail=f"reply token refused, pushed instead: {outcome.detail}")
+        return outcome
+
+    async def _reply(self, reply_token: str, messages: list[TextMessage | TemplateMessage]) -> Outcome | None:
+        """The reply's outcome; None when LINE refused the token (used, expired or unknown), so push instead."""
+        body = msgspec.json.encode(ReplyRequest(reply_token=reply_token, messages=messages))
+        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+        try:
+            response = await self._http.post(self._reply_url, content=body, headers=headers)
+        except httpx.TransportError as error:
+            return exchange_failed(self.name, error, deduplicated=False)
+        if response.status_code == 400 and _refuses_token(_read_answer(response.content)):
+            return None
+        outcome = self._classify(response)
+        return dataclasses.replace(outcome, detail=f"replied: {outcome.detail}")
 
     def parse_receipts(self, headers: Mapping[str, str], body: bytes) -> list[Receipt]:
         """LINE reports no deliveries for push messages; its webhooks are the shopper's chat, not receipts."""
@@ -169,7 +225,8 @@ class LineProvider:
 
 
 def push_messages(rendered: Rendered) -> list[TextMessage | TemplateMessage]:
-    """The text, then a buttons template for the links that fit one; links that do not fit go in the text."""
+    """The text, then a buttons template for the links that fit one; links that do not fit go in the text. The
+    quick replies, if any, on the last message (LINE shows them under the latest message only)."""
     buttons = [button for button in rendered.buttons if _fits_action(button)][:MAX_ACTIONS]
     leftover = [button for button in rendered.buttons if button not in buttons]
     text = rendered.text
@@ -189,7 +246,20 @@ def push_messages(rendered: Rendered) -> list[TextMessage | TemplateMessage]:
                 ),
             )
         )
+    if rendered.quick_replies:
+        messages[-1].quick_reply = quick_reply(rendered.quick_replies)
     return messages
+
+
+def quick_reply(labels: Sequence[str]) -> QuickReply | None:
+    """Message actions for the first 13 labels: the button shows the label (cut to 20 characters), and a tap sends
+    the whole label as the shopper's message."""
+    items = [
+        QuickReplyItem(action=MessageAction(label=cut_text(label, MAX_LABEL), text=cut_text(label, MAX_ACTION_TEXT)))
+        for label in (label.strip() for label in labels)
+        if label
+    ][:MAX_QUICK_REPLIES]
+    return QuickReply(items=items) if items else None
 
 
 def split_text(text: str, slots: int) -> list[str]:
@@ -216,6 +286,12 @@ def _read_answer(content: bytes) -> LineAnswer:
         return msgspec.json.decode(content, type=LineAnswer)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return LineAnswer(message=content[:200].decode(errors="replace"))
+
+
+def _refuses_token(answer: LineAnswer) -> bool:
+    return INVALID_REPLY_TOKEN in answer.message.lower() or any(
+        detail.property == "replyToken" for detail in answer.details
+    )
 
 
 def _describe(answer: LineAnswer, status: int) -> str:

@@ -1,10 +1,10 @@
 """The sandbox provider: every channel, nothing leaves the machine. The default in ``make run`` and the tests.
 
-It keeps what it would have sent in its own table, listed at ``GET /dev/messages`` (development only), so that a
-newcomer sees the shopper's messages while trying the app. It behaves as a careful real provider would: it
-deduplicates on the delivery's idempotency key (a second call with the same key answers with the first's
-id), it refuses for good the addresses it is told to (``SHOA_NOTIFY_SANDBOX_REFUSE``: ``+821012345678`` on every
-channel, ``alimtalk:+821012345678`` on one, to watch a fallback), and
+It keeps what it would have sent (quick replies too) in its own table, listed at ``GET /dev/messages``
+(development only), so that a newcomer sees the shopper's messages while trying the app. It behaves as a careful
+real provider would: it deduplicates on the delivery's idempotency key (a second call with the same key answers
+with the first's id), it refuses for good the addresses it is told to (``SHOA_NOTIFY_SANDBOX_REFUSE``:
+``+821012345678`` on every channel, ``alimtalk:+821012345678`` on one, to watch a fallback), and
 it takes delivery reports signed with ``SHOA_NOTIFY_SANDBOX_RECEIPT_KEY`` at ``POST /webhooks/messaging/sandbox``:
 
     {"receipts": [{"message_id": "<its id>", "delivered": false, "result_code": "3018"}]}
@@ -86,6 +86,7 @@ class SandboxProvider:
             "template_code": rendered.template_code,
             "sms_kind": rendered.sms_kind,
             "buttons": [{"name": button.name, "url": button.url} for button in rendered.buttons],
+            "quick_replies": list(rendered.quick_replies),
         }
         table = cast("sa.Table", SandboxMessage.__table__)
         async with self._session_maker() as session, session.begin():
@@ -145,6 +146,7 @@ async def list_deliveries(session: AsyncSession, *, cursor: str | None, limit: i
             template_code=row.template_code,
             sms_kind=row.sms_kind,  # type: ignore[arg-type]
             buttons=[SandboxButton(name=b["name"], url=b["url"]) for b in row.buttons],
+            quick_replies=list(row.quick_replies),
             created_at=row.created_at,
         )
         for row in rows[:limit]

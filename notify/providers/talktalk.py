@@ -16,6 +16,13 @@ Links: a message with buttons goes as a ``compositeContent`` (``description`` th
 it fits the composite limits (text ≤ 1,000, button title ≤ 18, ≤ 10 buttons); otherwise as text with the URLs in
 it, which TalkTalk shows as links.
 
+Quick buttons (퀵 버튼): a chatbot answer's quick replies ride on the ``textContent`` or ``compositeContent`` as
+``"quickReply": {"buttonList": [{"type": "TEXT", "data": {"title", "code"}}]}``. The README limits a quick
+button's title to 10 characters and a TEXT button's code to 1,000; it states no count, so the 10 buttons of the
+``OPTION`` button it likens quick buttons to are kept. A tap sends the title as the shopper's text with the code
+beside it (``textContent.code``, ``inputType: "button"``): the code carries the whole label, which a cut title
+may not.
+
 Idempotency: none, and TalkTalk returns no message id: a send that timed out may have reached the shopper, and a
 retry may show the message twice (the worker's crash rules decide). Receipts: none.
 """
@@ -32,18 +39,35 @@ from notify.providers.limits import cut_text
 from notify.providers.transport import exchange_failed, retry_after_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 MAX_TEXT = 10_000
 MAX_TITLE = 200
 MAX_DESCRIPTION = 1000
 MAX_BUTTON_TITLE = 18
 MAX_BUTTONS = 10
+MAX_QUICK_BUTTONS = 10
+MAX_QUICK_BUTTON_TITLE = 10
+MAX_CODE = 1000
 PERMANENT_CODES = frozenset({"01", "02"})
 
 
-class TextContent(msgspec.Struct):
+class TextData(msgspec.Struct):
+    title: str
+    code: str
+
+
+class TextButton(msgspec.Struct, tag_field="type", tag="TEXT"):
+    data: TextData
+
+
+class QuickReply(msgspec.Struct, rename="camel"):
+    button_list: list[TextButton]
+
+
+class TextContent(msgspec.Struct, omit_defaults=True, rename="camel"):
     text: str
+    quick_reply: QuickReply | None = None
 
 
 class LinkData(msgspec.Struct, rename="camel"):
@@ -62,8 +86,9 @@ class Composite(msgspec.Struct, omit_defaults=True, rename="camel"):
     title: str | None = None
 
 
-class CompositeContent(msgspec.Struct, rename="camel"):
+class CompositeContent(msgspec.Struct, omit_defaults=True, rename="camel"):
     composite_list: list[Composite]
+    quick_reply: QuickReply | None = None
 
 
 class Options(msgspec.Struct):
@@ -156,14 +181,25 @@ def classify_result(code: str | None, *, attempt: int) -> tuple[OutcomeKind, str
 
 def send_event(rendered: Rendered) -> SendEvent:
     options = Options(notification=True)
+    quick = quick_reply(rendered.quick_replies)
     composite = _composite(rendered)
     if composite is not None:
+        composite.quick_reply = quick
         return SendEvent(event="send", user=rendered.address, options=options, composite_content=composite)
     lines = [rendered.text, *(f"{button.name}: {button.url}" for button in rendered.buttons)]
     text = "\n\n".join(line for line in lines if line)
-    return SendEvent(
-        event="send", user=rendered.address, options=options, text_content=TextContent(text=cut_text(text, MAX_TEXT))
-    )
+    content = TextContent(text=cut_text(text, MAX_TEXT), quick_reply=quick)
+    return SendEvent(event="send", user=rendered.address, options=options, text_content=content)
+
+
+def quick_reply(labels: Sequence[str]) -> QuickReply | None:
+    """TEXT quick buttons for the first 10 labels, titles cut to 10 characters, the whole label as the code."""
+    buttons = [
+        TextButton(data=TextData(title=cut_text(label, MAX_QUICK_BUTTON_TITLE), code=cut_text(label, MAX_CODE)))
+        for label in (label.strip() for label in labels)
+        if label
+    ][:MAX_QUICK_BUTTONS]
+    return QuickReply(button_list=buttons) if buttons else None
 
 
 def _composite(rendered: Rendered) -> CompositeContent | None:

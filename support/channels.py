@@ -1,0 +1,293 @@
+"""The four chat platforms' webhooks, read and verified as each documents them, and the Kakao skill's answer.
+
+- **KakaoTalk** (Kakao i Open Builder skill): requests are not signed, so the skill is set up to send a secret
+  header (``X-Shoa-Skill-Secret``), and the bot id is checked when configured. The answer is the request's own
+  response, a ``version: "2.0"`` SkillResponse.
+- **LINE**: ``X-Line-Signature`` is the base64 HMAC-SHA256 of the raw body with the channel secret. Each text
+  message event carries a ``webhookEventId`` (de-duplication) and a ``replyToken``.
+- **Instagram** (Meta): the subscription check (``hub.mode=subscribe``, ``hub.verify_token``, ``hub.challenge``),
+  then events signed ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>``. Each
+  message has an ``mid``; the business's own messages come back as echoes and are skipped.
+- **Naver TalkTalk**: events are not signed; the webhook URL registered in the partner center carries a secret
+  (``?secret=``). ``open`` opens the chat (the reply window), ``send`` carries the shopper's text (or, for a
+  button, its ``code``). TalkTalk gives messages no id, so its redeliveries cannot be told from a repeat.
+
+Docs followed: Kakao i Open Builder skill request/response format (skill-response-format: simpleText ≤ 1,000
+characters, listCard ≤ 5 items, quickReplies ≤ 10), LINE Messaging API webhook signature and event objects, Meta
+webhooks (verification requests, event notifications' payload signature) and Instagram messaging webhook
+events, navertalk/chatbot-api README (event structure, ``open``/``send``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from support.dialogue import Message
+from support.errors import InvalidChatEventError, WebhookNotVerifiedError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from support.dialogue import Answer
+
+SKILL_SECRET_HEADER = "x-shoa-skill-secret"  # noqa: S105 - a header name, not a secret
+KAKAO_TEXT_MAX = 1000
+KAKAO_QUICK_REPLIES = 10
+KAKAO_LABEL_MAX = 14
+KAKAO_LIST_ITEMS = 5
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return next((value for key, value in headers.items() if key.lower() == name), "")
+
+
+def _same(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.strip().encode())
+
+
+def _refuse(why: str) -> WebhookNotVerifiedError:
+    return WebhookNotVerifiedError(why)
+
+
+# --- KakaoTalk ------------------------------------------------------------------------------------------------
+
+
+class _KakaoProperties(msgspec.Struct):
+    appUserId: str | None = None  # noqa: N815 - Kakao's name
+    plusfriendUserKey: str | None = None  # noqa: N815
+
+
+class _KakaoUser(msgspec.Struct):
+    id: str
+    type: str = "botUserKey"
+    properties: _KakaoProperties = msgspec.field(default_factory=_KakaoProperties)
+
+
+class _KakaoUserRequest(msgspec.Struct):
+    utterance: str
+    user: _KakaoUser
+    lang: str | None = None
+
+
+class _KakaoBot(msgspec.Struct):
+    id: str = ""
+
+
+class _SkillRequest(msgspec.Struct):
+    userRequest: _KakaoUserRequest  # noqa: N815
+    bot: _KakaoBot = msgspec.field(default_factory=_KakaoBot)
+
+
+def kakao_message(headers: Mapping[str, str], body: bytes, *, secret: str | None, bot_id: str | None) -> Message:
+    if secret is None or not _same(secret, _header(headers, SKILL_SECRET_HEADER)):
+        raise _refuse(f"the skill request's {SKILL_SECRET_HEADER} header is missing or wrong")
+    try:
+        request = msgspec.json.decode(body, type=_SkillRequest)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidChatEventError(f"not an Open Builder skill request: {exc}") from None
+    if bot_id is not None and request.bot.id != bot_id:
+        raise _refuse("the skill request is for another bot")
+    user = request.userRequest.user
+    return Message(
+        channel="kakao",
+        chat_user=user.id[:128],
+        text=request.userRequest.utterance[:1000],
+        app_user_id=user.properties.appUserId,
+    )
+
+
+def skill_response(answer: Answer) -> dict[str, Any]:
+    """The SkillResponse: the text, the choices as a list card, the quick replies, and what the bot understood in
+    ``data`` (for the channel's statistics and the block that follows)."""
+    outputs: list[dict[str, Any]] = [{"simpleText": {"text": _cut(answer.text, KAKAO_TEXT_MAX)}}]
+    if answer.choices:
+        outputs.append(
+            {
+                "listCard": {
+                    "header": {"title": answer.text.splitlines()[0][:30]},
+                    "items": [
+                        {
+                            "title": choice.title[:35],
+                            "description": choice.description[:40],
+                            "action": "message",
+                            "messageText": choice.reply,
+                        }
+                        for choice in answer.choices[:KAKAO_LIST_ITEMS]
+                    ],
+                }
+            }
+        )
+    template: dict[str, Any] = {"outputs": outputs}
+    if answer.quick_replies:
+        template["quickReplies"] = [
+            {"label": label[:KAKAO_LABEL_MAX], "action": "message", "messageText": label}
+            for label in answer.quick_replies[:KAKAO_QUICK_REPLIES]
+        ]
+    data = {"intent": answer.intent.value, "mall_order_id": str(answer.part.id) if answer.part is not None else None}
+    return {"version": "2.0", "template": template, "data": data}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- LINE -----------------------------------------------------------------------------------------------------
+
+
+class _LineSource(msgspec.Struct):
+    type: str
+    userId: str | None = None  # noqa: N815
+
+
+class _LineMessage(msgspec.Struct):
+    type: str
+    id: str = ""
+    text: str | None = None
+
+
+class _LineEvent(msgspec.Struct):
+    type: str
+    source: _LineSource | None = None
+    message: _LineMessage | None = None
+    replyToken: str | None = None  # noqa: N815
+    webhookEventId: str | None = None  # noqa: N815
+
+
+class _LineWebhook(msgspec.Struct):
+    events: list[_LineEvent] = []
+
+
+def line_messages(
+    headers: Mapping[str, str], body: bytes, *, channel_secret: str | None
+) -> list[tuple[Message, str | None]]:
+    """The text messages of a verified LINE webhook, each with its reply token. An empty event list is LINE's
+    "verify" button, answered 200."""
+    if channel_secret is None:
+        raise _refuse("no LINE channel secret is configured, so no webhook can be verified")
+    expected = base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()).decode()
+    if not _same(expected, _header(headers, "x-line-signature")):
+        raise _refuse("X-Line-Signature does not match the body")
+    try:
+        webhook = msgspec.json.decode(body, type=_LineWebhook)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidChatEventError(f"not a LINE webhook: {exc}") from None
+    found: list[tuple[Message, str | None]] = []
+    for event in webhook.events:
+        message, source = event.message, event.source
+        if event.type != "message" or message is None or message.type != "text" or message.text is None:
+            continue
+        if source is None or source.type != "user" or not source.userId:
+            continue  # groups and rooms are not customer service
+        found.append(
+            (
+                Message(
+                    channel="line",
+                    chat_user=source.userId,
+                    text=message.text[:1000],
+                    event_id=event.webhookEventId or message.id or None,
+                ),
+                event.replyToken,
+            )
+        )
+    return found
+
+
+# --- Instagram ------------------------------------------------------------------------------------------------
+
+
+def instagram_challenge(query: Mapping[str, str], *, verify_token: str | None) -> str:
+    """The subscription check's answer: the challenge, when the mode is ``subscribe`` and the token ours."""
+    if (
+        verify_token is None
+        or query.get("hub.mode") != "subscribe"
+        or not _same(verify_token, query.get("hub.verify_token", ""))
+    ):
+        raise _refuse("the subscription check's hub.verify_token does not match")
+    return query.get("hub.challenge", "")
+
+
+class _IgParty(msgspec.Struct):
+    id: str
+
+
+class _IgMessage(msgspec.Struct):
+    mid: str = ""
+    text: str | None = None
+    is_echo: bool = False
+
+
+class _IgMessaging(msgspec.Struct):
+    sender: _IgParty
+    recipient: _IgParty | None = None
+    message: _IgMessage | None = None
+
+
+class _IgEntry(msgspec.Struct):
+    id: str = ""
+    messaging: list[_IgMessaging] = []
+
+
+class _IgWebhook(msgspec.Struct):
+    object: str = ""
+    entry: list[_IgEntry] = []
+
+
+def instagram_messages(headers: Mapping[str, str], body: bytes, *, app_secret: str | None) -> list[Message]:
+    if app_secret is None:
+        raise _refuse("no Instagram app secret is configured, so no webhook can be verified")
+    expected = "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    if not _same(expected, _header(headers, "x-hub-signature-256").lower()):
+        raise _refuse("X-Hub-Signature-256 does not match the body")
+    try:
+        webhook = msgspec.json.decode(body, type=_IgWebhook)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidChatEventError(f"not an Instagram webhook: {exc}") from None
+    if webhook.object != "instagram":
+        return []
+    return [
+        Message(
+            channel="instagram",
+            chat_user=event.sender.id[:128],
+            text=event.message.text[:1000],
+            event_id=event.message.mid or None,
+        )
+        for entry in webhook.entry
+        for event in entry.messaging
+        if event.message is not None and event.message.text and not event.message.is_echo
+    ]
+
+
+# --- Naver TalkTalk -------------------------------------------------------------------------------------------
+
+
+class _TalkTalkText(msgspec.Struct):
+    text: str = ""
+    code: str | None = None
+
+
+class _TalkTalkEvent(msgspec.Struct):
+    event: str
+    user: str = ""
+    textContent: _TalkTalkText | None = None  # noqa: N815
+
+
+def talktalk_event(query: Mapping[str, str], body: bytes, *, secret: str | None) -> tuple[str, Message | None]:
+    """The event's user and, for a ``send`` of text, the message (a button's ``code`` stands for its text)."""
+    if secret is None or not _same(secret, query.get("secret", "")):
+        raise _refuse("the webhook URL's secret is missing or wrong")
+    try:
+        event = msgspec.json.decode(body, type=_TalkTalkEvent)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidChatEventError(f"not a TalkTalk event: {exc}") from None
+    content = event.textContent
+    if event.event != "send" or content is None or not event.user:
+        return event.user, None
+    text = content.code or content.text
+    if not text.strip():
+        return event.user, None
+    return event.user, Message(channel="talktalk", chat_user=event.user[:128], text=text[:1000])

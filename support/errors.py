@@ -1,0 +1,43 @@
+"""The chatbot's refusals, each a problem-details answer with a stable code."""
+
+from __future__ import annotations
+
+from shoa_kernel.errors import DomainError
+
+
+class SupportError(DomainError):
+    code = "support-error"
+    status = 400
+    title = "Support request refused"
+
+
+class WebhookNotVerifiedError(SupportError):
+    """A chat webhook whose signature or secret does not verify: nothing of it is read or kept."""
+
+    code = "chat-webhook-not-verified"
+    status = 401
+    title = "Webhook not verified"
+
+
+class InvalidChatEventError(SupportError):
+    code = "invalid-chat-event"
+    status = 400
+    title = "The webhook's body is not the platform's event"
+
+
+class InquiryNotFoundError(SupportError):
+    code = "inquiry-not-found"
+    status = 404
+    title = "Inquiry not found"
+
+
+class InquiryClosedError(SupportError):
+    code = "inquiry-closed"
+    status = 409
+    title = "The inquiry is closed"
+
+
+class ReplyKeyReusedError(SupportError):
+    code = "idempotency-key-reused"
+    status = 422
+    title = "Idempotency-Key reused with another body"

@@ -1,0 +1,99 @@
+"""A conversation's memory between messages, in Redis, per messenger user: who is asking, the order talked
+about, and the question the bot is waiting on. It lasts ``state_minutes`` after the shopper's last message; an
+expired conversation starts again from the menu, which is all a shopper who left loses.
+
+The identity-proof lock is a counter of wrong answers beside it, which expires ``lock_minutes`` after the first
+wrong one: ``proof_tries`` wrong answers within that time lock the messenger user out for ``lock_minutes`` from
+the last. A right answer clears it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+PendingKind = Literal[
+    "order_number", "phone_digits", "choose_order", "choose_item", "choose_option", "confirm", "address"
+]
+
+
+class Pending(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The question the bot asked and what it was asked for."""
+
+    kind: PendingKind
+    intent: str
+    order_number: str | None = None
+    """``phone_digits``: the order number the shopper gave, checked with the digits."""
+    mall_order_id: uuid.UUID | None = None
+    line_ids: list[uuid.UUID] = []
+    variant_id: uuid.UUID | None = None
+    options: list[str] = []
+    """The values the numbered choices stand for (mall-order, line or variant ids), in the order shown."""
+
+
+class Conversation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    started_at: datetime.datetime
+    locale: str = "ko"
+    user_id: uuid.UUID | None = None
+    """The account of a linked messenger user, or of the orders proven in this conversation."""
+    linked: bool = False
+    """Whether ``user_id`` comes from a link (every order of the account may be shown) rather than a proof."""
+    proven_orders: list[uuid.UUID] = []
+    mall_order_id: uuid.UUID | None = None
+    """The mall-order the conversation is about, once there is one."""
+    pending: Pending | None = None
+    messages: int = 0
+    """Messages answered in this conversation (the first unknown one is greeted with the menu)."""
+    not_understood: int = 0
+    """Messages in a row the bot did not understand; the second hands the conversation to people."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateStore:
+    redis: Redis
+    minutes: int = 15
+    proof_tries: int = 5
+    lock_minutes: int = 60
+
+    def _key(self, channel: str, chat_user: str) -> str:
+        return f"support:chat:{channel}:{chat_user}"
+
+    def _tries_key(self, channel: str, chat_user: str) -> str:
+        return f"support:proof:{channel}:{chat_user}"
+
+    async def load(self, channel: str, chat_user: str) -> Conversation | None:
+        raw = await self.redis.get(self._key(channel, chat_user))
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=Conversation)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None  # written by an older version: start again
+
+    async def save(self, channel: str, chat_user: str, conversation: Conversation) -> None:
+        await self.redis.set(self._key(channel, chat_user), msgspec.json.encode(conversation), ex=self.minutes * 60)
+
+    async def locked(self, channel: str, chat_user: str) -> bool:
+        tries = await self.redis.get(self._tries_key(channel, chat_user))
+        return tries is not None and int(tries) >= self.proof_tries
+
+    async def failed_proof(self, channel: str, chat_user: str) -> int:
+        """Count a wrong answer; how many tries are left before the lock."""
+        key = self._tries_key(channel, chat_user)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.lock_minutes * 60, nx=True)
+            tries, _ = await pipe.execute()
+        if int(tries) >= self.proof_tries:
+            await self.redis.expire(key, self.lock_minutes * 60)  # the lock lasts its whole time from the last try
+        return max(self.proof_tries - int(tries), 0)
+
+    async def proved(self, channel: str, chat_user: str) -> None:
+        await self.redis.delete(self._tries_key(channel, chat_user))

@@ -1,0 +1,166 @@
+"""What the chatbot tests share: the order fixtures (two malls, their catalog, 지영 and the sandbox's messages)
+and the app with every chat channel's secret set, and a ``chat`` helper per platform that calls the webhooks as
+the platform does: signed, in its own body format.
+
+- ``kakao``: ``await kakao.say(user_key, text)`` posts an Open Builder skill request with the skill's secret
+  header and answers the SkillResponse.
+- ``line``: ``await line.say(user_id, text)`` posts a signed LINE webhook with one text message event (a new
+  ``webhookEventId`` each time unless given) and answers what the bot enqueued for that user on LINE.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from notify.models import Message, SandboxMessage
+from shoa_api.settings import Settings, load_settings
+from tests.conftest import create_search_index
+from tests.orders.conftest import catalog, malls, messages, shopper  # noqa: F401 - fixtures these tests use
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.client import ShoaClient
+    from tests.conftest import Services
+
+SKILL_SECRET = "skill-secret-for-tests"
+BOT_ID = "5f0a1b2c3d4e5f6a7b8c9d0e"
+LINE_SECRET = "line-channel-secret"
+INSTAGRAM_APP_SECRET = "instagram-app-secret"
+INSTAGRAM_VERIFY_TOKEN = "instagram-verify-token"
+TALKTALK_SECRET = "talktalk-secret"
+
+
+@pytest.fixture
+def settings(services: Services, tmp_path: Path) -> Settings:
+    settings = load_settings(
+        services.environ(
+            SHOA_SEARCH_DIR=str(tmp_path / "search"),
+            SHOA_SUPPORT_KAKAO_SKILL_SECRET=SKILL_SECRET,
+            SHOA_SUPPORT_KAKAO_BOT_ID=BOT_ID,
+            SHOA_SUPPORT_LINE_CHANNEL_SECRET=LINE_SECRET,
+            SHOA_INSTAGRAM_APP_SECRET=INSTAGRAM_APP_SECRET,
+            SHOA_SUPPORT_INSTAGRAM_VERIFY_TOKEN=INSTAGRAM_VERIFY_TOKEN,
+            SHOA_SUPPORT_TALKTALK_WEBHOOK_SECRET=TALKTALK_SECRET,
+        ),
+        env_file=None,
+    )
+    create_search_index(settings.search.dir)
+    return settings
+
+
+def skill_request(user_key: str, text: str, *, app_user_id: str | None = None, bot_id: str = BOT_ID) -> dict[str, Any]:
+    """An Open Builder skill request as Kakao sends it to a skill server."""
+    properties: dict[str, Any] = {"plusfriendUserKey": f"pf-{user_key}", "isFriend": True}
+    if app_user_id is not None:
+        properties["appUserId"] = app_user_id
+    return {
+        "intent": {"id": "fallback-block", "name": "폴백 블록"},
+        "userRequest": {
+            "timezone": "Asia/Seoul",
+            "params": {"ignoreMe": "true"},
+            "block": {"id": "fallback-block", "name": "폴백 블록"},
+            "utterance": text,
+            "lang": "ko",
+            "user": {"id": user_key, "type": "botUserKey", "properties": properties},
+        },
+        "bot": {"id": bot_id, "name": "Shoa 고객센터"},
+        "action": {"name": "shoa-support", "clientExtra": None, "params": {}, "id": "skill-1", "detailParams": {}},
+    }
+
+
+@dataclass(frozen=True)
+class Kakao:
+    client: ShoaClient
+
+    async def post(self, body: dict[str, Any], *, secret: str = SKILL_SECRET) -> Any:
+        return await self.client.post("/webhooks/chat/kakao", json=body, headers={"X-Shoa-Skill-Secret": secret})
+
+    async def say(self, user_key: str, text: str, **fields: Any) -> dict[str, Any]:
+        response = await self.post(skill_request(user_key, text, **fields))
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+def text_of(skill_response: dict[str, Any]) -> str:
+    return str(skill_response["template"]["outputs"][0]["simpleText"]["text"])
+
+
+def quick_replies(skill_response: dict[str, Any]) -> list[str]:
+    return [reply["messageText"] for reply in skill_response["template"].get("quickReplies", [])]
+
+
+@pytest.fixture
+def kakao(client: ShoaClient) -> Kakao:
+    return Kakao(client)
+
+
+def line_signature(body: bytes, secret: str = LINE_SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def line_webhook(user_id: str, text: str, *, event_id: str | None = None, redelivery: bool = False) -> bytes:
+    """A LINE webhook with one text message event from a user, as the Messaging API sends it."""
+    event = {
+        "type": "message",
+        "mode": "active",
+        "timestamp": 1765087200000,
+        "source": {"type": "user", "userId": user_id},
+        "webhookEventId": event_id or f"01J{uuid.uuid4().hex[:23].upper()}",
+        "deliveryContext": {"isRedelivery": redelivery},
+        "replyToken": uuid.uuid4().hex,
+        "message": {"id": str(uuid.uuid4().int)[:18], "type": "text", "quoteToken": "q", "text": text},
+    }
+    return json.dumps({"destination": "U-shoa-bot", "events": [event]}, ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Line:
+    client: ShoaClient
+    engine: AsyncEngine
+
+    async def post(self, body: bytes, *, signature: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json", "X-Line-Signature": signature or line_signature(body)}
+        return await self.client.post("/webhooks/chat/line", content=body, headers=headers)
+
+    async def say(self, user_id: str, text: str, **fields: Any) -> str:
+        """Send ``text`` as ``user_id``; the bot's answer, as enqueued for LINE (the latest to that user)."""
+        response = await self.post(line_webhook(user_id, text, **fields))
+        assert response.status_code == 200, response.text
+        (answer,) = await self.answers(user_id, last=1)
+        return answer
+
+    async def answers(self, user_id: str, *, last: int | None = None) -> list[str]:
+        """What the bot enqueued for ``user_id`` on LINE, oldest first."""
+        async with async_sessionmaker(self.engine)() as session:
+            rows = list(
+                await session.scalars(
+                    sa.select(Message.text)
+                    .where(Message.event == "chat_answer", Message.route[0]["address"].astext == user_id)
+                    .order_by(Message.id)
+                )
+            )
+        return rows[-last:] if last else rows
+
+
+async def sent_to(engine: AsyncEngine, address: str) -> list[SandboxMessage]:
+    """What the sandbox provider sent to ``address`` (a LINE user id, an IGSID, a phone), oldest first."""
+    async with async_sessionmaker(engine)() as session:
+        query = sa.select(SandboxMessage).where(SandboxMessage.address == address).order_by(SandboxMessage.created_at)
+        return list(await session.scalars(query))
+
+
+@pytest.fixture
+def line(client: ShoaClient, engine: AsyncEngine) -> Line:
+    return Line(client, engine)
