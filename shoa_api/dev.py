@@ -47,6 +47,9 @@ DEMO_PRODUCTS = 20_000
 DEMO_KEY_NAME = "demo key (shoa dev)"
 """The name of the partner key ``shoa dev`` issues once, for the first demo mall."""
 
+DEV_SKILL_SECRET = "shoa-dev-skill"  # noqa: S105 - make run's own, for trying the chatbot locally
+"""What ``make run`` sets as ``SHOA_SUPPORT_KAKAO_SKILL_SECRET`` unless the developer set another."""
+
 
 class DevError(RuntimeError):
     """``shoa dev`` cannot start; the message says why and what to do."""
@@ -162,6 +165,8 @@ def dev_variables(folder: DataFolder, *, database_url: str, redis_url: str, base
             "SHOA_SECRET_KEY": folder.secret_key(),
             "SHOA_OAUTH_REDIRECT_BASE_URL": base_url,
             "SHOA_SEARCH_DIR": str(folder.root / "search"),
+            # The chatbot's KakaoTalk skill answers requests carrying this header value (README's story uses it).
+            "SHOA_SUPPORT_KAKAO_SKILL_SECRET": DEV_SKILL_SECRET,
         },
         overrides={"SHOA_DATABASE_URL": database_url, "SHOA_REDIS_URL": redis_url},
     )
@@ -345,6 +350,8 @@ def banner(*, base_url: str, folder: DataFolder, demo: DemoKey | None) -> str:
         f"  API          {base_url}",
         f"  API docs     {base_url}/schema",
         f"  Messages     {base_url}/dev/messages  (what the sandbox would have sent on AlimTalk, LINE, SMS…)",
+        f"  Chatbot      {base_url}/webhooks/chat/kakao  (Kakao skill requests, header X-Shoa-Skill-Secret: "
+        f"{DEV_SKILL_SECRET})",
         f"  Data folder  {folder.root}  (delete it to start afresh)",
         "",
     ]

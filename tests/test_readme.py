@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from shoa_api.dev import DEV_SKILL_SECRET
 from shoa_api.settings import settings_variables
 
 if TYPE_CHECKING:
@@ -101,7 +102,12 @@ def shoa_serve(services: Services, tmp_path: Path) -> Iterator[str]:
     # As `make run` starts them (development: the sandbox gateway's depositor is there), on the test's database.
     environ = {
         **os.environ,
-        **services.environ(SHOA_LOG_FORMAT="console", SHOA_ENV="development", SHOA_SEARCH_DIR=str(tmp_path / "s")),
+        **services.environ(
+            SHOA_LOG_FORMAT="console",
+            SHOA_ENV="development",
+            SHOA_SEARCH_DIR=str(tmp_path / "s"),
+            SHOA_SUPPORT_KAKAO_SKILL_SECRET=DEV_SKILL_SECRET,  # as make run sets it
+        ),
     }
     environ.pop("SHOA_TEST_DATABASE_URL", None)
     subprocess.run(
