@@ -70,9 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoa",
         description="Shoa backend: API, worker and tools.",
-        epilog="The database commands (migrate, seed, search, malls, messages) use SHOA_DATABASE_URL when it is set; "
-        "otherwise the database of `shoa dev` (`make run`) in .shoa/ here, or in --data-dir: the running one, "
-        "or, when it is stopped, its data served for the command's duration.",
+        epilog="The database commands (migrate, seed, search, malls, messages, inquiries) use SHOA_DATABASE_URL when "
+        "it is set; otherwise the database of `shoa dev` (`make run`) in .shoa/ here, or in --data-dir: the running "
+        "one, or, when it is stopped, its data served for the command's duration.",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     database = argparse.ArgumentParser(add_help=False)
@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_mall_commands(commands, database)
     _add_message_commands(commands, database)
+    _add_inquiry_commands(commands, database)
     return parser
 
 
@@ -248,6 +249,88 @@ async def _show_message(session: AsyncSession, args: argparse.Namespace) -> str:
             f"{attempt.outcome}  {status}{code}{took}  {attempt.detail}".rstrip()
         )
     return "\n".join(lines)
+
+
+def _add_inquiry_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], database: argparse.ArgumentParser
+) -> None:
+    inquiries = commands.add_parser(
+        "inquiries", help="Shoa's own support queue: what the chatbot handed over that is about no order"
+    ).add_subparsers(required=True, metavar="COMMAND")
+    listed = inquiries.add_parser("list", help="the queue, newest first", parents=[database])
+    listed.add_argument("--status", choices=("open", "answered", "closed"), default=None)
+    listed.add_argument("--limit", type=int, default=50)
+    listed.set_defaults(handler=_run_inquiry_command, action=_list_inquiries)
+    show = inquiries.add_parser("show", help="an inquiry with its conversation and replies", parents=[database])
+    show.add_argument("inquiry_id", type=uuid.UUID)
+    show.set_defaults(handler=_run_inquiry_command, action=_show_inquiry)
+    reply = inquiries.add_parser(
+        "reply", help="answer the shopper on the messenger they asked on (as Shoa)", parents=[database]
+    )
+    reply.add_argument("inquiry_id", type=uuid.UUID)
+    reply.add_argument("text")
+    reply.set_defaults(handler=_run_inquiry_command, action=_reply_to_inquiry)
+    close = inquiries.add_parser("close", help="close an inquiry", parents=[database])
+    close.add_argument("inquiry_id", type=uuid.UUID)
+    close.set_defaults(handler=_run_inquiry_command, action=_close_inquiry)
+
+
+def _run_inquiry_command(args: argparse.Namespace) -> None:
+    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
+    from support.errors import SupportError  # noqa: PLC0415
+
+    settings = _tool_settings(args)
+    action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
+    try:
+        print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
+    except SupportError as exc:
+        _fail(f"shoa inquiries: {exc.detail}")
+
+
+async def _list_inquiries(session: AsyncSession, args: argparse.Namespace) -> str:
+    from support.service import inquiries  # noqa: PLC0415
+
+    page = await inquiries(session, mall_id=None, status=args.status, after=None, limit=max(args.limit, 1))
+    rows = [
+        f"{found.id}  {found.status:<8}  {found.reason:<14}  {found.channel:<9}  {found.updated_at:%Y-%m-%d %H:%M}Z  "
+        + next((line.text[:60] for line in reversed(found.transcript) if line.from_ == "shopper"), "")
+        for found in page.items
+    ]
+    return "\n".join(rows) or "no inquiries"
+
+
+async def _show_inquiry(session: AsyncSession, args: argparse.Namespace) -> str:
+    from support.service import inquiry  # noqa: PLC0415
+
+    found = await inquiry(session, args.inquiry_id, mall_id=None)
+    lines = [f"inquiry {found.id}: {found.status}, {found.reason}, on {found.channel} ({found.locale})"]
+    lines += [f"  {line.at:%m-%d %H:%M}  {line.from_:<7}  {line.text}" for line in found.transcript]
+    return "\n".join(lines)
+
+
+async def _reply_to_inquiry(session: AsyncSession, args: argparse.Namespace) -> str:
+    from notify.rendering import Templates  # noqa: PLC0415
+    from shoa_api.wiring import outbox_from  # noqa: PLC0415
+    from support.service import reply  # noqa: PLC0415
+
+    answered, _ = await reply(
+        session,
+        outbox_from(Templates.load()),
+        inquiry_id=args.inquiry_id,
+        mall_id=None,
+        sender="Shoa",
+        text=args.text,
+        idempotency_key=None,
+        now=utc_now(),
+    )
+    return f"inquiry {answered.id} answered; the worker sends the reply within seconds"
+
+
+async def _close_inquiry(session: AsyncSession, args: argparse.Namespace) -> str:
+    from support.service import close  # noqa: PLC0415
+
+    closed = await close(session, args.inquiry_id, mall_id=None, now=utc_now())
+    return f"inquiry {closed.id} closed"
 
 
 def _run_mall_command(args: argparse.Namespace) -> None:

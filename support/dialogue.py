@@ -152,12 +152,16 @@ class Bot:
             _locale_of(message.text) or _as_locale(conversation.locale) or _DEFAULT_LOCALE.get(message.channel, "ko")
         )
         conversation.locale = locale
-        if not conversation.linked:
-            linked = await lookup.linked_user(
-                session, channel=message.channel, chat_user=message.chat_user, app_user_id=message.app_user_id
-            )
-            if linked is not None:
-                conversation.user_id, conversation.linked, conversation.proven_orders = linked, True, []
+        # Asked at every message: a link made meanwhile counts at once, and one undone (the account erased, the
+        # contact removed) ends what it allowed, in the middle of a conversation too.
+        linked = await lookup.linked_user(
+            session, channel=message.channel, chat_user=message.chat_user, app_user_id=message.app_user_id
+        )
+        if linked is not None and not (conversation.linked and conversation.user_id == linked):
+            conversation.user_id, conversation.linked, conversation.proven_orders = linked, True, []
+        elif linked is None and conversation.linked:
+            conversation.user_id, conversation.linked, conversation.mall_order_id = None, False, None
+            conversation.pending = None
         turn = _Turn(self, session, conversation, message, locale)
         answer = await turn.run()
         answer.user_id = conversation.user_id
@@ -213,14 +217,14 @@ class _Turn:
     async def _not_understood(self) -> Answer:
         conversation = self.conversation
         conversation.pending = None
+        if conversation.messages == 0:  # a conversation's opening (a greeting, mostly) is answered with the menu
+            return self.reply(self.say("menu"), Intent.UNKNOWN, quick_replies=menu(self.locale))
         conversation.not_understood += 1
         if conversation.not_understood >= 2:
             conversation.not_understood = 0
             part = await self._focus()
             return self._hand_off("not_understood", part, Intent.UNKNOWN)
-        greeting = conversation.messages == 0
-        text = self.say("menu" if greeting else "not_understood")
-        return self.reply(text, Intent.UNKNOWN, quick_replies=menu(self.locale))
+        return self.reply(self.say("not_understood"), Intent.UNKNOWN, quick_replies=menu(self.locale))
 
     # -- answers to the bot's questions ----------------------------------------------------------------------
 
@@ -641,7 +645,10 @@ class _Turn:
 
     def _hand_off(self, reason: str, part: Part | None, intent: Intent) -> Answer:
         to = part.mall_name if part is not None else self.say("shoa_team")
-        return self.reply(self.say("handed_off", to=to), intent, part=part, hand_off=HandOff(reason=reason, part=part))
+        # A Kakao skill cannot message first: a shopper with no account known sees the answer at her next message.
+        waits = self.message.channel == "kakao" and self.conversation.user_id is None
+        text = self.say("handed_off_next_message" if waits else "handed_off", to=to)
+        return self.reply(text, intent, part=part, hand_off=HandOff(reason=reason, part=part))
 
     # -- reading orders --------------------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from uuid_utils.compat import uuid7
 
+import catalog.models  # noqa: F401 - registers the malls table our foreign keys name
+import orders.models  # noqa: F401 - registers the mall_orders table
 from shoa_kernel.clock import utc_now
 
 
@@ -91,5 +93,8 @@ class InquiryReply(DefaultBase):
     text: Mapped[str] = mapped_column(sa.String(1000))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
     message_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
-    """The notify message carrying it."""
+    """The notify message carrying it; None when no messenger can carry it now (see ``shown_at``)."""
+    shown_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    """When the shopper saw it in the chat: a KakaoTalk shopper the bot cannot message (no account known) is shown
+    the reply before the bot's next answer."""
     created_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), default=utc_now)

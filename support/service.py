@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from uuid_utils.compat import uuid7
 
+from catalog.models import Mall
 from notify import service as notify_service
 from notify.providers.base import Channel
 from notify.rendering import INSTAGRAM_MAX_BYTES
@@ -72,6 +73,8 @@ class Support:
                 session, channel=Channel(message.channel), address=message.chat_user, now=now
             )
         answer = await self.bot.answer(session, message, now=now)
+        if message.channel == "kakao":
+            answer.text = "\n\n".join([*await _unseen_replies(session, message, now=now), answer.text])
         part = answer.part
         stored = PRIVATE if answer.private else masked(message.text)[:1000]
         await session.execute(
@@ -104,6 +107,27 @@ class Support:
                 now=now,
             )
         return answer
+
+
+async def _unseen_replies(session: AsyncSession, message: Message, *, now: datetime.datetime) -> list[str]:
+    """Replies to this messenger user's inquiries that no messenger carried, marked shown: the bot says them first."""
+    rows = (
+        await session.execute(
+            sa.select(InquiryReply, Mall.name)
+            .join(Inquiry, Inquiry.id == InquiryReply.inquiry_id)
+            .outerjoin(Mall, Mall.id == Inquiry.mall_id)
+            .where(
+                Inquiry.channel == message.channel,
+                Inquiry.chat_user == message.chat_user,
+                InquiryReply.shown_at.is_(None),
+            )
+            .order_by(InquiryReply.id)
+            .with_for_update(of=InquiryReply)
+        )
+    ).all()
+    for found, _ in rows:
+        found.shown_at = now
+    return [f"[{mall_name or 'Shoa'}] {found.text}" for found, mall_name in rows]
 
 
 async def _claim_turn(session: AsyncSession, message: Message, *, now: datetime.datetime) -> uuid.UUID | None:
@@ -295,17 +319,21 @@ async def reply(
     if found.status == "closed":
         raise InquiryClosedError("this inquiry is closed; a closed inquiry takes no more replies")
     reply_id = uuid7()
-    enqueued = await outbox.enqueue(
-        session,
-        OutgoingMessage(
-            event="inquiry_answered",
-            idempotency_key=f"inquiry-reply:{reply_id}",
-            parameters={"sender": sender[:50], "reply": text},
-            **await _reply_recipient(session, found, now=now),
-            locale=found.locale,  # type: ignore[arg-type]
-        ),
-        now=now,
-    )
+    to = await _reply_recipient(session, found, now=now)
+    message_id = None
+    if to is not None:
+        enqueued = await outbox.enqueue(
+            session,
+            OutgoingMessage(
+                event="inquiry_answered",
+                idempotency_key=f"inquiry-reply:{reply_id}",
+                parameters={"sender": sender[:50], "reply": text},
+                **to,
+                locale=found.locale,  # type: ignore[arg-type]
+            ),
+            now=now,
+        )
+        message_id = enqueued.message_id
     author = "mall" if mall_id is not None else "shoa"
     session.add(
         InquiryReply(
@@ -314,7 +342,8 @@ async def reply(
             author=author,
             text=text,
             idempotency_key=idempotency_key,
-            message_id=enqueued.message_id,
+            message_id=message_id,
+            shown_at=None if to is None else now,
             created_at=now,
         )
     )
@@ -336,9 +365,10 @@ async def close(
     return await inquiry(session, found.id, mall_id=mall_id)
 
 
-async def _reply_recipient(session: AsyncSession, found: Inquiry, *, now: datetime.datetime) -> dict[str, Any]:
+async def _reply_recipient(session: AsyncSession, found: Inquiry, *, now: datetime.datetime) -> dict[str, Any] | None:
     """Where a reply goes: back on the chat channel it came from while that channel may carry it; else (KakaoTalk,
-    an Instagram window closed) to the shopper's account, by its routing (AlimTalk first)."""
+    an Instagram window closed) to the shopper's account, by its routing (AlimTalk first). None for a KakaoTalk
+    user with no account known: a skill cannot message first, so the bot shows the reply at their next message."""
     if found.channel in {"line", "talktalk", "instagram"}:
         until = await notify_service.reply_window_until(
             session, channel=Channel(found.channel), address=found.chat_user
@@ -355,6 +385,8 @@ async def _reply_recipient(session: AsyncSession, found: Inquiry, *, now: dateti
             return {"recipient": recipient}
     if found.user_id is not None:
         return {"user_id": found.user_id}
+    if found.channel == "kakao":
+        return None
     return {"recipient": Recipient(locale=found.locale)}  # type: ignore[arg-type] # recorded as unreachable
 
 
@@ -392,7 +424,10 @@ def _inquiry_out(found: Inquiry, replies: list[InquiryReply]) -> InquiryOut:
         created_at=found.created_at,
         updated_at=found.updated_at,
         closed_at=found.closed_at,
-        transcript=[TranscriptLine(from_=line["from"], text=line["text"], at=line["at"]) for line in found.transcript],
+        transcript=[
+            TranscriptLine(from_=line["from"], text=line["text"], at=datetime.datetime.fromisoformat(line["at"]))
+            for line in found.transcript
+        ],
         replies=[
             InquiryReplyOut(id=r.id, text=r.text, created_at=r.created_at, message_id=r.message_id) for r in replies
         ],

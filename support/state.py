@@ -88,9 +88,10 @@ class StateStore:
         """Count a wrong answer; how many tries are left before the lock."""
         key = self._tries_key(channel, chat_user)
         async with self.redis.pipeline(transaction=True) as pipe:
+            # SET NX EX starts the count with its expiry and INCR keeps it (EXPIRE NX needs Redis 7; we run 6.2).
+            pipe.set(key, 0, ex=self.lock_minutes * 60, nx=True)
             pipe.incr(key)
-            pipe.expire(key, self.lock_minutes * 60, nx=True)
-            tries, _ = await pipe.execute()
+            _, tries = await pipe.execute()
         if int(tries) >= self.proof_tries:
             await self.redis.expire(key, self.lock_minutes * 60)  # the lock lasts its whole time from the last try
         return max(self.proof_tries - int(tries), 0)

@@ -145,6 +145,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "お問い合わせを{to}にお送りしました。回答はこちらでお知らせします。",
         "I've passed your question to {to}. Their answer will come here.",
     ),
+    "handed_off_next_message": (
+        "상담 문의를 {to}에 전달했어요. 답변이 오면 이 채팅방에 다시 말을 걸어 주실 때 먼저 보여 드릴게요.",
+        "お問い合わせを{to}にお送りしました。回答が届いたら、次にメッセージをいただいたときにお見せします。",
+        "I've passed your question to {to}. Once they answer, I'll show it the next time you write here.",
+    ),
     "shoa_team": ("Shoa 고객센터", "Shoaカスタマーサポート", "Shoa's support team"),
     "address_handed_off": (
         "아직 출고 전이라 배송지를 바꿀 수 있어요. 판매처({mall})에 변경 요청을 전달했어요. "

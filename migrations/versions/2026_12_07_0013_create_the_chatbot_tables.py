@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("text", sa.String(length=1000), nullable=False),
         sa.Column("idempotency_key", sa.String(length=100), nullable=True),
         sa.Column("message_id", sa.Uuid(), nullable=True),
+        sa.Column("shown_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["inquiry_id"],
