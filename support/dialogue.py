@@ -84,11 +84,19 @@ _NO = re.compile(
     r"^(?:아니요|아니오|아니|아뇨|ㄴㄴ|싫어요|안할래요|안 할래요|됐어요|いいえ|やめます|no|n|nope)[.!~ ]*$"
 )
 _CHOICE = re.compile(r"^\s*(\d{1,2})\s*(?:번|\.|\)|番)?")
+_ADDRESS = re.compile(
+    r"[가-힣]\d*(?:로|길)\s*\d+"  # a road address: 테헤란로 123, 양화로7길 5
+    r"|[가-힣][동리]\s*\d+-\d+"  # a lot number: 역삼동 123-45
+    r"|\d+동\s*\d+호"  # a flat: 101동 1203호
+    r"|[都道府県].*?[市区町村郡]"  # 東京都渋谷区…
+)
+"""Something in a message that is part of an address (Korean or Japanese)."""
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 _LATIN_WORD = re.compile(r"[a-zA-Z]{2,}")
 _DEFAULT_LOCALE: dict[str, Locale] = {"line": "ja"}
 """Where a message says nothing of its language (a number, an emoji): Shoa's LINE account serves Japan."""
+_UNPAID = frozenset({S.AWAITING_PAYMENT.value, S.AWAITING_DEPOSIT.value})
 _ACTION_NAMES = {Intent.CANCEL_ORDER: "cancel", Intent.RETURN_REQUEST: "return", Intent.EXCHANGE: "exchange"}
 _WHAT = {Intent.CANCEL_ORDER: "what_cancel", Intent.RETURN_REQUEST: "what_return", Intent.EXCHANGE: "what_exchange"}
 
@@ -245,7 +253,9 @@ class _Turn:
         return await self._ask_digits(intent, number)
 
     async def _answer_address(self, pending: Pending, intent: Intent) -> Answer | None:
-        if self._new_intent():
+        # An address reads as a request to the classifier ("…로 바꿔주세요"): one that holds an address is the
+        # answer, so that it goes to the mall alone and never into a stored turn.
+        if self._new_intent() and _ADDRESS.search(self.text) is None:
             return None
         self.conversation.pending = None
         part = await self._part(pending.mall_order_id)
@@ -347,6 +357,8 @@ class _Turn:
         focus = next((part for part in fitting if part.id == conversation.mall_order_id), None)
         if focus is None and len(fitting) == 1:
             focus = fitting[0]
+        if focus is None and intent is Intent.DEPOSIT_INFO and len({part.order_id for part in fitting}) == 1:
+            focus = fitting[0]  # one virtual account pays every part of an order
         if focus is not None:
             return await self._act(intent, focus)
         return self._choose_order(intent, fitting[:MAX_CHOICES])
@@ -402,7 +414,7 @@ class _Turn:
             answer.text = self.say("refused", what=self.say(_WHAT[intent]), why=why)
             return answer
         if intent is Intent.CANCEL_ORDER:
-            return self._confirm_cancel(part)
+            return await self._confirm_cancel(part)
         if len(part.lines) == 1:
             return await self._after_items(intent, part, part.lines)
         options = [*(str(line.id) for line in part.lines[:MAX_CHOICES]), "all"]
@@ -447,12 +459,23 @@ class _Turn:
             }[self.locale]
         return None
 
-    def _confirm_cancel(self, part: Part) -> Answer:
+    async def _confirm_cancel(self, part: Part) -> Answer:
         paid = part.status in {S.PAID.value, S.PREPARING.value}
         amount = part.items_amount + part.shipping_fee - part.refunded_amount
         refund = self.say("refund_note", amount=won(amount)) if paid and amount > 0 else ""
-        self.conversation.pending = Pending(kind="confirm", intent=Intent.CANCEL_ORDER.value, mall_order_id=part.id)
         text = self.say("confirm_cancel", summary=part.summary, mall=part.mall_name, refund=refund)
+        whole = False
+        if part.status in _UNPAID:
+            # One payment is open for the whole order (a virtual account takes one amount): it is cancelled whole.
+            siblings = [
+                other for other in await self._parts() if other.order_id == part.order_id and other.id != part.id
+            ]
+            if any(other.status in _UNPAID for other in siblings):
+                whole = True
+                malls = ", ".join(dict.fromkeys([part.mall_name, *(other.mall_name for other in siblings)]))
+                text = self.say("confirm_cancel_whole", number=part.order_number, malls=malls)
+        self.conversation.pending = Pending(kind="confirm", intent=Intent.CANCEL_ORDER.value, mall_order_id=part.id,
+                                            whole_order=whole)  # fmt: skip
         return self.reply(text, Intent.CANCEL_ORDER, part=part, quick_replies=self._yes_no())
 
     async def _after_items(self, intent: Intent, part: Part, lines: Sequence[lookup.Line]) -> Answer:
@@ -507,6 +530,7 @@ class _Turn:
             return self.reply(
                 self.say("dropped"),
                 intent,
+                quick_replies=menu(self.locale),
                 actions=[{"action": _ACTION_NAMES.get(intent, intent.value), "result": "declined"}],
             )
         if not (folded in {self.say("yes").casefold()} or _YES.match(folded)):
@@ -533,7 +557,7 @@ class _Turn:
                         context,
                         order_id=part.order_id,
                         user_id=part.user_id,
-                        mall_order_id=part.id,
+                        mall_order_id=None if pending.whole_order else part.id,
                         reason="챗봇에서 취소 요청",
                         actor=Actor.SHOPPER,
                     )
@@ -556,7 +580,7 @@ class _Turn:
             action["result"] = "refused"
             action["why"] = exc.detail
             answer = self._hand_off("refused", part, intent)
-            answer.text = self.say("action_failed", why=exc.detail)
+            answer.text = self.say("action_failed")  # the rule's own words stay in the turn's actions
             answer.actions = [action]
             return answer
         action["result"] = "done"

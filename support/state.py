@@ -34,6 +34,8 @@ class Pending(msgspec.Struct, kw_only=True, omit_defaults=True):
     mall_order_id: uuid.UUID | None = None
     line_ids: list[uuid.UUID] = []
     variant_id: uuid.UUID | None = None
+    whole_order: bool = False
+    """``confirm`` of a cancel: the whole order goes (an unpaid order is cancelled whole)."""
     options: list[str] = []
     """The values the numbered choices stand for (mall-order, line or variant ids), in the order shown."""
 

@@ -87,6 +87,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "{summary}({mall})のご注文をキャンセルしますか?{refund}",
         "Cancel {summary} ({mall})?{refund}",
     ),
+    "confirm_cancel_whole": (
+        "입금 전 주문은 한꺼번에 취소돼요. 주문 {number} ({malls}) 전체를 취소할까요?",
+        "ご入金前のご注文はまとめてキャンセルされます。注文{number}({malls})をすべてキャンセルしますか?",
+        "An order not paid yet is cancelled whole. Cancel all of order {number} ({malls})?",
+    ),
     "refund_note": (
         " 결제하신 {amount}원은 환불돼요.",
         " お支払いの{amount}ウォンは返金されます。",
@@ -210,9 +215,9 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Nothing has been refunded.",
     ),
     "action_failed": (
-        "처리하지 못했어요: {why} 판매처에 문의를 남겨 드렸어요.",
-        "処理できませんでした:{why} ショップにお問い合わせをお送りしました。",
-        "That did not go through: {why} I've passed it to the shop.",
+        "지금은 처리하지 못했어요. 판매처에 문의를 남겨 드렸어요. 답변이 오면 알려 드릴게요.",
+        "現在は処理できませんでした。ショップにお問い合わせをお送りしました。回答をお知らせします。",
+        "That did not go through just now. I've passed it to the shop; you'll hear from them.",
     ),
 }
 
