@@ -27,6 +27,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+import sqlalchemy as sa
+
 from orders import service as order_service
 from orders.carriers import CARRIERS
 from orders.errors import OrderError
@@ -35,7 +38,8 @@ from orders.models import Actor, MallOrderStatus
 from orders.schemas import AfterSaleIn, AfterSaleLineIn
 from support import lookup
 from support.intents import Intent
-from support.state import Conversation, Pending
+from support.models import Turn
+from support.state import Conversation, Pending, Saved
 from support.texts import MENU, Locale, menu, moment, say, state_name, won
 
 if TYPE_CHECKING:
@@ -154,8 +158,16 @@ class Bot:
     """A fresh context (gateway, messages, now) for each action."""
     return_days: int = 7
 
-    async def answer(self, session: AsyncSession, message: Message, *, now: datetime.datetime) -> Answer:
-        conversation = await self.states.load(message.channel, message.chat_user) or Conversation(started_at=now)
+    async def answer(
+        self, session: AsyncSession, message: Message, *, turn_id: uuid.UUID, now: datetime.datetime
+    ) -> Answer:
+        """Answer ``message``, whose turn (``turn_id``) the caller commits with whatever the answer did."""
+        saved = await self.states.load(message.channel, message.chat_user)
+        before = None
+        if saved is not None:
+            before = saved.now if await _committed(session, saved.turn) else saved.before
+        conversation = msgspec.json.decode(msgspec.json.encode(before), type=Conversation) if before else None
+        conversation = conversation or Conversation(started_at=now)
         locale = (
             _locale_of(message.text) or _as_locale(conversation.locale) or _DEFAULT_LOCALE.get(message.channel, "ko")
         )
@@ -174,7 +186,7 @@ class Bot:
         answer = await turn.run()
         answer.user_id = conversation.user_id
         conversation.messages += 1
-        await self.states.save(message.channel, message.chat_user, conversation)
+        await self.states.save(message.channel, message.chat_user, Saved(turn=turn_id, now=conversation, before=before))
         return answer
 
 
@@ -249,7 +261,9 @@ class _Turn:
     async def _answer_order_number(self, pending: Pending, intent: Intent) -> Answer | None:
         number = lookup.order_number_in(self.text)
         if number is None:
-            return None if self._new_intent() else self.reply(self.say("ask_order_number"), intent)
+            if self._new_intent():
+                return None
+            return await self._locked(intent, pending) or self.reply(self.say("ask_order_number"), intent)
         return await self._ask_digits(intent, number)
 
     async def _answer_address(self, pending: Pending, intent: Intent) -> Answer | None:
@@ -295,29 +309,39 @@ class _Turn:
         return self.text.casefold() == self.say("not_about_order").casefold()
 
     async def _ask_digits(self, intent: Intent, number: str) -> Answer:
-        if await self.bot.states.locked(self.message.channel, self.message.chat_user):
-            self.conversation.pending = None
-            return self.reply(self.say("locked", minutes=self.bot.states.lock_minutes), intent)
-        self.conversation.pending = Pending(kind="phone_digits", intent=intent.value, order_number=number)
+        pending = Pending(kind="phone_digits", intent=intent.value, order_number=number)
+        locked = await self._locked(intent, pending)
+        if locked is not None:
+            return locked
+        self.conversation.pending = pending
         return self.reply(self.say("ask_phone_digits"), intent)
+
+    async def _locked(self, intent: Intent, pending: Pending, *, private: bool = False) -> Answer | None:
+        """The lock's answer while the proof is locked, None otherwise. The proof's question stays asked, so that
+        what the shopper sends for it meanwhile (the digits, mostly) is read as its answer, refused and kept masked,
+        rather than as a message of its own."""
+        states = self.bot.states
+        if not await states.locked(self.message.channel, self.message.chat_user):
+            return None
+        self.conversation.pending = pending
+        return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=private)
 
     async def _check_proof(self, pending: Pending, intent: Intent) -> Answer:
         states, channel, chat_user = self.bot.states, self.message.channel, self.message.chat_user
         digits = lookup.digits_in(self.text)
+        if digits is None and self._new_intent():
+            return await self._start(self._intent())
+        locked = await self._locked(intent, pending, private=True)
+        if locked is not None:
+            return locked
         if digits is None:
-            if self._new_intent():
-                return await self._start(self._intent())
             return self.reply(self.say("ask_phone_digits"), intent, private=True)
-        if await states.locked(channel, chat_user):
-            self.conversation.pending = None
-            return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=True)
         order = await lookup.prove(self.session, order_number=pending.order_number or "", digits=digits)
         if order is None:
             left = await states.failed_proof(channel, chat_user)
-            if left == 0:
-                self.conversation.pending = None
-                return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=True)
             self.conversation.pending = Pending(kind="order_number", intent=intent.value)
+            if left == 0:
+                return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=True)
             text = f"{self.say('proof_failed', left=left)}\n{self.say('ask_order_number')}"
             return self.reply(text, intent, private=True)
         await states.proved(channel, chat_user)
@@ -341,9 +365,11 @@ class _Turn:
         if intent is Intent.HUMAN_AGENT:
             return await self._human()
         if conversation.user_id is None:
-            if await self.bot.states.locked(self.message.channel, self.message.chat_user):
-                return self.reply(self.say("locked", minutes=self.bot.states.lock_minutes), intent)
-            conversation.pending = Pending(kind="order_number", intent=intent.value)
+            pending = Pending(kind="order_number", intent=intent.value)
+            locked = await self._locked(intent, pending)
+            if locked is not None:
+                return locked
+            conversation.pending = pending
             return self.reply(self.say("ask_order_number"), intent)
         parts = await self._parts()
         if only_order is not None:
@@ -697,6 +723,12 @@ class _Turn:
 
     async def _focus(self) -> Part | None:
         return await self._part(self.conversation.mall_order_id)
+
+
+async def _committed(session: AsyncSession, turn_id: uuid.UUID) -> bool:
+    """Whether a turn's transaction committed: its row exists, answered."""
+    intent = await session.scalar(sa.select(Turn.intent).where(Turn.id == turn_id))
+    return bool(intent)
 
 
 def _fits(intent: Intent, part: Part) -> bool:

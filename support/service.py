@@ -68,11 +68,7 @@ class Support:
         turn_id = await _claim_turn(session, message, now=now)
         if turn_id is None:
             return None
-        if message.channel != "kakao":
-            await notify_service.note_inbound(
-                session, channel=Channel(message.channel), address=message.chat_user, now=now
-            )
-        answer = await self.bot.answer(session, message, now=now)
+        answer = await self.bot.answer(session, message, turn_id=turn_id, now=now)
         if message.channel == "kakao":
             answer.text = "\n\n".join([*await _unseen_replies(session, message, now=now), answer.text])
         part = answer.part
@@ -94,6 +90,9 @@ class Support:
             for_mall = message.text if answer.hand_off.reason == "change_address" and answer.private else stored
             await _hand_off(session, message, answer, turn_id=turn_id, shopper_text=for_mall, now=now)
         if message.channel != "kakao":
+            await notify_service.note_inbound(
+                session, channel=Channel(message.channel), address=message.chat_user, now=now
+            )
             await self.outbox.enqueue(
                 session,
                 OutgoingMessage(

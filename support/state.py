@@ -41,6 +41,8 @@ class Pending(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class Conversation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What the bot remembers of one messenger user's conversation."""
+
     started_at: datetime.datetime
     locale: str = "ko"
     user_id: uuid.UUID | None = None
@@ -57,6 +59,17 @@ class Conversation(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Messages in a row the bot did not understand; the second hands the conversation to people."""
 
 
+class Saved(msgspec.Struct, kw_only=True):
+    """A conversation as the last message left it, and as it was before, for as long as that message's turn may
+    not be committed. Redis is written before the database commits the turn (and what the message did): if that
+    transaction is lost (a crash, an error), the platform's redelivery, or the shopper's next message, must meet
+    the conversation as the database knows it, so ``now`` counts only once ``turn`` is committed."""
+
+    turn: uuid.UUID
+    now: Conversation
+    before: Conversation | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class StateStore:
     redis: Redis
@@ -70,17 +83,17 @@ class StateStore:
     def _tries_key(self, channel: str, chat_user: str) -> str:
         return f"support:proof:{channel}:{chat_user}"
 
-    async def load(self, channel: str, chat_user: str) -> Conversation | None:
+    async def load(self, channel: str, chat_user: str) -> Saved | None:
         raw = await self.redis.get(self._key(channel, chat_user))
         if raw is None:
             return None
         try:
-            return msgspec.json.decode(raw, type=Conversation)
+            return msgspec.json.decode(raw, type=Saved)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None  # written by an older version: start again
 
-    async def save(self, channel: str, chat_user: str, conversation: Conversation) -> None:
-        await self.redis.set(self._key(channel, chat_user), msgspec.json.encode(conversation), ex=self.minutes * 60)
+    async def save(self, channel: str, chat_user: str, saved: Saved) -> None:
+        await self.redis.set(self._key(channel, chat_user), msgspec.json.encode(saved), ex=self.minutes * 60)
 
     async def locked(self, channel: str, chat_user: str) -> bool:
         tries = await self.redis.get(self._tries_key(channel, chat_user))
@@ -90,7 +103,7 @@ class StateStore:
         """Count a wrong answer; how many tries are left before the lock."""
         key = self._tries_key(channel, chat_user)
         async with self.redis.pipeline(transaction=True) as pipe:
-            # SET NX EX starts the count with its expiry and INCR keeps it (EXPIRE NX needs Redis 7; we run 6.2).
+            # SET NX EX starts the count with its expiry, INCR keeps it (EXPIRE NX needs Redis 7; embedded is 6.2).
             pipe.set(key, 0, ex=self.lock_minutes * 60, nx=True)
             pipe.incr(key)
             _, tries = await pipe.execute()
