@@ -40,6 +40,8 @@ KAKAO_TEXT_MAX = 1000
 KAKAO_QUICK_REPLIES = 10
 KAKAO_LABEL_MAX = 14
 KAKAO_LIST_ITEMS = 5
+EVENT_ID_MAX = 128
+"""``support_turns.event_id``'s length."""
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -52,6 +54,16 @@ def _same(expected: str, given: str) -> bool:
 
 def _refuse(why: str) -> WebhookNotVerifiedError:
     return WebhookNotVerifiedError(why)
+
+
+def _event_id(platform_id: str | None) -> str | None:
+    """A message's platform id as a turn keeps it: Instagram's ``mid`` runs to some 170 characters, past the
+    column's 128, so a long one is kept as its SHA-256 (as unique, and the same at every redelivery)."""
+    if not platform_id:
+        return None
+    if len(platform_id) <= EVENT_ID_MAX:
+        return platform_id
+    return "sha256:" + hashlib.sha256(platform_id.encode()).hexdigest()
 
 
 # --- KakaoTalk ------------------------------------------------------------------------------------------------
@@ -187,9 +199,9 @@ def line_messages(
             (
                 Message(
                     channel="line",
-                    chat_user=source.userId,
+                    chat_user=source.userId[:128],
                     text=message.text[:1000],
-                    event_id=event.webhookEventId or message.id or None,
+                    event_id=_event_id(event.webhookEventId or message.id),
                 ),
                 event.replyToken,
             )
@@ -254,7 +266,7 @@ def instagram_messages(headers: Mapping[str, str], body: bytes, *, app_secret: s
             channel="instagram",
             chat_user=event.sender.id[:128],
             text=event.message.text[:1000],
-            event_id=event.message.mid or None,
+            event_id=_event_id(event.message.mid),
         )
         for entry in webhook.entry
         for event in entry.messaging

@@ -49,14 +49,17 @@ class Api:
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
-    async def start(self) -> None:
-        port = free_port()
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         environment = self.services.environ(SHOA_SUPPORT_LINE_CHANNEL_SECRET=LINE_SECRET)
         with self.log.open("ab") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            return subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "shoa_api", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env=child_environment(environment), cwd=self.log.parent, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
+
+    async def start(self) -> None:
+        port = free_port()
+        self.process = await asyncio.to_thread(self._spawn, port)
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(base_url=self.url, timeout=2) as probe:
