@@ -288,18 +288,21 @@ class _TalkTalkEvent(msgspec.Struct):
     textContent: _TalkTalkText | None = None  # noqa: N815
 
 
-def talktalk_event(query: Mapping[str, str], body: bytes, *, secret: str | None) -> tuple[str, Message | None]:
-    """The event's user and, for a ``send`` of text, the message (a button's ``code`` stands for its text)."""
+def talktalk_event(query: Mapping[str, str], body: bytes, *, secret: str | None) -> tuple[str | None, Message | None]:
+    """Who opened the chat (an ``open`` event's user), or, for a ``send`` of text, the message (a button's
+    ``code`` stands for its text). ``leave``, ``friend`` and the partner's own ``echo`` are neither."""
     if secret is None or not _same(secret, query.get("secret", "")):
         raise _refuse("the webhook URL's secret is missing or wrong")
     try:
         event = msgspec.json.decode(body, type=_TalkTalkEvent)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidChatEventError(f"not a TalkTalk event: {exc}") from None
+    if not event.user:
+        return None, None
+    if event.event == "open":
+        return event.user[:128], None
     content = event.textContent
-    if event.event != "send" or content is None or not event.user:
-        return event.user, None
+    if event.event != "send" or content is None or not (content.code or content.text).strip():
+        return None, None
     text = content.code or content.text
-    if not text.strip():
-        return event.user, None
-    return event.user, Message(channel="talktalk", chat_user=event.user[:128], text=text[:1000])
+    return None, Message(channel="talktalk", chat_user=event.user[:128], text=text[:1000])

@@ -108,11 +108,11 @@ async def chat_instagram(
 async def chat_talktalk(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], chat: NamedDependency[ChatKit]
 ) -> Response[None]:
-    user, message = channels.talktalk_event(
+    opened_by, message = channels.talktalk_event(
         dict(request.query_params), await request.body(), secret=chat.talktalk_webhook_secret
     )
     if message is not None:
         await chat.support.receive(db, message, now=utc_now())
-    elif user:  # an `open` (or another event): the shopper opened the chat, so we may write to them
-        await notify_service.note_inbound(db, channel=Channel.TALKTALK, address=user[:128], now=utc_now())
+    elif opened_by is not None:  # the shopper opened the chat: we may write to them
+        await notify_service.note_inbound(db, channel=Channel.TALKTALK, address=opened_by, now=utc_now())
     return Response(content=None, status_code=HTTP_200_OK)

@@ -289,6 +289,18 @@ async def test_a_talktalk_open_records_the_window_and_sends_nothing(
     assert await session.scalar(sa.select(sa.func.count()).select_from(Message)) == 0
 
 
+async def test_a_talktalk_leave_or_friend_event_opens_no_window_and_sends_nothing(
+    talktalk: TalkTalk, session: AsyncSession
+) -> None:
+    for event in ("leave", "friend"):
+        answered = await talktalk.post(talktalk_event(TALKTALK_USER, event=event))
+        assert answered.status_code == 200, answered.text
+
+    assert await session.get(ChatWindow, ("talktalk", TALKTALK_USER)) is None
+    assert await _turns_of(session, TALKTALK_USER) == []
+    assert await session.scalar(sa.select(sa.func.count()).select_from(Message)) == 0
+
+
 async def test_a_talktalk_message_is_answered_through_the_outbox_on_talktalk(
     talktalk: TalkTalk, session: AsyncSession, messages: Messages
 ) -> None:
