@@ -18,6 +18,7 @@ from bench import (
     rollup,
     search,
     search_quality,
+    support,
     support_intents,
     sync,
 )
@@ -44,6 +45,10 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
     "search-quality": (
         "a search engine's P@10 and NDCG@10 on the judged relevance set (tests/catalog/search/relevance)",
         search_quality.run,
+    ),
+    "support": (
+        "the chatbot's KakaoTalk skill endpoint under shoppers' conversations against a bare Litestar app",
+        support.run,
     ),
     "support-intents": (
         "the chatbot's intent recognition: precision, recall and F1 per intent on the held-out utterances",
@@ -96,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, (summary, benchmark) in BENCHMARKS.items():
         command = commands.add_parser(name, help=summary, description=summary)
         _add_load_options(command)
+        if name == "support":
+            command.set_defaults(connections=support.CONNECTIONS)
         default_products = 100_000 if name in {"search", "index", "checkout"} else 20_000
         command.add_argument(
             "--products",
@@ -106,7 +113,10 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")
         command.add_argument(
-            "--seed", type=int, default=20261129, help="feed-quality: the population's random seed; checkout: baskets"
+            "--seed",
+            type=int,
+            default=20261129,
+            help="feed-quality: the population's random seed; checkout: baskets; support: shoppers and orders",
         )
         command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
         command.add_argument(
@@ -124,7 +134,10 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=_positive(int), default=3, help="measured runs per endpoint, interleaved")
     parser.add_argument("--warmup", type=_positive(float, zero=True), default=3.0, help="seconds of warm-up")
     parser.add_argument(
-        "--connections", type=_positive(int), default=16, help="concurrent connections (k6 VUs; checkout: shoppers)"
+        "--connections",
+        type=_positive(int),
+        default=16,
+        help="concurrent connections (k6 VUs; checkout: shoppers; support: 32 unless given)",
     )
     parser.add_argument("--output-dir", type=Path, default=Path("bench/results"), help="where JSON and Markdown go")
 
