@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import sqlalchemy as sa
 
 from orders import service as order_service
 from orders.carriers import CARRIERS
@@ -38,7 +37,6 @@ from orders.models import Actor, MallOrderStatus
 from orders.schemas import AfterSaleIn, AfterSaleLineIn
 from support import lookup
 from support.intents import Intent
-from support.models import Turn
 from support.state import Conversation, Pending, Saved
 from support.texts import MENU, Locale, menu, moment, say, state_name, won
 
@@ -148,6 +146,8 @@ class Answer:
     private: bool = False
     """The message is an identity proof or an address: stored masked."""
     user_id: uuid.UUID | None = None
+    replies_may_wait: bool = False
+    """People may have answered this messenger user lately (see ``StateStore.expect_reply``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,29 +162,33 @@ class Bot:
         self, session: AsyncSession, message: Message, *, turn_id: uuid.UUID, now: datetime.datetime
     ) -> Answer:
         """Answer ``message``, whose turn (``turn_id``) the caller commits with whatever the answer did."""
-        saved = await self.states.load(message.channel, message.chat_user)
+        snapshot = await self.states.load(message.channel, message.chat_user)
+        saved = snapshot.saved
+        committed, linked = await lookup.conversation_facts(
+            session,
+            channel=message.channel,
+            chat_user=message.chat_user,
+            app_user_id=message.app_user_id,
+            turn_id=saved.turn if saved is not None else None,
+        )
         before = None
         if saved is not None:
-            before = saved.now if await _committed(session, saved.turn) else saved.before
+            before = saved.now if committed else saved.before
         conversation = msgspec.json.decode(msgspec.json.encode(before), type=Conversation) if before else None
         conversation = conversation or Conversation(started_at=now)
         locale = (
             _locale_of(message.text) or _as_locale(conversation.locale) or _DEFAULT_LOCALE.get(message.channel, "ko")
         )
         conversation.locale = locale
-        # Asked at every message: a link made meanwhile counts at once, and one undone (the account erased, the
-        # contact removed) ends what it allowed, in the middle of a conversation too.
-        linked = await lookup.linked_user(
-            session, channel=message.channel, chat_user=message.chat_user, app_user_id=message.app_user_id
-        )
         if linked is not None and not (conversation.linked and conversation.user_id == linked):
             conversation.user_id, conversation.linked, conversation.proven_orders = linked, True, []
         elif linked is None and conversation.linked:
             conversation.user_id, conversation.linked, conversation.mall_order_id = None, False, None
             conversation.pending = None
-        turn = _Turn(self, session, conversation, message, locale)
+        turn = _Turn(self, session, conversation, message, locale, locked=snapshot.locked)
         answer = await turn.run()
         answer.user_id = conversation.user_id
+        answer.replies_may_wait = snapshot.waiting_for_reply
         conversation.messages += 1
         await self.states.save(message.channel, message.chat_user, Saved(turn=turn_id, now=conversation, before=before))
         return answer
@@ -194,7 +198,14 @@ class _Turn:
     """One message's handling; holds what every step needs."""
 
     def __init__(
-        self, bot: Bot, session: AsyncSession, conversation: Conversation, message: Message, locale: Locale
+        self,
+        bot: Bot,
+        session: AsyncSession,
+        conversation: Conversation,
+        message: Message,
+        locale: Locale,
+        *,
+        locked: bool,
     ) -> None:
         self.bot, self.session, self.conversation, self.message, self.locale = (
             bot,
@@ -203,6 +214,8 @@ class _Turn:
             message,
             locale,
         )
+        self.locked = locked
+        """Whether the identity proof is locked for this messenger user (as Redis said when the message came)."""
         self.text = unicodedata.normalize("NFKC", message.text).strip()
 
     def say(self, key: str, **fields: object) -> str:
@@ -321,7 +334,7 @@ class _Turn:
         what the shopper sends for it meanwhile (the digits, mostly) is read as its answer, refused and kept masked,
         rather than as a message of its own."""
         states = self.bot.states
-        if not await states.locked(self.message.channel, self.message.chat_user):
+        if not self.locked:
             return None
         self.conversation.pending = pending
         return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=private)
@@ -339,6 +352,7 @@ class _Turn:
         order = await lookup.prove(self.session, order_number=pending.order_number or "", digits=digits)
         if order is None:
             left = await states.failed_proof(channel, chat_user)
+            self.locked = left == 0
             self.conversation.pending = Pending(kind="order_number", intent=intent.value)
             if left == 0:
                 return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=True)
@@ -723,12 +737,6 @@ class _Turn:
 
     async def _focus(self) -> Part | None:
         return await self._part(self.conversation.mall_order_id)
-
-
-async def _committed(session: AsyncSession, turn_id: uuid.UUID) -> bool:
-    """Whether a turn's transaction committed: its row exists, answered."""
-    intent = await session.scalar(sa.select(Turn.intent).where(Turn.id == turn_id))
-    return bool(intent)
 
 
 def _fits(intent: Intent, part: Part) -> bool:

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from accounts.models import OAuthIdentity, User
 from catalog.models import Mall, Variant
 from orders.models import AfterSale, MallOrder, Order, OrderLine, Payment
+from support.models import Turn
 
 if TYPE_CHECKING:
     import datetime
-    import uuid
     from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +44,17 @@ class Line:
     options: str
     quantity: int
     unit_price: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deposit:
+    """The order's payment as the bot tells it: the virtual account to pay into, when there is one."""
+
+    bank: str | None
+    account_number: str | None
+    account_holder: str | None
+    amount: int
+    due_at: datetime.datetime | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +78,7 @@ class Part:
     created_at: datetime.datetime
     pending_refund: int = 0
     """What requested returns will refund once the mall has the items back."""
-    payment: Payment | None = field(default=None, compare=False)
+    payment: Deposit | None = None
 
     @property
     def summary(self) -> str:
@@ -87,22 +100,33 @@ def digits_in(text: str) -> str | None:
     return digits if len(digits) == 4 else None
 
 
-async def linked_user(
-    session: AsyncSession, *, channel: str, chat_user: str, app_user_id: str | None = None
-) -> uuid.UUID | None:
-    """The active account this messenger user is linked to, if any."""
+async def conversation_facts(
+    session: AsyncSession, *, channel: str, chat_user: str, app_user_id: str | None, turn_id: uuid.UUID | None
+) -> tuple[bool, uuid.UUID | None]:
+    """In one statement: whether the turn ``turn_id`` was committed, and the active account this messenger user is
+    linked to, if any. Asked at every message: a link made meanwhile counts at once, and one undone (the account
+    erased, the contact removed) ends what it allowed, in the middle of a conversation too."""
     if channel == "kakao":
-        if not app_user_id:
-            return None
-        query = (
+        linked = (
             sa.select(User.id)
             .join(OAuthIdentity, OAuthIdentity.user_id == User.id)
             .where(OAuthIdentity.provider == "kakao", OAuthIdentity.subject == app_user_id)
+            if app_user_id
+            else None
         )
     else:
-        query = sa.select(User.id).where(_CONTACT_COLUMNS[channel] == chat_user)
-    found: uuid.UUID | None = await session.scalar(query.where(User.status == "active").limit(1))
-    return found
+        linked = sa.select(User.id).where(_CONTACT_COLUMNS[channel] == chat_user)
+    columns: list[Any] = []
+    if turn_id is not None:
+        columns.append(sa.select(Turn.intent).where(Turn.id == turn_id).scalar_subquery())
+    if linked is not None:
+        columns.append(linked.where(User.status == "active").limit(1).scalar_subquery())
+    if not columns:
+        return False, None  # a KakaoTalk user with no Kakao login, at the first message: nothing to ask
+    row = (await session.execute(sa.select(*columns))).one()
+    committed = bool(row[0]) if turn_id is not None else False
+    user_id: uuid.UUID | None = row[-1] if linked is not None else None
+    return committed, user_id
 
 
 async def prove(session: AsyncSession, *, order_number: str, digits: str) -> Order | None:
@@ -121,83 +145,85 @@ async def recent_parts(
     if user_id is None and not order_ids:
         return []
     where = Order.user_id == user_id if user_id is not None else Order.id.in_(order_ids)
-    rows = (
-        await session.execute(
-            sa.select(MallOrder, Order.number, Order.user_id, Mall.name)
-            .join(Order, Order.id == MallOrder.order_id)
-            .join(Mall, Mall.id == MallOrder.mall_id)
-            .where(where)
-            .order_by(MallOrder.created_at.desc(), MallOrder.id.desc())
-            .limit(limit)
-        )
-    ).all()
-    return await _parts(session, rows)
+    query = _PARTS.where(where).order_by(MallOrder.created_at.desc(), MallOrder.id.desc()).limit(limit)
+    return [_part(row) for row in await session.execute(query)]
 
 
 async def part_by_id(session: AsyncSession, mall_order_id: uuid.UUID) -> Part | None:
-    rows = (
-        await session.execute(
-            sa.select(MallOrder, Order.number, Order.user_id, Mall.name)
-            .join(Order, Order.id == MallOrder.order_id)
-            .join(Mall, Mall.id == MallOrder.mall_id)
-            .where(MallOrder.id == mall_order_id)
+    row = (await session.execute(_PARTS.where(MallOrder.id == mall_order_id))).first()
+    return None if row is None else _part(row)
+
+
+_LINES = (
+    sa.select(
+        sa.func.coalesce(
+            sa.func.jsonb_agg(aggregate_order_by(
+                sa.func.jsonb_build_object(
+                    "id", OrderLine.id, "product_id", OrderLine.product_id, "variant_id", OrderLine.variant_id,
+                    "name", OrderLine.product_name, "options", OrderLine.options, "quantity", OrderLine.quantity,
+                    "unit_price", OrderLine.unit_price,
+                ), OrderLine.id)),
+            sa.text("'[]'::jsonb"),
         )
-    ).all()
-    parts = await _parts(session, rows)
-    return parts[0] if parts else None
+    )
+    .where(OrderLine.mall_order_id == MallOrder.id)
+    .scalar_subquery()
+)  # fmt: skip
+_PENDING_REFUND = (
+    sa.select(sa.func.coalesce(sa.func.sum(AfterSale.refund_amount), 0))
+    .where(AfterSale.mall_order_id == MallOrder.id, AfterSale.kind == "return", AfterSale.status != "refunded")
+    .scalar_subquery()
+)
+_PARTS = (
+    sa.select(
+        MallOrder.id, MallOrder.order_id, Order.number, Order.user_id, MallOrder.mall_id, Mall.name,
+        MallOrder.status, sa.type_coerce(_LINES, JSONB), MallOrder.items_amount, MallOrder.shipping_fee,
+        MallOrder.refunded_amount, MallOrder.carrier, MallOrder.tracking_number, MallOrder.delivered_at,
+        MallOrder.created_at, _PENDING_REFUND, Payment.bank, Payment.account_number, Payment.account_holder,
+        Payment.amount, Payment.due_at,
+    )
+    .join(Order, Order.id == MallOrder.order_id)
+    .join(Mall, Mall.id == MallOrder.mall_id)
+    .outerjoin(Payment, Payment.order_id == Order.id)
+)  # fmt: skip
+"""A mall-order as the bot reads it, in one statement: its lines, what its returns will refund, its payment."""
 
 
-async def _parts(session: AsyncSession, rows: Sequence[Any]) -> list[Part]:
-    """Rows of (mall-order, order number, shopper, mall name) as parts, with their lines, refunds and payment."""
-    ids = [row[0].id for row in rows]
-    if not ids:
-        return []
-    lines: dict[uuid.UUID, list[Line]] = {}
-    for line in await session.scalars(
-        sa.select(OrderLine).where(OrderLine.mall_order_id.in_(ids)).order_by(OrderLine.id)
-    ):
-        lines.setdefault(line.mall_order_id, []).append(
+def _part(row: Any) -> Part:
+    (part_id, order_id, number, user_id, mall_id, mall_name, status, lines, items_amount, shipping_fee, refunded,
+     carrier, tracking, delivered_at, created_at, pending, bank, account, holder, amount, due_at) = row  # fmt: skip
+    return Part(
+        id=part_id,
+        order_id=order_id,
+        order_number=number,
+        user_id=user_id,
+        mall_id=mall_id,
+        mall_name=mall_name,
+        status=status,
+        lines=[
             Line(
-                id=line.id,
-                product_id=line.product_id,
-                variant_id=line.variant_id,
-                name=line.product_name,
-                options=line.options,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
+                id=uuid.UUID(line["id"]),
+                product_id=uuid.UUID(line["product_id"]),
+                variant_id=uuid.UUID(line["variant_id"]),
+                name=line["name"],
+                options=line["options"],
+                quantity=line["quantity"],
+                unit_price=line["unit_price"],
             )
-        )
-    pending: dict[uuid.UUID, int] = {}
-    for after_sale in await session.scalars(
-        sa.select(AfterSale).where(
-            AfterSale.mall_order_id.in_(ids), AfterSale.kind == "return", AfterSale.status != "refunded"
-        )
-    ):
-        pending[after_sale.mall_order_id] = pending.get(after_sale.mall_order_id, 0) + after_sale.refund_amount
-    order_ids = {row[0].order_id for row in rows}
-    payments = {p.order_id: p for p in await session.scalars(sa.select(Payment).where(Payment.order_id.in_(order_ids)))}
-    return [
-        Part(
-            id=mall_order.id,
-            order_id=mall_order.order_id,
-            order_number=number,
-            user_id=user_id,
-            mall_id=mall_order.mall_id,
-            mall_name=mall_name,
-            status=mall_order.status,
-            lines=lines.get(mall_order.id, []),
-            items_amount=mall_order.items_amount,
-            shipping_fee=mall_order.shipping_fee,
-            refunded_amount=mall_order.refunded_amount,
-            carrier=mall_order.carrier,
-            tracking_number=mall_order.tracking_number,
-            delivered_at=mall_order.delivered_at,
-            created_at=mall_order.created_at,
-            pending_refund=pending.get(mall_order.id, 0),
-            payment=payments.get(mall_order.order_id),
-        )
-        for mall_order, number, user_id, mall_name in rows
-    ]
+            for line in lines
+        ],
+        items_amount=items_amount,
+        shipping_fee=shipping_fee,
+        refunded_amount=refunded,
+        carrier=carrier,
+        tracking_number=tracking,
+        delivered_at=delivered_at,
+        created_at=created_at,
+        pending_refund=int(pending),
+        payment=None
+        if amount is None
+        else Deposit(bank=bank, account_number=account, account_holder=holder, amount=amount, due_at=due_at),
+    )
 
 
 async def other_options(session: AsyncSession, line: Line) -> list[tuple[uuid.UUID, str]]:

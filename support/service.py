@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from notify.service import Outbox
     from support.dialogue import Answer, Bot, Message
 
+_TURNS: sa.Table = Turn.__table__  # type: ignore[assignment]
+"""Turns are written with Core statements: one per message, on the hot path, without the ORM's bookkeeping."""
 CHAT_TEXT_LIMIT = 900
 """What ``chat_answer`` carries (its template's limit); longer answers are cut at a line end."""
 TRANSCRIPT_TURNS = 20
@@ -65,30 +67,40 @@ class Support:
         self, session: AsyncSession, message: Message, *, now: datetime.datetime, reply_token: str | None = None
     ) -> Answer | None:
         """Answer ``message``; None when its platform id was answered before (a redelivery)."""
-        turn_id = await _claim_turn(session, message, now=now)
-        if turn_id is None:
-            return None
+        if message.event_id is not None:
+            claimed = await _claim_turn(session, message, now=now)
+            if claimed is None:
+                return None
+            turn_id = claimed
+        else:
+            turn_id = uuid7()  # no id to deduplicate on (KakaoTalk, TalkTalk): the turn is written once, answered
         answer = await self.bot.answer(session, message, turn_id=turn_id, now=now)
-        if message.channel == "kakao":
+        if message.channel == "kakao" and answer.replies_may_wait:
             answer.text = "\n\n".join([*await _unseen_replies(session, message, now=now), answer.text])
         part = answer.part
         stored = PRIVATE if answer.private else masked(message.text)[:1000]
-        await session.execute(
-            sa.update(Turn)
-            .where(Turn.id == turn_id)
-            .values(
-                user_id=answer.user_id,
-                mall_order_id=part.id if part is not None else None,
-                mall_id=part.mall_id if part is not None else None,
-                utterance=stored,
-                intent=answer.intent.value,
-                answer=answer.text,
-                actions=answer.actions,
+        values = {
+            "user_id": answer.user_id,
+            "mall_order_id": part.id if part is not None else None,
+            "mall_id": part.mall_id if part is not None else None,
+            "utterance": stored,
+            "intent": answer.intent.value,
+            "answer": answer.text,
+            "actions": answer.actions,
+        }
+        if message.event_id is not None:
+            await session.execute(sa.update(_TURNS).where(_TURNS.c.id == turn_id).values(**values))
+        else:
+            await session.execute(
+                sa.insert(_TURNS).values(
+                    id=turn_id, channel=message.channel, chat_user=message.chat_user, at=now, **values
+                )
             )
-        )
         if answer.hand_off is not None:
             for_mall = message.text if answer.hand_off.reason == "change_address" and answer.private else stored
             await _hand_off(session, message, answer, turn_id=turn_id, shopper_text=for_mall, now=now)
+            if message.channel == "kakao":  # a reply may have to wait for her next message
+                await self.bot.states.expect_reply(message.channel, message.chat_user)
         if message.channel != "kakao":
             await notify_service.note_inbound(
                 session, channel=Channel(message.channel), address=message.chat_user, now=now
@@ -131,7 +143,7 @@ async def _unseen_replies(session: AsyncSession, message: Message, *, now: datet
 
 async def _claim_turn(session: AsyncSession, message: Message, *, now: datetime.datetime) -> uuid.UUID | None:
     turn_id: uuid.UUID | None = await session.scalar(
-        insert(Turn)
+        insert(_TURNS)
         .values(
             id=uuid7(),
             channel=message.channel,
@@ -143,7 +155,7 @@ async def _claim_turn(session: AsyncSession, message: Message, *, now: datetime.
             at=now,
         )
         .on_conflict_do_nothing(constraint="uq_support_turns_channel_event_id")
-        .returning(Turn.id)
+        .returning(_TURNS.c.id)
     )
     return turn_id
 

@@ -59,6 +59,11 @@ class Conversation(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Messages in a row the bot did not understand; the second hands the conversation to people."""
 
 
+WAITING_DAYS = 30
+"""How long after a hand-off a KakaoTalk user's messages look for replies to show (inquiries older than that are
+answered by then, or closed)."""
+
+
 class Saved(msgspec.Struct, kw_only=True):
     """A conversation as the last message left it, and as it was before, for as long as that message's turn may
     not be committed. Redis is written before the database commits the turn (and what the message did): if that
@@ -68,6 +73,17 @@ class Saved(msgspec.Struct, kw_only=True):
     turn: uuid.UUID
     now: Conversation
     before: Conversation | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What Redis holds for a messenger user when a message arrives."""
+
+    saved: Saved | None
+    locked: bool
+    """Too many wrong proofs: the lock is on."""
+    waiting_for_reply: bool
+    """A hand-off was made lately: people's replies may wait to be shown."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,21 +99,33 @@ class StateStore:
     def _tries_key(self, channel: str, chat_user: str) -> str:
         return f"support:proof:{channel}:{chat_user}"
 
-    async def load(self, channel: str, chat_user: str) -> Saved | None:
-        raw = await self.redis.get(self._key(channel, chat_user))
-        if raw is None:
-            return None
-        try:
-            return msgspec.json.decode(raw, type=Saved)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None  # written by an older version: start again
+    async def load(self, channel: str, chat_user: str) -> Snapshot:
+        """The conversation, whether the proof is locked and whether replies may wait: one round trip."""
+        keys = (
+            self._key(channel, chat_user),
+            self._tries_key(channel, chat_user),
+            self._waiting_key(channel, chat_user),
+        )
+        raw, tries, waiting = await self.redis.mget(keys)
+        saved = None
+        if raw is not None:
+            try:
+                saved = msgspec.json.decode(raw, type=Saved)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                saved = None  # written by an older version: start again
+        return Snapshot(saved=saved, locked=tries is not None and int(tries) >= self.proof_tries,
+                        waiting_for_reply=waiting is not None)  # fmt: skip
 
     async def save(self, channel: str, chat_user: str, saved: Saved) -> None:
         await self.redis.set(self._key(channel, chat_user), msgspec.json.encode(saved), ex=self.minutes * 60)
 
-    async def locked(self, channel: str, chat_user: str) -> bool:
-        tries = await self.redis.get(self._tries_key(channel, chat_user))
-        return tries is not None and int(tries) >= self.proof_tries
+    def _waiting_key(self, channel: str, chat_user: str) -> str:
+        return f"support:waiting:{channel}:{chat_user}"
+
+    async def expect_reply(self, channel: str, chat_user: str) -> None:
+        """Note that people may answer this messenger user (a hand-off): for ``WAITING_DAYS``, each of their
+        messages looks for replies the bot must show first."""
+        await self.redis.set(self._waiting_key(channel, chat_user), b"1", ex=WAITING_DAYS * 86_400)
 
     async def failed_proof(self, channel: str, chat_user: str) -> int:
         """Count a wrong answer; how many tries are left before the lock."""
