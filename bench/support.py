@@ -124,7 +124,9 @@ EXIT_GRACE_SECONDS = 60.0
 # --- The conversations -------------------------------------------------------------------------------------------
 
 
-def skill_request(user_key: str, utterance: str, *, app_user_id: str | None = None) -> dict[str, Any]:
+def skill_request(
+    user_key: str, utterance: str, *, app_user_id: str | None = None, bot_id: str = BOT_ID
+) -> dict[str, Any]:
     """An Open Builder skill request, as Kakao sends one to a skill server from the fallback block."""
     properties: dict[str, Any] = {"plusfriendUserKey": f"pf-{user_key}", "isFriend": True}
     if app_user_id is not None:
@@ -139,7 +141,7 @@ def skill_request(user_key: str, utterance: str, *, app_user_id: str | None = No
             "lang": "ko",
             "user": {"id": user_key, "type": "botUserKey", "properties": properties},
         },
-        "bot": {"id": BOT_ID, "name": "Shoa 고객센터"},
+        "bot": {"id": bot_id, "name": "Shoa 고객센터"},
         "action": {"name": "shoa-support", "clientExtra": None, "params": {}, "id": "skill-1", "detailParams": {}},
         "contexts": [],
     }

@@ -154,7 +154,7 @@ def _add_mall_commands(
     create.add_argument("--name", required=True, help="the name shoppers see, e.g. 하루일상")
     create.add_argument("--description", default="")
     create.add_argument("--logo-url", default=None)
-    create.set_defaults(handler=_run_mall_command, action=_create_mall)
+    create.set_defaults(handler=_run_database_command, command="shoa malls", action=_create_mall)
 
     keys = malls.add_parser("keys", help="a mall's API keys").add_subparsers(required=True, metavar="COMMAND")
     key_create = keys.add_parser("create", help="issue a key (shown once)", parents=[database])
@@ -163,21 +163,21 @@ def _add_mall_commands(
     key_create.add_argument(
         "--scope", action="append", required=True, help="catalog:write, orders:read or orders:write (repeatable)"
     )
-    key_create.set_defaults(handler=_run_mall_command, action=_create_key)
+    key_create.set_defaults(handler=_run_database_command, command="shoa malls", action=_create_key)
     key_list = keys.add_parser("list", help="a mall's keys, without the keys themselves", parents=[database])
     key_list.add_argument("--mall", required=True)
-    key_list.set_defaults(handler=_run_mall_command, action=_list_keys)
+    key_list.set_defaults(handler=_run_database_command, command="shoa malls", action=_list_keys)
     key_revoke = keys.add_parser("revoke", help="stop a key at once", parents=[database])
     key_revoke.add_argument("--mall", required=True)
     key_revoke.add_argument("key_id", type=uuid.UUID)
-    key_revoke.set_defaults(handler=_run_mall_command, action=_revoke_key)
+    key_revoke.set_defaults(handler=_run_database_command, command="shoa malls", action=_revoke_key)
     key_rotate = keys.add_parser(
         "rotate", help="issue a replacement; the old key works for the overlap, then stops", parents=[database]
     )
     key_rotate.add_argument("--mall", required=True)
     key_rotate.add_argument("key_id", type=uuid.UUID)
     key_rotate.add_argument("--overlap-hours", type=float, default=24.0)
-    key_rotate.set_defaults(handler=_run_mall_command, action=_rotate_key)
+    key_rotate.set_defaults(handler=_run_database_command, command="shoa malls", action=_rotate_key)
 
 
 def _add_message_commands(
@@ -188,27 +188,28 @@ def _add_message_commands(
     )
     dead = messages.add_parser("dead", help="dead-lettered messages, the latest given up first", parents=[database])
     dead.add_argument("--limit", type=int, default=100)
-    dead.set_defaults(handler=_run_message_command, action=_dead_messages)
+    dead.set_defaults(handler=_run_database_command, command="shoa messages", action=_dead_messages)
     retry = messages.add_parser(
         "retry", help="queue a dead or failed message again, on its channel", parents=[database]
     )
     retry.add_argument("message_id", type=uuid.UUID)
-    retry.set_defaults(handler=_run_message_command, action=_retry_message)
+    retry.set_defaults(handler=_run_database_command, command="shoa messages", action=_retry_message)
     show = messages.add_parser("show", help="a message and every attempt and receipt of it", parents=[database])
     show.add_argument("message_id", type=uuid.UUID)
-    show.set_defaults(handler=_run_message_command, action=_show_message)
+    show.set_defaults(handler=_run_database_command, command="shoa messages", action=_show_message)
 
 
-def _run_message_command(args: argparse.Namespace) -> None:
-    from notify.errors import NotifyError  # noqa: PLC0415
+def _run_database_command(args: argparse.Namespace) -> None:
+    """A command's ``action`` in one transaction on the database; a domain's refusal is one line and exit 1."""
     from shoa_api.database import run_unit_of_work  # noqa: PLC0415
+    from shoa_kernel.errors import DomainError  # noqa: PLC0415
 
     settings = _tool_settings(args)
     action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
     try:
         print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
-    except NotifyError as exc:
-        _fail(f"shoa messages: {exc.detail}")
+    except DomainError as exc:
+        _fail(f"{args.command}: {exc.detail}")
 
 
 async def _dead_messages(session: AsyncSession, args: argparse.Namespace) -> str:
@@ -260,31 +261,19 @@ def _add_inquiry_commands(
     listed = inquiries.add_parser("list", help="the queue, newest first", parents=[database])
     listed.add_argument("--status", choices=("open", "answered", "closed"), default=None)
     listed.add_argument("--limit", type=int, default=50)
-    listed.set_defaults(handler=_run_inquiry_command, action=_list_inquiries)
+    listed.set_defaults(handler=_run_database_command, command="shoa inquiries", action=_list_inquiries)
     show = inquiries.add_parser("show", help="an inquiry with its conversation and replies", parents=[database])
     show.add_argument("inquiry_id", type=uuid.UUID)
-    show.set_defaults(handler=_run_inquiry_command, action=_show_inquiry)
+    show.set_defaults(handler=_run_database_command, command="shoa inquiries", action=_show_inquiry)
     reply = inquiries.add_parser(
         "reply", help="answer the shopper on the messenger they asked on (as Shoa)", parents=[database]
     )
     reply.add_argument("inquiry_id", type=uuid.UUID)
     reply.add_argument("text")
-    reply.set_defaults(handler=_run_inquiry_command, action=_reply_to_inquiry)
+    reply.set_defaults(handler=_run_database_command, command="shoa inquiries", action=_reply_to_inquiry)
     close = inquiries.add_parser("close", help="close an inquiry", parents=[database])
     close.add_argument("inquiry_id", type=uuid.UUID)
-    close.set_defaults(handler=_run_inquiry_command, action=_close_inquiry)
-
-
-def _run_inquiry_command(args: argparse.Namespace) -> None:
-    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
-    from support.errors import SupportError  # noqa: PLC0415
-
-    settings = _tool_settings(args)
-    action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
-    try:
-        print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
-    except SupportError as exc:
-        _fail(f"shoa inquiries: {exc.detail}")
+    close.set_defaults(handler=_run_database_command, command="shoa inquiries", action=_close_inquiry)
 
 
 async def _list_inquiries(session: AsyncSession, args: argparse.Namespace) -> str:
@@ -331,18 +320,6 @@ async def _close_inquiry(session: AsyncSession, args: argparse.Namespace) -> str
 
     closed = await close(session, args.inquiry_id, mall_id=None, now=utc_now())
     return f"inquiry {closed.id} closed"
-
-
-def _run_mall_command(args: argparse.Namespace) -> None:
-    from catalog.errors import CatalogError  # noqa: PLC0415
-    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
-
-    settings = _tool_settings(args)
-    action: Callable[[AsyncSession, argparse.Namespace], Awaitable[str]] = args.action
-    try:
-        print(asyncio.run(run_unit_of_work(settings.database, lambda session: action(session, args))))  # noqa: T201
-    except CatalogError as exc:
-        _fail(f"shoa malls: {exc.detail}")
 
 
 async def _create_mall(session: AsyncSession, args: argparse.Namespace) -> str:

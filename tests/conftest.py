@@ -8,6 +8,8 @@ the tables are truncated and Redis is flushed, so no test ever sees another's ro
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ from catalog.search.tantivy_index import schema
 from shoa_api.app import create_app
 from shoa_api.database import async_database_url
 from shoa_api.migrate import upgrade_to_head
+from shoa_api.observability import JsonFormatter
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 from shoa_api.settings import Settings, load_settings
 from shoa_api.tables import target_metadata
@@ -194,3 +197,19 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / ".shoa"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def every_log_line() -> Iterator[io.StringIO]:
+    """Everything any logger writes, at every level, as the production JSON formatter writes it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(previous)

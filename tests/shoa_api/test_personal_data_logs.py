@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import TYPE_CHECKING
 
@@ -13,12 +12,11 @@ from litestar import Request
 from catalog import keys
 from shoa_api.database import create_engine
 from shoa_api.errors import exception_handlers
-from shoa_api.observability import JsonFormatter
 from shoa_api.settings import load_settings
 from tests.factories import create_mall
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import io
 
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -26,22 +24,6 @@ if TYPE_CHECKING:
     from tests.conftest import Services
 
 EMAIL, PHONE, BIRTH_DATE, PASSWORD = "minji.kim@example.kr", "+821055551234", "1997-08-15", "secret-linen-2026"
-
-
-@pytest.fixture
-def every_log_line() -> Iterator[io.StringIO]:
-    """Everything any logger writes, at every level, as the production JSON formatter writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 async def test_signup_login_and_profile_changes_log_no_personal_data(

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from accounts.models import OAuthIdentity
+from bench.support import BOT_ID, skill_request
 from notify.models import Message, SandboxMessage
 from shoa_api.settings import Settings, load_settings
 from tests.conftest import create_search_index
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from tests.conftest import Services
 
 SKILL_SECRET = "skill-secret-for-tests"
-BOT_ID = "5f0a1b2c3d4e5f6a7b8c9d0e"
 LINE_SECRET = "line-channel-secret"
 INSTAGRAM_APP_SECRET = "instagram-app-secret"
 INSTAGRAM_VERIFY_TOKEN = "instagram-verify-token"
@@ -69,26 +69,6 @@ def settings(services: Services, tmp_path: Path) -> Settings:
     )
     create_search_index(settings.search.dir)
     return settings
-
-
-def skill_request(user_key: str, text: str, *, app_user_id: str | None = None, bot_id: str = BOT_ID) -> dict[str, Any]:
-    """An Open Builder skill request as Kakao sends it to a skill server."""
-    properties: dict[str, Any] = {"plusfriendUserKey": f"pf-{user_key}", "isFriend": True}
-    if app_user_id is not None:
-        properties["appUserId"] = app_user_id
-    return {
-        "intent": {"id": "fallback-block", "name": "폴백 블록"},
-        "userRequest": {
-            "timezone": "Asia/Seoul",
-            "params": {"ignoreMe": "true"},
-            "block": {"id": "fallback-block", "name": "폴백 블록"},
-            "utterance": text,
-            "lang": "ko",
-            "user": {"id": user_key, "type": "botUserKey", "properties": properties},
-        },
-        "bot": {"id": bot_id, "name": "Shoa 고객센터"},
-        "action": {"name": "shoa-support", "clientExtra": None, "params": {}, "id": "skill-1", "detailParams": {}},
-    }
 
 
 @dataclass(frozen=True)

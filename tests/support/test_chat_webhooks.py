@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
+from bench.support import BOT_ID, skill_request
 from notify.models import ChatWindow, Message, SandboxMessage
 from shoa_api.app import create_app
 from shoa_api.settings import load_settings
@@ -18,7 +19,6 @@ from support.models import Turn
 from tests.client import ShoaClient
 from tests.conftest import create_search_index
 from tests.support.conftest import (
-    BOT_ID,
     INSTAGRAM_VERIFY_TOKEN,
     SKILL_SECRET,
     chat_answers,
@@ -27,7 +27,6 @@ from tests.support.conftest import (
     instagram_webhook,
     line_signature,
     line_webhook,
-    skill_request,
     talktalk_event,
 )
 

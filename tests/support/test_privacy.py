@@ -3,21 +3,17 @@ types, and neither the digits of an identity proof nor a phone number in the app
 
 from __future__ import annotations
 
-import io
-import logging
 import re
 from typing import TYPE_CHECKING
 
-import pytest
 import sqlalchemy as sa
 
-from shoa_api.observability import JsonFormatter
 from support.models import Inquiry, Turn
 from tests.orders.conftest import ADDRESS, pay_by_card, sign_up_shopper
 from tests.support.conftest import TALKTALK_SECRET, text_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import io
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,22 +22,6 @@ if TYPE_CHECKING:
     from tests.support.conftest import Kakao, Line, TalkTalk
 
 TYPED_PHONE = "010-9876-5432"
-
-
-@pytest.fixture
-def every_log_line() -> Iterator[io.StringIO]:
-    """Everything any logger writes, at every level, as the production JSON formatter writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 async def test_a_phone_number_typed_in_the_chat_is_stored_masked_in_turns_and_inquiries(
