@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -75,7 +75,7 @@ class _KakaoProperties(msgspec.Struct):
 
 
 class _KakaoUser(msgspec.Struct):
-    id: str
+    id: Annotated[str, msgspec.Meta(min_length=1)]
     type: str = "botUserKey"
     properties: _KakaoProperties = msgspec.field(default_factory=_KakaoProperties)
 
@@ -151,7 +151,7 @@ def _cut(text: str, limit: int) -> str:
 # --- LINE -----------------------------------------------------------------------------------------------------
 
 
-class _LineSource(msgspec.Struct):
+class _LineSource(msgspec.Struct):  # a user id, when there is one, is checked below
     type: str
     userId: str | None = None  # noqa: N815
 
@@ -224,7 +224,7 @@ def instagram_challenge(query: Mapping[str, str], *, verify_token: str | None) -
 
 
 class _IgParty(msgspec.Struct):
-    id: str
+    id: Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class _IgMessage(msgspec.Struct):

@@ -97,6 +97,11 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 _LATIN_WORD = re.compile(r"[a-zA-Z]{2,}")
 _DEFAULT_LOCALE: dict[str, Locale] = {"line": "ja"}
+_PER_ORDER = frozenset({Intent.DEPOSIT_INFO, Intent.TRACK_DELIVERY})
+"""Intents answered for a whole order (all its malls' parts) rather than one mall-order."""
+_SMALL_TALK = {"greeting": "menu", "thanks": "welcome"}
+_GREETINGS = re.compile(r"^(?:안녕|하이|hi|hello|hey|こんにちは|こんばんは|おはよう)")
+_THANKS = re.compile(r"(?:감사|고마워|고맙|땡큐|thank|thx|ありがと)")
 """Where a message says nothing of its language (a number, an emoji): Shoa's LINE account serves Japan."""
 _UNPAID = frozenset({S.AWAITING_PAYMENT.value, S.AWAITING_DEPOSIT.value})
 _ACTION_NAMES = {Intent.CANCEL_ORDER: "cancel", Intent.RETURN_REQUEST: "return", Intent.EXCHANGE: "exchange"}
@@ -146,6 +151,8 @@ class Answer:
     private: bool = False
     """The message is an identity proof or an address: stored masked."""
     user_id: uuid.UUID | None = None
+    for_the_mall: bool = False
+    """The message (a new address) goes to the mall's inquiry as written, though not into the turn."""
     replies_may_wait: bool = False
     """People may have answered this messenger user lately (see ``StateStore.expect_reply``)."""
 
@@ -221,6 +228,13 @@ class _Turn:
     def say(self, key: str, **fields: object) -> str:
         return say(key, self.locale, **fields)
 
+    def _summary(self, lines: Sequence[lookup.Line]) -> str:
+        """What was bought, as a shopper names it: the first item, and how many more."""
+        if not lines:
+            return "-"
+        first = lines[0].name[:30]
+        return first if len(lines) == 1 else self.say("and_more", first=first, more=len(lines) - 1)
+
     def reply(self, text: str, intent: Intent, **more: Any) -> Answer:
         return Answer(text=text, intent=intent, locale=self.locale, **more)
 
@@ -233,11 +247,31 @@ class _Turn:
             if answered is not None:
                 return answered
         intent = self._intent()
+        number = lookup.order_number_in(self.text)
+        if number is not None:  # an order named: it is what the message is about (its status, unless asked else)
+            self.conversation.not_understood = 0
+            return await self._about_order(number, Intent.TRACK_DELIVERY if intent is Intent.UNKNOWN else intent)
         if intent is Intent.UNKNOWN:
+            small = _SMALL_TALK.get(_small_talk(self.text))
+            if small is not None:  # a greeting or thanks is understood: it answers with the menu, hands nothing off
+                self.conversation.pending = None
+                return self.reply(self.say(small), Intent.UNKNOWN, quick_replies=menu(self.locale))
             return await self._not_understood()
         self.conversation.not_understood = 0
         self.conversation.pending = None
         return await self._start(intent)
+
+    async def _about_order(self, number: str, intent: Intent) -> Answer:
+        """A message naming an order: one the asker may see is answered at once, another needs its proof."""
+        self.conversation.pending = None
+        mine = [part for part in await self._parts() if part.order_number == number] if self._identified() else []
+        if not mine:
+            return await self._ask_digits(intent, number)
+        self.conversation.mall_order_id = None
+        return await self._start(intent, only_order=mine[0].order_id)
+
+    def _identified(self) -> bool:
+        return self.conversation.user_id is not None
 
     def _intent(self) -> Intent:
         tapped = MENU_LABELS.get(self.text.casefold())
@@ -263,6 +297,8 @@ class _Turn:
 
     async def _answer_pending(self, pending: Pending) -> Answer | None:
         """The message as the answer to the bot's question; None when it asks for something else instead."""
+        if pending.kind not in {"order_number", "phone_digits"} and lookup.order_number_in(self.text):
+            return None  # an order named in the middle of a question: the message is about that order
         handlers = {
             "order_number": self._answer_order_number,
             "phone_digits": self._check_proof,
@@ -273,6 +309,9 @@ class _Turn:
 
     async def _answer_order_number(self, pending: Pending, intent: Intent) -> Answer | None:
         number = lookup.order_number_in(self.text)
+        if number is None and intent is Intent.HUMAN_AGENT and self._none_of_orders():
+            self.conversation.pending = None
+            return self._hand_off("asked", None, Intent.HUMAN_AGENT)
         if number is None:
             if self._new_intent():
                 return None
@@ -287,18 +326,19 @@ class _Turn:
         self.conversation.pending = None
         part = await self._part(pending.mall_order_id)
         answer = self._hand_off("change_address", part, intent)
-        answer.text, answer.private = self.say("address_received"), True
+        answer.text, answer.private, answer.for_the_mall = self.say("address_received"), True, True
         return answer
 
     async def _answer_choice(self, pending: Pending, intent: Intent) -> Answer | None:  # noqa: PLR0911 - per choice
-        picked = self._pick(pending.options)
+        picked = self._pick(pending)
         if picked is None:
             if pending.kind == "choose_order" and self._none_of_orders():
                 self.conversation.pending = None
                 return self._hand_off("asked", None, Intent.HUMAN_AGENT)
             if self._new_intent():
                 return None
-            return self.reply(self.say(pending.kind), intent, quick_replies=_numbers(len(pending.options)))
+            return self.reply(pending.prompt or self.say(pending.kind), intent,
+                              quick_replies=_numbers(len(pending.options)))  # fmt: skip
         self.conversation.pending = None
         if pending.kind == "choose_order":
             part = await self._part(uuid.UUID(picked))
@@ -311,12 +351,18 @@ class _Turn:
             return await self._after_items(intent, part, lines)
         return await self._confirm_exchange(part, pending.line_ids, uuid.UUID(picked))
 
-    def _pick(self, options: Sequence[str]) -> str | None:
+    def _pick(self, pending: Pending) -> str | None:
+        """The choice a message names: by its number, or by its label (``L`` for the option ``블랙 / L``)."""
+        options = pending.options
         found = _CHOICE.match(self.text)
         if found is not None and 1 <= int(found[1]) <= len(options):
             return options[int(found[1]) - 1]
-        number = lookup.order_number_in(self.text)
-        return None if number is None else next((o for o in options if o == number), None)
+        said = self.text.casefold().strip()
+        if not said:
+            return None
+        named = [option for option, label in zip(options, pending.labels, strict=False)
+                 if said == label.casefold() or said in re.split(r"\s*/\s*|\s+", label.casefold())]  # fmt: skip
+        return named[0] if len(named) == 1 else None
 
     def _none_of_orders(self) -> bool:
         return self.text.casefold() == self.say("not_about_order").casefold()
@@ -339,9 +385,12 @@ class _Turn:
         self.conversation.pending = pending
         return self.reply(self.say("locked", minutes=states.lock_minutes), intent, private=private)
 
-    async def _check_proof(self, pending: Pending, intent: Intent) -> Answer:
+    async def _check_proof(self, pending: Pending, intent: Intent) -> Answer:  # noqa: PLR0911 - per outcome
         states, channel, chat_user = self.bot.states, self.message.channel, self.message.chat_user
         digits = lookup.digits_in(self.text)
+        number = lookup.order_number_in(self.text)
+        if digits is None and number is not None:  # another order number: the digits are asked for that one
+            return await self._ask_digits(intent, number)
         if digits is None and self._new_intent():
             return await self._start(self._intent())
         locked = await self._locked(intent, pending, private=True)
@@ -377,7 +426,7 @@ class _Turn:
     async def _start(self, intent: Intent, *, only_order: uuid.UUID | None = None) -> Answer:  # noqa: PLR0911
         conversation = self.conversation
         if intent is Intent.HUMAN_AGENT:
-            return await self._human()
+            return await self._human(only_order)
         if conversation.user_id is None:
             pending = Pending(kind="order_number", intent=intent.value)
             locked = await self._locked(intent, pending)
@@ -397,17 +446,27 @@ class _Turn:
         focus = next((part for part in fitting if part.id == conversation.mall_order_id), None)
         if focus is None and len(fitting) == 1:
             focus = fitting[0]
-        if focus is None and intent is Intent.DEPOSIT_INFO and len({part.order_id for part in fitting}) == 1:
-            focus = fitting[0]  # one virtual account pays every part of an order
+        if focus is None and intent in _PER_ORDER and len({part.order_id for part in fitting}) == 1:
+            focus = fitting[0]  # one virtual account pays every part of an order; tracking shows every part
         if focus is not None:
             return await self._act(intent, focus)
         return self._choose_order(intent, fitting[:MAX_CHOICES])
 
-    async def _human(self) -> Answer:
+    async def _human(self, only_order: uuid.UUID | None = None) -> Answer:
         focus = await self._focus()
+        if only_order is not None:  # the order just proven: its mall (or, for several, the shopper's choice)
+            parts = [part for part in await self._parts() if part.order_id == only_order]
+            focus = parts[0] if len(parts) == 1 else None
+            if focus is None and parts:
+                return self._choose_order(Intent.HUMAN_AGENT, parts[:MAX_CHOICES])
         if focus is not None:
             return self._hand_off("asked", focus, Intent.HUMAN_AGENT)
-        parts = await self._parts() if self.conversation.user_id is not None else []
+        if not self._identified():
+            # The mall of the order can answer best: ask which order, or whether it is about none.
+            self.conversation.pending = Pending(kind="order_number", intent=Intent.HUMAN_AGENT.value)
+            return self.reply(self.say("ask_order_number_or_none"), Intent.HUMAN_AGENT,
+                              quick_replies=(self.say("not_about_order"),))  # fmt: skip
+        parts = await self._parts()
         if not parts:
             return self._hand_off("asked", None, Intent.HUMAN_AGENT)
         answer = self._choose_order(Intent.HUMAN_AGENT, parts[:MAX_CHOICES], key="choose_order_or_none")
@@ -415,16 +474,20 @@ class _Turn:
         return answer
 
     def _choose_order(self, intent: Intent, parts: Sequence[Part], *, key: str = "choose_order") -> Answer:
-        self.conversation.pending = Pending(
-            kind="choose_order", intent=intent.value, options=[str(part.id) for part in parts]
-        )
         rows = [
-            f"{n}. {part.order_number} · {part.summary} · {part.mall_name} ({state_name(part.status, self.locale)})"
+            f"{n}. {part.order_number} · {self._summary(part.lines)} · {part.mall_name} "
+            f"({state_name(part.status, self.locale)})"
             for n, part in enumerate(parts, start=1)
         ]
+        self.conversation.pending = Pending(
+            kind="choose_order",
+            intent=intent.value,
+            options=[str(part.id) for part in parts],
+            prompt="\n".join([self.say(key), *rows]),
+        )
         choices = tuple(
             Choice(
-                title=f"{n}. {part.summary}",
+                title=f"{n}. {self._summary(part.lines)}",
                 description=f"{part.mall_name} · {state_name(part.status, self.locale)}",
                 reply=str(n),
             )
@@ -439,7 +502,9 @@ class _Turn:
     async def _act(self, intent: Intent, part: Part) -> Answer:  # noqa: PLR0911 - one answer per intent
         self.conversation.mall_order_id = part.id
         if intent is Intent.TRACK_DELIVERY:
-            return self.reply(self._tracking(part), intent, part=part)
+            siblings = [other for other in await self._parts() if other.order_id == part.order_id and other != part]
+            text = "\n\n".join(self._tracking(each) for each in [part, *siblings])
+            return self.reply(text, intent, part=part)
         if intent is Intent.DEPOSIT_INFO:
             return self.reply(self._deposit(part), intent, part=part)
         if intent is Intent.REFUND_STATUS:
@@ -458,17 +523,17 @@ class _Turn:
         if len(part.lines) == 1:
             return await self._after_items(intent, part, part.lines)
         options = [*(str(line.id) for line in part.lines[:MAX_CHOICES]), "all"]
-        self.conversation.pending = Pending(
-            kind="choose_item", intent=intent.value, mall_order_id=part.id, options=options
-        )
         rows = [
             f"{n}. {line.name} {line.options} x{line.quantity}".rstrip()
             for n, line in enumerate(part.lines[:MAX_CHOICES], start=1)
         ]
         rows.append(f"{len(rows) + 1}. {self.say('all_items')}")
-        return self.reply(
-            "\n".join([self.say("choose_item"), *rows]), intent, part=part, quick_replies=_numbers(len(rows))
-        )
+        prompt = "\n".join([self.say("choose_item"), *rows])
+        self.conversation.pending = Pending(
+            kind="choose_item", intent=intent.value, mall_order_id=part.id, options=options, prompt=prompt,
+            labels=[*(line.name for line in part.lines[:MAX_CHOICES]), self.say("all_items")],
+        )  # fmt: skip
+        return self.reply(prompt, intent, part=part, quick_replies=_numbers(len(rows)))
 
     def _refusal(self, intent: Intent, part: Part) -> str | None:
         """Why the orders' rules would refuse the action now, in the shopper's words; None when they allow it."""
@@ -481,6 +546,12 @@ class _Turn:
                 self.locale
             ]
         target = S.RETURN_REQUESTED if intent is Intent.RETURN_REQUEST else S.EXCHANGE_REQUESTED
+        if target not in MOVES[status] and part.delivered_at is not None:  # delivered once, moved on since
+            return {
+                "ko": f"이미 {state} 상태라 신청할 수 없어요.",
+                "ja": f"すでに{state}のため、お申し込みできません。",
+                "en": f"it is already {state}.",
+            }[self.locale]
         if target not in MOVES[status]:
             return {
                 "ko": f"지금 {state} 상태예요. 배송 완료 후에 신청할 수 있어요.",
@@ -503,7 +574,7 @@ class _Turn:
         paid = part.status in {S.PAID.value, S.PREPARING.value}
         amount = part.items_amount + part.shipping_fee - part.refunded_amount
         refund = self.say("refund_note", amount=won(amount)) if paid and amount > 0 else ""
-        text = self.say("confirm_cancel", summary=part.summary, mall=part.mall_name, refund=refund)
+        text = self.say("confirm_cancel", summary=self._summary(part.lines), mall=part.mall_name, refund=refund)
         whole = False
         if part.status in _UNPAID:
             # One payment is open for the whole order (a virtual account takes one amount): it is cancelled whole.
@@ -522,7 +593,7 @@ class _Turn:
         line_ids = [line.id for line in lines]
         if intent is Intent.RETURN_REQUEST:
             amount = sum(line.unit_price * line.quantity for line in lines)
-            summary = _lines_summary(lines)
+            summary = self._summary(lines)
             self.conversation.pending = Pending(
                 kind="confirm", intent=intent.value, mall_order_id=part.id, line_ids=line_ids
             )
@@ -535,13 +606,13 @@ class _Turn:
             answer.text = self.say("no_other_option")
             return answer
         values = [str(variant_id) for variant_id, _ in options[:MAX_CHOICES]]
-        self.conversation.pending = Pending(
-            kind="choose_option", intent=intent.value, mall_order_id=part.id, line_ids=[line.id], options=values
-        )
         rows = [f"{n}. {name}" for n, (_, name) in enumerate(options[:MAX_CHOICES], start=1)]
-        return self.reply(
-            "\n".join([self.say("choose_option"), *rows]), intent, part=part, quick_replies=_numbers(len(rows))
-        )
+        prompt = "\n".join([self.say("choose_option"), *rows])
+        self.conversation.pending = Pending(
+            kind="choose_option", intent=intent.value, mall_order_id=part.id, line_ids=[line.id], options=values,
+            prompt=prompt, labels=[name for _, name in options[:MAX_CHOICES]],
+        )  # fmt: skip
+        return self.reply(prompt, intent, part=part, quick_replies=_numbers(len(rows)))
 
     async def _confirm_exchange(self, part: Part, line_ids: Sequence[uuid.UUID], variant_id: uuid.UUID) -> Answer:
         lines = [line for line in part.lines if line.id in line_ids]
@@ -556,7 +627,7 @@ class _Turn:
             variant_id=variant_id,
         )
         text = self.say(
-            "confirm_exchange", summary=_lines_summary(lines), mall=part.mall_name, option=options[variant_id]
+            "confirm_exchange", summary=self._summary(lines), mall=part.mall_name, option=options[variant_id]
         )
         return self.reply(text, Intent.EXCHANGE, part=part, quick_replies=self._yes_no())
 
@@ -640,12 +711,12 @@ class _Turn:
     def _tracking(self, part: Part) -> str:
         state = state_name(part.status, self.locale)
         if part.carrier is None or part.tracking_number is None:
-            return self.say("not_shipped", summary=part.summary, mall=part.mall_name, state=state)
+            return self.say("not_shipped", summary=self._summary(part.lines), mall=part.mall_name, state=state)
         carrier = CARRIERS.get(part.carrier)
         link = carrier.link(part.tracking_number) if carrier is not None else ""
         return self.say(
             "tracking",
-            summary=part.summary,
+            summary=self._summary(part.lines),
             mall=part.mall_name,
             state=state,
             carrier=carrier.name if carrier is not None else part.carrier,
@@ -675,7 +746,7 @@ class _Turn:
             rows.append(
                 self.say(
                     "refund_line",
-                    summary=part.summary,
+                    summary=self._summary(part.lines),
                     mall=part.mall_name,
                     state=state_name(part.status, self.locale),
                     refunded=won(part.refunded_amount),
@@ -753,15 +824,18 @@ def _fits(intent: Intent, part: Part) -> bool:
     return True
 
 
+def _small_talk(text: str) -> str:
+    """``greeting``, ``thanks`` or ``""`` for a short message that is only that."""
+    folded = re.sub(r"[\W_]+", "", text.casefold())
+    if len(folded) > 12:
+        return ""
+    if _THANKS.search(folded):
+        return "thanks"
+    return "greeting" if _GREETINGS.match(folded) else ""
+
+
 def _numbers(count: int) -> tuple[str, ...]:
     return tuple(str(n) for n in range(1, count + 1))
-
-
-def _lines_summary(lines: Sequence[lookup.Line]) -> str:
-    if not lines:
-        return ""
-    first = lines[0].name[:30]
-    return first if len(lines) == 1 else f"{first} 외 {len(lines) - 1}건"
 
 
 def _locale_of(text: str) -> Locale | None:

@@ -41,3 +41,9 @@ class ReplyKeyReusedError(SupportError):
     code = "idempotency-key-reused"
     status = 422
     title = "Idempotency-Key reused with another body"
+
+
+class InvalidCursorError(SupportError):
+    code = "invalid-cursor"
+    status = 400
+    title = "Invalid cursor"

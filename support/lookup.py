@@ -80,13 +80,6 @@ class Part:
     """What requested returns will refund once the mall has the items back."""
     payment: Deposit | None = None
 
-    @property
-    def summary(self) -> str:
-        if not self.lines:
-            return self.order_number
-        first = self.lines[0].name[:30]
-        return first if len(self.lines) == 1 else f"{first} 외 {len(self.lines) - 1}건"
-
 
 def order_number_in(text: str) -> str | None:
     """The order number a message holds (``SH20261207-000123``, spaced or not), normalized."""
@@ -95,9 +88,13 @@ def order_number_in(text: str) -> str | None:
 
 
 def digits_in(text: str) -> str | None:
-    """Four digits answering "the last 4 digits of the phone number"."""
+    """Four digits answering "the last 4 digits of the phone number" (a whole mobile number answers too)."""
     digits = re.sub(r"\D", "", text)
-    return digits if len(digits) == 4 else None
+    if len(digits) == 4:
+        return digits
+    if re.fullmatch(r"(?:82|0)?1[016789]\d{7,8}", digits):
+        return digits[-4:]
+    return None
 
 
 async def conversation_facts(

@@ -52,5 +52,12 @@ class InquiryPage(msgspec.Struct, kw_only=True):
 
 class ReplyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     text: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=800, examples=["내일 오전 중 회수 기사님이 방문할 예정입니다."])
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=800,
+            pattern=r"\S",
+            description="What the shopper reads (not only spaces).",
+            examples=["내일 오전 중 회수 기사님이 방문할 예정입니다."],
+        ),
     ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid as uuid_module
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,8 @@ from notify import service as notify_service
 from notify.providers.base import Channel
 from notify.rendering import INSTAGRAM_MAX_BYTES
 from notify.schemas import ChatExtras, OutgoingMessage, Recipient
-from support.errors import InquiryClosedError, InquiryNotFoundError, ReplyKeyReusedError
+from support.errors import InquiryClosedError, InquiryNotFoundError, InvalidCursorError, ReplyKeyReusedError
+from support.lookup import ORDER_NUMBER
 from support.models import Inquiry, InquiryReply, Turn
 from support.schemas import InquiryOut, InquiryPage, InquiryReplyOut, TranscriptLine
 
@@ -50,11 +52,24 @@ TRANSCRIPT_TURNS = 20
 PRIVATE = "[비공개]"
 """What a turn stores instead of an identity proof or an address."""
 _PHONE = re.compile(r"(?:\+?82[\s.-]?)?0?1[016789][\s.-]?\d{3,4}[\s.-]?\d{4}")
+_FOUR_DIGITS = re.compile(r"\D{0,12}\d{4}\D{0,12}")
 _LONG_DIGITS = re.compile(r"\d[\d\s.-]{8,}\d")
 
 
 def masked(text: str) -> str:
-    """``text`` with phone numbers (and any long run of digits that may be one) masked."""
+    """``text`` with phone numbers (and any long run of digits that may be one) masked; a message of four digits
+    alone, which is what the identity proof asks for, is not kept at all."""
+    if _FOUR_DIGITS.fullmatch(text.strip()):
+        return PRIVATE
+    # Order numbers (SH20261207-000123) are what a mall needs to answer: they stay as written.
+    pieces, kept = [], 0
+    for found in ORDER_NUMBER.finditer(text):
+        pieces += [_masked_digits(text[kept : found.start()]), found[0]]
+        kept = found.end()
+    return "".join([*pieces, _masked_digits(text[kept:])])
+
+
+def _masked_digits(text: str) -> str:
     return _LONG_DIGITS.sub("[번호]", _PHONE.sub("[전화번호]", text))
 
 
@@ -97,7 +112,7 @@ class Support:
                 )
             )
         if answer.hand_off is not None:
-            for_mall = message.text if answer.hand_off.reason == "change_address" and answer.private else stored
+            for_mall = masked(message.text)[:1000] if answer.for_the_mall else stored
             await _hand_off(session, message, answer, turn_id=turn_id, shopper_text=for_mall, now=now)
             if message.channel == "kakao":  # a reply may have to wait for her next message
                 await self.bot.states.expect_reply(message.channel, message.chat_user)
@@ -262,6 +277,15 @@ async def _hand_off(
     session.add(inquiry)
     await session.flush()
     return inquiry.id
+
+
+def read_cursor(cursor: str) -> uuid.UUID:
+    """The inquiry a page's ``next_cursor`` names."""
+    try:
+        return uuid_module.UUID(cursor)
+    except ValueError:
+        msg = "cursor is not one this API gave out; start again without it"
+        raise InvalidCursorError(msg, field="cursor") from None
 
 
 def _shown_to(mall_id: uuid.UUID | None) -> sa.ColumnElement[bool]:

@@ -38,6 +38,10 @@ class Pending(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``confirm`` of a cancel: the whole order goes (an unpaid order is cancelled whole)."""
     options: list[str] = []
     """The values the numbered choices stand for (mall-order, line or variant ids), in the order shown."""
+    labels: list[str] = []
+    """What each choice is called (an option's colour and size), so that a shopper may answer with it."""
+    prompt: str = ""
+    """The question as asked, to ask again."""
 
 
 class Conversation(msgspec.Struct, kw_only=True, omit_defaults=True):

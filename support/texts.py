@@ -13,6 +13,7 @@ Locale = Literal["ko", "ja", "en"]
 KOREA = datetime.timezone(datetime.timedelta(hours=9), "KST")
 
 TEXTS: dict[str, tuple[str, str, str]] = {
+    "and_more": ("{first} 외 {more}건", "{first} ほか{more}点", "{first} and {more} more"),
     "menu": (
         "안녕하세요, Shoa 고객센터 챗봇이에요. 무엇을 도와드릴까요?",
         "こんにちは、Shoaカスタマーサポートです。ご用件をお選びください。",
@@ -27,6 +28,18 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "본인 확인을 위해 주문번호를 알려 주세요. (SH로 시작하는 번호예요, 예: SH20261207-000123)",
         "ご本人確認のため、注文番号を入力してください。(SHで始まる番号です。例:SH20261207-000123)",
         "To check it is you, please send the order number (it starts with SH, e.g. SH20261207-000123).",
+    ),
+    "ask_order_number_or_none": (
+        "상담원에게 연결해 드릴게요. 주문에 대한 문의라면 주문번호를 알려 주세요. 주문과 관계없는 문의라면 "
+        "'주문 외 문의'를 눌러 주세요.",
+        "担当者におつなぎします。ご注文についてなら注文番号を、それ以外は「注文以外」を選んでください。",
+        "I'll pass you to a person. If it is about an order, send its order number; otherwise pick 'Not about an "
+        "order'.",
+    ),
+    "welcome": (
+        "천만에요! 더 도와드릴 일이 있으면 골라 주세요.",
+        "どういたしまして。他にご用件があればお選びください。",
+        "You're welcome! Anything else? Pick one below.",
     ),
     "ask_phone_digits": (
         "주문하실 때 입력한 휴대폰 번호의 끝 4자리를 알려 주세요.",
@@ -103,7 +116,7 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Request a return of {summary} ({mall})? {amount} won is refunded once the shop has it back.",
     ),
     "confirm_exchange": (
-        "{summary} ({mall})을(를) {option}(으)로 교환 신청할까요?",
+        "{summary} ({mall}) 상품을 {option} 옵션으로 교환 신청할까요?",
         "{summary}({mall})を{option}に交換申請しますか?",
         "Exchange {summary} ({mall}) for {option}?",
     ),
@@ -157,20 +170,19 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     ),
     "shoa_team": ("Shoa 고객센터", "Shoaカスタマーサポート", "Shoa's support team"),
     "address_handed_off": (
-        "아직 출고 전이라 배송지를 바꿀 수 있어요. 판매처({mall})에 변경 요청을 전달했어요. "
+        "아직 출고 전이에요. 판매처({mall})에 배송지 변경 요청을 전달했어요. "
         "새 주소를 이어서 보내 주시면 함께 전달할게요.",
-        "まだ発送前のため、お届け先を変更できます。ショップ({mall})に変更依頼を送りました。"
-        "新しい住所を続けて送ってください。",
-        "It has not shipped yet, so the address can change. I've asked the shop ({mall}); "
+        "まだ発送前です。ショップ({mall})にお届け先の変更依頼を送りました。新しい住所を続けて送ってください。",
+        "It has not shipped yet. I've asked the shop ({mall}) to change the address; "
         "send the new address next and I'll pass it on.",
     ),
     "address_received": (
-        "새 주소를 판매처에 전달했어요. 변경되면 알려 드릴게요.",
-        "新しい住所をショップにお送りしました。変更され次第お知らせします。",
-        "I've passed the new address to the shop; you'll hear when it is changed.",
+        "새 주소를 판매처에 전달했어요. 판매처가 확인하고 이곳으로 답변 드릴 거예요.",
+        "新しい住所をショップにお送りしました。ショップが確認してこちらで回答します。",
+        "I've passed the new address to the shop; they will confirm it here.",
     ),
     "address_too_late": (
-        "이미 {carrier}(으)로 출발해서 배송지를 바꿀 수 없어요. 택배사에 직접 문의해 주세요: {link}",
+        "이미 {carrier} 택배로 출발해서 배송지를 바꿀 수 없어요. 택배사에 직접 문의해 주세요: {link}",
         "すでに{carrier}で発送済みのため、お届け先を変更できません。配送業者にお問い合わせください:{link}",
         "It has already left with {carrier}, so the address cannot change. Please ask the carrier: {link}",
     ),
@@ -238,16 +250,16 @@ STATES: dict[str, tuple[str, str, str]] = {
 }
 
 MENU: tuple[tuple[str, str, str], ...] = (
-    ("배송 조회", "配送状況", "Track delivery"),
+    ("배송 조회", "配送状況", "Track parcel"),
     ("주문 취소", "キャンセル", "Cancel order"),
     ("반품 신청", "返品", "Return"),
     ("교환 신청", "交換", "Exchange"),
     ("환불 조회", "返金状況", "Refund status"),
-    ("입금 계좌", "振込先", "Deposit account"),
+    ("입금 계좌", "振込先", "Bank transfer"),
     ("배송지 변경", "住所変更", "Change address"),
-    ("상담원 연결", "オペレーター", "Talk to a person"),
+    ("상담원 연결", "オペレーター", "Talk to staff"),
 )
-"""The menu's quick replies: each is also a message the classifier reads as its intent."""
+"""The menu's quick replies, each within Kakao's 14 characters; a tapped one is its intent."""
 
 _INDEX = {"ko": 0, "ja": 1, "en": 2}
 

@@ -19,14 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.keys import PartnerIdentity
 from catalog.models import Mall
 from notify.service import Outbox
-from orders.errors import OrderError
-from orders.views import read_cursor
 from shoa_api.auth import require_partner_key
 from shoa_api.openapi import problems
 from shoa_api.pagination import Cursor, Limit
 from shoa_kernel.clock import utc_now
 from support import service
-from support.errors import InquiryClosedError, InquiryNotFoundError, ReplyKeyReusedError
+from support.errors import InquiryClosedError, InquiryNotFoundError, InvalidCursorError, ReplyKeyReusedError
 from support.schemas import InquiryOut, InquiryPage, ReplyIn
 
 _NOT_FOUND = InquiryNotFoundError("there is no inquiry with this id for you")
@@ -55,7 +53,7 @@ class PartnerInquiryController(Controller):
         operation_id="partner_list_inquiries",
         summary="The chatbot's hand-offs to my mall, newest first, each with its conversation",
         opt={"scope": "orders:read"},
-        responses=problems(OrderError("cursor is not one this API gave out; start again without it")),
+        responses=problems(InvalidCursorError("cursor is not one this API gave out; start again without it")),
     )
     async def list_inquiries(
         self,
@@ -65,7 +63,7 @@ class PartnerInquiryController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> InquiryPage:
-        after = read_cursor(cursor) if cursor is not None else None
+        after = service.read_cursor(cursor) if cursor is not None else None
         return await service.inquiries(db_read, mall_id=partner.mall_id, status=status, after=after, limit=limit)
 
     @get(
