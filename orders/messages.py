@@ -76,6 +76,11 @@ class OrderMessages:
             "order_number": order.number, "amount": amount, "refund_method": method, "order_url": self.url(order),
         })  # fmt: skip
 
+    async def exchange_received(self, session: AsyncSession, order: Order, step: Transition, *, summary: str) -> None:
+        await self._send(session, order, f"order-step:{step.id}", "exchange_received", {
+            "order_number": order.number, "order_summary": summary, "order_url": self.url(order),
+        })  # fmt: skip
+
     async def return_received(self, session: AsyncSession, order: Order, step: Transition, *, summary: str) -> None:
         await self._send(session, order, f"order-step:{step.id}", "return_received", {
             "order_number": order.number, "order_summary": summary, "order_url": self.url(order),

@@ -451,9 +451,11 @@ async def request_after_sale(
     session.add(after_sale)
     step = move(session, part, target, actor=Actor.SHOPPER, now=context.now, reason=body.reason)
     await session.flush()
+    chosen = [lines[item.line_id] for item in body.lines]
     if kind == "return":
-        chosen = [lines[item.line_id] for item in body.lines]
         await context.messages.return_received(session, order, step, summary=_summary(chosen))
+    else:
+        await context.messages.exchange_received(session, order, step, summary=_summary(chosen))
     return after_sale.id
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 EVENTS = {
     "order_received", "deposit_requested", "deposit_confirmed", "payment_confirmed", "shipping_started",
-    "delivered", "cancelled", "refund_completed", "return_received", "chat_answer", "inquiry_answered",
+    "delivered", "cancelled", "refund_completed", "return_received", "exchange_received", "chat_answer",
+    "inquiry_answered",
 }  # fmt: skip
 HEADLINES = {
     "order_received": "주문이 접수됐습니다",

@@ -23,7 +23,7 @@ from tests.support.conftest import link_kakao, quick_replies, text_of
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from tests.orders.conftest import Catalog, Malls, Shopper
+    from tests.orders.conftest import Catalog, Malls, Messages, Shopper
     from tests.support.conftest import Kakao
 
 HARU_TRACKING = "640123456789"
@@ -131,7 +131,7 @@ async def test_a_return_eight_days_after_delivery_is_refused(
 
 
 async def test_an_exchange_offers_the_sizes_and_colours_in_stock_and_takes_the_new_one_on_yes(
-    jiyoung: Jiyoung, shopper: Shopper, catalog: Catalog, malls: Malls
+    jiyoung: Jiyoung, shopper: Shopper, catalog: Catalog, malls: Malls, messages: Messages
 ) -> None:
     await delivered_dress(shopper, catalog, malls)
 
@@ -151,6 +151,8 @@ async def test_an_exchange_offers_the_sizes_and_colours_in_stock_and_takes_the_n
     assert after["status"] == "exchange_requested"
     assert [(a["kind"], a["status"]) for a in after["after_sales"]] == [("exchange", "requested")]
     assert await catalog.stock("H1-IV-M") == 2
+    # She is told on AlimTalk too, as for a return.
+    assert (await messages.events(shopper.user_id))[-1] == "exchange_received"
 
 
 # --- Answers from the order data --------------------------------------------------------------------------------
