@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from dataclasses import dataclass
 
 KOREA = datetime.timezone(datetime.timedelta(hours=9), "KST")
 
@@ -114,3 +115,30 @@ def segment_for(
     if gender not in SEGMENT_GENDERS or band is None:
         return ANONYMOUS
     return f"{gender}:{band.value}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Audience:
+    """Who a shopper is to the feed and to insights: the segment, and its parts as far as they are known (a
+    shopper with a gender but no age is in the ``anonymous`` segment, yet still counts under that gender)."""
+
+    segment: str
+    gender: str | None = None
+    age_band: AgeBand | None = None
+
+
+ANONYMOUS_AUDIENCE = Audience(segment=ANONYMOUS)
+
+
+def audience_for(
+    gender: str | None,
+    birth_date: datetime.date | None,
+    *,
+    today: datetime.date,
+    birth_year: int | None = None,
+    age_range: str | None = None,
+) -> Audience:
+    band = band_for(birth_date, today=today, birth_year=birth_year, age_range=age_range)
+    known_gender = gender if gender in SEGMENT_GENDERS else None
+    segment = ANONYMOUS if known_gender is None or band is None else f"{known_gender}:{band.value}"
+    return Audience(segment=segment, gender=known_gender, age_band=band)

@@ -24,7 +24,7 @@ from accounts.models import OAuthIdentity, RefreshToken, User
 # Issuer is a Litestar dependency: its field types must exist at runtime.
 from accounts.passwords import Passwords, check_password_rules
 from accounts.schemas import Consents, Contacts, Profile, ProfileUpdate, SessionTokens, Signup
-from accounts.segments import band_for, korea_today, segment_for
+from accounts.segments import Audience, audience_for, band_for, korea_today, segment_for
 from accounts.tokens import (
     AccessTokens,
     new_refresh_token,
@@ -227,8 +227,13 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.date
 
 async def shopper_segment(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> str:
     """The feed segment of a logged-in shopper as of ``now`` (``anonymous`` when gender or age is unknown)."""
+    return (await shopper_audience(session, user_id, now=now)).segment
+
+
+async def shopper_audience(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> Audience:
+    """A logged-in shopper's segment, gender and age band as of ``now``."""
     user = await _active_user(session, user_id)
-    return segment_for(
+    return audience_for(
         user.gender, user.birth_date, today=korea_today(now), birth_year=user.birth_year, age_range=user.age_range
     )
 

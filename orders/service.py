@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from catalog.models import Variant
+from insights.store import Purchase, append_purchases
 from orders import stock
 from orders.carriers import carrier_problem
 from orders.checkout import KEY_HOURS
@@ -178,6 +179,7 @@ async def confirm_card_payment(
     payment.balance_amount = paid.balance_amount
     for mall_order in mall_orders:
         move(session, mall_order, S.PAID, actor=Actor.GATEWAY, now=context.now)
+    await _store_purchases(session, order, mall_orders, at=context.now)
     await context.messages.paid(session, order, by_deposit=False)
 
 
@@ -243,6 +245,7 @@ async def _follow_gateway(
             return "refunded-late-deposit"
         for mall_order in waiting:
             move(session, mall_order, S.PAID, actor=Actor.GATEWAY, now=context.now)
+        await _store_purchases(session, order, waiting, at=context.now)
         await context.messages.paid(session, order, by_deposit=True)
         return "paid"
     if current.status in {PaymentStatus.CANCELED, PaymentStatus.EXPIRED, PaymentStatus.ABORTED} and waiting:
@@ -250,6 +253,21 @@ async def _follow_gateway(
         await _cancel_parts(session, context, order, waiting, actor=Actor.GATEWAY, reason="입금 기한 만료")
         return "cancelled"
     return "unchanged"
+
+
+async def _store_purchases(
+    session: AsyncSession, order: Order, paid: Sequence[MallOrder], *, at: datetime.datetime
+) -> None:
+    """The lines of the mall-orders just paid, appended to the event store as purchases in this transaction (a
+    mall-order becomes paid once, and the store keeps each line once)."""
+    mall_of = {mall_order.id: mall_order.mall_id for mall_order in paid}
+    lines = await session.scalars(sa.select(OrderLine).where(OrderLine.mall_order_id.in_(mall_of)))
+    purchases = [
+        Purchase(line_id=line.id, product_id=line.product_id, mall_id=mall_of[line.mall_order_id],
+                 quantity=line.quantity, amount=line.unit_price * line.quantity)
+        for line in lines
+    ]  # fmt: skip
+    await append_purchases(session, purchases, shopper_id=order.user_id, at=at)
 
 
 async def _first_time(session: AsyncSession, payment: Payment, current: GatewayPayment, *, kind: str) -> bool:

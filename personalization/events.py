@@ -3,6 +3,10 @@
 A batch holds up to 100 events. Each is accepted, a duplicate (its client event id was seen before from the same
 device or shopper, within a week) or rejected with a reason; one bad event never spoils the batch. Purchases
 are refused here: the order flow records them itself, so a client cannot buy popularity.
+
+Every event that passes the checks is also appended to the event store (``insights.store``) in the request's
+transaction, duplicates included: the store keeps each event's identity once, so an event Redis saw in a batch
+whose transaction then failed is stored by the retry, and nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from catalog.models import Mall, MallStatus, Product, ProductStatus
+from insights.store import AppEvent, append_events
 from personalization.errors import InvalidEventBatchError, MalformedEventsError
 from personalization.scores import Decay, Signal, add_signals
 from personalization.taste import record_affinity
@@ -24,6 +29,8 @@ from personalization.taste import record_affinity
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from accounts.segments import Audience
 
 MAX_EVENTS = 100
 DEDUPLICATION_SECONDS = 7 * 24 * 3600
@@ -93,13 +100,16 @@ async def record_events(
     recorder: Recorder,
     *,
     actor: str,
-    segment: str,
+    audience: Audience,
     items: list[msgspec.Raw],
     now: datetime.datetime,
     user_id: uuid.UUID | None = None,
+    device_id: str | None = None,
 ) -> EventBatchResult:
-    """Check, deduplicate and score ``items`` sent by ``actor`` (``user:<id>`` or ``device:<id>``) of ``segment``;
-    a logged-in shopper's (``user_id``) engagement also feeds their own malls' and categories' affinities."""
+    """Check, deduplicate, score and store ``items`` sent by ``actor`` (``user:<id>`` or ``device:<id>``) of
+    ``audience``; a logged-in shopper's (``user_id``) engagement also feeds their own malls' and categories'
+    affinities."""
+    segment = audience.segment
     results: dict[int, EventResult] = {}
     candidates: dict[int, EventIn] = {}
     for index, raw in enumerate(items):
@@ -129,8 +139,15 @@ async def record_events(
     for (index, event), first in zip(scored, added, strict=True):
         results[index] = EventResult(index=index, id=event.id, result="accepted" if first else "duplicate")
         if first:
-            mall_id, category = shown[event.product_id]
-            engaged.append((mall_id, category, recorder.weights[event.kind]))
+            mall_id, category_path = shown[event.product_id]
+            engaged.append((mall_id, category_path.split("/", 1)[0], recorder.weights[event.kind]))
+    stored = [
+        AppEvent(kind=event.kind, product_id=event.product_id, mall_id=shown[event.product_id][0],
+                 category_path=shown[event.product_id][1], at=event.occurred_at, identity=_once_key(actor, event))
+        for _, event in scored
+    ]  # fmt: skip
+    await append_events(session, stored, audience=audience, sender=actor, now=now, shopper_id=user_id,
+                        device_id=device_id)  # fmt: skip
     if user_id is not None:
         await record_affinity(redis, user_id, engaged)
     ordered = [results[index] for index in sorted(results)]
@@ -158,11 +175,11 @@ def _refusal(event: EventIn, now: datetime.datetime) -> str | None:
 async def _products_on_show(
     session: AsyncSession, product_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
-    """The products among ``product_ids`` shoppers may see, with their mall and top-level category."""
+    """The products among ``product_ids`` shoppers may see, with their mall and category path."""
     if not product_ids:
         return {}
     query = (
-        sa.select(Product.id, Product.mall_id, sa.func.split_part(Product.category_path, "/", 1))
+        sa.select(Product.id, Product.mall_id, Product.category_path)
         .join(Mall, Mall.id == Product.mall_id)
         .where(
             Product.id == sa.any_(sa.literal(list(set(product_ids)), ARRAY(sa.Uuid()))),

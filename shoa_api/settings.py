@@ -25,6 +25,7 @@ KakaoProviderName = Literal["sandbox", "nhn", "solapi"]
 """Who sends AlimTalk, and who sends SMS/LMS."""
 
 MIN_SECRET_KEY_LENGTH = 32
+MIN_RETENTION_DAYS = 8
 
 
 class SettingsError(ValueError):
@@ -350,6 +351,13 @@ class OrdersSettings(_Area, frozen=True, kw_only=True):
     """The order's page in the app, as messages link it; ``{number}`` is the order number."""
 
 
+class InsightsSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_INSIGHTS_"
+    retention_days: int = 90
+    """How many days of raw events the store keeps; the worker drops older days' partitions. The hourly
+    aggregates are kept for ever."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     app: AppSettings
     database: DatabaseSettings
@@ -373,6 +381,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     talktalk: TalkTalkSettings
     orders: OrdersSettings
     support: SupportSettings
+    insights: InsightsSettings
 
     @property
     def env(self) -> Environment:
@@ -410,6 +419,7 @@ _AREAS: dict[str, type[_Area]] = {
     "talktalk": TalkTalkSettings,
     "orders": OrdersSettings,
     "support": SupportSettings,
+    "insights": InsightsSettings,
 }
 
 
@@ -561,6 +571,12 @@ def _check_consistency(settings: Settings) -> None:
         raise SettingsError(msg)
     if settings.security.access_token_minutes < 1 or settings.security.refresh_token_days < 1:
         msg = "SHOA_ACCESS_TOKEN_MINUTES and SHOA_REFRESH_TOKEN_DAYS are malformed: both must be at least 1"
+        raise SettingsError(msg)
+    if settings.insights.retention_days < MIN_RETENTION_DAYS:
+        msg = (
+            f"SHOA_INSIGHTS_RETENTION_DAYS is malformed: at least {MIN_RETENTION_DAYS}, since the app may send "
+            "events up to 7 days late and the roll-up reads them from the store"
+        )
         raise SettingsError(msg)
     _check_notify(settings)
     _check_orders(settings.orders)

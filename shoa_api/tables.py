@@ -7,6 +7,7 @@ from advanced_alchemy.base import orm_registry
 
 import accounts.models  # noqa: F401 - registers the account tables
 import catalog.models  # noqa: F401 - registers the catalog tables
+import insights.models  # noqa: F401 - registers the event store and its aggregates
 import notify.models  # noqa: F401 - registers the messaging tables
 import orders.models  # noqa: F401 - registers the order tables
 import personalization.models  # noqa: F401 - registers the personalization tables

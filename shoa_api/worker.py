@@ -3,7 +3,8 @@
 It only schedules: the jobs' bodies live beside their domains (``catalog.search.jobs``,
 ``personalization.jobs``, ``notify.worker``) as plain code over a session maker, Redis, the search engine and the
 messaging providers, and :func:`default_jobs` says how often each runs with which of the shared clients
-(:class:`WorkerContext`). Later issues add theirs here (order timers). A failing job is logged and retried, never
+(:class:`WorkerContext`): search indexing, the feed's scores and candidates, messages, order timers, and the
+event store's roll-up and partitions (``insights.jobs``). A failing job is logged and retried, never
 taking the worker down.
 
 Retries stay close to each job's rhythm, so an outage costs about one interval more than it lasted:
@@ -33,6 +34,7 @@ import httpx
 
 from catalog.search.jobs import SearchIndexing
 from catalog.search.tantivy_engine import TantivyEngine
+from insights import jobs as insights_jobs
 from notify.rendering import Templates
 from orders import service as order_service
 from personalization import jobs as feed_jobs
@@ -67,6 +69,7 @@ CONFIRM_BATCH = 200
 HEARTBEAT_KEY_PREFIX = "shoa:worker:heartbeat:"
 HEARTBEAT_TTL_SECONDS = 30
 HEARTBEAT_EVERY_SECONDS = 10.0
+EVENT_ROLLUP_EVERY_SECONDS = 60.0
 BACKOFF_FLOOR_SECONDS = 10.0
 """A failing job waits at most ``max(every, BACKOFF_FLOOR_SECONDS)`` before its next try."""
 
@@ -128,6 +131,8 @@ def default_jobs(settings: Settings) -> list[Job]:
         candidates_job(settings),
         notify_dispatch_job(),
         order_deadlines_job(),
+        event_rollup_job(),
+        event_partitions_job(settings),
     ]
 
 
@@ -165,6 +170,27 @@ def order_deadlines_job() -> Job:
         return expired == EXPIRE_BATCH or confirmed == CONFIRM_BATCH
 
     return Job(name="order-deadlines", every=30.0, run=keep_order_deadlines)
+
+
+def event_rollup_job() -> Job:
+    """Every minute, look whether an hour has closed: the events received before it counted into the hourly
+    aggregates (a run that finds none does nothing)."""
+
+    async def roll_up_events(context: WorkerContext) -> None:
+        await insights_jobs.roll_up_events(context.session_maker)
+
+    return Job(name="insights-rollup", every=EVENT_ROLLUP_EVERY_SECONDS, run=roll_up_events)
+
+
+def event_partitions_job(settings: Settings) -> Job:
+    """Every hour (and at start): the event store's day partitions made a week ahead, and those past
+    ``SHOA_INSIGHTS_RETENTION_DAYS`` dropped."""
+    retention_days = settings.insights.retention_days
+
+    async def keep_event_partitions(context: WorkerContext) -> None:
+        await insights_jobs.keep_event_partitions(context.session_maker, retention_days=retention_days)
+
+    return Job(name="insights-partitions", every=3600.0, run=keep_event_partitions)
 
 
 def score_rollup_job(settings: Settings) -> Job:

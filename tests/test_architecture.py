@@ -16,16 +16,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = "shoa_kernel"
 DOMAINS = {
-    # DESIGN.md's table, for the domains that exist. `insights` joins it, with its own row, when it is written:
-    # personalization and orders may then import it.
+    # DESIGN.md's table, for the domains that exist.
     "accounts": set(),
     "catalog": set(),
-    "personalization": {"accounts", "catalog"},
+    # The event store and its aggregates: who (accounts' segments) did what with which product (the catalog).
+    "insights": {"accounts", "catalog"},
+    # Behaviour events are appended to the store as they are accepted.
+    "personalization": {"accounts", "catalog", "insights"},
     # The shared messaging module: fed events by any service, it imports none of them (the app hands it a
     # recipient lookup built from accounts). Only shoa_api imports it today.
     "notify": set(),
     # Carts, checkout, payments and fulfilment: stock and prices from the catalog, every step through notify.
-    "orders": {"accounts", "catalog", "notify"},
+    # Purchases are events too: appended to the store when a mall-order is paid.
+    "orders": {"accounts", "catalog", "notify", "insights"},
     # The customer-service chatbot: answers from the orders, acts through the orders service, replies via notify.
     "support": {"accounts", "catalog", "orders", "notify"},
 }

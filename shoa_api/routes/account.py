@@ -13,6 +13,7 @@ from accounts import service
 from accounts.errors import InvalidProfileError
 from accounts.schemas import Profile, ProfileUpdate
 from accounts.tokens import AccessClaims
+from insights.store import forget_shopper
 from personalization.taste import taste_changed
 from shoa_api.auth import revoke_access_token
 from shoa_api.mirror import RedisMirror
@@ -57,6 +58,8 @@ class AccountController(Controller):
         shopper: NamedDependency[AccessClaims],
     ) -> None:
         await service.erase(db, shopper.user_id, now=utc_now())
+        # accounts imports no other domain: the erasure reaches the event store here, in the same transaction.
+        await forget_shopper(db, shopper.user_id)
         await db.commit()
         await revoke_access_token(redis, mirror, shopper)
         # The remembered feed goes: other devices' tokens get a 401.

@@ -16,8 +16,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from accounts.segments import ANONYMOUS
-from accounts.service import shopper_segment
+from accounts.segments import ANONYMOUS_AUDIENCE
+from accounts.service import shopper_audience, shopper_segment
 from accounts.tokens import AccessClaims
 from catalog.errors import InvalidCursorError
 from personalization import events, likes, taste
@@ -67,15 +67,16 @@ async def record_events(
 ) -> EventBatchResult:
     """Anonymous apps send ``X-Device-Id`` (8 to 64 letters, digits and ``._:-``); logged-in ones their token."""
     now = utc_now()
+    device: str | None = None
     if optional_shopper is not None:
         actor = f"user:{optional_shopper.user_id}"
-        segment = await shopper_segment(db, optional_shopper.user_id, now=now)
+        audience = await shopper_audience(db, optional_shopper.user_id, now=now)
     else:
         device = request.headers.get(DEVICE_HEADER, "")
         if not _DEVICE_ID.fullmatch(device):
             msg = "send X-Device-Id (8 to 64 letters, digits and ._:-) or log in"
             raise MissingDeviceError(msg)
-        actor, segment = f"device:{device}", ANONYMOUS
+        actor, audience = f"device:{device}", ANONYMOUS_AUDIENCE
     items = events.decode_batch(await request.body())
     limit = Limit("events", settings.feed.events_per_device_per_minute, 60)
     if (retry_after := await RateLimiter(redis).hit(limit, actor, amount=len(items))) is not None:
@@ -86,10 +87,11 @@ async def record_events(
         redis,
         recorder,
         actor=actor,
-        segment=segment,
+        audience=audience,
         items=items,
         now=now,
         user_id=optional_shopper.user_id if optional_shopper is not None else None,
+        device_id=device,
     )
     if optional_shopper is not None and result.accepted:
         mirror.forget(taste.taste_version_key(optional_shopper.user_id))  # moved with the affinities
