@@ -133,7 +133,7 @@ async def append_purchases(
     found = await session.execute(
         sa.select(Product.id, Product.category_path).where(Product.id.in_({p.product_id for p in purchases}))
     )
-    categories = {product_id: path for product_id, path in found}
+    categories: dict[uuid.UUID, str] = dict(found.all())
     rows = [
         {
             "at": at,
