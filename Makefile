@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint types pytest bench clean
+.PHONY: install run test lint types pytest browser bench clean
 
 install: $(STAMP)
 
@@ -30,8 +30,25 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest -n 2
+
+# The insights page's test (tests/insights/test_insights_page.py) drives Debian's chromium through its
+# chromedriver; nothing downloads a browser at run time. Installed here when missing and allowed (root, apt-get);
+# otherwise this stops and names what to install.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "make: installing chromium and chromium-driver (apt-get) for the insights page's browser test"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "make test needs the chromium browser and its chromedriver on PATH for tests/insights/test_insights_page.py:" >&2; \
+		echo "  Debian/Ubuntu: sudo apt-get install chromium chromium-driver" >&2; \
+		echo "  elsewhere: Chromium (or Chrome) as 'chromium' and the matching 'chromedriver'" >&2; \
+		exit 1; \
+	fi
 
 bench: install
 	$(BIN)/python -m bench http

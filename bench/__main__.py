@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from bench import (
     checkout,
+    events,
     feed_quality,
     http,
     index,
+    manipulation,
     notify,
     rollup,
     search,
@@ -55,6 +57,11 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
         support_intents.run,
     ),
     "feed-quality": ("the feed's NDCG@20 per segment on held-out purchases vs two baselines", feed_quality.run),
+    "manipulation": (
+        "attacks by one device, 100 devices and a ring of accounts: how far they move products in every feed, "
+        "ranking and the popularity sort",
+        manipulation.run,
+    ),
     "rollup": ("the worker's score roll-up against copying every score each minute", rollup.run),
     "notify": (
         "messages through enqueue, the outbox and real workers against raw POSTs of the same bodies",
@@ -64,6 +71,10 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
         "shoppers checking out in parallel through the API against raw conditional stock UPDATEs",
         checkout.run,
     ),
+    "events": (
+        "behaviour events through POST /v1/events into the event store against a raw COPY of the same rows",
+        events.run,
+    ),
 }
 
 EXPECTED_ERRORS = (
@@ -71,6 +82,7 @@ EXPECTED_ERRORS = (
     index.BenchmarkError,
     notify.BenchmarkError,
     checkout.BenchmarkError,
+    events.BenchmarkError,
     LoadGeneratorError,
     ServerError,
     EmbeddedServiceError,
@@ -103,20 +115,34 @@ def _parser() -> argparse.ArgumentParser:
         _add_load_options(command)
         if name == "support":
             command.set_defaults(connections=support.CONNECTIONS)
-        default_products = 100_000 if name in {"search", "index", "checkout"} else 20_000
+        default_products = {"search": 100_000, "index": 100_000, "checkout": 100_000, "events": 5_000}.get(name, 20_000)
         command.add_argument(
             "--products",
             type=_positive(int),
             default=default_products,
-            help="sync, search, index, feed-quality, rollup, checkout: products",
+            help="sync, search, index, feed-quality, manipulation, rollup, checkout, events: products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
-        command.add_argument("--shoppers", type=_positive(int), default=100, help="feed-quality: shoppers per segment")
+        command.add_argument(
+            "--shoppers", type=_positive(int), default=100, help="feed-quality, manipulation: shoppers per segment"
+        )
         command.add_argument(
             "--seed",
             type=int,
             default=20261129,
-            help="feed-quality: the population's random seed; checkout: baskets; support: shoppers and orders",
+            help="feed-quality, manipulation: the population's random seed; checkout: baskets; support: shoppers and orders; "
+            "events: the batches",
+        )
+        command.add_argument(
+            "--seeds",
+            type=_positive(int),
+            default=4,
+            help="feed-quality: populations, from --seed on, each on a catalog of its own; the result is their mean",
+        )
+        command.add_argument(
+            "--no-rankings",
+            action="store_true",
+            help="manipulation: leave out GET /v1/rankings (its realtime window needs a minute's wait per attack)",
         )
         command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
         command.add_argument(

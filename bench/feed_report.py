@@ -115,11 +115,12 @@ def notes(report: FeedQualityReport) -> list[str]:
     lines = [
         f"feed, {NEWEST}, {POPULARITY}, {SEGMENT_TOP}: NDCG@{report.k} of each ranking's first {report.k} "
         "products against the segment's held-out purchases (graded by how many times bought). The baselines rank "
-        "the products the feed may show: on show, in stock, for the segment's gender (anonymous: women).",
+        "the products the feed may show: on show, in stock, for the segment's gender (anonymous: women), spread by "
+        "the feed's own rules (at most 2 of a mall and 4 of a top-level category in any 10).",
         "newest: newest first (product ids are time-ordered). popularity: every event of every segment, weighted "
         "as the API weighs them. segment top: the segment's own events alone (for information: no goal).",
         "true taste: the products ranked by what the segment's purchases are drawn from (the population's hidden "
-        "taste and appeal), spread over malls by the feed's own rule: the best a feed could do, for information. "
+        "taste and appeal), spread by the feed's own rules: the best a feed could do, for information. "
         "Where even it does not beat popularity, the held-out purchases are too few to tell rankings apart.",
         "feed - best (90%): the feed's NDCG minus the better baseline's, over resamples of the held-out "
         "purchases; an interval across 0 is within the luck of which products were bought.",
@@ -180,9 +181,132 @@ def render_json(report: FeedQualityReport) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def save(report: FeedQualityReport, output_dir: Path) -> list[Path]:
-    texts = {".json": render_json(report), ".md": render_markdown(report)}
-    return save_texts(output_dir, "feed-quality", report.started_at, texts)
+SEED_SLACK = 0.01
+"""No seed's feed may be below either baseline by more than this."""
+
+
+@dataclass(frozen=True)
+class SegmentSummary:
+    """One segment over every seed: the means, and the worst seed's margin."""
+
+    segment: str
+    ndcg: dict[str, float]
+    """Mean NDCG@k per ranking over the seeds."""
+    worst_margin: float
+    """The lowest, over seeds, of the feed's NDCG minus the better baseline's."""
+    seeds: int
+
+    @property
+    def ceiling_share(self) -> float:
+        """The feed's mean against the true taste's: how much of the ceiling it reaches."""
+        return self.ndcg[FEED] / self.ndcg[TRUE_TASTE] if self.ndcg[TRUE_TASTE] > 0 else 0.0
+
+    def met(self) -> bool:
+        beats = all(self.ndcg[FEED] > self.ndcg[baseline] for baseline in BASELINES)
+        return beats and self.worst_margin >= -SEED_SLACK
+
+
+@dataclass(frozen=True)
+class FeedQualitySeries:
+    """The benchmark over several seeds: each seed's report, and the segments' summaries over them."""
+
+    command: str
+    started_at: str
+    reports: list[FeedQualityReport]
+
+    def summaries(self) -> list[SegmentSummary]:
+        segments = [r.segment for r in self.reports[0].results]
+        summaries = []
+        for segment in segments:
+            results = [next(r for r in report.results if r.segment == segment) for report in self.reports]
+            names = results[0].ndcg.keys()
+            summaries.append(
+                SegmentSummary(
+                    segment=segment,
+                    ndcg={name: sum(r.ndcg[name] for r in results) / len(results) for name in names},
+                    worst_margin=min(r.ndcg[FEED] - max(r.ndcg[b] for b in BASELINES) for r in results),
+                    seeds=len(results),
+                )
+            )
+        return summaries
+
+
+SUMMARY_COLUMNS = (
+    "segment", FEED, NEWEST, POPULARITY, "worst seed: feed - best", SEGMENT_TOP, TRUE_TASTE, "share of ceiling", "met"
+)  # fmt: skip
+
+
+def summary_rows(series: FeedQualitySeries) -> list[tuple[str, ...]]:
+    return [
+        (
+            s.segment,
+            f"{s.ndcg[FEED]:.3f}",
+            f"{s.ndcg[NEWEST]:.3f}",
+            f"{s.ndcg[POPULARITY]:.3f}",
+            f"{s.worst_margin:+.3f}",
+            f"{s.ndcg[SEGMENT_TOP]:.3f}",
+            f"{s.ndcg[TRUE_TASTE]:.3f}",
+            f"{s.ceiling_share:.0%}",
+            "yes" if s.met() else "NO",
+        )
+        for s in series.summaries()
+    ]
+
+
+def summary_notes(series: FeedQualityReport | FeedQualitySeries) -> list[str]:
+    if isinstance(series, FeedQualityReport):
+        return []
+    seeds = ", ".join(str(report.options["seed"]) for report in series.reports)
+    missed = [s.segment for s in series.summaries() if not s.met()]
+    return [
+        f"Means over {len(series.reports)} seeds ({seeds}) of NDCG@{series.reports[0].k}; every baseline, and the "
+        "true taste, spread by the feed's own rules (at most 2 of a mall and 4 of a top-level category in any 10).",
+        "worst seed: the lowest, over the seeds, of the feed's NDCG minus the better baseline's. share of ceiling: "
+        "the feed's mean over the true taste's.",
+        f"met: the feed's mean beats both baselines' and no seed is below either by more than {SEED_SLACK}.",
+        f"goals missed by: {', '.join(missed)}." if missed else "all goals met.",
+    ]
+
+
+def render_series_text(series: FeedQualitySeries) -> str:
+    table = text_table(SUMMARY_COLUMNS, summary_rows(series), frozenset(range(1, 8)))
+    return "\n".join([table, "", *summary_notes(series)])
+
+
+def render_series_markdown(series: FeedQualitySeries) -> str:
+    first = series.reports[0]
+    sections: dict[str, dict[str, object]] = {
+        f"Seed {report.options['seed']}": {
+            row[0]: " / ".join(f"{name} {cell}" for name, cell in zip(columns(report)[1:], row[1:], strict=True))
+            for row in rows(report)
+        }
+        for report in series.reports
+    }
+    return markdown_page(
+        benchmark="feed-quality",
+        started_at=series.started_at,
+        command=series.command,
+        table=markdown_table(SUMMARY_COLUMNS, summary_rows(series), frozenset(range(1, 8))),
+        notes=summary_notes(series) + notes(first)[:4],
+        sections={**sections, "Machine": machine_facts(), "Options": {k: v for k, v in first.options.items()
+                                                                      if k != "seed"}},
+    )  # fmt: skip
+
+
+def save(series: FeedQualitySeries, output_dir: Path) -> list[Path]:
+    document = {
+        "benchmark": "feed-quality",
+        "command": series.command,
+        "started_at": series.started_at,
+        "summaries": [
+            {**asdict(s), "ndcg": {k: round(v, 4) for k, v in s.ndcg.items()}, "ceiling_share": round(s.ceiling_share, 4),
+             "met": s.met()}
+            for s in series.summaries()
+        ],
+        "seeds": [json.loads(render_json(report)) for report in series.reports],
+    }  # fmt: skip
+    texts = {".json": json.dumps(document, indent=2, ensure_ascii=False) + "\n", ".md": render_series_markdown(series)}
+    return save_texts(output_dir, "feed-quality", series.started_at, texts)
 
 
 def _met(result: SegmentResult) -> str:

@@ -58,6 +58,8 @@ class ApiKeyScope(enum.StrEnum):
     CATALOG_WRITE = "catalog:write"
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
+    INSIGHTS_READ = "insights:read"
+    """Mall insights: what shoppers did with the mall's products, by day, segment and hour."""
 
 
 class MallApiKey(DefaultBase):

@@ -34,6 +34,8 @@ class Event(DefaultBase):
         sa.Index("ix_insights_events_shopper_id", "shopper_id", postgresql_where=sa.text("shopper_id IS NOT NULL")),
         # The roll-up finds what arrived since its watermark.
         sa.Index("ix_insights_events_recorded_at", "recorded_at", postgresql_using="brin"),
+        # Mall insights count one mall's events over a period (insights.service).
+        sa.Index("ix_insights_events_mall_at", "mall_id", "at"),
         {"postgresql_partition_by": "RANGE (at)"},
     )
 

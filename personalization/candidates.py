@@ -4,11 +4,17 @@ A candidate's base score has three parts, each between 0 and 1, and nothing else
 
 - ``target``: how well the mall's declared audience fits the segment (gender, then age band; for the anonymous
   default segment also its office and minimal looks);
-- ``popularity``: the segment's own time-decayed engagement with the product, on a log scale relative to the
-  segment's most engaged product;
-- ``everyone``: the same over all shoppers' engagement, a prior that lets a segment with little behaviour of
-  its own (or one sharing its taste with another) benefit from everyone's;
+- ``popularity``: the segment's own time-decayed engagement with the product, relative to the segment's most
+  engaged product (square-rooted);
+- ``everyone``: a prior from the other segments' engagement, which lets a segment with little behaviour of its
+  own (or one sharing its taste with others) benefit from theirs. Bounded: each other segment's engagement is taken
+  relative to its own most engaged product, and for each product the largest of those parts is left out, so what
+  one segment alone does (a ring of accounts in it, say) never moves another segment's prior; only what several
+  segments engage with does (``prior_of``);
 - ``freshness``: how new the product is (half-life ``FRESHNESS_HALF_LIFE_DAYS``).
+
+Engagement is counted as people, not events (``personalization.scores``, decision 0039): capped per contributor,
+product and day, devices weighing less than shoppers, and only for products more than one person engaged with.
 
 Behaviour outweighs the declared audience once there is some: a product the segment engages with beats one that
 is only declared for it. Without any behaviour (a new segment, a new shop) target and freshness decide.
@@ -30,10 +36,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounts.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
 from catalog.models import Mall, MallStatus, Product, ProductStatus
-from personalization.scores import EVERYONE, segment_scores
+from personalization.scores import engaged_scores
 
 if TYPE_CHECKING:
     import datetime
+    from collections.abc import Iterable
 
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,11 +49,14 @@ if TYPE_CHECKING:
 
 CANDIDATES = 1000
 """Per segment: 50 pages of 20, far more than shoppers scroll."""
-WEIGHTS = {"target": 0.3, "popularity": 1.0, "everyone": 0.8, "freshness": 0.2}
+WEIGHTS = {"target": 0.3, "popularity": 1.0, "everyone": 0.3, "freshness": 0.2}
 """The base score's weights (see :func:`base_score`)."""
 FRESHNESS_HALF_LIFE_DAYS = 14.0
 POPULAR_CONSIDERED = 5000
 """The segment's most engaged products that take part; the rest score 0 on popularity."""
+PRIOR_SEGMENTS = 3
+"""The prior's divisor at least: with few segments engaging, what two of them like still lifts a third only so
+much."""
 KEPT_SECONDS = 3600
 """A replaced candidate list is kept this long, so cursors into it keep working."""
 
@@ -116,14 +126,55 @@ def _audience(segment: str) -> _Audience:
     return _Audience((gender, "unisex"), (band,), ())
 
 
+Shares = dict[str, dict[uuid.UUID, float]]
+"""Per segment, each engaged product's score relative to the segment's most engaged one (0 to 1)."""
+
+
+async def engagement_shares(redis: Redis, decay: Decay, *, now: datetime.datetime) -> Shares:
+    """Every segment's shares, from the scores of products more than one person engaged with."""
+    shares: Shares = {}
+    for segment in all_segments():
+        scores = await engaged_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
+        top = max((score for _, score in scores), default=0.0)
+        shares[segment] = {product_id: score / top for product_id, score in scores} if top > 0 else {}
+    return shares
+
+
+def prior_of(segment: str, shares: Shares) -> dict[uuid.UUID, float]:
+    """The other segments' shares summed per product, less the largest of them, over the number of others that
+    engage at all less one (at least ``PRIOR_SEGMENTS``): from 0 to 1, and 0 for what one segment alone likes."""
+    others = [share for name, share in shares.items() if name != segment and share]
+    totals: dict[uuid.UUID, float] = {}
+    largest: dict[uuid.UUID, float] = {}
+    for share in others:
+        for product_id, value in share.items():
+            totals[product_id] = totals.get(product_id, 0.0) + value
+            largest[product_id] = max(largest.get(product_id, 0.0), value)
+    divisor = max(len(others) - 1, PRIOR_SEGMENTS)
+    return {
+        product_id: (total - largest[product_id]) / divisor
+        for product_id, total in totals.items()
+        if total > largest[product_id]
+    }
+
+
 async def compute(
-    session: AsyncSession, redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime
+    session: AsyncSession,
+    redis: Redis,
+    decay: Decay,
+    segment: str,
+    *,
+    now: datetime.datetime,
+    shares: Shares | None = None,
 ) -> CandidateList:
-    """The segment's top ``CANDIDATES`` products by base score, computed in one query."""
+    """The segment's top ``CANDIDATES`` products by base score, computed in one query (``shares``: every segment's,
+    when the caller has them already)."""
     audience = _audience(segment)
     text_array = ARRAY(sa.String())
-    engaged = await _shares(redis, decay, segment, now=now, name="engaged")
-    pooled = await _shares(redis, decay, EVERYONE, now=now, name="pooled")
+    if shares is None:
+        shares = await engagement_shares(redis, decay, now=now)
+    engaged = _rows(shares.get(segment, {}).items(), name="engaged")
+    pooled = _rows(prior_of(segment, shares).items(), name="pooled")
     gender_fits = Product.target_gender == sa.any_(sa.literal(list(audience.genders), text_array))
     band_fits = sa.or_(
         Product.target_age_bands == sa.literal([], text_array),
@@ -173,20 +224,20 @@ async def compute(
     return CandidateList(segment=segment, version=f"{time.time_ns():x}", items=items)
 
 
-async def _shares(redis: Redis, decay: Decay, segment: str, *, now: datetime.datetime, name: str) -> sa.Subquery:
-    """The segment's most engaged products with their decayed scores, as rows to join."""
-    popular = await segment_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
+def _rows(scores: Iterable[tuple[uuid.UUID, float]], *, name: str) -> sa.Subquery:
+    """Products with a value, as rows to join."""
+    pairs = list(scores)
     return sa.select(
-        sa.func.unnest(sa.literal([p for p, _ in popular], ARRAY(sa.Uuid()))).label("product_id"),
-        sa.func.unnest(sa.literal([s for _, s in popular], ARRAY(sa.Double()))).label("score"),
+        sa.func.unnest(sa.literal([p for p, _ in pairs], ARRAY(sa.Uuid()))).label("product_id"),
+        sa.func.unnest(sa.literal([s for _, s in pairs], ARRAY(sa.Double()))).label("score"),
     ).subquery(name)
 
 
 def _share(score: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
     """0 to 1: a product's engagement against the most engaged product *this segment may be shown*,
     square-rooted (a few viral products must not drown the rest, yet ten times the engagement still ranks
-    clearly higher). Relative to the eligible products, so that everyone's pool, led by women's products, still
-    orders men's products well for a men's segment."""
+    clearly higher). Relative to the eligible products, so that the prior, led by women's segments, still orders
+    men's products well for a men's segment."""
     top = sa.func.nullif(sa.func.max(score).over(), 0.0)
     return sa.func.coalesce(sa.func.sqrt(score / top), 0.0)
 
@@ -214,8 +265,9 @@ async def load(redis: Redis, segment: str, version: str) -> CandidateList | None
 async def refresh_all(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> int:
     """Recompute every segment's list; how many segments."""
     segments = all_segments()
+    shares = await engagement_shares(redis, decay, now=now)
     for segment in segments:
-        await store(redis, await compute(session, redis, decay, segment, now=now))
+        await store(redis, await compute(session, redis, decay, segment, now=now, shares=shares))
     return len(segments)
 
 

@@ -4,6 +4,9 @@ A batch holds up to 100 events. Each is accepted, a duplicate (its client event 
 device or shopper, within a week) or rejected with a reason; one bad event never spoils the batch. Purchases
 are refused here: the order flow records them itself, so a client cannot buy popularity.
 
+An accepted event counts for its contributor as a person, not as an event (``personalization.scores``): past the
+contributor's cap for the product and day it adds nothing to the scores, but is still accepted and stored.
+
 Every event that passes the checks is also appended to the event store (``insights.store``) in the request's
 transaction, duplicates included: the store keeps each event's identity once, so an event Redis saw in a batch
 whose transaction then failed is stored by the retry, and nothing is stored twice.
@@ -23,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from catalog.models import Mall, MallStatus, Product, ProductStatus
 from insights.store import AppEvent, append_events
 from personalization.errors import InvalidEventBatchError, MalformedEventsError
-from personalization.scores import Decay, Signal, add_signals
+from personalization.scores import Contributor, Decay, Signal, add_signals
 from personalization.taste import record_affinity
 
 if TYPE_CHECKING:
@@ -134,6 +137,7 @@ async def record_events(
         now=now.timestamp(),
         once_keys=[_once_key(actor, event) for _, event in scored],
         once_seconds=DEDUPLICATION_SECONDS,
+        contributor=Contributor(actor) if user_id is not None else Contributor.device(actor.removeprefix("device:")),
     )
     engaged = []
     for (index, event), first in zip(scored, added, strict=True):

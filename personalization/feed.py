@@ -1,9 +1,9 @@
-"""The feed's ranking: a segment's candidates re-scored for one shopper, then spread across malls.
+"""The feed's ranking: a segment's candidates re-scored for one shopper, then spread across malls and categories.
 
 A final score per candidate (its base score, plus the shopper's affinity to its mall and category, minus what
-they already bought), then mall diversity: at most ``MAX_PER_MALL`` items of one mall in any
-``DIVERSITY_WINDOW`` consecutive items. How lists are fixed and paged is ``personalization.feed_pages``; what a
-shopper's taste is made of, ``personalization.taste``.
+they already bought), then diversity: at most ``MAX_PER_MALL`` items of one mall and ``MAX_PER_CATEGORY`` of one
+category in any ``DIVERSITY_WINDOW`` consecutive items. How lists are fixed and paged is
+``personalization.feed_pages``; what a shopper's taste is made of, ``personalization.taste``.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ if TYPE_CHECKING:
 FEED_LENGTH = 300
 """Items in one feed session: 15 pages of 20."""
 MAX_PER_MALL = 2
+MAX_PER_CATEGORY = 4
+"""Of one top-level category (상의, 원피스 …) in any ``DIVERSITY_WINDOW``: a liked item cannot fill the page with
+its kind."""
 DIVERSITY_WINDOW = 10
 PERSONAL_WEIGHT = 0.8
 BOUGHT_PENALTY = 1.5
 
 
 class Explanation(msgspec.Struct, kw_only=True):
-    """Why the item is where it is: the parts of its score, and what mall diversity did to its rank."""
+    """Why the item is where it is: the parts of its score, and what diversity did to its rank."""
 
     target: float
     popularity: float
@@ -96,7 +99,7 @@ RANK_DEPTH = 800
 
 
 def rank(candidates: list[Candidate], taste: ShopperTaste) -> list[Ranked]:
-    """Final scores, best first (ties: newer product first), then mall diversity; at most ``FEED_LENGTH``."""
+    """Final scores, best first (ties: newer product first), then diversity; at most ``FEED_LENGTH``."""
     keyed = []
     for candidate in candidates:
         mall = taste.malls.get(candidate.mall_id, 0.0)
@@ -113,40 +116,60 @@ def rank(candidates: list[Candidate], taste: ShopperTaste) -> list[Ranked]:
     return diversify(ranked)
 
 
-def diversify(ranked: list[Ranked], *, per_mall: int = MAX_PER_MALL, window: int = DIVERSITY_WINDOW) -> list[Ranked]:
-    """Greedy: at each place, the best remaining item whose mall has fewer than ``per_mall`` items among the
-    previous ``window - 1``; when no remaining item qualifies (few malls left), the best remaining one.
+def diversify(
+    ranked: list[Ranked],
+    *,
+    per_mall: int = MAX_PER_MALL,
+    per_category: int = MAX_PER_CATEGORY,
+    window: int = DIVERSITY_WINDOW,
+) -> list[Ranked]:
+    """Greedy: at each place, the best remaining item whose mall has fewer than ``per_mall`` items and whose
+    category fewer than ``per_category`` among the previous ``window - 1``; when none qualifies, the best remaining
+    one whose mall may come (few categories left); when none of those either (few malls left), the best remaining.
 
-    Items passed over wait in one queue per mall, so each place looks at the next item and at most one waiting
-    item per mall, instead of rescanning everything passed over (one mall holding half the candidates is common).
+    Items passed over wait in one queue per mall and category, so each place looks at the next item and at most
+    one waiting item per pair, instead of rescanning everything passed over (one mall holding half the candidates
+    is common).
     """
-    waiting: dict[uuid.UUID, deque[int]] = {}
+    waiting: dict[uuid.UUID, dict[str, deque[int]]] = {}
     chosen: list[Ranked] = []
-    recent: Counter[uuid.UUID] = Counter()
+    malls: Counter[uuid.UUID] = Counter()
+    categories: Counter[str] = Counter()
     position = 0
     while len(chosen) < FEED_LENGTH:
-        # The best waiting item whose mall may come now, and the best waiting item at all.
-        allowed = min((q[0] for mall, q in waiting.items() if q and recent[mall] < per_mall), default=None)
-        best_waiting = min((q[0] for q in waiting.values() if q), default=None)
+        # The best waiting item that may come now (a mall at its limit is skipped whole).
+        allowed = min(
+            (q[0] for mall, queues in waiting.items() if malls[mall] < per_mall
+             for category, q in queues.items() if q and categories[category] < per_category),
+            default=None,
+        )  # fmt: skip
         # Walk on through the ranking until an item that may come now, or one ranked below the best allowed.
         while position < len(ranked) and (allowed is None or position < allowed):
-            mall = ranked[position].candidate.mall_id
-            if recent[mall] < per_mall:
+            candidate = ranked[position].candidate
+            if malls[candidate.mall_id] < per_mall and categories[candidate.category] < per_category:
                 allowed = position
                 break
-            waiting.setdefault(mall, deque()).append(position)
-            best_waiting = position if best_waiting is None else min(best_waiting, position)
+            waiting.setdefault(candidate.mall_id, {}).setdefault(candidate.category, deque()).append(position)
             position += 1
-        pick = allowed if allowed is not None else best_waiting
-        if pick is None:
-            break  # nothing left
+        pick = allowed
+        if pick is None:  # the whole ranking is waiting: the mall rule alone, then none
+            heads = [(q[0], mall) for mall, queues in waiting.items() for q in queues.values() if q]
+            pick = min((head for head, mall in heads if malls[mall] < per_mall), default=None)
+            if pick is None:
+                pick = min((head for head, _ in heads), default=None)
+            if pick is None:
+                break  # nothing left
         if pick == position:
             position += 1
         else:
-            waiting[ranked[pick].candidate.mall_id].popleft()
+            candidate = ranked[pick].candidate
+            waiting[candidate.mall_id][candidate.category].popleft()
         item = ranked[pick]
         chosen.append(item)
-        recent[item.candidate.mall_id] += 1
+        malls[item.candidate.mall_id] += 1
+        categories[item.candidate.category] += 1
         if len(chosen) >= window:
-            recent[chosen[-window].candidate.mall_id] -= 1
+            gone = chosen[-window].candidate
+            malls[gone.mall_id] -= 1
+            categories[gone.category] -= 1
     return chosen

@@ -13,7 +13,7 @@ from catalog.models import Product
 from personalization.candidates import refresh_all
 from personalization.popularity import publish_popularity
 from personalization.rollup import forget_rolled_up, roll_up
-from personalization.scores import EVERYONE, mark_touched
+from personalization.scores import EVERYONE, mark_touched, people_gated
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ async def roll_up_scores(session_maker: async_sessionmaker[AsyncSession], redis:
     now = utc_now()
     async with session_maker() as session, session.begin():
         rolled_up = await roll_up(session, redis, decay, now=now)
-        published = await publish_popularity(session, rolled_up.pooled, decay, now=now)
+        # Popularity, like the feed, counts only products more than one person engaged with.
+        pooled = await people_gated(redis, decay, EVERYONE, rolled_up.pooled, now=now.timestamp())
+        published = await publish_popularity(session, pooled, decay, now=now)
     await forget_rolled_up(redis)
     await mark_touched(redis, EVERYONE, published.skipped)
 

@@ -6,7 +6,8 @@ since 1970). Every decayed score halves each half-life, so for a product nobody 
 put while its score fades, and any two products compare as their scores do at any moment. So only products
 with new engagement are written (the roll-up hands them on), never the whole catalog once a minute, and a
 product whose engagement faded keeps a value that still orders it right. One step is a doubling of engagement.
-A product nobody ever engaged with has 0, below every engaged one (whose values are in the thousands).
+A product nobody ever engaged with has 0, below every engaged one (whose values are in the thousands); so does one
+engaged by a single person, however often (the worker passes scores gated by ``scores.people_gated``, decision 0039).
 
 A written product also gets a search-outbox row, so Meilisearch sorts by the new value too. ``updated_at`` is
 left alone: popularity is shoppers' behaviour, not a change of the mall's content. Rows a mall's sync holds are

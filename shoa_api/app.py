@@ -58,6 +58,8 @@ from shoa_api.routes.chat import (
 from shoa_api.routes.dev import list_sandbox_messages
 from shoa_api.routes.feed import get_feed
 from shoa_api.routes.health import HealthController, metrics
+from shoa_api.routes.insights import InsightsController
+from shoa_api.routes.insights_page import InsightsLinkController, insights_page
 from shoa_api.routes.messages import list_my_messages
 from shoa_api.routes.orders import (
     CartController,
@@ -69,6 +71,7 @@ from shoa_api.routes.orders import (
 from shoa_api.routes.partner import PartnerController
 from shoa_api.routes.partner_inquiries import PartnerInquiryController
 from shoa_api.routes.partner_orders import PartnerOrderController
+from shoa_api.routes.rankings import get_rankings
 from shoa_api.routes.search import search_products
 from shoa_api.routes.signals import LikeController, record_events
 from shoa_api.routes.vocabulary import get_catalog_vocabulary
@@ -181,6 +184,7 @@ def create_app(settings: Settings) -> Litestar:
             search_products,
             record_events,
             get_feed,
+            get_rankings,
             LikeController,
             AuthController,
             AccountController,
@@ -197,6 +201,9 @@ def create_app(settings: Settings) -> Litestar:
             chat_instagram,
             chat_talktalk,
             PartnerInquiryController,
+            InsightsController,
+            InsightsLinkController,
+            insights_page,
             # What the sandbox provider would have sent, and the sandbox gateway's payer: a developer's own Shoa only.
             *([list_sandbox_messages, dev_authorize_card, dev_deposit] if settings.env == "development" else []),
         ],

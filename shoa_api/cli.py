@@ -18,6 +18,7 @@ from shoa_api.settings import (
     SettingsError,
     ToolSettings,
     collect_variables,
+    load_security_settings,
     load_settings,
     load_tool_settings,
 )
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from catalog.keys import IssuedKey
+    from shoa_api.settings import SecuritySettings
 
 logger = logging.getLogger("shoa.cli")
 
@@ -161,7 +163,10 @@ def _add_mall_commands(
     key_create.add_argument("--mall", required=True, help="the mall's slug")
     key_create.add_argument("--name", required=True, help="what the mall calls it, e.g. 'production sync'")
     key_create.add_argument(
-        "--scope", action="append", required=True, help="catalog:write, orders:read or orders:write (repeatable)"
+        "--scope",
+        action="append",
+        required=True,
+        help="catalog:write, orders:read, orders:write or insights:read (repeatable)",
     )
     key_create.set_defaults(handler=_run_database_command, command="shoa malls", action=_create_key)
     key_list = keys.add_parser("list", help="a mall's keys, without the keys themselves", parents=[database])
@@ -178,6 +183,20 @@ def _add_mall_commands(
     key_rotate.add_argument("key_id", type=uuid.UUID)
     key_rotate.add_argument("--overlap-hours", type=float, default=24.0)
     key_rotate.set_defaults(handler=_run_database_command, command="shoa malls", action=_rotate_key)
+
+    link = malls.add_parser(
+        "insights-link",
+        help="a sign-in link to the mall's insights page, for its staff: it works once, within 15 minutes",
+        parents=[database],
+    )
+    link.add_argument("--mall", required=True, help="the mall's slug")
+    link.add_argument(
+        "--base-url",
+        default=None,
+        help="the API's public address, as the staff's browser reaches it "
+        "(default: SHOA_OAUTH_REDIRECT_BASE_URL, else http://127.0.0.1:8000)",
+    )
+    link.set_defaults(handler=_run_database_command, command="shoa malls", action=_insights_link)
 
 
 def _add_message_commands(
@@ -368,6 +387,31 @@ async def _rotate_key(session: AsyncSession, args: argparse.Namespace) -> str:
     issued = await rotate_key(session, mall_id=mall.id, key_id=args.key_id, overlap=overlap, now=utc_now())
     retired = utc_now() + overlap
     return f"{_show_issued(issued, mall.slug)}\nthe old key {args.key_id} works until {retired:%Y-%m-%d %H:%M}Z"
+
+
+async def _insights_link(session: AsyncSession, args: argparse.Namespace) -> str:
+    from catalog.keys import mall_by_slug  # noqa: PLC0415
+    from shoa_api.pages.sign_in import link_url, sign_in_from  # noqa: PLC0415
+
+    sign_in = sign_in_from(_signing_settings(args))
+    mall = await mall_by_slug(session, args.mall)
+    base_url = args.base_url or collect_variables().get("SHOA_OAUTH_REDIRECT_BASE_URL") or "http://127.0.0.1:8000"
+    token, link = sign_in.issue_link(mall.id, now=utc_now())
+    return (
+        f"insights page of {mall.slug} ({mall.name}), for its staff:\n\n    {link_url(base_url, token)}\n\n"
+        f"It signs in once, until {link.expires_at:%Y-%m-%d %H:%M}Z (a session of 8 hours); make another when needed."
+    )
+
+
+def _signing_settings(args: argparse.Namespace) -> SecuritySettings:
+    """The keys the API verifies with: ``SHOA_SECRET_KEY`` beside ``SHOA_DATABASE_URL``, else the `shoa dev`
+    folder's own key (unless ``SHOA_SECRET_KEY`` says otherwise, as it would for `shoa dev`)."""
+    from shoa_api.dev import DEFAULT_DATA_DIR, DataFolder  # noqa: PLC0415
+
+    if args.data_dir is None and collect_variables().get("SHOA_DATABASE_URL", "").strip():
+        return load_security_settings()
+    folder = DataFolder(args.data_dir or DEFAULT_DATA_DIR)
+    return load_security_settings(defaults={"SHOA_SECRET_KEY": folder.secret_key()})
 
 
 def _show_issued(issued: IssuedKey, slug: str) -> str:

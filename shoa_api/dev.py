@@ -31,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, die_with_parent, stop_process
 from shoa_api.settings import SettingsError, child_environment, collect_variables, generate_secret_key, load_settings
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -125,6 +126,7 @@ def run_dev(*, host: str, port: int, data_dir: Path, demo_products: int, worker:
         asyncio.run(seed_demo_catalog(settings.database, products=demo_products, console=console))
         if settings.search.engine == "tantivy":
             asyncio.run(build_search_index(settings, console))
+        asyncio.run(seed_demo_behaviour_once(settings.database, console))
         demo = asyncio.run(run_unit_of_work(settings.database, issue_demo_key))
         if worker:
             stack.callback(_stop_worker, _start_worker(variables))
@@ -274,6 +276,19 @@ async def seed_demo_catalog(
     return malls, added
 
 
+async def seed_demo_behaviour_once(database: DatabaseSettings, console: Console) -> int:
+    """A month of made-up shoppers' events, counted, when the event store holds none: what the insights and the
+    rankings show on the first start (``insights.demo``)."""
+    from insights.demo import seed_demo_behaviour  # noqa: PLC0415
+    from shoa_api.database import run_unit_of_work  # noqa: PLC0415
+
+    with console.status("Seeding a month of demo shoppers' behaviour"):
+        added = await run_unit_of_work(database, lambda session: seed_demo_behaviour(session, now=utc_now()))
+    if added:
+        console.print(f"[green]✓[/] Demo behaviour: {added:,} events of a month of made-up shoppers, rolled up")
+    return added
+
+
 async def build_search_index(settings: Settings, console: Console) -> None:
     """Index what the search outbox holds before the API starts, with a progress bar, so the first search finds
     the demo catalog; the worker keeps the index up to date from then on (as its only writer, once this one has
@@ -370,7 +385,7 @@ def banner(*, base_url: str, folder: DataFolder, demo: DemoKey | None) -> str:
             f"  Demo partner key for {demo.mall_name} ({demo.mall_slug}): printed on this data folder's first start",
             "  and stored hashed, so it cannot be shown again. Issue another:",
             f"      {shoa} malls keys create --mall {demo.mall_slug} --name 'my key' "
-            f"--scope catalog:write --scope orders:read --scope orders:write{data_dir}",
+            f"--scope catalog:write --scope orders:read --scope orders:write --scope insights:read{data_dir}",
         ]
     lines += [
         "",

@@ -7,6 +7,7 @@ exceptions are mapped here too. Anything else is a bug: logged with its stack tr
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,10 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
     )
 
 
+_MISSING_PARAMETER = re.compile(r"Missing required (?P<source>\w+) parameter '(?P<name>[^']+)'")
+"""How Litestar words a required parameter that was not sent (it gives no field errors for it)."""
+
+
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors = [
         {
@@ -82,6 +87,8 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
     ]
+    if not errors and (missing := _MISSING_PARAMETER.match(exc.detail or "")):
+        errors = [{"field": missing["name"], "source": missing["source"], "message": "required"}]
     fields = ", ".join(e["field"] for e in errors if e["field"]) or "the request"
     return problem_response(
         request,

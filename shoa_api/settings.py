@@ -463,6 +463,20 @@ def load_tool_settings(
     return settings
 
 
+def load_security_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = Path(".env"),
+    defaults: Mapping[str, str] | None = None,
+) -> SecuritySettings:
+    """The secret keys alone, for a command that signs what the API verifies (``shoa malls insights-link``)."""
+    security = _load_area(SecuritySettings, collect_variables(environ, env_file=env_file, defaults=defaults))
+    if len(security.secret_key.reveal()) < MIN_SECRET_KEY_LENGTH:
+        msg = f"SHOA_SECRET_KEY is malformed: it needs at least {MIN_SECRET_KEY_LENGTH} characters"
+        raise SettingsError(msg)
+    return security
+
+
 def collect_variables(
     environ: Mapping[str, str] | None = None,
     *,

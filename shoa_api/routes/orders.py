@@ -48,7 +48,7 @@ from orders.schemas import (
 )
 from personalization import events
 from personalization.events import Recorder
-from personalization.scores import Signal, add_signals
+from personalization.scores import Contributor, Signal, add_signals
 from shoa_api.openapi import problems
 from shoa_api.pagination import Cursor, Limit
 from shoa_api.wiring import OrderKit
@@ -396,4 +396,5 @@ async def record_purchases(db: AsyncSession, redis: Redis, recorder: Recorder, o
         now=now.timestamp(),
         once_keys=[f"shoa:purchase:{order_id}:{product_id}" for product_id in product_ids],
         once_seconds=events.DEDUPLICATION_SECONDS,
+        contributor=Contributor.buyer(order.user_id),
     )

@@ -29,7 +29,7 @@ from personalization.errors import (
 )
 from personalization.events import EventBatchResult, Recorder
 from personalization.likes import LikePage
-from personalization.scores import Signal, add_signals
+from personalization.scores import Contributor, Signal, add_signals
 from shoa_api.mirror import RedisMirror
 from shoa_api.openapi import EventBatch, problems
 from shoa_api.ratelimit import Limit, RateLimiter
@@ -154,6 +154,7 @@ class LikeController(Controller):
                 now=now.timestamp(),
                 once_keys=[events.like_once_key(actor, product_id)],
                 once_seconds=events.DEDUPLICATION_SECONDS,
+                contributor=Contributor.shopper(shopper.user_id),
             )
         return Response(None, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 

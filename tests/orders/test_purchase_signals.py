@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from personalization.scores import segment_scores
+from personalization.scores import PEOPLE, segment_scores
 from tests.orders.conftest import pay_by_card, place_order, receive_deposit, sandbox_gateway
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ async def purchases(client: ShoaClient, redis: Redis) -> dict[uuid.UUID, float]:
     totals: dict[uuid.UUID, float] = {}
     for raw in await redis.smembers("shoa:feed:segments"):
         segment = _text(raw).removeprefix("shoa:feed:scores:")
+        if segment.startswith(PEOPLE):
+            continue  # how many people the scores come from, not scores
         for product_id, score in await segment_scores(redis, decay, segment, now=time.time()):
             totals[product_id] = totals.get(product_id, 0.0) + score
     return totals

@@ -15,7 +15,7 @@ from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Mall, MallApiKey, Product
 from personalization import candidates
-from personalization.feed import MAX_PER_MALL, Ranked, diversify
+from personalization.feed import MAX_PER_CATEGORY, MAX_PER_MALL, Ranked, diversify
 from personalization.scores import Decay
 from tests.shoa_api.test_auth import PASSWORD, bearer, signup
 
@@ -82,6 +82,7 @@ async def test_the_feed_pages_without_repeats_spread_over_malls(
 
     assert len(ids) == len(set(ids)) == 300
     assert max_mall_run(items) <= MAX_PER_MALL
+    assert max_category_run(items) <= MAX_PER_CATEGORY
     # Only products that can be bought now, of listed malls.
     rows = (await session.execute(sa.select(Product.id, Product.status, Product.in_stock).where(
         Product.id.in_([uuid.UUID(i) for i in ids])))).all()  # fmt: skip
@@ -120,8 +121,10 @@ async def test_pages_stay_consistent_while_scores_move(
     # Shoppers engage with products further down, and the worker recomputes the candidates meanwhile.
     later = [item["id"] for item in (await pages(client))[200:230]]
     now = datetime.datetime.now(datetime.UTC).isoformat()
-    events = [{"id": str(uuid.uuid4()), "kind": "add_to_cart", "product_id": p, "occurred_at": now} for p in later]
-    assert (await client.post("/v1/events", headers=DEVICE, json={"events": events})).json()["accepted"] == 30
+    for device in range(3):  # several people: one alone moves nothing (decision 0039)
+        events = [{"id": str(uuid.uuid4()), "kind": "add_to_cart", "product_id": p, "occurred_at": now} for p in later]
+        headers = {"X-Device-Id": f"device-feed-{device:04d}"}
+        assert (await client.post("/v1/events", headers=headers, json={"events": events})).json()["accepted"] == 30
     await refresh(session, redis_client)
 
     rest = await pages(client, cursor=first["next_cursor"])
@@ -187,11 +190,23 @@ async def test_explain_gives_every_score_part(client: ShoaClient, catalog: None)
 async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
     client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
 ) -> None:
-    """There is no paid placement: renaming malls, changing their descriptions, logos, slugs, sign-up dates or
-    API keys leaves every feed exactly as it was."""
+    """There is no paid placement: renaming malls, changing their descriptions, logos, slugs, sign-up dates,
+    shipping fees or API keys leaves every feed, and every period's ranking (``GET /v1/rankings``), exactly as it
+    was."""
     tokens = await signup(client, gender="female", birth_date="1996-01-01")
+    # Behaviour of enough people for the rankings to have something to rank (insights.rankings.MIN_PEOPLE).
+    seen = [item["id"] for item in (await client.get("/v1/feed")).json()["items"][:8]]
+    at = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=20)).isoformat()
+    for device in range(6):
+        views = [{"id": str(uuid.uuid4()), "kind": "view", "product_id": p, "occurred_at": at} for p in seen[device:]]
+        assert (await client.post("/v1/events", headers={"X-Device-Id": f"device-paid-{device:04d}"},
+                                  json={"events": views})).status_code == 200  # fmt: skip
+    await refresh(session, redis_client)
     before_anonymous = [item["id"] for item in await pages(client)]
     before_shopper = [item["id"] for item in await pages(client, bearer(tokens))]
+    periods = ("realtime", "daily", "weekly")
+    before_rankings = [await ranked_ids(client, period=period) for period in periods]
+    assert before_rankings[0]
 
     for number, mall in enumerate(await session.scalars(sa.select(Mall))):
         mall.name = f"광고 {number}"
@@ -199,6 +214,8 @@ async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
         mall.logo_url = "https://img.example.kr/premium.png"
         mall.slug = f"premium-{number}"
         mall.created_at = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+        mall.shipping_fee = 0 if number % 2 else 100_000
+        mall.free_shipping_threshold = None if number % 2 else 1
         session.add(MallApiKey(mall_id=mall.id, name="paid", display_prefix="shoa_pk_x", key_hash=f"{number:064d}",
                                scopes=["catalog:write", "orders:read", "orders:write"]))  # fmt: skip
     await session.commit()
@@ -206,6 +223,14 @@ async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
 
     assert [item["id"] for item in await pages(client)] == before_anonymous
     assert [item["id"] for item in await pages(client, bearer(tokens))] == before_shopper
+    # Another limit than before: an answer made now, not one the API kept for a few seconds.
+    assert [await ranked_ids(client, period=period, limit=49) for period in periods] == before_rankings
+
+
+async def ranked_ids(client: ShoaClient, **params: Any) -> list[str]:
+    response = await client.get("/v1/rankings", params=params)
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
 
 
 def test_no_table_has_a_field_a_mall_could_pay_with() -> None:
@@ -241,8 +266,8 @@ async def test_cursors_are_checked(client: ShoaClient, catalog: None) -> None:
     assert (await client.get("/v1/feed", params={"limit": 51})).status_code == 422
 
 
-def _ranked(mall: str, score: float) -> Ranked:
-    candidate = candidates.Candidate(uuid.uuid4(), uuid.UUID(int=int(mall, 16)), "상의", 1.0, 0.0, 0.0, 0.0)
+def _ranked(mall: str, score: float, category: str = "상의") -> Ranked:
+    candidate = candidates.Candidate(uuid.uuid4(), uuid.UUID(int=int(mall, 16)), category, 1.0, 0.0, 0.0, 0.0)
     return Ranked(candidate, 0.0, 0.0, bought=False, score=score, rank_by_score=0)
 
 
@@ -253,12 +278,24 @@ def test_diversity_defers_a_third_item_of_a_mall_within_ten() -> None:
     assert malls == [0xA, 0xA, 0xB, 0xC, 0xD, 0xE, 0xF, 0x9, 0xA, 0xA, 0xA]
 
 
+def test_no_category_fills_more_than_four_of_ten() -> None:
+    """Six liked blouses at the top, of six malls: the fifth and sixth wait for other kinds of product."""
+    ranked = [_ranked(m, 10 - i, "상의") for i, m in enumerate("abcdef")]
+    ranked += [_ranked(m, 3 - i, category) for i, (m, category) in enumerate([("1", "하의"), ("2", "원피스")])]
+    categories = [r.candidate.category for r in diversify(ranked)]
+    assert categories == ["상의"] * 4 + ["하의", "원피스", "상의", "상의"]
+
+
 def _diversify_by_definition(ranked: list[Ranked]) -> list[Ranked]:
-    """The rule as written, rescanning everything at every place: slow, but plainly right."""
+    """The rules as written, rescanning everything at every place: slow, but plainly right."""
     remaining, chosen = list(ranked), list[Ranked]()
     while remaining and len(chosen) < 300:
-        recent = Counter(item.candidate.mall_id for item in chosen[-9:])
-        pick = next((item for item in remaining if recent[item.candidate.mall_id] < MAX_PER_MALL), remaining[0])
+        malls = Counter(item.candidate.mall_id for item in chosen[-9:])
+        kinds = Counter(item.candidate.category for item in chosen[-9:])
+        pick = next(
+            (i for i in remaining if malls[i.candidate.mall_id] < MAX_PER_MALL and kinds[i.candidate.category] < 4),
+            next((i for i in remaining if malls[i.candidate.mall_id] < MAX_PER_MALL), remaining[0]),
+        )
         remaining.remove(pick)
         chosen.append(pick)
     return chosen
@@ -270,9 +307,21 @@ def test_diversity_matches_its_definition_on_random_rankings(seed: int) -> None:
 
     rng = random.Random(seed)
     malls = [f"{m:x}" for m in range(1, rng.randint(2, 12))]
-    # One mall often holds half the candidates, as on the demo catalog.
-    ranked = [_ranked(malls[0] if rng.random() < 0.5 else rng.choice(malls), 0.0) for _ in range(rng.randint(0, 400))]
+    kinds = ["상의", "하의", "원피스", "아우터", "신발", "가방"][: rng.randint(1, 6)]
+    # One mall often holds half the candidates, and one category half of them, as on the demo catalog.
+    ranked = [
+        _ranked(malls[0] if rng.random() < 0.5 else rng.choice(malls), 0.0,
+                kinds[0] if rng.random() < 0.5 else rng.choice(kinds))
+        for _ in range(rng.randint(0, 400))
+    ]  # fmt: skip
     assert diversify(ranked) == _diversify_by_definition(ranked)
+
+
+def max_category_run(items: list[dict[str, Any]], window: int = 10) -> int:
+    return max(
+        (max(Counter(item["category_path"].split("/")[0] for item in items[start : start + window]).values()))
+        for start in range(max(1, len(items) - window + 1))
+    )
 
 
 async def test_the_cached_anonymous_page_is_never_served_to_a_shopper(

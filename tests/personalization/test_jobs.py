@@ -16,6 +16,7 @@ from personalization.candidates import KEY_PREFIX, all_segments
 from personalization.jobs import REFRESHED_AT_KEY
 from personalization.models import SegmentScore
 from shoa_api.worker import candidates_job, run_worker, score_rollup_job
+from tests.shoa_api.test_auth import bearer, signup
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -77,10 +78,13 @@ async def test_the_rollup_job_saves_scores_to_postgresql(
         "product_id": str(product_id),
         "occurred_at": datetime.datetime.now(datetime.UTC).isoformat(),
     }
-    response = await client.post("/v1/events", headers={"X-Device-Id": "device-jobs-01"}, json={"events": [event]})
+    shopper = bearer(await signup(client))  # no gender or birth date given: the anonymous segment
+    response = await client.post("/v1/events", headers=shopper, json={"events": [event]})
     assert response.json()["accepted"] == 1
 
     await run_once(settings, score_rollup_job(settings))
 
     saved = (await session.execute(sa.select(SegmentScore.segment, SegmentScore.product_id))).all()
-    assert sorted(saved) == [("anonymous", product_id), ("everyone", product_id)]
+    # The scores, and how many people they come from (decision 0039).
+    assert sorted(saved) == [(segment, product_id) for segment in
+                             ("anonymous", "everyone", "people:anonymous", "people:everyone")]  # fmt: skip

@@ -15,6 +15,7 @@ from personalization.scores import EVERYONE, Decay, Signal, add_signals, segment
 from shoa_api.worker import score_rollup_job
 from tests.catalog.test_sync import _mall, product
 from tests.personalization.test_jobs import run_once
+from tests.shoa_api.test_auth import bearer, signup
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -43,6 +44,11 @@ def _event(product_id: uuid.UUID, kind: str) -> dict[str, Any]:
     }
 
 
+async def _two_shoppers(client: ShoaClient) -> list[dict[str, str]]:
+    """Two signed-in shoppers (no gender or birth date given: the anonymous segment)."""
+    return [bearer(await signup(client, email=f"shopper{n}@example.kr")) for n in range(2)]
+
+
 async def _engage(
     redis: Redis, *engagement: tuple[uuid.UUID, float, datetime.datetime], now: datetime.datetime
 ) -> None:
@@ -67,9 +73,9 @@ async def test_what_shoppers_engage_with_comes_first_in_the_popularity_sort(
     ids = await _products(session, client, "P1", "P2", "P3", "P4")
     before = dict((await session.execute(sa.select(Product.id, Product.updated_at))).all())
     assert await search_index.settle() == 4
-    events = [_event(ids["P2"], "add_to_cart"), _event(ids["P2"], "click"), _event(ids["P3"], "view")]
-    response = await client.post("/v1/events", headers={"X-Device-Id": "device-popular-1"}, json={"events": events})
-    assert response.json()["accepted"] == 3
+    for shopper in await _two_shoppers(client):  # one alone makes nothing popular (decision 0039)
+        events = [_event(ids["P2"], "add_to_cart"), _event(ids["P2"], "click"), _event(ids["P3"], "view")]
+        assert (await client.post("/v1/events", headers=shopper, json={"events": events})).json()["accepted"] == 3
 
     await run_once(settings, score_rollup_job(settings))
 
@@ -111,9 +117,9 @@ async def test_a_product_held_by_a_sync_is_written_after_the_next_roll_up(
 ) -> None:
     ids = await _products(session, client, "P1", "P2")
     await session.commit()
-    events = [_event(ids["P1"], "click"), _event(ids["P2"], "add_to_cart")]
-    response = await client.post("/v1/events", headers={"X-Device-Id": "device-popular-2"}, json={"events": events})
-    assert response.json()["accepted"] == 2
+    for shopper in await _two_shoppers(client):
+        events = [_event(ids["P1"], "click"), _event(ids["P2"], "add_to_cart")]
+        assert (await client.post("/v1/events", headers=shopper, json={"events": events})).json()["accepted"] == 2
     async with engine.connect() as sync:  # a mall's sync, midway: it has written P2 and not committed yet
         await sync.execute(sa.update(Product).where(Product.id == ids["P2"]).values(price_from=1000))
 

@@ -31,6 +31,7 @@ from tests.personalization.test_rollup import (
     sums_in_postgresql,
     sums_in_redis,
 )
+from tests.shoa_api.test_auth import bearer, signup
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,10 +138,12 @@ def plus_one_view(before: tuple[float, float], viewed_at: float, *, as_of: float
 
 
 async def view(client: ShoaClient, product_id: uuid.UUID, *, device: str) -> float:
-    """An anonymous shopper's view through the API; when it happened."""
+    """A view through the API by a new shopper of the anonymous segment (signed up without gender or birth date:
+    counted in full from her first view, as a fresh device is not); when it happened."""
+    shopper = bearer(await signup(client, email=f"{device}@example.kr"))
     at = utc_now()
     event = {"id": str(uuid.uuid4()), "kind": "view", "product_id": str(product_id), "occurred_at": at.isoformat()}
-    response = await client.post("/v1/events", headers={"X-Device-Id": device}, json={"events": [event]})
+    response = await client.post("/v1/events", headers=shopper, json={"events": [event]})
     assert response.json()["accepted"] == 1
     return at.timestamp()
 

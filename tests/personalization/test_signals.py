@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from personalization.scores import Decay, segment_scores
+from personalization.scores import BREADTH_FULL, DEVICE_WEIGHT, Decay, segment_scores
 from tests.catalog.test_sync import _mall, product
 from tests.shoa_api.test_auth import bearer, signup
 
@@ -38,14 +38,20 @@ def event(product_id: str, kind: str = "view", *, at: datetime.datetime | None =
 
 @pytest.fixture
 async def products(client: ShoaClient, session: AsyncSession) -> list[str]:
+    """Three products (the third hidden), then three more the devices of these tests browsed first."""
     mall = await _mall(session, client)
-    answer = await mall.sync(product("P1"), product("P2"), product("P3", status="hidden"))
-    return [item["product_id"] for item in answer["items"]]
+    answer = await mall.sync(product("P1"), product("P2"), product("P3", status="hidden"),
+                             *(product(f"B{n}") for n in range(BREADTH_FULL - 1)))  # fmt: skip
+    ids = [item["product_id"] for item in answer["items"]]
+    browsed = [event(product_id) for product_id in ids[3:]]
+    assert (await client.post("/v1/events", headers=DEVICE, json={"events": browsed})).json()["accepted"] == 3
+    return ids[:3]
 
 
-async def scores(redis: Redis, segment: str) -> dict[str, float]:
+async def scores(redis: Redis, segment: str, products: list[str]) -> dict[str, float]:
+    """The segment's scores of ``products`` (not of those browsed first)."""
     found = await segment_scores(redis, DECAY, segment, now=now().timestamp())
-    return {str(product_id): round(score, 3) for product_id, score in found}
+    return {str(product_id): round(score, 3) for product_id, score in found if str(product_id) in products}
 
 
 async def test_anonymous_events_score_the_default_segment(
@@ -57,7 +63,9 @@ async def test_anonymous_events_score_the_default_segment(
     assert response.status_code == 200, response.text
     answer = response.json()
     assert (answer["accepted"], answer["duplicate"], answer["rejected"]) == (3, 0, 0)
-    assert await scores(redis_client, "anonymous") == {products[0]: 3.0, products[1]: 6.0}
+    # A device that has browsed a few products weighs half a signed-in shopper.
+    assert DEVICE_WEIGHT == 0.5
+    assert await scores(redis_client, "anonymous", products) == {products[0]: 1.5, products[1]: 3.0}
 
 
 async def test_a_resent_batch_counts_once(client: ShoaClient, products: list[str], redis_client: Redis) -> None:
@@ -66,7 +74,7 @@ async def test_a_resent_batch_counts_once(client: ShoaClient, products: list[str
     again = (await client.post("/v1/events", headers=DEVICE, json={"events": batch})).json()
 
     assert [item["result"] for item in again["items"]] == ["duplicate", "duplicate"]
-    assert await scores(redis_client, "anonymous") == {products[0]: 1.0, products[1]: 2.0}
+    assert await scores(redis_client, "anonymous", products) == {products[0]: 0.5, products[1]: 1.0}
     # The same event id from another device is that device's own event.
     other = {"X-Device-Id": "device-0002-ios"}
     assert (await client.post("/v1/events", headers=other, json={"events": batch})).json()["accepted"] == 2
@@ -95,7 +103,7 @@ async def test_bad_events_are_refused_one_by_one(client: ShoaClient, products: l
     assert "$.id" in reasons[6]
     assert "$.kind" in reasons[7]
     assert "color" in reasons[8]
-    assert await scores(redis_client, "anonymous") == {products[0]: 1.0}
+    assert await scores(redis_client, "anonymous", products) == {products[0]: 0.5}
 
 
 async def test_older_events_weigh_less(client: ShoaClient, products: list[str], redis_client: Redis) -> None:
@@ -103,9 +111,9 @@ async def test_older_events_weigh_less(client: ShoaClient, products: list[str], 
     batch = [event(products[0], "add_to_cart", at=three_days_ago), event(products[1], "add_to_cart")]
     await client.post("/v1/events", headers=DEVICE, json={"events": batch})
 
-    found = await scores(redis_client, "anonymous")
-    assert found[products[0]] == pytest.approx(3.0, rel=0.01)  # half of 6 after one half-life
-    assert found[products[1]] == pytest.approx(6.0, rel=0.01)
+    found = await scores(redis_client, "anonymous", products)
+    assert found[products[0]] == pytest.approx(1.5, rel=0.01)  # half of 3 after one half-life
+    assert found[products[1]] == pytest.approx(3.0, rel=0.01)
 
 
 async def test_a_logged_in_shopper_scores_their_segment(
@@ -117,8 +125,8 @@ async def test_a_logged_in_shopper_scores_their_segment(
     assert response.json()["accepted"] == 1
     segment = tokens["profile"]["segment"]
     assert segment.startswith("female:")
-    assert await scores(redis_client, segment) == {products[0]: 1.0}
-    assert await scores(redis_client, "anonymous") == {}
+    assert await scores(redis_client, segment, products) == {products[0]: 1.0}
+    assert await scores(redis_client, "anonymous", products) == {}
 
 
 @pytest.mark.parametrize(
@@ -179,7 +187,7 @@ async def test_likes_are_listed_newest_first_and_count_once(
 
     page = (await client.get("/v1/likes", headers=auth)).json()
     assert [item["id"] for item in page["items"]] == [products[1], products[0]]
-    assert await scores(redis_client, tokens["profile"]["segment"]) == {products[0]: 4.0, products[1]: 4.0}
+    assert await scores(redis_client, tokens["profile"]["segment"], products) == {products[0]: 4.0, products[1]: 4.0}
 
     assert (await client.delete(f"/v1/likes/{products[0]}", headers=auth)).status_code == 204
     assert (await client.delete(f"/v1/likes/{products[0]}", headers=auth)).status_code == 204

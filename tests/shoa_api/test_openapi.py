@@ -53,10 +53,11 @@ NOT_DESCRIBED = {
     ("/schema/oauth2-redirect.html", "GET"),
     ("/schema/{path}", "GET"),  # a 404 page for any other path under /schema
     ("/schema/assets/{file_path}", "GET"),  # the docs UI's JavaScript, CSS and icons
+    ("/partner/insights", "GET"),  # the mall staff's HTML page, signed in by a link (docs/decisions/0038)
 }
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 SHOPPER_OR_ANONYMOUS: list[dict[str, list[str]]] = [{}, {"shopperToken": []}]
-PERSONALIZED_FOR_ANYONE = {"record_events", "get_feed"}
+PERSONALIZED_FOR_ANYONE = {"record_events", "get_feed", "get_rankings"}
 """Served to anyone, personalized for a shopper who sends her token (a bad token is a 401)."""
 
 

@@ -247,7 +247,7 @@ def test_shoa_dev_shows_its_progress_then_a_banner_with_a_working_partner_key_pr
     me = _partner_me(dev, key)
     assert me.status_code == 200, me.text
     assert me.json()["mall_slug"] == DEMO_MALLS[0].slug
-    assert sorted(me.json()["scopes"]) == ["catalog:write", "orders:read", "orders:write"]
+    assert sorted(me.json()["scopes"]) == ["catalog:write", "insights:read", "orders:read", "orders:write"]
     assert dev.stop(signal.SIGTERM) == 0
     assert _wait_until_gone(workdir) == []
 
