@@ -118,7 +118,8 @@ def _parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser(
         "seed",
-        help="the demo catalog, as `shoa dev` seeds an empty database (safe to repeat); --products N adds more",
+        help="the demo catalog and a month of demo shoppers' behaviour, as `shoa dev` seeds an empty database (safe "
+        "to repeat); --products N adds more products",
         parents=[database],
     )
     seed.add_argument(
@@ -498,20 +499,22 @@ def _dev(args: argparse.Namespace) -> None:
 def _seed(args: argparse.Namespace) -> None:
     from rich.console import Console  # noqa: PLC0415
 
-    from shoa_api.dev import DEMO_PRODUCTS, seed_demo_catalog  # noqa: PLC0415
+    from shoa_api.dev import DEMO_PRODUCTS, seed_demo_behaviour_once, seed_demo_catalog  # noqa: PLC0415
 
     if args.products is not None and args.products < 1:
         _fail("shoa seed: --products must be at least 1")
     settings = _tool_settings(args)
+    console = Console(soft_wrap=True, highlight=False)
     asyncio.run(
         seed_demo_catalog(
             settings.database,
             products=DEMO_PRODUCTS if args.products is None else args.products,
             seed=args.seed,
-            console=Console(soft_wrap=True, highlight=False),
+            console=console,
             only_into_empty=args.products is None,
         )
     )
+    asyncio.run(seed_demo_behaviour_once(settings.database, console))
 
 
 def _reindex_search(args: argparse.Namespace) -> None:
