@@ -111,10 +111,7 @@ def segment_for(
     age_range: str | None = None,
 ) -> str:
     """``female:20s_late`` and the like, or ``anonymous`` when gender or age band is unknown."""
-    band = band_for(birth_date, today=today, birth_year=birth_year, age_range=age_range)
-    if gender not in SEGMENT_GENDERS or band is None:
-        return ANONYMOUS
-    return f"{gender}:{band.value}"
+    return audience_for(gender, birth_date, today=today, birth_year=birth_year, age_range=age_range).segment
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +135,7 @@ def audience_for(
     birth_year: int | None = None,
     age_range: str | None = None,
 ) -> Audience:
+    """The shopper's segment, with the gender and age band as far as they are known."""
     band = band_for(birth_date, today=today, birth_year=birth_year, age_range=age_range)
     known_gender = gender if gender in SEGMENT_GENDERS else None
     segment = ANONYMOUS if known_gender is None or band is None else f"{known_gender}:{band.value}"
