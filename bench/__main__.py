@@ -144,6 +144,13 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="manipulation: leave out GET /v1/rankings (its realtime window needs a minute's wait per attack)",
         )
+        command.add_argument(
+            "--device-age-days",
+            type=_positive(float, zero=True),
+            default=30.0,
+            help="feed-quality, manipulation: how long before their week the server first saw the organic "
+            "population's anonymous devices (0: new to it, counting nothing)",
+        )
         command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
         command.add_argument(
             "--engine", choices=sorted(search_quality.ENGINES), default="tantivy", help="search-quality: the engine"

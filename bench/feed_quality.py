@@ -5,7 +5,9 @@ seven segments with tastes of their own, 100 shoppers each by default) on embedd
 (anonymous ones browse with a device id), and their week of views, clicks, likes and carts goes through the real
 API; the worker's jobs run (two passes, as two turns of a running worker would). Each segment's later purchases
 are held out: never sent, they are what the feed is judged against. A fresh account of each segment (a fresh
-device for ``anonymous``) then reads the feed's first 100 products through its cursors.
+device for ``anonymous``) then reads the feed's first 100 products through its cursors. The anonymous shoppers'
+devices have been around a month: before they send their week, the bench writes the first-seen marks a month of
+use would have left (``mark_first_seen``), since a device the server met today counts nothing (``insights.devices``).
 
 Reported per segment: NDCG@20 of the feed against the held-out purchases, beside two baselines ranking the same
 products the feed may show (on show, in stock, for the segment's gender): newest first, and global popularity
@@ -33,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from accounts.segments import korea_today
 from bench.cpus import plan_cpus
@@ -57,16 +61,21 @@ from bench.server import AppServer
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Mall, MallStatus, Product, ProductStatus
+from insights.devices import FIRST_SEEN_KEEP
+from insights.models import Device
 from personalization.candidates import Candidate
 from personalization.feed import RANK_DEPTH, Ranked, diversify
-from shoa_api.database import run_unit_of_work
+from personalization.scores import FIRST_SEEN_PREFIX
+from shoa_api.database import async_database_url, run_unit_of_work
 from shoa_api.migrate import upgrade_to_head
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 from shoa_api.settings import load_settings
+from shoa_api.wiring import redis_client
 from shoa_api.worker import Job, WorkerContext, default_jobs, run_worker
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -154,6 +163,11 @@ def _run_seed(args: argparse.Namespace, *, seed: int, command: str, started_at: 
             cwd=tmp,
         )
         with server, httpx.Client(base_url=server.base_url, timeout=60.0) as client:
+            devices = organic_devices(population)
+            if args.device_age_days:
+                age = datetime.timedelta(days=args.device_age_days)
+                asyncio.run(mark_first_seen(settings, devices, age=age))
+            print(f"{len(devices)} anonymous devices first seen {args.device_age_days:g} days before their week")
             sent = _play(client, population)
             print(f"sent {sent:,} events and likes through the API")
             lap("signals")
@@ -166,7 +180,12 @@ def _run_seed(args: argparse.Namespace, *, seed: int, command: str, started_at: 
     return FeedQualityReport(
         command=command,
         started_at=started_at,
-        options={"products": args.products, "shoppers_per_segment": args.shoppers, "seed": seed},
+        options={
+            "products": args.products,
+            "shoppers_per_segment": args.shoppers,
+            "seed": seed,
+            "device_age_days": args.device_age_days,
+        },
         seconds=seconds | {"total": sum(seconds.values())},
         results=results,
         k=K,
@@ -204,6 +223,41 @@ async def _seed_catalog(session: AsyncSession, *, products: int) -> list[Catalog
     ]
 
 
+def organic_devices(population: Population) -> list[str]:
+    """The device ids of the population's anonymous shoppers, as ``_identify`` names them."""
+    return [_device_id(shopper.name) for shopper in population.shoppers if shopper.taste.gender is None]
+
+
+async def mark_first_seen(settings: Settings, device_ids: Sequence[str], *, age: datetime.timedelta) -> None:
+    """Mark ``device_ids`` as first seen by the server ``age`` ago, where the feed (Redis) and the event store note
+    it: the marks that much real use would have left, written before the devices send anything."""
+    if not device_ids:
+        return
+    first_seen = datetime.datetime.now(datetime.UTC) - age
+    redis = redis_client(settings.redis)
+    engine = create_async_engine(async_database_url(settings.database.url))
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for device in device_ids:
+                pipe.set(f"{FIRST_SEEN_PREFIX}device:{device}", repr(first_seen.timestamp()),
+                         ex=int(FIRST_SEEN_KEEP.total_seconds()))  # fmt: skip
+            await pipe.execute()
+        async with engine.begin() as connection:
+            rows = [{"device_id": device, "first_seen": first_seen} for device in device_ids]
+            await connection.execute(
+                insert(Device)
+                .values(rows)
+                .on_conflict_do_update(index_elements=[Device.device_id], set_={"first_seen": first_seen})
+            )
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+def _device_id(name: str) -> str:
+    return f"bench-{name}"
+
+
 def _play(client: httpx.Client, population: Population) -> int:
     """Sign every shopper up (anonymous ones get a device id) and send their week, as the app would."""
     sent = 0
@@ -235,7 +289,7 @@ def _play(client: httpx.Client, population: Population) -> int:
 def _identify(client: httpx.Client, taste: Taste, *, name: str) -> dict[str, str]:
     """Headers that make requests come from a shopper of ``taste``: a new account, or a new device."""
     if taste.gender is None or taste.age is None:
-        return {"X-Device-Id": f"bench-{name}"}
+        return {"X-Device-Id": _device_id(name)}
     # Half a year past a birthday: the age band cannot flip while the benchmark runs.
     birth_date = korea_today() - datetime.timedelta(days=round(365.25 * (taste.age + 0.5)))
     body = {

@@ -1,13 +1,17 @@
 """``python -m bench manipulation``: can bots buy a place in the feed, the rankings or the popularity sort?
 
 An organic population (``bench.feed_population``: seven segments of shoppers and their week of browsing) plays
-through the real API over the demo catalog, and the worker's jobs run. Then attacks, one after the other, each on
+through the real API over the demo catalog, and the worker's jobs run. Its anonymous devices have been around for a
+month: the bench writes the first-seen marks such use would have left (``bench.feed_quality.mark_first_seen``); the
+attackers' devices are new to the server, but for the aged ones. Then attacks, one after the other, each on
 products of its own that no segment's feed shows in its first 100, no ranking lists and the popularity sort does
 not put first:
 
 - one device: 20 events on 5 loafers (each viewed, clicked, liked and put in the cart), as issue 18 found it;
 - 100 fresh device ids, each viewing, clicking, liking and carting one product;
-- 100 browsing devices: the same, each after viewing three other products, as a person browses;
+- 100 fresh browsing devices: the same, each after viewing three other products, as a person browses;
+- 100 aged browsing devices: the same from devices the server first saw two days ago (a patient attacker, who made
+  them and sent one event from each two days before; the bench writes their marks as that would have);
 - a ring of 20 signed-in accounts of one segment, each viewing, clicking, liking and carting one product.
 
 After each attack the worker's jobs run again, and the report gives the targets' best place before and after in
@@ -39,7 +43,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from accounts.segments import ANONYMOUS, korea_today
 from bench.cpus import plan_cpus
 from bench.feed_population import build_population
-from bench.feed_quality import BENCH_VARIABLES, _expect, _play, _run_worker_jobs, _seed_catalog
+from bench.feed_quality import (
+    BENCH_VARIABLES,
+    _expect,
+    _play,
+    _run_worker_jobs,
+    _seed_catalog,
+    mark_first_seen,
+    organic_devices,
+)
 from bench.feed_report import machine_facts
 from bench.http import BenchmarkError, _base_environment, _process_pinned_to, _shoa_variables
 from bench.report import markdown_page, markdown_table, now_utc, save_texts, text_table
@@ -74,6 +86,8 @@ DEVICES = 100
 RING = 20
 RING_SEGMENT = "female:20s_early"
 BROWSED_FIRST = 3
+AGED = datetime.timedelta(days=2)
+"""How long before the attack the server first saw the aged devices."""
 EAGER = ("view", "click", "like", "add_to_cart")
 """Everything an app can say about a product: an attacker says all of it."""
 AGES = {"10s": 17, "20s_early": 21, "20s_mid": 25, "20s_late": 28, "30s_early": 31, "30s_mid": 35, "30s_late": 38,
@@ -95,8 +109,11 @@ class Attack:
     devices: int
     """How many anonymous devices it uses (0 for signed-in accounts): the goal holds for attacks of up to 100."""
     targets: int
-    play: Callable[[httpx.Client, list[str], random.Random, list[str]], int]
-    """Sends the attack on the targets (with the catalog's ids for browsing); how many events it sent."""
+    play: Callable[[httpx.Client, list[str], random.Random, list[str], list[str]], int]
+    """Sends the attack on the targets (with the catalog's ids for browsing, and the device ids it may use); how
+    many events it sent."""
+    age: datetime.timedelta | None = None
+    """How long before the attack the server first saw its devices; None: never before."""
 
 
 @dataclass
@@ -175,8 +192,13 @@ def run(args: argparse.Namespace) -> int:
             cwd=tmp,
         )
         with server, httpx.Client(base_url=server.base_url, timeout=60.0) as client:
+            devices = organic_devices(population)
+            if args.device_age_days:
+                age = datetime.timedelta(days=args.device_age_days)
+                asyncio.run(mark_first_seen(settings, devices, age=age))
             sent = _play(client, population)
-            print(f"organic: {len(population.shoppers)} shoppers sent {sent:,} events and likes")
+            print(f"organic: {len(population.shoppers)} shoppers sent {sent:,} events and likes ({len(devices)} "
+                  f"anonymous devices, first seen {args.device_age_days:g} days before)")  # fmt: skip
             lap("organic")
             _work(settings)
             lap("worker")
@@ -184,7 +206,12 @@ def run(args: argparse.Namespace) -> int:
     report = ManipulationReport(
         command=command,
         started_at=started_at,
-        options={"products": args.products, "shoppers_per_segment": args.shoppers, "seed": args.seed},
+        options={
+            "products": args.products,
+            "shoppers_per_segment": args.shoppers,
+            "seed": args.seed,
+            "device_age_days": args.device_age_days,
+        },
         seconds=seconds | {"total": sum(seconds.values())},
         surfaces=_surfaces(rankings=not args.no_rankings),
         depth={"feed": FEED_LENGTH, "rankings": RANKING_LENGTH, "search": SEARCH_PAGES * SEARCH_PER_PAGE},
@@ -201,7 +228,14 @@ def attacks() -> list[Attack]:
     return [
         Attack("one device: 20 events on 5 loafers", 1, 5, _one_device),
         Attack(f"{DEVICES} fresh devices on one product", DEVICES, 1, partial(_devices, browse=0)),
-        Attack(f"{DEVICES} browsing devices on one product", DEVICES, 1, partial(_devices, browse=BROWSED_FIRST)),
+        Attack(f"{DEVICES} fresh browsing devices on one product", DEVICES, 1, partial(_devices, browse=BROWSED_FIRST)),
+        Attack(
+            f"{DEVICES} browsing devices first seen {AGED.days} days before",
+            DEVICES,
+            1,
+            partial(_devices, browse=BROWSED_FIRST),
+            age=AGED,
+        ),
         Attack(f"a ring of {RING} accounts ({RING_SEGMENT})", 0, 1, _ring),
     ]
 
@@ -231,7 +265,10 @@ def _attack_all(
         pool = loafers if attack.targets > 1 and len(loafers) >= attack.targets else others
         targets, pool[:] = pool[: attack.targets], pool[attack.targets :]
         started = read(client, set(targets))
-        events = attack.play(client, targets, rng, all_ids)
+        devices = [f"bot-{uuid.uuid4().hex}" for _ in range(attack.devices)]
+        if attack.age is not None:
+            asyncio.run(mark_first_seen(settings, devices, age=attack.age))
+        events = attack.play(client, targets, rng, all_ids, devices)
         _work(settings)
         if rankings:  # the realtime ranking's window ends on the minute: wait for the one after the attack
             time.sleep(61 - datetime.datetime.now(datetime.UTC).second)
@@ -243,21 +280,26 @@ def _attack_all(
     return results
 
 
-def _one_device(client: httpx.Client, targets: list[str], rng: random.Random, catalog: list[str]) -> int:
+def _one_device(
+    client: httpx.Client, targets: list[str], rng: random.Random, catalog: list[str], devices: list[str]
+) -> int:
     events = [_event(product, kind) for product in targets for kind in EAGER]
-    return _send(client, {"X-Device-Id": f"click-farm-{uuid.uuid4().hex[:12]}"}, events)
+    return _send(client, {"X-Device-Id": devices[0]}, events)
 
 
-def _devices(client: httpx.Client, targets: list[str], rng: random.Random, catalog: list[str], *, browse: int) -> int:
+def _devices(
+    client: httpx.Client, targets: list[str], rng: random.Random, catalog: list[str], devices: list[str], *,
+    browse: int,
+) -> int:  # fmt: skip
     sent = 0
-    for _ in range(DEVICES):
+    for device in devices:
         browsed = [_event(product, "view") for product in rng.sample(catalog, browse)]
         events = browsed + [_event(product, kind) for product in targets for kind in EAGER]
-        sent += _send(client, {"X-Device-Id": f"fresh-{uuid.uuid4().hex}"}, events)
+        sent += _send(client, {"X-Device-Id": device}, events)
     return sent
 
 
-def _ring(client: httpx.Client, targets: list[str], rng: random.Random, catalog: list[str]) -> int:
+def _ring(client: httpx.Client, targets: list[str], rng: random.Random, catalog: list[str], devices: list[str]) -> int:
     sent = 0
     for _ in range(RING):
         headers = _sign_up(client, RING_SEGMENT)

@@ -6,7 +6,9 @@ shoppers do (lunch and late evening, more at the weekend), and look at the demo 
 and age band: a few products of each kind draw most of the looks, as in any shop. From a look, some click, like,
 cart and buy, at rates near those Korean fashion apps report. The events go into the store as the real ones do
 (segment, gender, age band, mall, product, category, time; an id for the shopper or the device), then the hourly
-roll-up counts them. Only into a store that holds no event, so real data is never mixed with made-up data.
+roll-up counts them. The anonymous devices had been around for a week before the month (their first-seen rows say
+so), so the rankings count them (``insights.devices``). Only into a store that holds no event, so real data is never
+mixed with made-up data.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 
 from accounts.segments import KOREA, SEGMENT_GENDERS, AgeBand
 from catalog.models import Mall, MallStatus, Product, ProductStatus
-from insights.models import Event, RollupWatermark
+from insights.devices import FULL_TRUST_AFTER
+from insights.models import Device, Event, RollupWatermark
 from insights.rollup import roll_up_hours
 
 if TYPE_CHECKING:
@@ -101,6 +105,13 @@ async def seed_demo_behaviour(
     ]
     connection = await (await session.connection()).get_raw_connection()
     await connection.driver_connection.copy_records_to_table(Event.__tablename__, records=rows, columns=COLUMNS)  # type: ignore[union-attr]
+    devices = sorted({person.device_id for person in people if person.device_id is not None})
+    if devices:
+        first_seen = now - datetime.timedelta(days=days) - FULL_TRUST_AFTER
+        await session.execute(
+            insert(Device).values([{"device_id": device, "first_seen": first_seen} for device in devices])
+            .on_conflict_do_nothing()
+        )  # fmt: skip
     # Nothing was counted while the store was empty: the roll-up starts again from the beginning, so the month
     # counts whole even where a worker has already moved the watermark.
     await session.execute(sa.delete(RollupWatermark))

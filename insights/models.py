@@ -66,6 +66,18 @@ class Event(DefaultBase):
     """Purchases: what the units cost, in won."""
 
 
+class Device(DefaultBase):
+    """An anonymous app's device id and when the store first received an event from it, on the database's clock:
+    rankings count a device only once it has been around (``insights.devices``)."""
+
+    __tablename__ = "insights_devices"
+
+    device_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    first_seen: Mapped[datetime.datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=sa.func.clock_timestamp()
+    )
+
+
 class _Counts:
     """The figures of one aggregate cell."""
 

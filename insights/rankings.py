@@ -9,7 +9,9 @@ the segment and the period's window:
   they did (viewed, clicked, liked, put in the cart, bought), whatever the number of events: a device sending a
   hundred views is one viewer;
 - a person's part is the sum of the weights of those kinds (``KIND_WEIGHTS``), halved for an anonymous device
-  (``DEVICE_WEIGHT``: a device id is free to make, an account is not);
+  (``DEVICE_WEIGHT``: a device id is free to make, an account is not), and a device's events count only once the
+  store first saw it a day before they were received, then in proportion to its age (``insights.devices``: the
+  store's clock, never the app's): a hundred device ids made today are no one;
 - a product met by fewer than ``MIN_PEOPLE`` distinct people does not rank at all.
 
 Then, at read time, against the catalog as it is now: sold-out and hidden products and those of unlisted malls
@@ -37,6 +39,7 @@ from accounts.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
 from accounts.service import shopper_segment
 from catalog.categories import CATEGORY_PATHS
 from catalog.models import Mall, MallStatus, Product, ProductStatus
+from insights.devices import FULL_TRUST_AFTER, TRUSTED_AFTER
 from insights.errors import InvalidPeriodError, UnknownCategoryError, UnknownSegmentError
 
 if TYPE_CHECKING:
@@ -221,21 +224,27 @@ async def _scored_windows(
 async def scored_products(
     session: AsyncSession, *, segment: str, since: datetime.datetime, until: datetime.datetime
 ) -> list[_Scored]:
-    """The segment's products met by at least ``MIN_PEOPLE`` people from ``since`` to ``until``, best first."""
-    did = {kind: f"bool_or(kind = '{kind}')" for kind in KIND_WEIGHTS}
+    """The segment's products met by at least ``MIN_PEOPLE`` people from ``since`` to ``until``, best first.
+
+    A device's events count only when received ``TRUSTED_AFTER`` or more after the device was first seen, and the
+    device for as much of itself as its oldest such event says (``insights.devices.age_trust``)."""
+    did = {kind: f"bool_or(e.kind = '{kind}')" for kind in KIND_WEIGHTS}
     part = " + ".join(f"{weight} * did_{kind}::int" for kind, weight in KIND_WEIGHTS.items())
     rows = await session.execute(
         sa.text(f"""
             WITH people AS (
-                SELECT product_id, shopper_id IS NOT NULL AS signed_in,
+                SELECT e.product_id, e.shopper_id IS NOT NULL AS signed_in,
+                       max(least(1.0, extract(epoch FROM e.recorded_at - d.first_seen) / :full_trust_seconds))
+                           AS trust,
                        {", ".join(f"{expression} AS did_{kind}" for kind, expression in did.items())}
-                FROM insights_events
-                WHERE segment = :segment AND at >= :since AND at < :until AND recorded_at >= :received_since
-                  AND coalesce(shopper_id::text, device_id) IS NOT NULL
-                GROUP BY product_id, coalesce(shopper_id::text, device_id), shopper_id IS NOT NULL
+                FROM insights_events e
+                LEFT JOIN insights_devices d ON e.shopper_id IS NULL AND d.device_id = e.device_id
+                WHERE e.segment = :segment AND e.at >= :since AND e.at < :until AND e.recorded_at >= :received_since
+                  AND (e.shopper_id IS NOT NULL OR e.recorded_at >= d.first_seen + :trusted_after)
+                GROUP BY e.product_id, coalesce(e.shopper_id::text, e.device_id), e.shopper_id IS NOT NULL
             )
             SELECT product_id,
-                   sum(CASE WHEN signed_in THEN 1.0 ELSE :device_weight END * ({part})) AS score,
+                   sum(CASE WHEN signed_in THEN 1.0 ELSE :device_weight * trust END * ({part})) AS score,
                    count(*) AS people,
                    count(*) FILTER (WHERE did_purchase) AS buyers
             FROM people
@@ -250,6 +259,8 @@ async def scored_products(
             "until": until,
             "received_since": since - CLOCK_SKEW,
             "device_weight": DEVICE_WEIGHT,
+            "trusted_after": TRUSTED_AFTER,
+            "full_trust_seconds": FULL_TRUST_AFTER.total_seconds(),
             "min_people": MIN_PEOPLE,
             "depth": SCORED_DEPTH,
         },

@@ -7,6 +7,10 @@ counts it once under (who sent it and the app's event id; for a like, who and wh
 order line. The store keeps an identity once within ``DEDUPLICATION_WINDOW``, whatever Redis answered: a batch
 retried after its transaction failed (Redis had marked its events seen, the database had not stored them) is
 stored by the retry, and a batch sent twice is stored once.
+
+An anonymous device's first stored batch also notes the device in ``insights_devices`` (first seen now, on the
+database's clock), in the same statement: the rankings count a device only once it has been around
+(``insights.devices``).
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ async def append_events(
     device_id: str | None = None,
 ) -> int:
     """Store ``events`` sent by ``sender`` (``user:<id>`` or ``device:<id>``) unless their identity is stored
-    already; how many were stored."""
+    already; how many were stored. An anonymous ``device_id`` not seen before is noted as first seen now."""
     unique = list({identity_key(event.identity): event for event in reversed(events)}.items())[::-1]
     if not unique:
         return 0
@@ -86,6 +90,12 @@ async def append_events(
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(sender, APPEND_LOCK_SEED))))
     result = await session.execute(
         sa.text("""
+            WITH seen AS (
+                INSERT INTO insights_devices (device_id)
+                SELECT CAST(:device_id AS varchar) WHERE CAST(:device_id AS varchar) IS NOT NULL
+                                                      AND CAST(:shopper_id AS uuid) IS NULL
+                ON CONFLICT DO NOTHING
+            )
             INSERT INTO insights_events (at, id, kind, product_id, mall_id, category_path, segment, gender, age_band,
                                          shopper_id, device_id, dedupe_key)
             SELECT e.at, e.id, e.kind, e.product_id, e.mall_id, e.category_path, :segment, :gender, :age_band,

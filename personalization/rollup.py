@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from catalog.models import Product
+from personalization.first_seen import restore_first_seen
 from personalization.models import SegmentScore
 from personalization.scores import (
     EPOCH_KEY,
@@ -127,13 +128,15 @@ class RolledUp:
 
 
 async def roll_up(session: AsyncSession, redis: Redis, decay: Decay, *, now: datetime.datetime) -> RolledUp:
-    """Save the scores touched since the last roll-up (first loading every saved score back into a Redis that
-    lost them), and forget faded ones. Call :func:`forget_rolled_up` once ``session`` has committed. While
-    another worker's roll-up is under way this one does nothing (and returns nothing written)."""
+    """Save the scores touched since the last roll-up (first loading every saved score, and the devices'
+    first-seen times, back into a Redis that lost them), and forget faded ones. Call :func:`forget_rolled_up` once
+    ``session`` has committed. While another worker's roll-up is under way this one does nothing (and returns
+    nothing written)."""
     if not await session.scalar(_TRY_LOCK):
         return RolledUp(0, [])
     if not await redis.exists(LOADED_KEY):
         await restore(session, redis, decay, now=now)
+    await restore_first_seen(session, redis)
     at = now.timestamp()
     await rebase(redis, decay, now=at)
     await redis.eval(_FORGET, 2, EPOCH_KEY, SEGMENTS_KEY, decay.half_life_seconds, at, FORGET_BELOW)

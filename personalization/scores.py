@@ -9,8 +9,9 @@ scales every set down in one atomic script. Signals are added by a script too, w
 no increment can use an epoch a rebase has just replaced.
 
 Influence follows people, not events (decision 0039): the same script caps what one contributor adds to one
-product per day, weighs devices below signed-in shoppers and narrow browsers below broad ones, and counts the
-distinct people behind each product (``people:<segment>`` sets), which gate the scores where they are read.
+product per day, weighs devices below signed-in shoppers, new devices (on the server's clock) and narrow browsers
+below old and broad ones, and counts the distinct people behind each product (``people:<segment>`` sets), which
+gate the scores where they are read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from insights.devices import FIRST_SEEN_KEEP, FULL_TRUST_AFTER, TRUSTED_AFTER
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,6 +54,9 @@ PERSON_PREFIX = "shoa:feed:person:"
 """``<actor>:<product id>``: the contributor counted as a person for the product this week, holding their trust."""
 BREADTH_PREFIX = "shoa:feed:breadth:"
 """``<actor>``: how many products the contributor engaged with this week (each once)."""
+FIRST_SEEN_PREFIX = "shoa:feed:first-seen:"
+"""``<actor>``: when the server first received events of a device (Unix time, the server's clock), kept
+``FIRST_SEEN_KEEP`` after its last batch: its trust grows with that age (``insights.devices``)."""
 CAP_PER_PRODUCT = 6.0
 """Weight one contributor may add to one product in ``CAP_SECONDS``: a cart, or a like and a click. Repeated events
 past it add nothing (they are still accepted and stored)."""
@@ -89,17 +95,36 @@ local cap = tonumber(ARGV[8])
 local cap_seconds = tonumber(ARGV[9])
 local person_seconds = tonumber(ARGV[10])
 local breadth_full = tonumber(ARGV[11])
+local trusted_after = tonumber(ARGV[12])
+local full_trust_after = tonumber(ARGV[13])
+local seen_seconds = tonumber(ARGV[14])
+local now = tonumber(ARGV[2])
+-- A device's trust grows with its age on the server's clock: the first time a batch of it arrives is marked, and
+-- the mark kept while it keeps coming.
+local age_trust = 1
+if actor ~= '' and full_trust_after > 0 then
+  local seen_key = KEYS[9] .. actor
+  local first = tonumber(redis.call('GET', seen_key))
+  if first then
+    redis.call('EXPIRE', seen_key, seen_seconds)
+  else
+    first = now
+    redis.call('SET', seen_key, string.format('%.17g', now), 'EX', seen_seconds)
+  end
+  local age = now - first
+  if age < trusted_after then age_trust = 0 else age_trust = math.min(1, age / full_trust_after) end
+end
 local function add(key, amount, product)
   redis.call('ZINCRBY', key, amount, product)
   redis.call('SADD', KEYS[2], key)
   if touched then redis.call('SADD', KEYS[4], key .. '|' .. product) end
 end
 local added = {}
-for i = 12, #ARGV, 6 do
+for i = 15, #ARGV, 6 do
   local key, product, weight, at, once, people = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]),
     ARGV[i + 4], ARGV[i + 5]
   if once == '' or redis.call('SET', once, 1, 'NX', 'EX', once_seconds) then
-    local counted, trust, new_person = weight, 1, false
+    local counted, trust, new_person = weight, age_trust, false
     if actor ~= '' then
       local person = KEYS[6] .. actor .. ':' .. product
       local known = redis.call('GET', person)
@@ -110,7 +135,7 @@ for i = 12, #ARGV, 6 do
           local breadth_key = KEYS[7] .. actor
           local breadth = redis.call('INCR', breadth_key)
           redis.call('EXPIRE', breadth_key, person_seconds)
-          trust = math.min(1, (breadth - 1) / (breadth_full - 1))
+          trust = age_trust * math.min(1, (breadth - 1) / (breadth_full - 1))
         end
         redis.call('SET', person, string.format('%.17g', trust), 'EX', person_seconds)
         new_person = true
@@ -179,7 +204,8 @@ class Contributor:
     capped: bool = True
     """False for purchases: paid for, confirmed by the order flow, and each counted once already."""
     by_breadth: bool = False
-    """Trusted by the breadth of their browsing (``BREADTH_FULL``): a device, whose id costs nothing to make."""
+    """Trusted by the breadth of their browsing (``BREADTH_FULL``) and by their age on the server's clock
+    (``insights.devices``): a device, whose id costs nothing to make."""
 
     @classmethod
     def shopper(cls, user_id: uuid.UUID) -> Contributor:
@@ -225,8 +251,9 @@ async def add_signals(
 
     With a ``contributor`` (every signal from shoppers' behaviour has one), influence is proportional to people,
     not events, in the same atomic script: each signal adds at most what is left of the contributor's
-    ``CAP_PER_PRODUCT`` for the product in this period, times their weight and their trust (how broadly they
-    browse, ``BREADTH_FULL``), and the first signal of a contributor on a product this week counts them once in
+    ``CAP_PER_PRODUCT`` for the product in this period, times their weight and their trust (for a device, how
+    broadly it browses, ``BREADTH_FULL``, and how long ago the server first saw it, ``insights.devices``: nothing on
+    its first day), and the first signal of a contributor on a product this week counts them once in
     the segment's people count. Two batches of one contributor in parallel run one after the other in Redis, so
     together they never pass the cap."""
     if not signals:
@@ -238,14 +265,17 @@ async def add_signals(
         contributor.weight if contributor is not None else 1.0,
         CAP_PER_PRODUCT if contributor is not None and contributor.capped else 0, CAP_SECONDS, PERSON_SECONDS,
         BREADTH_FULL if contributor is not None and contributor.by_breadth else 0,
+        TRUSTED_AFTER.total_seconds(),
+        FULL_TRUST_AFTER.total_seconds() if contributor is not None and contributor.by_breadth else 0,
+        int(FIRST_SEEN_KEEP.total_seconds()),
     ]  # fmt: skip
     for signal, once in zip(signals, keys, strict=True):
         segment_key = f"{KEY_PREFIX}{signal.segment}"
         arguments += [segment_key, str(signal.product_id), signal.weight, min(signal.at, now), once,
                       people_key(signal.segment)]  # fmt: skip
     added = await redis.eval(
-        _ADD, 8, EPOCH_KEY, SEGMENTS_KEY, f"{KEY_PREFIX}{EVERYONE}", TOUCHED_KEY, people_key(EVERYONE),
-        PERSON_PREFIX, BREADTH_PREFIX, CAP_PREFIX, *arguments,
+        _ADD, 9, EPOCH_KEY, SEGMENTS_KEY, f"{KEY_PREFIX}{EVERYONE}", TOUCHED_KEY, people_key(EVERYONE),
+        PERSON_PREFIX, BREADTH_PREFIX, CAP_PREFIX, FIRST_SEEN_PREFIX, *arguments,
     )  # fmt: skip
     return [bool(flag) for flag in added]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,11 +19,13 @@ from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Mall, MallApiKey, Product
 from insights.jobs import roll_up_events
-from insights.rankings import MAX_PER_MALL, MIN_PEOPLE
+from insights.rankings import DEVICE_WEIGHT, MAX_PER_MALL, MIN_PEOPLE
 from tests.insights.conftest import raw_event
+from tests.insights.test_devices import A_MONTH, device_seen_long_ago
 from tests.shoa_api.test_auth import bearer, signup
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from tests.client import ShoaClient
@@ -54,16 +57,40 @@ def event(product: Product, kind: str = "view", *, minutes_ago: float = 5) -> di
     return {"id": str(uuid.uuid4()), "kind": kind, "product_id": str(product.id), "occurred_at": at.isoformat()}
 
 
-async def devices_engage(
-    client: ShoaClient, product: Product, *, people: int, kinds: tuple[str, ...] = ("view",), minutes_ago: float = 5
-) -> None:
-    """``people`` anonymous devices, never seen before, each sending ``kinds`` once about ``product``."""
-    for _ in range(people):
-        device = {"X-Device-Id": f"device-{uuid.uuid4().hex[:16]}"}
-        batch = [event(product, kind, minutes_ago=minutes_ago) for kind in kinds]
-        response = await client.post("/v1/events", json={"events": batch}, headers=device)
-        assert response.status_code == 200, response.text
-        assert response.json()["accepted"] == len(batch)
+@dataclass(frozen=True)
+class Devices:
+    """Anonymous apps on phones that have been around: first seen by the server a month ago, unless told
+    otherwise (``tests.insights.test_devices``)."""
+
+    client: ShoaClient
+    session: AsyncSession
+    redis: Redis
+
+    async def engage(
+        self,
+        product: Product,
+        *,
+        people: int,
+        kinds: tuple[str, ...] = ("view",),
+        minutes_ago: float = 5,
+        age: datetime.timedelta | None = A_MONTH,
+    ) -> None:
+        """``people`` devices, each first seen ``age`` ago (``None``: never before), each sending ``kinds`` once
+        about ``product``."""
+        for _ in range(people):
+            device_id = f"device-{uuid.uuid4().hex[:16]}"
+            device = {"X-Device-Id": device_id}
+            if age is not None:
+                device = await device_seen_long_ago(self.session, self.redis, device_id, age=age)
+            batch = [event(product, kind, minutes_ago=minutes_ago) for kind in kinds]
+            response = await self.client.post("/v1/events", json={"events": batch}, headers=device)
+            assert response.status_code == 200, response.text
+            assert response.json()["accepted"] == len(batch)
+
+
+@pytest.fixture
+def devices(client: ShoaClient, session: AsyncSession, redis_client: Redis) -> Devices:
+    return Devices(client, session, redis_client)
 
 
 async def ranking(client: ShoaClient, headers: dict[str, str] | None = None, **params: Any) -> dict[str, Any]:
@@ -77,17 +104,18 @@ def ids(answer: dict[str, Any]) -> list[uuid.UUID]:
 
 
 async def test_products_rank_by_distinct_people_and_a_hundred_events_of_one_device_count_once(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]]
-) -> None:
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession,
+    redis_client: Redis,
+) -> None:  # fmt: skip
     crowd, fewer, bot_target, too_few = one_per_mall(shelf, 4)
-    await devices_engage(client, crowd, people=12)
-    await devices_engage(client, fewer, people=9)
+    await devices.engage(crowd, people=12)
+    await devices.engage(fewer, people=9)
     # One device, a hundred views and carts: one person. With four more people it ranks, below both.
-    bot = {"X-Device-Id": "click-farm-device-01"}
+    bot = await device_seen_long_ago(session, redis_client, "click-farm-device-01")
     batch = [event(bot_target, kind) for kind in ("view", "add_to_cart") for _ in range(50)]
     assert (await client.post("/v1/events", json={"events": batch}, headers=bot)).status_code == 200
-    await devices_engage(client, bot_target, people=MIN_PEOPLE - 1)
-    await devices_engage(client, too_few, people=MIN_PEOPLE - 1, kinds=("view", "like", "add_to_cart"))
+    await devices.engage(bot_target, people=MIN_PEOPLE - 1)
+    await devices.engage(too_few, people=MIN_PEOPLE - 1, kinds=("view", "like", "add_to_cart"))
 
     answer = await ranking(client)
 
@@ -104,7 +132,7 @@ async def test_products_rank_by_distinct_people_and_a_hundred_events_of_one_devi
 
 
 async def test_a_shopper_gets_her_own_segment_and_anyone_may_ask_for_another(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]]
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]]
 ) -> None:
     theirs, anonymous_pick = one_per_mall(shelf, 2)
     tokens = []
@@ -112,7 +140,7 @@ async def test_a_shopper_gets_her_own_segment_and_anyone_may_ask_for_another(
         tokens.append(await signup(client, email=f"minji{number}@example.kr", gender="female", birth_date="2004-05-05"))
         response = await client.post("/v1/events", json={"events": [event(theirs, "like")]}, headers=bearer(tokens[-1]))
         assert response.json()["accepted"] == 1
-    await devices_engage(client, anonymous_pick, people=MIN_PEOPLE)
+    await devices.engage(anonymous_pick, people=MIN_PEOPLE)
 
     hers = await ranking(client, bearer(tokens[0]))
     anonymous = await ranking(client)
@@ -127,11 +155,42 @@ async def test_a_shopper_gets_her_own_segment_and_anyone_may_ask_for_another(
     assert (other["segment"], other["items"]) == ("male:30s_mid", [])
 
 
+async def test_a_hundred_device_ids_made_today_rank_nothing(
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]]
+) -> None:
+    """A device id costs nothing to make, but time does: a device the server first saw less than a day ago counts
+    for no one, however many of them there are and whatever they say."""
+    farmed, browsed = one_per_mall(shelf, 2)
+    await devices.engage(farmed, people=100, kinds=("view", "click", "like", "add_to_cart"), age=None)
+    await devices.engage(farmed, people=20, kinds=("view", "like"), age=datetime.timedelta(hours=23))
+    await devices.engage(browsed, people=MIN_PEOPLE)
+
+    answer = await ranking(client)
+
+    assert ids(answer) == [browsed.id]
+    assert answer["items"][0]["people"] == MIN_PEOPLE
+
+
+async def test_devices_count_in_proportion_to_their_age_up_to_a_week(
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]]
+) -> None:
+    two_days, week = one_per_mall(shelf, 2)
+    await devices.engage(two_days, people=20, age=datetime.timedelta(days=2, minutes=1))
+    await devices.engage(week, people=MIN_PEOPLE, age=datetime.timedelta(days=7))
+
+    answer = await ranking(client)
+
+    assert ids(answer) == [two_days.id, week.id]  # twenty people of two days still outweigh five of a week
+    assert [item["people"] for item in answer["items"]] == [20, MIN_PEOPLE]
+    assert answer["items"][0]["score"] == pytest.approx(20 * DEVICE_WEIGHT * 2 / 7, abs=0.01)
+    assert answer["items"][1]["score"] == MIN_PEOPLE * DEVICE_WEIGHT
+
+
 async def test_buyers_weigh_more_than_viewers(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession
 ) -> None:
     viewed, bought = one_per_mall(shelf, 2)
-    await devices_engage(client, viewed, people=12)
+    await devices.engage(viewed, people=12)
     now = datetime.datetime.now(datetime.UTC)
     for number in range(MIN_PEOPLE):  # purchases come from the order flow, straight into the store
         session.add(raw_event(now - datetime.timedelta(minutes=3), "purchase", product_id=bought.id,
@@ -146,14 +205,14 @@ async def test_buyers_weigh_more_than_viewers(
 
 
 async def test_at_most_two_products_of_one_mall_in_any_ten_places(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]]
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]]
 ) -> None:
     big_mall = next(iter(shelf.values()))[:5]
     others = one_per_mall(shelf, 9)[1:]
     for place, product in enumerate(big_mall):
-        await devices_engage(client, product, people=20 - place)  # the big mall's five lead on their own
+        await devices.engage(product, people=20 - place)  # the big mall's five lead on their own
     for place, product in enumerate(others):
-        await devices_engage(client, product, people=14 - place)
+        await devices.engage(product, people=14 - place)
 
     items = (await ranking(client))["items"]
 
@@ -167,11 +226,11 @@ async def test_at_most_two_products_of_one_mall_in_any_ten_places(
 
 
 async def test_sold_out_and_hidden_products_leave_the_ranking_at_once(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession
 ) -> None:
     sold_out, hidden, kept = one_per_mall(shelf, 3)
     for people, product in ((9, sold_out), (8, hidden), (7, kept)):
-        await devices_engage(client, product, people=people)
+        await devices.engage(product, people=people)
     assert ids(await ranking(client)) == [sold_out.id, hidden.id, kept.id]
 
     for product, change in ((sold_out, "PATCH"), (hidden, "DELETE")):
@@ -189,17 +248,17 @@ async def test_sold_out_and_hidden_products_leave_the_ranking_at_once(
 
 
 async def test_each_period_counts_its_own_window_and_says_how_products_moved(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]]
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]]
 ) -> None:
     rising, falling, steady, fresh = one_per_mall(shelf, 4)
     # The hour before: falling first, rising second, steady third.
     for people, product in ((10, falling), (8, rising), (6, steady)):
-        await devices_engage(client, product, people=people, minutes_ago=90)
+        await devices.engage(product, people=people, minutes_ago=90)
     # This hour: rising first, falling second, steady third, fresh fourth (not ranked the hour before).
     for people, product in ((12, rising), (9, falling), (7, steady), (5, fresh)):
-        await devices_engage(client, product, people=people, minutes_ago=15)
+        await devices.engage(product, people=people, minutes_ago=15)
     # Yesterday: only steady, which leads the day before.
-    await devices_engage(client, steady, people=40, minutes_ago=30 * 60)
+    await devices.engage(steady, people=40, minutes_ago=30 * 60)
 
     realtime = await ranking(client, period="realtime")
     daily = await ranking(client, period="daily")
@@ -228,10 +287,12 @@ async def test_each_period_counts_its_own_window_and_says_how_products_moved(
     ) - datetime.timedelta(days=2)
 
 
-async def test_a_category_ranks_its_own_products(client: ShoaClient, shelf: dict[uuid.UUID, list[Product]]) -> None:
+async def test_a_category_ranks_its_own_products(
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]]
+) -> None:
     products = one_per_mall(shelf, 6)
     for place, product in enumerate(products):
-        await devices_engage(client, product, people=12 - place)
+        await devices.engage(product, people=12 - place)
     top = products[2].category_path.split("/")[0]
 
     answer = await ranking(client, category=top)
@@ -242,12 +303,12 @@ async def test_a_category_ranks_its_own_products(client: ShoaClient, shelf: dict
 
 
 async def test_the_roll_up_leaves_rankings_as_they_were(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]], engine: AsyncEngine
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]], engine: AsyncEngine
 ) -> None:
     """Rankings read the events themselves, so the hour's roll-up (the mall insights' aggregates) moves nothing."""
     first, second = one_per_mall(shelf, 2)
-    await devices_engage(client, first, people=8, minutes_ago=70)
-    await devices_engage(client, second, people=6, minutes_ago=70)
+    await devices.engage(first, people=8, minutes_ago=70)
+    await devices.engage(second, people=6, minutes_ago=70)
     before = await ranking(client, period="daily")
 
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2)  # the hours have closed
@@ -281,13 +342,13 @@ async def test_a_bad_segment_category_or_period_is_a_problem(
 
 
 async def test_no_mall_attribute_outside_content_and_behaviour_moves_rankings(
-    client: ShoaClient, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession
+    client: ShoaClient, devices: Devices, shelf: dict[uuid.UUID, list[Product]], session: AsyncSession
 ) -> None:
     """No paid placement in rankings either: renaming malls, their descriptions, logos, slugs, sign-up dates,
     shipping fees or API keys leaves every period's ranking, for every segment asked, exactly as it was."""
     products = one_per_mall(shelf, 12)
     for place, product in enumerate(products):
-        await devices_engage(client, product, people=6 + place % 4, minutes_ago=20 + 60 * (place % 3))
+        await devices.engage(product, people=6 + place % 4, minutes_ago=20 + 60 * (place % 3))
     shopper = bearer(await signup(client, gender="female", birth_date="1996-01-01"))
     asked: list[tuple[dict[str, str], dict[str, str]]] = [({}, {"period": p}) for p in ("realtime", "daily", "weekly")]
     asked += [(shopper, {"period": "daily"}), ({}, {"period": "daily", "segment": "female:20s_late"})]

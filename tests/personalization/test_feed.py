@@ -17,6 +17,7 @@ from catalog.models import Mall, MallApiKey, Product
 from personalization import candidates
 from personalization.feed import MAX_PER_CATEGORY, MAX_PER_MALL, Ranked, diversify
 from personalization.scores import Decay
+from tests.insights.test_devices import device_seen_long_ago
 from tests.shoa_api.test_auth import PASSWORD, bearer, signup
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ async def test_pages_stay_consistent_while_scores_move(
     now = datetime.datetime.now(datetime.UTC).isoformat()
     for device in range(3):  # several people: one alone moves nothing (decision 0039)
         events = [{"id": str(uuid.uuid4()), "kind": "add_to_cart", "product_id": p, "occurred_at": now} for p in later]
-        headers = {"X-Device-Id": f"device-feed-{device:04d}"}
+        headers = await device_seen_long_ago(session, redis_client, f"device-feed-{device:04d}")
         assert (await client.post("/v1/events", headers=headers, json={"events": events})).json()["accepted"] == 30
     await refresh(session, redis_client)
 
@@ -199,8 +200,8 @@ async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
     at = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=20)).isoformat()
     for device in range(6):
         views = [{"id": str(uuid.uuid4()), "kind": "view", "product_id": p, "occurred_at": at} for p in seen[device:]]
-        assert (await client.post("/v1/events", headers={"X-Device-Id": f"device-paid-{device:04d}"},
-                                  json={"events": views})).status_code == 200  # fmt: skip
+        headers = await device_seen_long_ago(session, redis_client, f"device-paid-{device:04d}")
+        assert (await client.post("/v1/events", headers=headers, json={"events": views})).status_code == 200
     await refresh(session, redis_client)
     before_anonymous = [item["id"] for item in await pages(client)]
     before_shopper = [item["id"] for item in await pages(client, bearer(tokens))]

@@ -1,7 +1,9 @@
 """No one can buy the feed with bots: influence follows distinct people, not events (decision 0039).
 
 The attacks of issue 18 replayed through the API, the worker's jobs and the search: one device's twenty events on
-five loafers, a hundred fresh device ids on one product, and a contributor's parallel batches against the cap.
+five loafers, a hundred fresh device ids on one product (and a hundred that browse first), and a contributor's
+parallel batches against the cap. A device counts only once the server has known it a day (``insights.devices``):
+devices meant to count are marked as first seen long ago, as a month of use would have left them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from personalization import candidates
 from personalization.feed import ShopperTaste, rank
 from personalization.scores import CAP_PER_PRODUCT, DEVICE_WEIGHT, Decay, segment_scores
 from shoa_api.worker import score_rollup_job
+from tests.insights.test_devices import device_seen_long_ago
 from tests.personalization.test_jobs import run_once
 from tests.shoa_api.test_auth import bearer, signup
 
@@ -175,7 +178,7 @@ async def test_signed_in_shoppers_outweigh_devices(
     shoppers_pick, devices_pick, *browsed = await on_sale(session, category="상의/블라우스")
     for number in range(3):
         # Devices that browse as people do (several products first), and as many signed-in shoppers alike.
-        device = {"X-Device-Id": f"browsing-device-{number:04d}"}
+        device = await device_seen_long_ago(session, redis_client, f"browsing-device-{number:04d}")
         await post(client, device, [event(p, "view") for p in browsed[:3]] + eager(devices_pick))
         shopper = bearer(await signup(client, email=f"shopper{number}@example.kr"))
         await post(client, shopper, [event(p, "view") for p in browsed[:3]] + eager(shoppers_pick))
@@ -197,3 +200,54 @@ async def test_a_contributor_adds_nothing_past_the_cap_even_in_parallel_batches(
 
     # 200 carts in four parallel batches: what one cart says, once.
     assert (await anonymous_scores(redis_client))[product_id] == pytest.approx(CAP_PER_PRODUCT, rel=1e-3)
+
+
+async def browse_then_eager(
+    client: ShoaClient, device: dict[str, str], browsed: list[uuid.UUID], target: uuid.UUID | str
+) -> None:
+    """Three other products viewed first, as a person browses, then everything about ``target``."""
+    await post(client, device, [event(p, "view") for p in browsed] + eager(target))
+
+
+async def test_a_hundred_browsing_devices_made_today_count_for_nothing_shared(
+    settings: Settings, client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis,
+    search_index: SearchIndex,
+) -> None:  # fmt: skip
+    """Bots that browse before they click look like people, but a device id made today has no past: until the
+    server has known it a day it counts for nothing in any segment's feed, in the people counts or in popularity."""
+    liked = await organic(client, session)
+    await work(settings, session, redis_client)
+    near_the_top = {p for ids in (await rankings(session, redis_client)).values() for p in ids[:50]}
+    target = next(str(p) for p in await on_sale(session, category="신발/로퍼") if str(p) not in near_the_top)
+    browsed = (await on_sale(session, category="상의/니트"))[:3]
+
+    for n in range(100):
+        await browse_then_eager(client, {"X-Device-Id": f"browsing-bot-{n:04d}"}, browsed, target)
+    await work(settings, session, redis_client)
+
+    scores = await anonymous_scores(redis_client)
+    assert uuid.UUID(target) not in scores
+    assert not set(browsed) & set(scores)
+    assert in_any_first(await rankings(session, redis_client), {target}) == {}
+    assert target not in await first_ids(client)
+    assert set((await popularity_order(client, search_index))[: len(liked)]) == set(map(str, liked))
+    session.expire_all()
+    assert await session.scalar(sa.select(Product.popularity).where(Product.id == uuid.UUID(target))) == 0.0
+
+
+async def test_devices_known_for_days_count_by_their_age(
+    settings: Settings, client: ShoaClient, catalog: None, session: AsyncSession, redis_client: Redis
+) -> None:
+    """The same browsing from devices the server first saw two days ago counts two sevenths of what a week-old
+    device's does: patience buys influence, slowly."""
+    two_days_pick, week_pick, *others = await on_sale(session, category="상의/블라우스")
+    browsed = others[:3]
+    for number in range(3):
+        young = await device_seen_long_ago(session, redis_client, f"two-days-{number}", age=datetime.timedelta(days=2))
+        old = await device_seen_long_ago(session, redis_client, f"a-week-{number}", age=datetime.timedelta(days=7))
+        await browse_then_eager(client, young, browsed, two_days_pick)
+        await browse_then_eager(client, old, browsed, week_pick)
+
+    scores = await anonymous_scores(redis_client)
+    assert scores[week_pick] == pytest.approx(3 * CAP_PER_PRODUCT * DEVICE_WEIGHT, rel=1e-3)
+    assert scores[two_days_pick] == pytest.approx(3 * CAP_PER_PRODUCT * DEVICE_WEIGHT * 2 / 7, rel=1e-3)

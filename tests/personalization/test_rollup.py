@@ -15,9 +15,20 @@ from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.models import Mall
+from insights.models import Device
+from personalization.first_seen import CHUNK as FIRST_SEEN_CHUNK
 from personalization.models import SegmentScore
 from personalization.rollup import RolledUp, forget_rolled_up, roll_up, upsert_scores
-from personalization.scores import KEY_PREFIX, LOADED_KEY, SEGMENTS_KEY, Decay, Signal, add_signals, segment_scores
+from personalization.scores import (
+    FIRST_SEEN_PREFIX,
+    KEY_PREFIX,
+    LOADED_KEY,
+    SEGMENTS_KEY,
+    Decay,
+    Signal,
+    add_signals,
+    segment_scores,
+)
 from tests.personalization.test_scores import DECAY, NOW, decayed, product_ids
 
 if TYPE_CHECKING:
@@ -260,3 +271,27 @@ async def test_one_roll_up_at_a_time_however_many_workers(
         await other.commit()
     await forget_rolled_up(redis_client)
     assert len(await saved(session)) == 2
+
+
+async def test_devices_first_seen_times_come_back_from_the_store_after_a_redis_flush(
+    redis_client: Redis, session: AsyncSession
+) -> None:
+    """The feed weighs a device by when the server first saw it (decision 0039, point 9): a Redis that lost its
+    marks (or never had them: the day the rule was deployed) gets the event store's back at the next roll-up, the
+    older time winning where a device has sent a batch since."""
+    month_ago = NOW - datetime.timedelta(days=30)
+    first_seen = {f"phone-{n:04d}": month_ago + datetime.timedelta(minutes=n) for n in range(FIRST_SEEN_CHUNK + 5)}
+    await session.execute(sa.insert(Device).values([{"device_id": d, "first_seen": t} for d, t in first_seen.items()]))
+    await session.commit()
+    # Since the loss, phone-0000 sent a batch: the events script marked it new.
+    await redis_client.set(f"{FIRST_SEEN_PREFIX}device:phone-0000", repr(NOW.timestamp()))
+
+    await committed_roll_up(session, redis_client, NOW)
+
+    marks = await redis_client.mget([f"{FIRST_SEEN_PREFIX}device:{device}" for device in first_seen])
+    assert [float(mark) if mark is not None else None for mark in marks] == [t.timestamp() for t in first_seen.values()]
+    assert await redis_client.ttl(f"{FIRST_SEEN_PREFIX}device:phone-0003") > 59 * 24 * 3600
+    # Loaded once: a mark written later is the events script's own.
+    await redis_client.delete(f"{FIRST_SEEN_PREFIX}device:phone-0001")
+    await committed_roll_up(session, redis_client, NOW)
+    assert await redis_client.get(f"{FIRST_SEEN_PREFIX}device:phone-0001") is None

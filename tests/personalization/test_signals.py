@@ -10,6 +10,7 @@ import pytest
 
 from personalization.scores import BREADTH_FULL, DEVICE_WEIGHT, Decay, segment_scores
 from tests.catalog.test_sync import _mall, product
+from tests.insights.test_devices import device_seen_long_ago
 from tests.shoa_api.test_auth import bearer, signup
 
 if TYPE_CHECKING:
@@ -37,8 +38,10 @@ def event(product_id: str, kind: str = "view", *, at: datetime.datetime | None =
 
 
 @pytest.fixture
-async def products(client: ShoaClient, session: AsyncSession) -> list[str]:
-    """Three products (the third hidden), then three more the devices of these tests browsed first."""
+async def products(client: ShoaClient, session: AsyncSession, redis_client: Redis) -> list[str]:
+    """Three products (the third hidden), then three more the devices of these tests browsed first; ``DEVICE`` has
+    been around a month (a device the server met today counts nothing, ``insights.devices``)."""
+    await device_seen_long_ago(session, redis_client, DEVICE["X-Device-Id"])
     mall = await _mall(session, client)
     answer = await mall.sync(product("P1"), product("P2"), product("P3", status="hidden"),
                              *(product(f"B{n}") for n in range(BREADTH_FULL - 1)))  # fmt: skip
