@@ -4,8 +4,9 @@ A candidate's base score has three parts, each between 0 and 1, and nothing else
 
 - ``target``: how well the mall's declared audience fits the segment (gender, then age band; for the anonymous
   default segment also its office and minimal looks);
-- ``popularity``: the segment's own time-decayed engagement with the product, relative to the segment's most
-  engaged product (square-rooted);
+- ``popularity``: how many of the segment's people engaged with the product (time-decayed, each weighed by their
+  trust), relative to the segment's most engaged product (square-rooted): how many engage, not how intensely one
+  does (decision 0039, point 10);
 - ``everyone``: a prior from the other segments' engagement, which lets a segment with little behaviour of its
   own (or one sharing its taste with others) benefit from theirs. Bounded: each other segment's engagement is taken
   relative to its own most engaged product, and for each product the largest of those parts is left out, so what
@@ -13,8 +14,8 @@ A candidate's base score has three parts, each between 0 and 1, and nothing else
   segments engage with does (``prior_of``);
 - ``freshness``: how new the product is (half-life ``FRESHNESS_HALF_LIFE_DAYS``).
 
-Engagement is counted as people, not events (``personalization.scores``, decision 0039): capped per contributor,
-product and day, devices weighing less than shoppers, and only for products more than one person engaged with.
+Engagement is counted as people, not events (``personalization.scores``, decision 0039): each contributor once per
+product and week, a device by its breadth and age, and only for products more than one person engaged with.
 
 Behaviour outweighs the declared audience once there is some: a product the segment engages with beats one that
 is only declared for it. Without any behaviour (a new segment, a new shop) target and freshness decide.
@@ -36,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounts.segments import ANONYMOUS, SEGMENT_GENDERS, AgeBand
 from catalog.models import Mall, MallStatus, Product, ProductStatus
-from personalization.scores import engaged_scores
+from personalization.scores import engaged_people
 
 if TYPE_CHECKING:
     import datetime
@@ -127,16 +128,16 @@ def _audience(segment: str) -> _Audience:
 
 
 Shares = dict[str, dict[uuid.UUID, float]]
-"""Per segment, each engaged product's score relative to the segment's most engaged one (0 to 1)."""
+"""Per segment, each engaged product's people count relative to the segment's most engaged one (0 to 1)."""
 
 
 async def engagement_shares(redis: Redis, decay: Decay, *, now: datetime.datetime) -> Shares:
-    """Every segment's shares, from the scores of products more than one person engaged with."""
+    """Every segment's shares, from the people counts of products more than one person engaged with."""
     shares: Shares = {}
     for segment in all_segments():
-        scores = await engaged_scores(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
-        top = max((score for _, score in scores), default=0.0)
-        shares[segment] = {product_id: score / top for product_id, score in scores} if top > 0 else {}
+        counts = await engaged_people(redis, decay, segment, now=now.timestamp(), limit=POPULAR_CONSIDERED)
+        top = max((count for _, count in counts), default=0.0)
+        shares[segment] = {product_id: count / top for product_id, count in counts} if top > 0 else {}
     return shares
 
 

@@ -11,7 +11,7 @@ no increment can use an epoch a rebase has just replaced.
 Influence follows people, not events (decision 0039): the same script caps what one contributor adds to one
 product per day, weighs devices below signed-in shoppers, new devices (on the server's clock) and narrow browsers
 below old and broad ones, and counts the distinct people behind each product (``people:<segment>`` sets), which
-gate the scores where they are read.
+gate the scores where they are read and rank the feed's candidates (:func:`engaged_people`).
 """
 
 from __future__ import annotations
@@ -310,14 +310,22 @@ async def people_counts(
     return [0.0 if count is None else float(count) * shrink for count in found]
 
 
-async def engaged_scores(
+async def engaged_people(
     redis: Redis, decay: Decay, segment: str, *, now: float, limit: int | None = None
 ) -> list[tuple[uuid.UUID, float]]:
-    """The segment's scores (as :func:`segment_scores`) of the products at least ``MIN_PEOPLE`` people engaged
-    with: what ranks a feed. Behaviour of fewer people is their own taste, not the segment's."""
-    scores = await segment_scores(redis, decay, segment, now=now, limit=limit)
-    return [(product_id, score) for product_id, score in await people_gated(redis, decay, segment, scores, now=now)
-            if score > 0]  # fmt: skip
+    """The segment's products by how many distinct people engaged with them (decayed, as of ``now``, each weighed
+    by their trust), most first, those of at least ``MIN_PEOPLE``: what ranks a feed (decision 0039, point 10).
+    How intensely one person engages (a cart against a view, the same product again) is their own taste; how many
+    people engage is the segment's."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(EPOCH_KEY)
+        pipe.zrange(people_key(segment), 0, -1 if limit is None else limit - 1, desc=True, withscores=True)
+        epoch_raw, members = await pipe.execute()
+    if epoch_raw is None:
+        return []
+    shrink = 1.0 / decay.factor(since=float(epoch_raw), until=now)
+    counts = ((uuid.UUID(member.decode()), float(count) * shrink) for member, count in members)
+    return [(product_id, count) for product_id, count in counts if count >= MIN_PEOPLE]
 
 
 async def people_gated(

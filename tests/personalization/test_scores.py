@@ -1,26 +1,28 @@
-"""Segment scores in Redis: decay, and rebasing the growth factor."""
+"""Segment scores in Redis: decay, rebasing the growth factor, and the people counts that rank a feed."""
 
 from __future__ import annotations
 
 import datetime
+import uuid
 from typing import TYPE_CHECKING
+from uuid import uuid4
 
 import pytest
 
 from personalization.scores import (
     EPOCH_KEY,
     REBASE_AFTER_HALF_LIVES,
+    Contributor,
     Decay,
     Signal,
     add_signals,
+    engaged_people,
     rebase,
     segment_scores,
 )
 from tests.catalog.test_sync import _mall, product
 
 if TYPE_CHECKING:
-    import uuid
-
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,11 +35,9 @@ NOW = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
 
 @pytest.fixture
 async def product_ids(client: ShoaClient, session: AsyncSession) -> list[uuid.UUID]:
-    import uuid as uuid_module  # noqa: PLC0415 - the annotation's module, needed at runtime here
-
     mall = await _mall(session, client)
     answer = await mall.sync(product("P1"), product("P2"), product("P3"))
-    return [uuid_module.UUID(item["product_id"]) for item in answer["items"]]
+    return [uuid.UUID(item["product_id"]) for item in answer["items"]]
 
 
 async def decayed(redis: Redis, segment: str, at: datetime.datetime) -> dict[uuid.UUID, float]:
@@ -71,3 +71,26 @@ async def test_a_rebase_keeps_every_score(redis_client: Redis, product_ids: list
     assert [p for p, _ in after] == [p for p, _ in before]
     assert [s for _, s in after] == pytest.approx([s for _, s in before])
     assert await rebase(redis_client, DECAY, now=far) == 0  # nothing to do until it is far behind again
+
+
+async def test_a_feed_ranks_by_how_many_people_engaged_not_how_intensely(
+    redis_client: Redis, product_ids: list[uuid.UUID]
+) -> None:
+    browsed, carted, alone = product_ids
+    t = NOW.timestamp()
+    # Three shoppers glance at one product; two others put another in their carts; one shopper carts a third.
+    for _ in range(3):
+        await add_signals(redis_client, DECAY, [Signal("female:20s_late", browsed, 1.0, t)], now=t,
+                          contributor=Contributor.shopper(uuid4()))  # fmt: skip
+    for _ in range(2):
+        await add_signals(redis_client, DECAY, [Signal("female:20s_late", carted, 6.0, t)], now=t,
+                          contributor=Contributor.shopper(uuid4()))  # fmt: skip
+    await add_signals(redis_client, DECAY, [Signal("female:20s_late", alone, 6.0, t)], now=t,
+                      contributor=Contributor.shopper(uuid4()))  # fmt: skip
+
+    assert await decayed(redis_client, "female:20s_late", NOW) == {carted: 12.0, browsed: 3.0, alone: 6.0}
+    people = await engaged_people(redis_client, DECAY, "female:20s_late", now=t)
+    assert [(p, round(count, 4)) for p, count in people] == [(browsed, 3.0), (carted, 2.0)]
+    later = NOW + datetime.timedelta(days=3)
+    people = await engaged_people(redis_client, DECAY, "female:20s_late", now=later.timestamp())
+    assert [(p, round(count, 4)) for p, count in people] == [(browsed, 1.5)]  # two people three days ago: 1 < 1.5
