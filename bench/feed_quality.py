@@ -56,7 +56,7 @@ from bench.feed_report import (
     save,
 )
 from bench.http import BenchmarkError, _base_environment, _process_pinned_to, _shoa_variables
-from bench.report import now_utc
+from bench.report import Laps, now_utc
 from bench.server import AppServer
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
@@ -126,14 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_seed(args: argparse.Namespace, *, seed: int, command: str, started_at: str) -> FeedQualityReport:
     """One population (``seed``) on a catalog of its own, played, worked and read."""
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = now - clock
-        clock = now
+    lap = Laps()
 
     cpus = plan_cpus()
     with (
@@ -163,10 +156,7 @@ def _run_seed(args: argparse.Namespace, *, seed: int, command: str, started_at: 
             cwd=tmp,
         )
         with server, httpx.Client(base_url=server.base_url, timeout=60.0) as client:
-            devices = organic_devices(population)
-            if args.device_age_days:
-                age = datetime.timedelta(days=args.device_age_days)
-                asyncio.run(mark_first_seen(settings, devices, age=age))
+            devices = organic_devices(population, settings, age_days=args.device_age_days)
             print(f"{len(devices)} anonymous devices first seen {args.device_age_days:g} days before their week")
             sent = _play(client, population)
             print(f"sent {sent:,} events and likes through the API")
@@ -186,7 +176,7 @@ def _run_seed(args: argparse.Namespace, *, seed: int, command: str, started_at: 
             "seed": seed,
             "device_age_days": args.device_age_days,
         },
-        seconds=seconds | {"total": sum(seconds.values())},
+        seconds=lap.with_total(),
         results=results,
         k=K,
         first_items=FIRST_ITEMS,
@@ -223,9 +213,13 @@ async def _seed_catalog(session: AsyncSession, *, products: int) -> list[Catalog
     ]
 
 
-def organic_devices(population: Population) -> list[str]:
-    """The device ids of the population's anonymous shoppers, as ``_identify`` names them."""
-    return [_device_id(shopper.name) for shopper in population.shoppers if shopper.taste.gender is None]
+def organic_devices(population: Population, settings: Settings, *, age_days: float) -> list[str]:
+    """The device ids of the population's anonymous shoppers, as ``_identify`` names them, marked as first seen by
+    the server ``age_days`` ago (none: new to it) before they send anything."""
+    devices = [_device_id(shopper.name) for shopper in population.shoppers if shopper.taste.gender is None]
+    if age_days:
+        asyncio.run(mark_first_seen(settings, devices, age=datetime.timedelta(days=age_days)))
+    return devices
 
 
 async def mark_first_seen(settings: Settings, device_ids: Sequence[str], *, age: datetime.timedelta) -> None:

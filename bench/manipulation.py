@@ -54,7 +54,7 @@ from bench.feed_quality import (
 )
 from bench.feed_report import machine_facts
 from bench.http import BenchmarkError, _base_environment, _process_pinned_to, _shoa_variables
-from bench.report import markdown_page, markdown_table, now_utc, save_texts, text_table
+from bench.report import Laps, markdown_page, markdown_table, now_utc, save_texts, text_table
 from bench.server import AppServer
 from catalog.models import SearchOutbox
 from catalog.search.indexing import index_pending
@@ -156,14 +156,7 @@ class ManipulationReport:
 def run(args: argparse.Namespace) -> int:
     command, started_at = shlex.join(sys.orig_argv), now_utc()
     print(f"command: {command}")
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = now - clock
-        clock = now
+    lap = Laps()
 
     cpus = plan_cpus()
     with (
@@ -192,10 +185,7 @@ def run(args: argparse.Namespace) -> int:
             cwd=tmp,
         )
         with server, httpx.Client(base_url=server.base_url, timeout=60.0) as client:
-            devices = organic_devices(population)
-            if args.device_age_days:
-                age = datetime.timedelta(days=args.device_age_days)
-                asyncio.run(mark_first_seen(settings, devices, age=age))
+            devices = organic_devices(population, settings, age_days=args.device_age_days)
             sent = _play(client, population)
             print(f"organic: {len(population.shoppers)} shoppers sent {sent:,} events and likes ({len(devices)} "
                   f"anonymous devices, first seen {args.device_age_days:g} days before)")  # fmt: skip
@@ -212,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "device_age_days": args.device_age_days,
         },
-        seconds=seconds | {"total": sum(seconds.values())},
+        seconds=lap.with_total(),
         surfaces=_surfaces(rankings=not args.no_rankings),
         depth={"feed": FEED_LENGTH, "rankings": RANKING_LENGTH, "search": SEARCH_PAGES * SEARCH_PER_PAGE},
         results=results,

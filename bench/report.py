@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -89,6 +90,23 @@ def machine_facts(*, k6_version: str, cpu_placement: str) -> dict[str, str]:
         "uvicorn": metadata.version("uvicorn"),
         "litestar": metadata.version("litestar"),
     }
+
+
+class Laps:
+    """How long each phase of a run took, in order: calling it with a name closes the phase begun at the previous
+    call (or at its creation)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._clock
+        self._clock = now
+
+    def with_total(self) -> dict[str, float]:
+        return self.seconds | {"total": sum(self.seconds.values())}
 
 
 def now_utc() -> str:

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from catalog import keys
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
-from catalog.models import Mall, MallApiKey, Product
+from catalog.models import Product
 from insights.jobs import roll_up_events
 from insights.rankings import DEVICE_WEIGHT, MAX_PER_MALL, MIN_PEOPLE
+from tests.factories import dress_every_mall_as_a_sponsor
 from tests.insights.conftest import raw_event
 from tests.insights.test_devices import A_MONTH, device_seen_long_ago
 from tests.shoa_api.test_auth import bearer, signup
@@ -355,16 +356,6 @@ async def test_no_mall_attribute_outside_content_and_behaviour_moves_rankings(
     before = [ids(await ranking(client, headers, **params)) for headers, params in asked]
     assert before[1]
 
-    for number, mall in enumerate(await session.scalars(sa.select(Mall))):
-        mall.name = f"광고 {number}"
-        mall.description = "프리미엄 스폰서 입점몰 " * 10
-        mall.logo_url = "https://img.example.kr/premium.png"
-        mall.slug = f"premium-{number}"
-        mall.created_at = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-        mall.shipping_fee = 0 if number % 2 else 100_000
-        mall.free_shipping_threshold = None if number % 2 else 1
-        session.add(MallApiKey(mall_id=mall.id, name="paid", display_prefix="shoa_pk_x", key_hash=f"{number:064d}",
-                               scopes=["catalog:write", "orders:read", "orders:write", "insights:read"]))  # fmt: skip
-    await session.commit()
+    await dress_every_mall_as_a_sponsor(session)
 
     assert [ids(await ranking(client, headers, limit=49, **params)) for headers, params in asked] == before

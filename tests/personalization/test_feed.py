@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from catalog import keys
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
-from catalog.models import Mall, MallApiKey, Product
+from catalog.models import Mall, Product
 from personalization import candidates
 from personalization.feed import MAX_PER_CATEGORY, MAX_PER_MALL, Ranked, diversify
 from personalization.scores import Decay
+from tests.factories import dress_every_mall_as_a_sponsor
 from tests.insights.test_devices import device_seen_long_ago
 from tests.shoa_api.test_auth import PASSWORD, bearer, signup
 
@@ -209,17 +210,7 @@ async def test_no_mall_attribute_outside_content_and_behaviour_moves_the_feed(
     before_rankings = [await ranked_ids(client, period=period) for period in periods]
     assert before_rankings[0]
 
-    for number, mall in enumerate(await session.scalars(sa.select(Mall))):
-        mall.name = f"광고 {number}"
-        mall.description = "프리미엄 스폰서 입점몰 " * 10
-        mall.logo_url = "https://img.example.kr/premium.png"
-        mall.slug = f"premium-{number}"
-        mall.created_at = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-        mall.shipping_fee = 0 if number % 2 else 100_000
-        mall.free_shipping_threshold = None if number % 2 else 1
-        session.add(MallApiKey(mall_id=mall.id, name="paid", display_prefix="shoa_pk_x", key_hash=f"{number:064d}",
-                               scopes=["catalog:write", "orders:read", "orders:write"]))  # fmt: skip
-    await session.commit()
+    await dress_every_mall_as_a_sponsor(session)
     await refresh(session, redis_client)
 
     assert [item["id"] for item in await pages(client)] == before_anonymous
