@@ -7,7 +7,7 @@ WORKDIR /src
 RUN python -m venv /opt/shoa
 # Dependencies first, so that a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN for package in shoa_api shoa_kernel accounts catalog personalization notify orders support insights migrations; do \
+RUN for package in shoa_api shoa_kernel accounts catalog personalization notify orders support insights winback migrations; do \
         mkdir "$package" && touch "$package/__init__.py"; \
     done \
     && /opt/shoa/bin/pip install . \
@@ -21,6 +21,7 @@ COPY notify ./notify
 COPY orders ./orders
 COPY support ./support
 COPY insights ./insights
+COPY winback ./winback
 COPY migrations ./migrations
 RUN /opt/shoa/bin/pip install --no-deps . \
     && /opt/shoa/bin/python -c "import shoa_api.app, shoa_api.cli, shoa_api.migrate"

@@ -97,3 +97,21 @@ class LoginLockedError(AccountError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class UnknownMarketingChannelError(AccountError):
+    """A marketing consent asked for on a channel that takes none; ``channel`` names it as a path parameter."""
+
+    code = "unknown-marketing-channel"
+    status = 422
+    title = "No such marketing channel"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.extra = {"errors": [{"field": "channel", "source": "path", "message": detail}]}
+
+
+class NightConsentWithoutMediumError(AccountError):
+    code = "night-consent-needs-a-medium"
+    status = 409
+    title = "Night-time advertising needs a channel agreed to first"

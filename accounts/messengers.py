@@ -4,6 +4,9 @@ Each channel needs an address and the shopper's consent to order messages on it 
 Korean mobile for AlimTalk (Kakao delivers it to the KakaoTalk account of a +82 number), any kept mobile for SMS,
 the LINE user id that LINE login sets, the Instagram or Naver TalkTalk id the shopper gave.
 ``preferred_messenger`` may only name a channel that has both.
+
+Advertising needs the same addresses, with a marketing consent of its own instead (:mod:`accounts.marketing`),
+never on AlimTalk.
 """
 
 from __future__ import annotations
@@ -49,14 +52,30 @@ CHANNELS = {
 def why_unreachable(user: User, messenger: str) -> str | None:
     """What the shopper must do before order messages can reach them on ``messenger``; None when they can."""
     channel = CHANNELS[Messenger(messenger)]
-    steps: list[str] = []
-    address: str | None = getattr(user, channel.address)
-    if address is None:
-        steps.append(channel.add_address)
-    elif not address.startswith(channel.address_prefix):
-        steps.append(channel.other_address)
+    steps = [step] if (step := _address_step(user, channel)) else []
     if not getattr(user, f"consent_{messenger}"):
         steps.append(f"agree to {channel.name} messages")
     if not steps:
         return None
     return f"to get order messages on {channel.name}, {' and '.join(steps)} first"
+
+
+def why_advertising_unreachable(user: User, medium: str, *, confirmed: bool) -> str | None:
+    """What the shopper must do before the advertising she agreed to can reach her on ``medium`` (sms, line,
+    talktalk, instagram); None when it can. ``confirmed``: the consent was given or confirmed within two years."""
+    channel = CHANNELS[Messenger(medium)]
+    steps = [step] if (step := _address_step(user, channel)) else []
+    if not confirmed:
+        steps.append(f"agree to {channel.name} advertising again (a consent counts for two years)")
+    if not steps:
+        return None
+    return f"to get advertising on {channel.name}, {' and '.join(steps)} first"
+
+
+def _address_step(user: User, channel: Channel) -> str | None:
+    address: str | None = getattr(user, channel.address)
+    if address is None:
+        return channel.add_address
+    if not address.startswith(channel.address_prefix):
+        return channel.other_address
+    return None

@@ -1,4 +1,5 @@
-"""Shopper accounts and their refresh tokens."""
+"""Shopper accounts, their refresh tokens and social logins, and their marketing consents with the log that proves
+them."""
 
 from __future__ import annotations
 
@@ -104,3 +105,59 @@ class OAuthIdentity(DefaultBase):
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTimeUTC(timezone=True), default=utc_now, server_default=sa.func.now()
     )
+
+
+MARKETING_MEDIA = ("sms", "line", "talktalk", "instagram")
+"""The media advertising may go on, each with its own prior consent (정보통신망법 제50조). No AlimTalk: Kakao allows
+it information only, so there is nothing to consent to."""
+NIGHT = "night"
+"""The separate consent to advertising between 21:00 and 08:00 Korea time; it widens the media consents, alone it
+reaches no one."""
+MARKETING_CHANNELS = (*MARKETING_MEDIA, NIGHT)
+
+
+class MarketingConsent(DefaultBase):
+    """A shopper's standing consent to advertising on one channel (or at night), kept apart from the order
+    messages' ``consent_<channel>``: the law asks for a consent of its own, per medium.
+
+    Withdrawal deletes the row, so a withdrawn consent is gone at once; :class:`MarketingConsentLog` keeps the
+    history. ``confirmed_at`` moves each time the consent is given again or its status is confirmed to the shopper,
+    which the law asks for every two years (시행령 제62조의3)."""
+
+    __tablename__ = "marketing_consents"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('sms', 'line', 'talktalk', 'instagram', 'night')", name="channel_known"),
+        sa.CheckConstraint("source IN ('app', 'chat', 'link')", name="source_known"),
+        # The two-year confirmation job looks for the oldest confirmations first.
+        sa.Index("ix_marketing_consents_confirmed_at", "confirmed_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    granted_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    """When the shopper first agreed; a repeated grant keeps it."""
+    confirmed_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    """When the consent was last given or confirmed to the shopper; it counts for two years from then."""
+    source: Mapped[str] = mapped_column(sa.String(8))
+    """Where the shopper agreed: the app, a chat with Shoa's bot, or a message's link."""
+
+
+class MarketingConsentLog(DefaultBase):
+    """Every grant, withdrawal and confirmation of a marketing consent: the proof of consent, asked for in a dispute
+    or an inspection. No foreign key: it outlives the account's erasure."""
+
+    __tablename__ = "marketing_consent_log"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('sms', 'line', 'talktalk', 'instagram', 'night')", name="channel_known"),
+        sa.CheckConstraint("action IN ('granted', 'withdrawn', 'confirmed')", name="action_known"),
+        sa.CheckConstraint("source IN ('app', 'chat', 'link', 'notice')", name="source_known"),
+        sa.Index("ix_marketing_consent_log_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(9))
+    at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    source: Mapped[str] = mapped_column(sa.String(8))
+    """As on the consent, or ``notice`` for a confirmation Shoa sent on its own (the two-yearly notice)."""

@@ -109,3 +109,34 @@ class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Only a channel with its contact and consent (a Korean mobile and the AlimTalk consent for ``alimtalk``, a
     mobile for ``sms``, a linked LINE for ``line``…). Removing what it needs clears it."""
     consents: ConsentsUpdate | msgspec.UnsetType = msgspec.UNSET
+
+
+MarketingMedium = Literal["sms", "line", "talktalk", "instagram"]
+ConsentSource = Literal["app", "chat", "link"]
+
+
+class MarketingChannelConsent(msgspec.Struct, kw_only=True):
+    """One medium the shopper agreed to get advertising on."""
+
+    channel: MarketingMedium
+    granted_at: datetime.datetime
+    confirmed_at: datetime.datetime
+    """When the consent was last given or confirmed to the shopper; it stands for two years from then."""
+    source: ConsentSource
+    """Where it was given: the app, a chat with Shoa's bot, or a message's link."""
+    reachable: bool
+    """Whether advertising can reach the shopper on it now."""
+    why_unreachable: str | None
+    """What the shopper must do first when it cannot: add the address, or agree again after two years."""
+
+
+class MarketingConsents(msgspec.Struct, kw_only=True):
+    """A shopper's consents to advertising, separate from the order messages' ``consents`` of the profile."""
+
+    channels: list[MarketingChannelConsent]
+    """The media agreed to, in the order sms, line, talktalk, instagram; an absent one gets no advertising."""
+    night: datetime.datetime | None
+    """When the shopper agreed to advertising between 21:00 and 08:00 Korea time too; ``null``: none then."""
+    confirm_by: datetime.datetime | None
+    """Two years after the oldest confirmation: by then Shoa tells the shopper what she agreed to, as the law
+    asks, or that consent stops counting. ``null`` with no consent."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from uuid_utils.compat import uuid7
 
 from accounts.errors import (
@@ -18,6 +19,7 @@ from accounts.errors import (
     InvalidSignupError,
     InvalidTokenError,
 )
+from accounts.marketing import withdraw_marketing
 from accounts.messengers import why_unreachable
 from accounts.models import OAuthIdentity, RefreshToken, User
 
@@ -41,6 +43,8 @@ from accounts.validation import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -166,6 +170,19 @@ async def active_profile(session: AsyncSession, user_id: uuid.UUID, *, now: date
     return profile_of(user, now=now)
 
 
+async def active_profiles(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], *, now: datetime.datetime
+) -> dict[uuid.UUID, Profile]:
+    """:func:`active_profile` for many accounts in one query, by id; unknown and erased ones are left out."""
+    users = await session.scalars(
+        sa.select(User).where(
+            User.id == sa.any_(sa.bindparam("user_ids", list(user_ids), type_=postgresql.ARRAY(sa.Uuid))),
+            User.status == "active",
+        )
+    )
+    return {user.id: profile_of(user, now=now) for user in users}
+
+
 async def update_profile(
     session: AsyncSession, user_id: uuid.UUID, changes: ProfileUpdate, *, now: datetime.datetime
 ) -> Profile:
@@ -206,7 +223,7 @@ async def update_profile(
 
 
 async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> None:
-    """Forget the person: identifiers, profile and contacts go; the row stays so orders keep a buyer id."""
+    """Forget the person: identifiers, profile, contacts and consents go; the row stays so orders keep a buyer id."""
     user = await _active_user(session, user_id)
     for name in (
         "email", "phone", "password_hash", "display_name", "gender", "birth_date", "birth_year", "age_range",
@@ -217,6 +234,9 @@ async def erase(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.date
         setattr(user, f"consent_{channel}", False)
     user.status, user.erased_at = "erased", now
     await session.execute(sa.delete(OAuthIdentity).where(OAuthIdentity.user_id == user_id))
+    # Advertising stops with the account; the consent log, the proof of what was agreed, stays (it has no key to
+    # the account) and records the withdrawal.
+    await withdraw_marketing(session, user_id, now=now, source="app")
     await session.execute(
         sa.update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))

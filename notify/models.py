@@ -117,6 +117,9 @@ class Message(DefaultBase):
     text: Mapped[str] = mapped_column(sa.Text)
     """The text as rendered for the current channel: what the shopper reads."""
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    quiet_hours: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    """Advertising to a recipient without night consent: never sent between 21:00 and 08:00 Korea time, held
+    until 08:00 instead (:mod:`notify.quiet_hours`)."""
     chat: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     """A chatbot's answer only: ``{"reply_token": …, "quick_replies": [...]}``, what the messenger's reply carries
     besides the text (:class:`notify.schemas.ChatExtras`)."""

@@ -10,8 +10,14 @@ rendering at send time cannot fail.
 
 One content, every channel: AlimTalk carries the template code, the variables and its buttons; SMS, LINE,
 Instagram and TalkTalk carry the same text with the buttons written out as links, as an SMS when it fits 90
-bytes in EUC-KR, else as an LMS with the title. The texts inform about an order and nothing else: AlimTalk
-may not carry advertising, and neither do our other channels.
+bytes in EUC-KR, else as an LMS with the title.
+
+A file is information (the default: an order step, a restock the shopper asked for) or declares
+``kind = "advertising"`` (a price drop, a cart reminder). Information never carries the advertising mark, since
+a message mixing the two counts as advertising and AlimTalk may carry information only. Advertising has no
+AlimTalk at all, and carries what 정보통신망법 제50조 제4항 asks of every advertisement, checked at load: its text
+begins with the locale's mark (:data:`ADVERTISING_MARKS`), names the sender (:data:`SENDER`), and offers the free
+opt-out, a ``url`` variable named ``opt_out_url`` introduced by the locale's phrase (:data:`OPT_OUT_PHRASES`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from notify.errors import InvalidParametersError, TemplateFileError, UnknownEventError
+from notify.errors import InvalidParametersError, NotifyError, TemplateFileError, UnknownEventError
 from notify.providers.base import Button, Channel, Rendered
 
 if TYPE_CHECKING:
@@ -48,7 +54,15 @@ VariableType = Literal["text", "amount", "datetime", "url"]
 _VARIABLE = re.compile(r"#\{([^}]*)\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _WEEKDAYS = {"ko": "월화수목금토일", "ja": "月火水木金土日"}
-_ADVERTISING_MARKS = ("(광고)", "\uff08광고\uff09")  # the half-width and full-width brackets
+ADVERTISING_MARKS: Mapping[Locale, str] = {"ko": "(광고)", "ja": "【広告】", "en": "(Ad)"}
+"""What an advertising text begins with, per locale; an information text carries none of them anywhere."""
+_ANY_ADVERTISING_MARK = (*ADVERTISING_MARKS.values(), "\uff08광고\uff09", "\uff08Ad\uff09")  # and full-width
+SENDER = "Shoa"
+"""The sender every advertising text names."""
+OPT_OUT_VARIABLE = "opt_out_url"
+OPT_OUT_PHRASES: Mapping[Locale, str] = {"ko": "무료 수신거부", "ja": "配信停止", "en": "Unsubscribe (free)"}
+"""The words that introduce an advertisement's opt-out link, per locale: the shopper must see it costs nothing."""
+KINDS = ("information", "advertising")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +77,8 @@ class LocaleText:
     title: str
     text: str
     buttons: tuple[Button, ...]
-    alimtalk_template_code: str
+    alimtalk_template_code: str | None
+    """None for advertising, which AlimTalk may not carry."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +87,9 @@ class EventTemplate:
     path: Path
     variables: Mapping[str, Variable]
     locales: Mapping[Locale, LocaleText]
+    advertising: bool
+    """Declared ``kind = "advertising"``: routed only where the recipient gave marketing consent, never by
+    AlimTalk, and held overnight without night consent (:mod:`notify.quiet_hours`)."""
 
 
 class Templates:
@@ -95,10 +113,13 @@ class Templates:
         return sorted(self._events)
 
     def alimtalk_template_codes(self) -> frozenset[str]:
-        """Every AlimTalk template code the files name (each event, each locale): what a provider that numbers
-        templates its own way must be told about before it can send them."""
+        """Every AlimTalk template code the files name (each information event, each locale): what a provider that
+        numbers templates its own way must be told about before it can send them. Advertising has none."""
         return frozenset(
-            text.alimtalk_template_code for template in self._events.values() for text in template.locales.values()
+            text.alimtalk_template_code
+            for template in self._events.values()
+            for text in template.locales.values()
+            if text.alimtalk_template_code is not None
         )
 
     def template(self, event: str) -> EventTemplate:
@@ -142,6 +163,11 @@ class Templates:
         text = _fill(content.text, parameters)
         buttons = tuple(Button(name=_fill(b.name, parameters), url=_fill(b.url, parameters)) for b in content.buttons)
         if channel is Channel.ALIMTALK:
+            if content.alimtalk_template_code is None:
+                # Routing never puts advertising on AlimTalk; a queued message whose template became advertising
+                # fails here instead of reaching Kakao.
+                msg = f"{event} is advertising, and AlimTalk carries information only"
+                raise NotifyError(msg)
             return Rendered(
                 channel=channel,
                 address=address,
@@ -235,13 +261,24 @@ def _load_file(path: Path) -> EventTemplate:
     if not _NAME.match(path.stem):
         msg = f"{path}: an event kind is lower-case letters, digits and underscores"
         raise TemplateFileError(msg)
-    unknown = set(data) - {"variables", *LOCALES}
+    unknown = set(data) - {"kind", "variables", *LOCALES}
     if unknown:
-        msg = f"{path}: unknown sections {', '.join(sorted(unknown))}; expected [variables], [ko], [ja], [en]"
+        msg = f"{path}: unknown sections {', '.join(sorted(unknown))}; expected kind, [variables], [ko], [ja], [en]"
         raise TemplateFileError(msg)
+    kind = data.get("kind", "information")
+    if kind not in KINDS:
+        msg = f'{path}: kind is "information" (the default) or "advertising", not {kind!r}'
+        raise TemplateFileError(msg)
+    advertising = kind == "advertising"
     variables = _variables(path, data.get("variables"))
-    locales = {locale: _locale_text(path, locale, data.get(locale), variables) for locale in LOCALES}
-    return EventTemplate(event=path.stem, path=path, variables=variables, locales=locales)
+    opt_out = variables.get(OPT_OUT_VARIABLE)
+    if advertising and (opt_out is None or opt_out.type != "url"):
+        msg = f"{path}: advertising declares {OPT_OUT_VARIABLE}, a url variable: the free opt-out every one carries"
+        raise TemplateFileError(msg)
+    locales = {
+        locale: _locale_text(path, locale, data.get(locale), variables, advertising=advertising) for locale in LOCALES
+    }
+    return EventTemplate(event=path.stem, path=path, variables=variables, locales=locales, advertising=advertising)
 
 
 def _variables(path: Path, table: Any) -> dict[str, Variable]:
@@ -262,7 +299,9 @@ def _variables(path: Path, table: Any) -> dict[str, Variable]:
     return variables
 
 
-def _locale_text(path: Path, locale: str, table: Any, variables: Mapping[str, Variable]) -> LocaleText:
+def _locale_text(
+    path: Path, locale: Locale, table: Any, variables: Mapping[str, Variable], *, advertising: bool
+) -> LocaleText:
     where = f"{path}: [{locale}]"
     if not isinstance(table, dict):
         msg = f"{where} is missing: every event has a ko, a ja and an en text"
@@ -280,7 +319,10 @@ def _locale_text(path: Path, locale: str, table: Any, variables: Mapping[str, Va
         msg = f"{where}: buttons is a list of {{ name = ..., url = ... }}"
         raise TemplateFileError(msg)
     code = alimtalk.get("template_code") if isinstance(alimtalk, dict) else None
-    if not isinstance(code, str) or not 1 <= len(code) <= TEMPLATE_CODE_MAX:
+    if advertising and alimtalk is not None:
+        msg = f"{where}.alimtalk: advertising has no AlimTalk template, since AlimTalk carries information only"
+        raise TemplateFileError(msg)
+    if not advertising and (not isinstance(code, str) or not 1 <= len(code) <= TEMPLATE_CODE_MAX):
         msg = f"{where}.alimtalk needs the template_code Kakao approved (at most {TEMPLATE_CODE_MAX} characters)"
         raise TemplateFileError(msg)
     content = LocaleText(
@@ -290,7 +332,12 @@ def _locale_text(path: Path, locale: str, table: Any, variables: Mapping[str, Va
         alimtalk_template_code=code,
     )
     _check_variables(where, content, variables)
-    _check_sizes(where, content, variables)
+    if advertising:
+        _check_advertising(where, locale, content)
+    elif any(mark in content.text or mark in content.title for mark in _ANY_ADVERTISING_MARK):
+        msg = f'{where} is marked as advertising: information carries no mark (or declare kind = "advertising")'
+        raise TemplateFileError(msg)
+    _check_sizes(where, content, variables, advertising=advertising)
     return content
 
 
@@ -324,20 +371,33 @@ def _check_variables(where: str, content: LocaleText, variables: Mapping[str, Va
         if not (button.url.startswith("https://") or (link and variables[link.group(1)].type == "url")):
             msg = f"{where} button {number} url must be https:// or a url variable"
             raise TemplateFileError(msg)
-    if any(mark in content.text or mark in content.title for mark in _ADVERTISING_MARKS):
-        msg = f"{where} is marked as advertising: order messages inform, and AlimTalk may not advertise"
+
+
+def _check_advertising(where: str, locale: Locale, content: LocaleText) -> None:
+    """The text begins with the mark, names the sender, and introduces the opt-out link with the free opt-out
+    phrase on the same line."""
+    mark, phrase, link = ADVERTISING_MARKS[locale], OPT_OUT_PHRASES[locale], f"#{{{OPT_OUT_VARIABLE}}}"
+    if not content.text.startswith(mark):
+        msg = f"{where} text is advertising: it begins with {mark}"
+        raise TemplateFileError(msg)
+    if SENDER not in content.text:
+        msg = f"{where} text is advertising: it names the sender, {SENDER}"
+        raise TemplateFileError(msg)
+    if not any(phrase in line.partition(link)[0] for line in content.text.splitlines() if link in line):
+        msg = f"{where} text is advertising: it offers the free opt-out as {phrase!r} then {link}, on one line"
         raise TemplateFileError(msg)
 
 
-def _check_sizes(where: str, content: LocaleText, variables: Mapping[str, Variable]) -> None:
-    """Filled to every variable's limit (Hangul, two bytes each; URLs are ASCII), the text still fits."""
+def _check_sizes(where: str, content: LocaleText, variables: Mapping[str, Variable], *, advertising: bool) -> None:
+    """Filled to every variable's limit (Hangul, two bytes each; URLs are ASCII), the text still fits: an LMS
+    always, an AlimTalk unless it is advertising (which never goes by AlimTalk)."""
     longest = {name: ("a" if v.type == "url" else "가") * v.max_length for name, v in variables.items()}
     text = _fill(content.text, longest)
     buttons = tuple(Button(name=_fill(b.name, longest), url=_fill(b.url, longest)) for b in content.buttons)
-    if len(text) > ALIMTALK_MAX_CHARS:
+    if not advertising and len(text) > ALIMTALK_MAX_CHARS:
         msg = f"{where} text can reach {len(text)} characters; an AlimTalk holds {ALIMTALK_MAX_CHARS}"
         raise TemplateFileError(msg)
-    if len(buttons) > ALIMTALK_MAX_BUTTONS:
+    if not advertising and len(buttons) > ALIMTALK_MAX_BUTTONS:
         msg = f"{where} has {len(buttons)} buttons; an AlimTalk holds {ALIMTALK_MAX_BUTTONS}"
         raise TemplateFileError(msg)
     if (size := sms_bytes(_with_links(text, buttons))) > LMS_MAX_BYTES:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from uuid_utils.compat import uuid7
 
 from notify.errors import InvalidCursorError
 from notify.models import Attempt, AttemptOutcome, ChatWindow, Message, MessageStatus
+from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -51,6 +53,21 @@ class Claim:
     :attr:`notify.models.Message.doubted_provider`)."""
     chat: dict[str, Any] | None = None
     """A chatbot answer's extras (:class:`notify.schemas.ChatExtras` as stored)."""
+    quiet_hours: bool = False
+    """Advertising without night consent: not to be sent at night in Korea (:mod:`notify.quiet_hours`)."""
+
+
+MAX_BIND_PARAMETERS = 32_767
+"""PostgreSQL's wire protocol numbers a statement's parameters with 16 bits, and asyncpg refuses more."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Existing:
+    """A message already stored under an idempotency key: what enqueueing the same key again answers."""
+
+    id: uuid.UUID
+    status: str
+    channel: str | None
 
 
 async def insert_message(session: AsyncSession, values: Mapping[str, Any]) -> uuid.UUID | None:
@@ -65,8 +82,43 @@ async def insert_message(session: AsyncSession, values: Mapping[str, Any]) -> uu
     return message_id
 
 
+async def insert_messages(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> dict[str, uuid.UUID]:
+    """Insert many messages, as :func:`insert_message` does one: the new ids by idempotency key, leaving out the
+    keys already stored (nothing changed for those).
+
+    One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per chunk of as many rows as fit in
+    :data:`MAX_BIND_PARAMETERS`: SQLAlchemy's "insertmanyvalues" compiles the one-row statement once and writes
+    each chunk's ``VALUES`` list from it, where building a ``.values([...])`` statement of thousands of rows
+    costs more to compile than to run. Every row names the same columns, the id and the times included, so
+    that each is one parameter per row and the chunk size is known."""
+    if not rows:
+        return {}
+    stamped = utc_now()
+    complete = [{"id": uuid7(), "created_at": stamped, "updated_at": stamped, **row} for row in rows]
+    statement = (
+        insert(_messages)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(_messages.c.idempotency_key, _messages.c.id)
+        .execution_options(insertmanyvalues_page_size=MAX_BIND_PARAMETERS // len(complete[0]))
+    )
+    inserted = await session.execute(statement, complete)
+    return {row.idempotency_key: row.id for row in inserted}
+
+
 async def message_by_key(session: AsyncSession, idempotency_key: str) -> Message | None:
     return await session.scalar(sa.select(Message).where(Message.idempotency_key == idempotency_key))
+
+
+async def messages_by_keys(session: AsyncSession, idempotency_keys: Sequence[str]) -> dict[str, Existing]:
+    """The stored messages of these keys, by key: one statement however many (the keys travel as one array)."""
+    if not idempotency_keys:
+        return {}
+    rows = await session.execute(
+        sa.select(_messages.c.idempotency_key, _messages.c.id, _messages.c.status, _messages.c.channel).where(
+            _messages.c.idempotency_key == sa.any_(sa.literal(list(idempotency_keys), ARRAY(sa.String)))
+        )
+    )
+    return {row.idempotency_key: Existing(id=row.id, status=row.status, channel=row.channel) for row in rows}
 
 
 async def claim_due(
@@ -140,6 +192,7 @@ async def claim_due(
             channel_started_at=row.channel_started_at,
             doubted_provider=doubted.get(row.id, row.doubted_provider),
             chat=row.chat,
+            quiet_hours=row.quiet_hours,
         )
         for row in claimed
     ]

@@ -7,6 +7,10 @@ The recipient's preferred messenger comes first when it can carry the message; t
 of the message's locale (:data:`ORDER`), SMS always last. The route is stored with the message: a permanent
 failure moves to the next stop (an AlimTalk to the SMS of the same phone first, with the same content), and an
 empty route is an ``unreachable`` message, recorded rather than dropped.
+
+Advertising (a template of ``kind = "advertising"``) follows the same table with the recipient's marketing
+consents instead (``advertising_consents``, given per medium apart from the order messages'), and never AlimTalk,
+which carries information only. When it may go is :mod:`notify.quiet_hours`' business, not the route's.
 """
 
 from __future__ import annotations
@@ -73,8 +77,12 @@ ORDER: Mapping[str, Sequence[Channel]] = {
 carries no buttons, is the last resort everywhere."""
 
 
-def plan_route(recipient: Recipient, *, locale: Locale, now: datetime.datetime) -> list[Stop]:
-    """Every channel that may carry a message to ``recipient`` now, best first; empty when none may."""
+def plan_route(
+    recipient: Recipient, *, locale: Locale, now: datetime.datetime, advertising: bool = False
+) -> list[Stop]:
+    """Every channel that may carry a message to ``recipient`` now, best first; empty when none may. An
+    ``advertising`` message needs the recipient's marketing consent to the channel, and never goes by AlimTalk."""
+    consents = recipient.advertising_consents - {Channel.ALIMTALK} if advertising else recipient.consents
     order = list(ORDER[locale])
     if recipient.preferred is not None and recipient.preferred in order:
         order.remove(recipient.preferred)
@@ -83,7 +91,7 @@ def plan_route(recipient: Recipient, *, locale: Locale, now: datetime.datetime) 
     for channel in order:
         rule = RULES[channel]
         address = rule.address(recipient)
-        if address and channel in recipient.consents and rule.open_now(recipient, now):
+        if address and channel in consents and rule.open_now(recipient, now):
             stops.append(Stop(channel=channel, address=address))
     return stops
 

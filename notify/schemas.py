@@ -12,7 +12,7 @@ import msgspec
 from notify.providers.base import Channel
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
     from typing import TypeAlias
 
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,11 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
     """Known once the shopper opened a Naver TalkTalk chat with us."""
     consents: frozenset[Channel] = frozenset()
     """The channels the recipient agreed to get order messages on."""
+    advertising_consents: frozenset[Channel] = frozenset()
+    """The channels the recipient agreed to get advertising on (marketing consent, separate from the order
+    messages' and confirmed within two years); never AlimTalk, which carries information only."""
+    night_advertising: bool = False
+    """Whether the recipient also agreed to advertising between 21:00 and 08:00 Korea time."""
     preferred: Channel | None = None
     locale: Locale = "ko"
 
@@ -48,6 +53,9 @@ if TYPE_CHECKING:
     RecipientLookup: TypeAlias = Callable[[AsyncSession, uuid.UUID], Awaitable[Recipient | None]]
     """The app's lookup of a shopper by id (``None`` for an unknown or closed account), handed to the outbox at
     start-up: notify knows no accounts table."""
+    RecipientsLookup: TypeAlias = Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[dict[uuid.UUID, Recipient]]]
+    """The same lookup for many shoppers at once (unknown and closed accounts left out): what a wave of thousands
+    of messages uses instead of one lookup per message (:meth:`notify.service.Outbox.enqueue_many`)."""
 
 
 class ChatExtras(msgspec.Struct, frozen=True, kw_only=True):

@@ -4,6 +4,7 @@
 the templates, resolves the recipient, plans the route, and writes one outbox row inside the caller's
 transaction. Nothing is sent from there: the worker sends committed rows only, so a caller that rolls back has
 sent nothing, and the same idempotency key twice is one row (``INSERT … ON CONFLICT DO NOTHING``).
+:meth:`Outbox.enqueue_many` does the same for thousands of messages in a few statements.
 
 The rest serves the shopper (her messages), the providers (receipts), operators (dead letters, retries, the
 attempts of a message), the chatbot (the reply windows its inbound messages open) and the metrics.
@@ -25,6 +26,7 @@ from notify.errors import (
 )
 from notify.models import AttemptOutcome, Message, MessageStatus
 from notify.providers.base import Channel, ReceiptRejectedError
+from notify.quiet_hours import held_until
 from notify.rendering import INSTAGRAM_MAX_BYTES
 from notify.routing import Stop, after_failure, plan_route
 from notify.schemas import (
@@ -46,72 +48,54 @@ if TYPE_CHECKING:
 
     from notify.providers.base import MessagingProvider, Receipt
     from notify.rendering import Templates
-    from notify.schemas import Locale, Recipient, RecipientLookup
+    from notify.schemas import Locale, Recipient, RecipientLookup, RecipientsLookup
 
 MAX_KEY_LENGTH = 200
 INSTAGRAM_REPLY_WINDOW = datetime.timedelta(hours=24)
 """Meta lets a business answer an Instagram user for 24 hours after their last message."""
 TALKTALK_OPEN_UNTIL = datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC)
 """TalkTalk lets a partner write to a user who once opened a chat with it, with no time limit."""
+UNREACHABLE = "no channel the recipient consented to can reach them"
+UNREACHABLE_ADVERTISING = "no channel the recipient gave marketing consent to can reach them"
+"""Advertising needs the recipient's marketing consent to a channel, apart from the order messages' consent."""
 
 
 class Outbox:
-    """Where services put messages: the templates and the recipient lookup, built once per process (the app's
+    """Where services put messages: the templates and the recipient lookups, built once per process (the app's
     lifespan, the worker's start) and handed to whoever enqueues."""
 
-    def __init__(self, *, templates: Templates, recipients: RecipientLookup) -> None:
+    def __init__(
+        self,
+        *,
+        templates: Templates,
+        recipients: RecipientLookup,
+        recipients_many: RecipientsLookup | None = None,
+    ) -> None:
         self.templates = templates
         self._recipients = recipients
+        self._recipients_many = recipients_many
+        """What :meth:`enqueue_many` asks for a whole batch's shoppers at once; without it, ``recipients`` per
+        shopper."""
 
     async def enqueue(
         self, session: AsyncSession, message: OutgoingMessage, *, now: datetime.datetime | None = None
     ) -> Enqueued:
         """Write ``message`` to the outbox in the caller's transaction; the same idempotency key again changes
         nothing. Raises, before writing anything, for an unknown event, parameters its template does not declare
-        (or lacks), or a message with no recipient or two."""
+        (or lacks), or a message with no recipient or two.
+
+        Advertising goes only where the recipient gave marketing consent, else it is stored ``unreachable``; to a
+        recipient without night consent it is due at 08:00 Korea time when enqueued at night."""
         now = now or utc_now()
-        if (message.user_id is None) == (message.recipient is None):
-            msg = "a message goes to a user_id or to an explicit recipient, exactly one of them"
-            raise InvalidRecipientError(msg, field="recipient")
-        if not 1 <= len(message.idempotency_key) <= MAX_KEY_LENGTH:
-            msg = f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters"
-            raise InvalidRecipientError(msg, field="idempotency_key")
+        _check(message)
         self.templates.template(message.event)  # an unknown event raises before the recipient is looked up
         recipient = message.recipient
         if message.user_id is not None:
             recipient = await self._recipients(session, message.user_id)
-        locale: Locale = message.locale or (recipient.locale if recipient is not None else "ko")
-        parameters = self.templates.prepare(message.event, message.parameters, locale=locale)
-        route = self._route(recipient, event=message.event, locale=locale, parameters=parameters, now=now)
-        first = route[0] if route else None
-        text = self.templates.render(
-            message.event,
-            locale=locale,
-            parameters=parameters,
-            channel=first.channel if first else Channel.LINE,  # the plain text, for the shopper's list
-            address=first.address if first else "",
-        ).text
-        status = MessageStatus.QUEUED if first else MessageStatus.UNREACHABLE
-        message_id = await repository.insert_message(
-            session,
-            {
-                "idempotency_key": message.idempotency_key,
-                "event": message.event,
-                "user_id": message.user_id,
-                "locale": locale,
-                "parameters": parameters,
-                "route": [stop.as_json() for stop in route],
-                "status": status.value,
-                "channel": first.channel.value if first else None,
-                "delivery_key": message.idempotency_key,
-                "next_attempt_at": now,
-                "text": text,
-                "last_error": None if first else "no channel the recipient consented to can reach them",
-                "chat": msgspec.to_builtins(message.chat) if message.chat is not None else None,
-            },
-        )
+        row = self._row(message, recipient, now=now)
+        message_id = await repository.insert_message(session, row)
         if message_id is not None:
-            return Enqueued(message_id=message_id, created=True, status=status.value, channel=_channel(first))
+            return Enqueued(message_id=message_id, created=True, status=row["status"], channel=row["channel"])
         existing = await repository.message_by_key(session, message.idempotency_key)
         assert existing is not None  # the conflicting row; messages are never deleted
         return Enqueued(
@@ -121,6 +105,113 @@ class Outbox:
             channel=existing.channel,  # type: ignore[arg-type]
         )
 
+    async def enqueue_many(
+        self, session: AsyncSession, messages: Sequence[OutgoingMessage], *, now: datetime.datetime | None = None
+    ) -> list[Enqueued]:
+        """:meth:`enqueue` for a wave of messages (a price drop for every watcher of a product): the same checks,
+        the same rows and the same answers, in the order given, as enqueueing each in turn; but the shoppers
+        are looked up at once (``recipients_many``) and the rows written by a few multi-row ``INSERT … ON
+        CONFLICT DO NOTHING`` statements, each as large as PostgreSQL's parameter limit allows.
+
+        Every message is checked, and its parameters prepared, before anything is written: one refusal writes
+        none of them. A key already stored, or given twice in the batch, answers ``created=False`` with the
+        stored message's status, as a second :meth:`enqueue` would."""
+        now = now or utc_now()
+        for message in messages:
+            _check(message)
+            self.templates.template(message.event)
+        recipients = await self._look_up_many(
+            session, [message.user_id for message in messages if message.user_id is not None]
+        )
+        rows = [
+            self._row(
+                message,
+                recipients.get(message.user_id) if message.user_id is not None else message.recipient,
+                now=now,
+            )
+            for message in messages
+        ]
+        first_of_key: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            first_of_key.setdefault(row["idempotency_key"], row)
+        created = await repository.insert_messages(session, list(first_of_key.values()))
+        existing = await repository.messages_by_keys(session, [key for key in first_of_key if key not in created])
+        answers: list[Enqueued] = []
+        for row in rows:
+            key = row["idempotency_key"]
+            if key in created:
+                inserted = first_of_key[key]
+                answers.append(
+                    Enqueued(
+                        message_id=created[key],
+                        created=row is inserted,
+                        status=inserted["status"],
+                        channel=inserted["channel"],
+                    )
+                )
+            else:
+                stored = existing[key]  # the conflicting row; messages are never deleted
+                answers.append(
+                    Enqueued(
+                        message_id=stored.id,
+                        created=False,
+                        status=stored.status,  # type: ignore[arg-type]
+                        channel=stored.channel,  # type: ignore[arg-type]
+                    )
+                )
+        return answers
+
+    async def _look_up_many(self, session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Recipient]:
+        """The recipients of these shoppers, by id (unknown and closed accounts left out): one batch lookup, or
+        one lookup per shopper where the app gave no batch lookup."""
+        distinct = list(dict.fromkeys(user_ids))
+        if not distinct:
+            return {}
+        if self._recipients_many is not None:
+            return await self._recipients_many(session, distinct)
+        found: dict[uuid.UUID, Recipient] = {}
+        for user_id in distinct:
+            if (recipient := await self._recipients(session, user_id)) is not None:
+                found[user_id] = recipient
+        return found
+
+    def _row(self, message: OutgoingMessage, recipient: Recipient | None, *, now: datetime.datetime) -> dict[str, Any]:
+        """The outbox row of a checked message: its parameters formatted for the locale, its route planned, its
+        text rendered for the first stop, and when it is due."""
+        advertising = self.templates.template(message.event).advertising
+        locale: Locale = message.locale or (recipient.locale if recipient is not None else "ko")
+        parameters = self.templates.prepare(message.event, message.parameters, locale=locale)
+        route = self._route(
+            recipient, event=message.event, locale=locale, parameters=parameters, now=now, advertising=advertising
+        )
+        first = route[0] if route else None
+        text = self.templates.render(
+            message.event,
+            locale=locale,
+            parameters=parameters,
+            channel=first.channel if first else Channel.LINE,  # the plain text, for the shopper's list
+            address=first.address if first else "",
+        ).text
+        # Without night consent (or without anyone to have given it), advertising never goes out at night.
+        quiet_hours = advertising and not (recipient is not None and recipient.night_advertising)
+        due = (held_until(now) if quiet_hours and first else None) or now
+        return {
+            "idempotency_key": message.idempotency_key,
+            "event": message.event,
+            "user_id": message.user_id,
+            "locale": locale,
+            "parameters": parameters,
+            "route": [stop.as_json() for stop in route],
+            "status": (MessageStatus.QUEUED if first else MessageStatus.UNREACHABLE).value,
+            "channel": first.channel.value if first else None,
+            "delivery_key": message.idempotency_key,
+            "next_attempt_at": due,
+            "quiet_hours": quiet_hours,
+            "text": text,
+            "last_error": None if first else UNREACHABLE_ADVERTISING if advertising else UNREACHABLE,
+            "chat": msgspec.to_builtins(message.chat) if message.chat is not None else None,
+        }
+
     def _route(
         self,
         recipient: Recipient | None,
@@ -129,12 +220,13 @@ class Outbox:
         locale: Locale,
         parameters: Mapping[str, str],
         now: datetime.datetime,
+        advertising: bool,
     ) -> list[Stop]:
         if recipient is None:
             return []
         return [
             stop
-            for stop in plan_route(recipient, locale=locale, now=now)
+            for stop in plan_route(recipient, locale=locale, now=now, advertising=advertising)
             if stop.channel is not Channel.INSTAGRAM
             or len(self._text(event, locale, parameters, stop).encode()) <= INSTAGRAM_MAX_BYTES
         ]
@@ -145,8 +237,13 @@ class Outbox:
         ).text
 
 
-def _channel(stop: Stop | None) -> Any:
-    return stop.channel.value if stop else None
+def _check(message: OutgoingMessage) -> None:
+    if (message.user_id is None) == (message.recipient is None):
+        msg = "a message goes to a user_id or to an explicit recipient, exactly one of them"
+        raise InvalidRecipientError(msg, field="recipient")
+    if not 1 <= len(message.idempotency_key) <= MAX_KEY_LENGTH:
+        msg = f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters"
+        raise InvalidRecipientError(msg, field="idempotency_key")
 
 
 def after_permanent_failure(

@@ -11,6 +11,10 @@ next claim marks them ``unknown``, and a message is sent again only where that c
 A provider that answers 429 with ``Retry-After`` is left alone for that long: its channels' messages are not
 claimed meanwhile, so a storm of 429s slows the worker down instead of burning through retries.
 
+Advertising to a shopper without night consent (``quiet_hours``) that comes due at night in Korea — a retry, a
+fallback, a backlog running past 21:00 — goes back to the queue until 08:00, no provider called
+(:mod:`notify.quiet_hours`, the rule the outbox applied when it was enqueued).
+
 A chatbot's answer carries its extras (:class:`notify.schemas.ChatExtras`) to the messengers: quick replies on
 each, and on LINE the reply token, used by the message's first call only (every later call pushes under the
 retry key). A reply cannot be deduplicated: when the answer to that first call is lost, the message is in doubt
@@ -32,6 +36,7 @@ from notify.delivery import may_resend_after_doubt
 from notify.errors import NotifyError
 from notify.models import AttemptOutcome, MessageStatus
 from notify.providers.base import Channel, Delivery, Outcome, OutcomeKind
+from notify.quiet_hours import held_until
 from notify.routing import Stop
 from notify.service import after_permanent_failure
 from shoa_kernel.clock import utc_now
@@ -176,8 +181,8 @@ class Dispatcher:
 
     def _prepare(self, claims: list[Claim], now: datetime.datetime) -> tuple[list[_Send], list[repository.Change]]:
         """The claims to send now, rendered for their channel; and the changes of those that will not be sent
-        (in doubt where a resend could reach the shopper twice, a provider asked us to wait, a template that no
-        longer renders)."""
+        (in doubt where a resend could reach the shopper twice, advertising at night, a provider asked us to
+        wait, a template that no longer renders)."""
         sends: list[_Send] = []
         settled: list[repository.Change] = []
 
@@ -200,6 +205,10 @@ class Dispatcher:
                 logger.warning("message %s: dead-lettered in doubt after a lost answer", claim.id)
                 error = IN_DOUBT.format(provider=claim.doubted_provider)
                 settle(claim, {"status": MessageStatus.DEAD.value, "last_error": error})
+                continue
+            if claim.quiet_hours and (morning := held_until(now)) is not None:
+                logger.info("message %s: advertising held until 08:00 Korea time", claim.id)
+                settle(claim, {"status": MessageStatus.QUEUED.value, "next_attempt_at": morning})
                 continue
             if (until := self._paused_until.get(provider.name)) is not None and until > now:
                 settle(claim, {"status": MessageStatus.QUEUED.value, "next_attempt_at": until})

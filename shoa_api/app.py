@@ -46,6 +46,7 @@ from shoa_api.observability import Metrics, ObservabilityMiddleware, configure_l
 from shoa_api.openapi import docs_plugins
 from shoa_api.ratelimit import RateLimitMiddleware, anonymous_read_limiter
 from shoa_api.routes.account import AccountController
+from shoa_api.routes.alerts import AlertController
 from shoa_api.routes.auth import AuthController
 from shoa_api.routes.catalog import MallController, ProductController, list_categories
 from shoa_api.routes.chat import (
@@ -60,6 +61,7 @@ from shoa_api.routes.feed import get_feed
 from shoa_api.routes.health import HealthController, metrics
 from shoa_api.routes.insights import InsightsController
 from shoa_api.routes.insights_page import InsightsLinkController, insights_page
+from shoa_api.routes.marketing import MarketingController
 from shoa_api.routes.messages import list_my_messages
 from shoa_api.routes.orders import (
     CartController,
@@ -76,6 +78,7 @@ from shoa_api.routes.search import search_products
 from shoa_api.routes.signals import LikeController, record_events
 from shoa_api.routes.vocabulary import get_catalog_vocabulary
 from shoa_api.routes.webhooks import receive_message_receipts
+from shoa_api.routes.winback_links import follow_winback_link, opt_out, opt_out_page
 from shoa_api.settings import Settings, load_settings
 from shoa_api.wiring import (
     ChatKit,
@@ -86,15 +89,18 @@ from shoa_api.wiring import (
     outbox_from,
     recorder_from,
     redis_client,
+    winback_kit,
 )
 from shoa_api.wiring import (
     search_engine as search_engine_for,
 )
+from winback.jobs import WinbackKit  # noqa: TC001 - Litestar resolves the providers' annotations
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from litestar.datastructures import State
+
 
 logger = logging.getLogger("shoa.app")
 
@@ -143,6 +149,7 @@ def create_app(settings: Settings) -> Litestar:
         # readiness says so while the index is missing).
         app.state.search_engine = search_engine = search_engine_for(settings, http)
         app.state.outbox = outbox
+        app.state.winback = winback_kit(settings, outbox=outbox)
         # The sandbox gateway stands for a remote service, so its connections are its own: a checkout asks it for a
         # virtual account while holding one of the pool's, and ten such checkouts at once waited for each other.
         gateway_engine = create_engine(settings.database)  # never connects unless the sandbox is the gateway
@@ -188,6 +195,7 @@ def create_app(settings: Settings) -> Litestar:
             LikeController,
             AuthController,
             AccountController,
+            MarketingController,
             list_my_messages,
             PartnerController,
             CartController,
@@ -204,6 +212,10 @@ def create_app(settings: Settings) -> Litestar:
             InsightsController,
             InsightsLinkController,
             insights_page,
+            AlertController,
+            follow_winback_link,
+            opt_out_page,
+            opt_out,
             # What the sandbox provider would have sent, and the sandbox gateway's payer: a developer's own Shoa only.
             *([list_sandbox_messages, dev_authorize_card, dev_deposit] if settings.env == "development" else []),
         ],
@@ -220,6 +232,7 @@ def create_app(settings: Settings) -> Litestar:
             "orders": Provide(_state_orders, sync_to_thread=False),
             "messaging": Provide(_state_messaging, sync_to_thread=False),
             "chat": Provide(_state_chat, sync_to_thread=False),
+            "winback": Provide(_state_winback, sync_to_thread=False),
             "db": Provide(provide_transaction),
             "db_read": Provide(provide_read_session),
             "issuer": Provide(provide_issuer, sync_to_thread=False),
@@ -281,6 +294,11 @@ def _state_http(state: State) -> httpx.AsyncClient:
 def _state_orders(state: State) -> OrderKit:
     orders: OrderKit = state.orders
     return orders
+
+
+def _state_winback(state: State) -> WinbackKit:
+    winback: WinbackKit = state.winback
+    return winback
 
 
 def _state_outbox(state: State) -> Outbox:

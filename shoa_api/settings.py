@@ -358,6 +358,20 @@ class InsightsSettings(_Area, frozen=True, kw_only=True):
     aggregates are kept for ever."""
 
 
+class WinbackSettings(_Area, frozen=True, kw_only=True):
+    env_prefix: ClassVar[str] = "SHOA_WINBACK_"
+    weekly_cap: int = 2
+    """Advertising messages (price drops, cart reminders) a shopper gets in any 7 days, every mall together."""
+    holdout_percent: int = 10
+    """The share of shoppers who never get advertising win-back messages: what the uplift is measured against."""
+    holdout_salt: str = "shoa-winback-1"
+    """Mixed into the hold-out's hash: a new salt draws a new hold-out (and starts the measurement again)."""
+    link_base_url: str = "https://shoa.kr"
+    """Where a message's links point: ``<base>/w/<token>`` counts the tap and opens the product."""
+    product_url: str = "https://shoa.kr/products/{product_id}"
+    """Where a tapped link leads, ``{product_id}`` filled in: the app's product page."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     app: AppSettings
     database: DatabaseSettings
@@ -382,6 +396,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     orders: OrdersSettings
     support: SupportSettings
     insights: InsightsSettings
+    winback: WinbackSettings
 
     @property
     def env(self) -> Environment:
@@ -420,6 +435,7 @@ _AREAS: dict[str, type[_Area]] = {
     "orders": OrdersSettings,
     "support": SupportSettings,
     "insights": InsightsSettings,
+    "winback": WinbackSettings,
 }
 
 

@@ -10,8 +10,11 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from accounts import marketing
 from accounts import service as accounts
 from accounts.errors import OAuthProviderNotFoundError
 from accounts.oauth.providers import OAuthProvider
@@ -20,6 +23,7 @@ from accounts.tokens import AccessTokens
 from catalog.search.meilisearch import MeilisearchEngine
 from catalog.search.tantivy_engine import TantivyEngine
 from notify.delivery import Providers, RetryPolicy
+from notify.models import ChatWindow
 from notify.providers.base import Channel
 from notify.providers.instagram import InstagramProvider
 from notify.providers.line import LineProvider
@@ -28,7 +32,7 @@ from notify.providers.sandbox import SandboxProvider
 from notify.providers.solapi import SolapiProvider
 from notify.providers.talktalk import TalkTalkProvider
 from notify.schemas import Recipient
-from notify.service import Outbox, reply_window_until
+from notify.service import INSTAGRAM_REPLY_WINDOW, Outbox, reply_window_until
 from notify.worker import Dispatcher
 from orders.checkout import CheckoutRules
 from orders.messages import OrderMessages
@@ -46,13 +50,17 @@ from support.dialogue import Bot
 from support.intents import train_shipped_classifier
 from support.service import Support
 from support.state import StateStore
+from winback.jobs import WinbackKit
+from winback.policy import Rules
 
 if TYPE_CHECKING:
     import uuid
+    from collections.abc import Sequence
 
     import httpx
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from accounts.schemas import Profile
     from catalog.search.engine import SearchEngine
     from catalog.search.indexing import IndexWriter
     from notify.providers.base import MessagingProvider
@@ -174,34 +182,99 @@ def oauth_provider(settings: Settings, name: str) -> OAuthProvider:
 
 
 async def shopper_recipient(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
-    """The recipient lookup notify is handed: a shopper's contacts, consents, preferred messenger and locale, from
-    their account; None for an unknown or erased one. Instagram's reply window is the one the shopper's last
-    message to us opened (recorded by the chatbot, :func:`notify.service.note_inbound`): Instagram is chosen only
-    while it is open."""
-    profile = await accounts.active_profile(session, user_id, now=utc_now())
+    """The recipient lookup notify is handed: a shopper's contacts, consents (to order messages, and to advertising
+    as :mod:`accounts.marketing` counts them), preferred messenger and locale, from their account; None for an
+    unknown or erased one. Instagram's reply window is the one the shopper's last message to us opened (recorded by
+    the chatbot, :func:`notify.service.note_inbound`): Instagram is chosen only while it is open."""
+    now = utc_now()
+    profile = await accounts.active_profile(session, user_id, now=now)
     if profile is None:
         return None
-    consents = profile.consents
     instagram_id = profile.contacts.instagram_id
     window_until = (
         await reply_window_until(session, channel=Channel.INSTAGRAM, address=instagram_id) if instagram_id else None
     )
+    advertising = await marketing.advertising_channels(session, user_id, now=now)
+    return _recipient(profile, window_until=window_until, advertising=advertising)
+
+
+async def shopper_recipients(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Recipient]:
+    """:func:`shopper_recipient` for many shoppers at once (notify's ``RecipientsLookup``), in three queries however
+    many there are: the accounts, their marketing consents, their Instagram reply windows. Unknown and erased
+    accounts are left out; each recipient is the one the single lookup gives."""
+    now = utc_now()
+    ids = list(dict.fromkeys(user_ids))
+    profiles = await accounts.active_profiles(session, ids, now=now)
+    if not profiles:
+        return {}
+    advertising = await marketing.advertising_channels_by_user(session, list(profiles), now=now)
+    instagram_ids = {address for profile in profiles.values() if (address := profile.contacts.instagram_id)}
+    windows = await _instagram_windows(session, sorted(instagram_ids))
+    return {
+        user_id: _recipient(
+            profile,
+            window_until=windows.get(profile.contacts.instagram_id) if profile.contacts.instagram_id else None,
+            advertising=advertising.get(user_id, marketing.NO_ADVERTISING),
+        )
+        for user_id, profile in profiles.items()
+    }
+
+
+def _recipient(
+    profile: Profile, *, window_until: datetime.datetime | None, advertising: marketing.AdvertisingChannels
+) -> Recipient:
+    contacts, consents = profile.contacts, profile.consents
+    # Advertising goes only where a consent and an address meet (AlimTalk never carries it: it has no consent).
+    addresses = {Channel.SMS: contacts.phone, Channel.LINE: contacts.line_user_id,
+                 Channel.INSTAGRAM: contacts.instagram_id, Channel.TALKTALK: contacts.talktalk_id}  # fmt: skip
     return Recipient(
-        phone=profile.contacts.phone,
-        line_user_id=profile.contacts.line_user_id,
-        instagram_id=instagram_id,
+        phone=contacts.phone,
+        line_user_id=contacts.line_user_id,
+        instagram_id=contacts.instagram_id,
         instagram_window_until=window_until,
-        talktalk_id=profile.contacts.talktalk_id,
+        talktalk_id=contacts.talktalk_id,
         consents=frozenset(channel for channel in Channel if getattr(consents, channel.value)),
+        advertising_consents=frozenset(
+            channel for channel, address in addresses.items() if address and channel.value in advertising.media
+        ),
+        night_advertising=advertising.night,
         preferred=Channel(profile.preferred_messenger) if profile.preferred_messenger else None,
         locale=profile.locale,
     )
 
 
+async def _instagram_windows(session: AsyncSession, addresses: Sequence[str]) -> dict[str, datetime.datetime]:
+    """Until when each Instagram address's reply window is open (left out: never opened), in one query, by the rule
+    of :func:`notify.service.reply_window_until`, which answers for one address only."""
+    if not addresses:
+        return {}
+    rows = await session.execute(
+        sa.select(ChatWindow.address, ChatWindow.last_inbound_at).where(
+            ChatWindow.channel == Channel.INSTAGRAM.value,
+            ChatWindow.address == sa.any_(sa.bindparam("addresses", list(addresses), type_=ARRAY(sa.String))),
+        )
+    )
+    return {address: last_inbound_at + INSTAGRAM_REPLY_WINDOW for address, last_inbound_at in rows}
+
+
 def outbox_from(templates: Templates) -> Outbox:
     """Where the app's services (orders, support) enqueue messages; the templates are loaded and checked once, at
     start-up."""
-    return Outbox(templates=templates, recipients=shopper_recipient)
+    return Outbox(templates=templates, recipients=shopper_recipient, recipients_many=shopper_recipients)
+
+
+def winback_kit(settings: Settings, *, outbox: Outbox) -> WinbackKit:
+    """What win-back's jobs and links need, built once per process: the outbox, the batch recipient lookup and the
+    rules the settings give (the same for every mall)."""
+    winback = settings.winback
+    rules = Rules(
+        weekly_cap=winback.weekly_cap,
+        holdout_percent=winback.holdout_percent,
+        holdout_salt=winback.holdout_salt,
+        link_base_url=winback.link_base_url,
+        product_url=winback.product_url,
+    )
+    return WinbackKit(outbox=outbox, recipients=shopper_recipients, rules=rules)
 
 
 def retry_policy_from(settings: NotifySettings) -> RetryPolicy:

@@ -47,8 +47,11 @@ from shoa_api.wiring import (
     outbox_from,
     recorder_from,
     redis_client,
+    winback_kit,
 )
 from shoa_kernel.clock import utc_now
+from winback import consents as winback_consents
+from winback import jobs as winback_jobs
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
     from notify.worker import Dispatcher
     from shoa_api.settings import Settings
     from shoa_api.wiring import OrderKit
+    from winback.jobs import WinbackKit
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +89,8 @@ class WorkerContext:
     """The index the search job feeds: Tantivy's on disk, or Meilisearch's."""
     orders: OrderKit
     """The payment gateway and the order messages, for the orders' deadlines."""
+    winback: WinbackKit
+    """The outbox, recipients and rules of the win-back jobs."""
     dispatcher: Dispatcher
     """Sends the messaging outbox with the providers the settings name (this worker's own: it remembers which
     providers asked it to wait)."""
@@ -131,6 +137,8 @@ def default_jobs(settings: Settings) -> list[Job]:
         candidates_job(settings),
         notify_dispatch_job(),
         order_deadlines_job(),
+        restock_waves_job(),
+        winback_job(),
         event_rollup_job(),
         event_partitions_job(settings),
     ]
@@ -170,6 +178,29 @@ def order_deadlines_job() -> Job:
         return expired == EXPIRE_BATCH or confirmed == CONFIRM_BATCH
 
     return Job(name="order-deadlines", every=30.0, run=keep_order_deadlines)
+
+
+def restock_waves_job() -> Job:
+    """Every 5 s: the shoppers waiting for a variant back in stock, notified in the order they asked, a chunk per
+    transaction, the stock read again before each (a wave stops when the variant sells out again)."""
+
+    async def send_restock_waves(context: WorkerContext) -> bool:
+        return await winback_jobs.restock_waves(context.session_maker, context.winback, clock=utc_now)
+
+    return Job(name="restock-waves", every=5.0, run=send_restock_waves)
+
+
+def winback_job() -> Job:
+    """Every minute: price drops on liked products and day-old cart lines decided (sent, held out or suppressed by
+    the caps), and the two-yearly notices of marketing consent sent."""
+
+    async def decide_winback(context: WorkerContext) -> bool:
+        more = await winback_jobs.price_drops(context.session_maker, context.winback, clock=utc_now)
+        more |= await winback_jobs.cart_reminders(context.session_maker, context.winback, clock=utc_now)
+        more |= await winback_consents.send_confirmations(context.session_maker, context.winback, clock=utc_now)
+        return more
+
+    return Job(name="winback", every=60.0, run=decide_winback)
 
 
 def event_rollup_job() -> Job:
@@ -225,6 +256,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
             "messages on %s go to the sandbox provider and reach no shopper; set SHOA_NOTIFY_PROVIDER_* to send them",
             ", ".join(sorted(sandboxed)),
         )
+    outbox = outbox_from(templates)
     context = WorkerContext(
         settings=settings,
         engine=engine,
@@ -232,7 +264,8 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event, jobs: Sequence[
         redis=redis,
         http=http,
         search_engine=index_writer(settings, http),
-        orders=order_kit(settings, outbox=outbox_from(templates), http=http, session_maker=session_maker),
+        orders=order_kit(settings, outbox=outbox, http=http, session_maker=session_maker),
+        winback=winback_kit(settings, outbox=outbox),
         dispatcher=dispatcher_from(settings, templates=templates, providers=providers),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
     )

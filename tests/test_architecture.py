@@ -31,6 +31,9 @@ DOMAINS = {
     "orders": {"accounts", "catalog", "notify", "insights"},
     # The customer-service chatbot: answers from the orders, acts through the orders service, replies via notify.
     "support": {"accounts", "catalog", "orders", "notify"},
+    # Win-back (decision 0041): restock alerts on the catalog's variants, price drops on personalization's likes,
+    # reminders of orders' cart lines, consents from accounts, purchases from the event store, sent through notify.
+    "winback": {"accounts", "catalog", "personalization", "orders", "notify", "insights"},
 }
 """Which other domains each domain may import."""
 SHIPPED = {KERNEL, *DOMAINS, "shoa_api", "migrations"}

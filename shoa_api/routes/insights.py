@@ -25,6 +25,8 @@ from shoa_api.auth import require_partner_key
 from shoa_api.openapi import problems
 from shoa_api.settings import Settings
 from shoa_kernel.clock import utc_now
+from winback.report import winback_report
+from winback.schemas import WinbackReport
 
 _SCOPE = {"scope": "insights:read"}
 _BAD_PERIOD = InvalidPeriodError("`to` (2026-12-01) is before `from` (2026-12-07)")
@@ -78,6 +80,27 @@ class InsightsController(Controller):
     ) -> Summary:
         period = _period(settings, from_, to)
         return await service.summary(db_read, partner.mall_id, period=period)
+
+    @get(
+        "/winback",
+        operation_id="partner_insights_winback",
+        summary="My win-back messages by kind: sent, tapped, purchases within 7 days, beside the hold-out's rate",
+        description="Restock alerts, price drops and cart reminders about my products over the period (Korean "
+        "days). The hold-out is a stable 10% of shoppers who get no price-drop or cart-reminder message: the "
+        "uplift is the messaged shoppers' purchase rate minus theirs, with its 95% interval.",
+        opt=_SCOPE,
+        responses=problems(_BAD_PERIOD),
+    )
+    async def winback(
+        self,
+        db_read: NamedDependency[AsyncSession],
+        partner: NamedDependency[PartnerIdentity],
+        settings: NamedDependency[Settings],
+        from_: From,
+        to: To,
+    ) -> WinbackReport:
+        period = _period(settings, from_, to)
+        return await winback_report(db_read, partner.mall_id, period=period)
 
     @get(
         "/audience",

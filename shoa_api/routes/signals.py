@@ -35,6 +35,7 @@ from shoa_api.openapi import EventBatch, problems
 from shoa_api.ratelimit import Limit, RateLimiter
 from shoa_api.settings import Settings
 from shoa_kernel.clock import utc_now
+from winback import service as winback_service
 
 DEVICE_HEADER = "x-device-id"
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -141,6 +142,8 @@ class LikeController(Controller):
     ) -> Response[None]:
         created = await likes.like(db, user_id=shopper.user_id, product_id=product_id)
         if created:
+            # A price-drop alert compares with the price she liked it at (decision 0041).
+            await winback_service.watch_price(db, shopper.user_id, product_id, now=utc_now())
             await db.commit()  # before the feed may re-rank with it
             await taste.taste_changed(redis, shopper.user_id, forget=mirror.forget)
             now = utc_now()

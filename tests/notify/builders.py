@@ -44,6 +44,18 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "deposit_requested": {"order_number": "20261206-0002", "bank": "국민은행", "account_number": "123-456-789012",
                           "amount": 39000, "deadline": datetime.datetime(2026, 12, 8, 14, 59, tzinfo=datetime.UTC),
                           "order_url": "https://shoa.kr/orders/20261206-0002"},
+    "restock_available": {"product_name": "린넨 오버핏 셔츠", "option": "블랙 / M", "mall_name": "모노하우스",
+                          "product_url": "https://shoa.kr/products/0193a1c2"},
+    "price_dropped": {"product_name": "린넨 오버핏 셔츠", "mall_name": "모노하우스", "old_price": 39000,
+                      "new_price": 29000, "product_url": "https://shoa.kr/products/0193a1c2",
+                      "opt_out_url": "https://shoa.kr/opt-out/k7Qx2"},
+    "cart_reminder": {"product_name": "린넨 오버핏 셔츠", "option": "블랙 / M", "mall_name": "모노하우스",
+                      "price": 29000, "product_url": "https://shoa.kr/products/0193a1c2",
+                      "opt_out_url": "https://shoa.kr/opt-out/k7Qx2"},
+    "marketing_consent_check": {"consented_on": "2024년 12월 9일", "channels": "문자, LINE",
+                                "settings_url": "https://shoa.kr/me/messages/settings"},
+    "marketing_consent_changed": {"change": "수신 거부", "channels": "문자, LINE",
+                                  "changed_at": "2026년 12월 9일 10:30"},
 }  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from notify.errors import InvalidParametersError, TemplateFileError, UnknownEventError
+from notify.errors import InvalidParametersError, NotifyError, TemplateFileError, UnknownEventError
 from notify.providers.base import Channel
 from notify.rendering import LMS_MAX_BYTES, SMS_MAX_BYTES, Templates, sms_bytes
 from tests.notify.builders import PARAMETERS, TEMPLATES
@@ -22,13 +22,19 @@ if TYPE_CHECKING:
 EVENTS = {
     "order_received", "deposit_requested", "deposit_confirmed", "payment_confirmed", "shipping_started",
     "delivered", "cancelled", "refund_completed", "return_received", "exchange_received", "chat_answer",
-    "inquiry_answered",
+    "inquiry_answered", "restock_available", "marketing_consent_check", "marketing_consent_changed",
 }  # fmt: skip
+ADVERTISING = {"price_dropped", "cart_reminder"}
 HEADLINES = {
     "order_received": "주문이 접수됐습니다",
     "deposit_confirmed": "입금이 확인됐습니다",
     "payment_confirmed": "결제가 완료됐습니다",
     "shipping_started": "상품 배송이 시작됐습니다",
+    "restock_available": "신청하신 상품이 다시 입고됐습니다",
+    "price_dropped": "가격이 내려갔습니다",
+    "cart_reminder": "장바구니에 담아 두신 상품",
+    "marketing_consent_check": "2년마다 수신동의 여부를 알려 드립니다",
+    "marketing_consent_changed": "수신동의 변경 결과",
 }
 
 
@@ -48,15 +54,20 @@ def _sample(event: str) -> dict[str, ParameterValue]:
 
 
 def test_every_order_step_has_a_template() -> None:
-    assert set(TEMPLATES.events) == EVENTS
+    assert set(TEMPLATES.events) == EVENTS | ADVERTISING
+    assert {event for event in TEMPLATES.events if TEMPLATES.template(event).advertising} == ADVERTISING
 
 
-@pytest.mark.parametrize("event", sorted(EVENTS))
+@pytest.mark.parametrize("event", sorted(EVENTS | ADVERTISING))
 @pytest.mark.parametrize("locale", ["ko", "ja", "en"])
 def test_every_template_renders_on_every_channel_within_its_limits(event: str, locale: Locale) -> None:
     parameters = TEMPLATES.prepare(event, _sample(event), locale=locale)
 
     for channel in Channel:
+        if event in ADVERTISING and channel is Channel.ALIMTALK:
+            with pytest.raises(NotifyError, match="AlimTalk carries information only"):
+                TEMPLATES.render(event, locale=locale, parameters=parameters, channel=channel, address="+8210")
+            continue
         rendered = TEMPLATES.render(event, locale=locale, parameters=parameters, channel=channel, address="+8210")
         assert "#{" not in rendered.text
         if channel is Channel.ALIMTALK:

@@ -159,6 +159,7 @@ async def test_solapi_for_alimtalk_sends_each_template_under_the_id_solapi_gave_
 ) -> None:
     ids = solapi_ids()
     shipping = TEMPLATES.template("shipping_started").locales["ko"]
+    assert shipping.alimtalk_template_code is not None  # information: approved as an AlimTalk
     registered = {ids[shipping.alimtalk_template_code]: shipping.text}
     with FakeSolapi(sender_numbers={"0212345678"}, templates=registered) as solapi:
         environ = services.environ(

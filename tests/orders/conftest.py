@@ -458,6 +458,7 @@ async def run_order_deadlines(client: ShoaClient, engine: AsyncEngine, *, settin
         http=state.http,
         search_engine=index_writer(settings, state.http),
         orders=order_kit(settings, outbox=state.outbox, http=state.http, session_maker=session_maker),
+        winback=state.winback,
         dispatcher=dispatcher_from(settings, templates=state.outbox.templates, providers=state.messaging),
         worker_id="order-tests",
     )

@@ -44,6 +44,12 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("PATCH", "/v1/me", {"display_name": "새이름"}, (401, 200, 200, 401, 401, 401, 401)),
     ("DELETE", "/v1/me", None, (401, 204, 204, 401, 401, 401, 401)),
     ("GET", "/v1/me/messages", None, (401, 200, 200, 401, 401, 401, 401)),
+    ("GET", "/v1/me/marketing", None, (401, 200, 200, 401, 401, 401, 401)),
+    ("PUT", "/v1/me/marketing/sms", None, (401, 200, 200, 401, 401, 401, 401)),
+    ("PUT", "/v1/me/marketing/night", None, (401, 409, 409, 401, 401, 401, 401)),  # no channel agreed to yet
+    ("PUT", "/v1/me/marketing/alimtalk", None, (401, 422, 422, 401, 401, 401, 401)),  # AlimTalk carries no ads
+    ("DELETE", "/v1/me/marketing/sms", None, (401, 200, 200, 401, 401, 401, 401)),
+    ("DELETE", "/v1/me/marketing", None, (401, 200, 200, 401, 401, 401, 401)),
     # Delivery reports are verified by the provider's own signature, whoever sends them; unsigned is a 401.
     ("POST", "/webhooks/messaging/sandbox", {"receipts": []}, (401,) * 7),
     ("POST", "/webhooks/messaging/nhn", {}, (404,) * 7),  # not configured here

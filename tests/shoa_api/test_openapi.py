@@ -54,6 +54,10 @@ NOT_DESCRIBED = {
     ("/schema/{path}", "GET"),  # a 404 page for any other path under /schema
     ("/schema/assets/{file_path}", "GET"),  # the docs UI's JavaScript, CSS and icons
     ("/partner/insights", "GET"),  # the mall staff's HTML page, signed in by a link (docs/decisions/0038)
+    # A win-back message's links, opened from a messenger in a browser: pages, not API (docs/decisions/0041).
+    ("/w/{token}", "GET"),
+    ("/w/{token}/opt-out", "GET"),
+    ("/w/{token}/opt-out", "POST"),
 }
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 SHOPPER_OR_ANONYMOUS: list[dict[str, list[str]]] = [{}, {"shopperToken": []}]
@@ -294,6 +298,12 @@ async def test_real_answers_match_the_description(client: ShoaClient, session: A
     await sent.send("PUT", f"/v1/likes/{product_id}", headers=shopper)
     await sent.send("GET", "/v1/likes", headers=shopper)
     await sent.send("DELETE", f"/v1/likes/{product_id}", headers=shopper)
+    await sent.send("PUT", "/v1/me/marketing/night", headers=shopper)  # 409: no channel agreed to yet
+    await sent.send("PUT", "/v1/me/marketing/sms", headers=shopper)
+    await sent.send("PUT", "/v1/me/marketing/alimtalk", headers=shopper)  # 422: AlimTalk carries no advertising
+    await sent.send("GET", "/v1/me/marketing", headers=shopper)
+    await sent.send("DELETE", "/v1/me/marketing/sms", headers=shopper)
+    await sent.send("DELETE", "/v1/me/marketing", headers=shopper)
     await sent.send("GET", "/v1/feed", headers=shopper)
     event = {"id": "0193a1c2-8b90-7d43-be5f-6a7b8c9d0e00", "kind": "view", "product_id": product_id,
              "occurred_at": "2020-01-01T00:00:00Z"}  # fmt: skip
