@@ -430,3 +430,27 @@ def read_cursor(cursor: str) -> uuid.UUID:
     except ValueError:
         msg = "cursor is not one this API gave out; start again without it"
         raise InvalidCursorError(msg) from None
+
+
+async def stop_queued(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    events: Collection[str],
+    channels: Collection[str],
+    reason: str,
+    now: datetime.datetime,
+) -> int:
+    """Mark the shopper's queued messages of ``events`` on ``channels`` unreachable (never sent); how many."""
+    stopped = await session.scalars(
+        sa.update(_messages)
+        .where(
+            _messages.c.user_id == user_id,
+            _messages.c.status == MessageStatus.QUEUED.value,
+            _messages.c.event.in_(list(events)),
+            _messages.c.channel.in_(list(channels)),
+        )
+        .values(status=MessageStatus.UNREACHABLE.value, last_error=reason, updated_at=now)
+        .returning(_messages.c.id)
+    )
+    return len(list(stopped))

@@ -42,7 +42,7 @@ from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
     import uuid
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Collection, Mapping, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -282,6 +282,30 @@ def after_permanent_failure(
         "claim_token": None,
         "updated_at": now,
     }
+
+
+async def withdraw_advertising(
+    session: AsyncSession,
+    templates: Templates,
+    user_id: uuid.UUID,
+    *,
+    channels: Collection[Channel],
+    now: datetime.datetime,
+) -> int:
+    """The shopper withdrew her marketing consent on ``channels``: advertising to her still waiting there (held
+    until the morning, or due for a retry) is not sent. Recorded ``unreachable`` with the reason, as a message no
+    consented channel can carry; one already in a provider's hands cannot be called back. How many were stopped."""
+    advertising = [event for event in templates.events if templates.template(event).advertising]
+    if not advertising or not channels:
+        return 0
+    return await repository.stop_queued(
+        session,
+        user_id=user_id,
+        events=advertising,
+        channels=[channel.value for channel in channels],
+        reason="not sent: the shopper withdrew her consent to advertising before it went",
+        now=now,
+    )
 
 
 async def receive_receipts(

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from accounts.marketing import confirm_marketing, due_for_confirmation
+from notify.providers.base import Channel
 from notify.rendering import KOREA
 from notify.schemas import OutgoingMessage
+from notify.service import withdraw_advertising
 
 if TYPE_CHECKING:
     import datetime
@@ -31,6 +33,8 @@ CHANNEL_WORDS = {
     "ja": {"sms": "SMS", "line": "LINE", "talktalk": "NAVER TalkTalk", "instagram": "Instagram", "night": "夜間配信"},
     "en": {"sms": "SMS", "line": "LINE", "talktalk": "Naver TalkTalk", "instagram": "Instagram", "night": "at night"},
 }
+MEDIA = frozenset({"sms", "line", "talktalk", "instagram"})
+"""The marketing consents that name a channel (``night`` names a time)."""
 CONFIRMATIONS_PER_RUN = 500
 SETTINGS_URL = "https://shoa.kr/settings/marketing"
 """Where the app's marketing settings open: the notice's button."""
@@ -69,9 +73,13 @@ async def consent_changed(
     now: datetime.datetime,
 ) -> None:
     """Tell the shopper what her consent change did and when, in the change's transaction; nothing when nothing
-    changed."""
+    changed. A withdrawal also stops the advertising still waiting for her on those channels (a price drop held
+    until the morning would otherwise reach her after she said stop)."""
     if not channels:
         return
+    if change == "withdrawn":
+        media = [Channel(channel) for channel in channels if channel in MEDIA]
+        await withdraw_advertising(session, kit.outbox.templates, user_id, channels=media, now=now)
     recipient = (await kit.recipients(session, [user_id])).get(user_id)
     locale = recipient.locale if recipient is not None else "ko"
     await kit.outbox.enqueue(

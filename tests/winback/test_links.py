@@ -95,3 +95,21 @@ async def test_every_consent_change_in_the_app_is_confirmed_to_the_shopper(shopp
     assert len(notices) == 2
     assert "수신 동의" in notices[0]
     assert "수신 거부" in notices[1]
+
+
+async def test_advertising_held_for_the_morning_is_not_sent_after_she_opts_out(
+    catalog: Catalog, shopper: Shopper, jobs: Jobs
+) -> None:
+    await agree_to_advertising(shopper, "sms")
+    await like(shopper, catalog, "M1")
+    await catalog.malls.mono.change_variant("M1", "M1-GR-F", price=30_000)
+    await jobs.price_drops(korea(23))  # at night: held until 08:00
+    [send] = await jobs.sends(shopper.user_id)
+    assert (await shopper.client.post(f"/w/{send.token}/opt-out")).status_code == 200
+    await jobs.send_messages(korea(9, days=1))
+    async with jobs.sessions() as session:
+        held = await session.scalar(sa.select(Message).where(Message.id == send.message_id))
+    assert held is not None
+    assert (held.status, held.accepted_at) == ("unreachable", None)
+    assert "withdrew" in (held.last_error or "")
+
