@@ -129,13 +129,14 @@ async def update_preferences(
     )
 
 
-async def follow_link(session: AsyncSession, token: str, *, now: datetime.datetime) -> uuid.UUID:
-    """The product a message's link is about, its first tap recorded."""
+async def follow_link(session: AsyncSession, token: str, *, now: datetime.datetime, count: bool = True) -> uuid.UUID:
+    """The product a message's link is about, its first tap recorded (unless ``count`` is off: a messenger's
+    preview crawler fetched it, not the shopper)."""
     send = await session.scalar(sa.select(Send).where(Send.token == token).with_for_update())
     if send is None:
         msg = "this link is not one Shoa sent, or it was mistyped"
         raise LinkNotFoundError(msg)
-    if send.clicked_at is None:
+    if count and send.clicked_at is None:
         send.clicked_at = now
     return send.product_id
 

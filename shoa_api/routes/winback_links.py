@@ -7,7 +7,9 @@ Opening the opt-out link changes nothing by itself (messengers open links to dra
 
 from __future__ import annotations
 
-from litestar import MediaType, Response, get, post
+from typing import Any
+
+from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect
@@ -25,6 +27,9 @@ from winback.consents import consent_changed
 from winback.errors import LinkNotFoundError
 from winback.jobs import WinbackKit
 
+LINK_PREVIEWERS = ("facebookexternalhit", "kakaotalk-scrap", "line-poker", "Yeti", "Twitterbot", "Slackbot")
+"""Crawlers messengers send to draw a link's preview (KakaoTalk's and LINE's go as ``facebookexternalhit``…;
+Naver's is ``Yeti``): their fetch is not the shopper's tap, so it is not counted."""
 _PAGE_HEADERS = {"content-security-policy": CONTENT_SECURITY_POLICY, "cache-control": "no-store"}
 Token = FromPath[str]
 
@@ -35,10 +40,15 @@ def _page(html: str, status: int = 200) -> Response[str]:
 
 @get("/w/{token:str}", include_in_schema=False)
 async def follow_winback_link(
-    db: NamedDependency[AsyncSession], settings: NamedDependency[Settings], token: Token
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    token: Token,
 ) -> Response[str] | Redirect:
+    agent = request.headers.get("user-agent", "")
+    previewer = any(name.lower() in agent.lower() for name in LINK_PREVIEWERS)
     try:
-        product_id = await service.follow_link(db, token[:32], now=utc_now())
+        product_id = await service.follow_link(db, token[:32], now=utc_now(), count=not previewer)
     except LinkNotFoundError:
         return _page(render_unknown_link_page(), HTTP_404_NOT_FOUND)
     return Redirect(settings.winback.product_url.format(product_id=product_id), headers={"cache-control": "no-store"})

@@ -33,6 +33,11 @@ async def test_the_product_link_counts_the_first_tap_and_opens_the_product(
     catalog: Catalog, shopper: Shopper, jobs: Jobs
 ) -> None:
     token = await _price_drop(catalog, shopper, jobs)
+    preview = {"user-agent": "facebookexternalhit/1.1; kakaotalk-scrap/1.0; +https://devtalk.kakao.com/"}
+    drawn = await shopper.client.get(f"/w/{token}", headers=preview, follow_redirects=False)
+    assert drawn.status_code == 302
+    [send] = await jobs.sends(shopper.user_id)
+    assert send.clicked_at is None  # KakaoTalk drawing the link's preview is not her tap
     for _ in range(2):
         tapped = await shopper.client.get(f"/w/{token}", follow_redirects=False)
         assert tapped.status_code == 302
@@ -112,4 +117,3 @@ async def test_advertising_held_for_the_morning_is_not_sent_after_she_opts_out(
     assert held is not None
     assert (held.status, held.accepted_at) == ("unreachable", None)
     assert "withdrew" in (held.last_error or "")
-
