@@ -151,7 +151,9 @@ async def test_never_two_advertising_messages_about_one_product_in_a_week(
     ]  # fmt: skip
 
 
-async def test_three_ignored_in_a_row_mean_none_for_a_month(catalog: Catalog, shopper: Shopper, jobs: Jobs) -> None:
+async def _three_messages_a_week_apart(catalog: Catalog, shopper: Shopper, jobs: Jobs) -> datetime.datetime:
+    """Three price drops sent to the shopper, 8 days apart (H2, M1, M2), none tapped yet; H1 still liked at its
+    price. When the first went."""
     await agree_to_advertising(shopper, "sms")
     await like(shopper, catalog, "H1", "H2", "M1", "M2")
     start = korea(12)
@@ -162,29 +164,28 @@ async def test_three_ignored_in_a_row_mean_none_for_a_month(catalog: Catalog, sh
         await mall.change_variant(external_id, sku, price=price)
         await jobs.price_drops(start + week * 8 * DAY)
     assert [outcome for _, outcome, _ in await jobs.decisions(shopper.user_id)] == ["sent"] * 3
+    return start
 
+
+async def _h1_falls(catalog: Catalog) -> None:
     await catalog.malls.haru.change_variant("H1", "H1-BK-M", price=20_000)
     await catalog.malls.haru.change_variant("H1", "H1-IV-M", price=20_000)
+
+
+async def test_three_ignored_in_a_row_mean_none_for_a_month(catalog: Catalog, shopper: Shopper, jobs: Jobs) -> None:
+    start = await _three_messages_a_week_apart(catalog, shopper, jobs)
+    await _h1_falls(catalog)
     await jobs.price_drops(start + 20 * DAY)  # none of the three was tapped
     assert (await jobs.decisions(shopper.user_id))[-1] == ("price_drop", "suppressed", "fatigue")
 
 
 async def test_a_tapped_message_is_not_ignored(catalog: Catalog, shopper: Shopper, jobs: Jobs) -> None:
-    await agree_to_advertising(shopper, "sms")
-    await like(shopper, catalog, "H1", "H2", "M1", "M2")
-    start = korea(12)
-    await jobs.price_drops(start)
-    falls = [("H2", catalog.malls.haru, "H2-BE-M", 20_000), ("M1", catalog.malls.mono, "M1-GR-F", 30_000),
-             ("M2", catalog.malls.mono, "M2-IV-F", 10_000)]  # fmt: skip
-    for week, (external_id, mall, sku, price) in enumerate(falls):
-        await mall.change_variant(external_id, sku, price=price)
-        await jobs.price_drops(start + week * 8 * DAY)
+    start = await _three_messages_a_week_apart(catalog, shopper, jobs)
     last = (await jobs.sends(shopper.user_id))[-1]
     tapped = await shopper.client.get(f"/w/{last.token}", follow_redirects=False)
     assert tapped.status_code == 302
     assert tapped.headers["location"] == f"https://shoa.kr/products/{last.product_id}"
-    await catalog.malls.haru.change_variant("H1", "H1-BK-M", price=20_000)
-    await catalog.malls.haru.change_variant("H1", "H1-IV-M", price=20_000)
+    await _h1_falls(catalog)
     await jobs.price_drops(start + 20 * DAY)
     assert (await jobs.decisions(shopper.user_id))[-1] == ("price_drop", "sent", None)
 
