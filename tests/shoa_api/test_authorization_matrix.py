@@ -61,6 +61,13 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("GET", "/v1/likes", None, (401, 200, 200, 401, 401, 401, 401)),
     ("PUT", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 404, 404, 401, 401, 401, 401)),
     ("DELETE", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 204, 204, 401, 401, 401, 401)),
+    # Win-back: a shopper's own alerts; an option nobody sells is 404; a message link nobody was sent is a 404 page.
+    ("GET", "/v1/alerts", None, (401, 200, 200, 401, 401, 401, 401)),
+    ("PUT", "/v1/alerts/restock/01a22747-0000-7000-8000-000000000000", None, (401, 404, 404, 401, 401, 401, 401)),
+    ("DELETE", "/v1/alerts/restock/01a22747-0000-7000-8000-000000000000", None, (401, 204, 204, 401, 401, 401, 401)),
+    ("PATCH", "/v1/alerts/settings", {"cart_reminders": False}, (401, 200, 200, 401, 401, 401, 401)),
+    ("GET", "/w/never-sent", None, (404,) * 7),
+    ("POST", "/w/never-sent/opt-out", None, (404,) * 7),
     ("GET", "/partner/v1/me", None, (401, 401, 401, 200, 200, 401, 200)),
     ("GET", "/partner/v1/products", None, (401, 401, 401, 200, 200, 401, 200)),
     ("PUT", "/partner/v1/products", "one-product", (401, 401, 401, 200, 200, 401, 403)),
