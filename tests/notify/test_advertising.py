@@ -239,7 +239,8 @@ def test_a_price_drop_says_what_costs_less_in_korean() -> None:
     sms = TEMPLATES.render("price_dropped", locale="ko", parameters=parameters, channel=Channel.SMS, address=PHONE)
 
     assert sms.text == (
-        "(광고) Shoa (문의 help@shoa.kr)\n관심 상품의 가격이 내려갔습니다.\n\n상품: 린넨 오버핏 셔츠\n판매처: 모노하우스\n"
+        "(광고) Shoa (문의 help@shoa.kr)\n관심 상품의 가격이 내려갔습니다.\n\n"
+        "상품: 린넨 오버핏 셔츠\n판매처: 모노하우스\n"
         "가격: 39,000원 → 29,000원\n\n상품 보기: https://shoa.kr/products/0193a1c2\n\n"
         "무료 수신거부: https://shoa.kr/opt-out/k7Qx2"
     )
