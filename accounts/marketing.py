@@ -56,6 +56,8 @@ class DueConfirmation(NamedTuple):
     """Every consent she has, ``night`` included: what the notice lists."""
     granted_since: datetime.datetime
     """Her oldest consent's ``granted_at``."""
+    confirmed_since: datetime.datetime
+    """Her oldest ``confirmed_at``: what the notice is owed for (two notices for one are one)."""
 
 
 async def marketing_consents(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> MarketingConsents:
@@ -186,13 +188,21 @@ async def due_for_confirmation(session: AsyncSession, *, now: datetime.datetime,
         .cte("due")
     )
     rows = await session.execute(
-        sa.select(due.c.user_id, sa.func.array_agg(MarketingConsent.channel), sa.func.min(MarketingConsent.granted_at))
+        sa.select(
+            due.c.user_id,
+            sa.func.array_agg(MarketingConsent.channel),
+            sa.func.min(MarketingConsent.granted_at),
+            due.c.oldest,
+        )
         .select_from(due)
         .join(MarketingConsent, MarketingConsent.user_id == due.c.user_id)
         .group_by(due.c.user_id, due.c.oldest)
         .order_by(due.c.oldest, due.c.user_id)
     )
-    return [DueConfirmation(user_id, frozenset(channels), granted_since) for user_id, channels, granted_since in rows]
+    return [
+        DueConfirmation(user_id, frozenset(channels), granted_since, confirmed_since)
+        for user_id, channels, granted_since, confirmed_since in rows
+    ]
 
 
 async def confirm_marketing(session: AsyncSession, user_id: uuid.UUID, *, now: datetime.datetime) -> list[str]:

@@ -115,7 +115,8 @@ async def send_confirmations(
                 session,
                 OutgoingMessage(
                     event="marketing_consent_check",
-                    idempotency_key=f"marketing:{row.user_id}:confirm:{now.date().isoformat()}",
+                    # Keyed on what is confirmed, not on the day: two workers on either side of midnight send one.
+                    idempotency_key=f"marketing:{row.user_id}:confirm:{row.confirmed_since.isoformat()}",
                     parameters={
                         "consented_on": _day(granted, locale),
                         "channels": _channels(locale, sorted(row.channels)),
