@@ -23,6 +23,7 @@ from bench import (
     support,
     support_intents,
     sync,
+    winback,
 )
 from bench.load import LoadGeneratorError
 from bench.server import ServerError
@@ -75,6 +76,11 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
         "behaviour events through POST /v1/events into the event store against a raw COPY of the same rows",
         events.run,
     ),
+    "winback": (
+        "win-back over a simulated population: sends, suppressions, the hold-out's uplift against the model's; "
+        "a restock wave through the worker's job against raw outbox inserts",
+        winback.run,
+    ),
 }
 
 EXPECTED_ERRORS = (
@@ -83,6 +89,7 @@ EXPECTED_ERRORS = (
     notify.BenchmarkError,
     checkout.BenchmarkError,
     events.BenchmarkError,
+    winback.BenchmarkError,
     LoadGeneratorError,
     ServerError,
     EmbeddedServiceError,
@@ -115,23 +122,27 @@ def _parser() -> argparse.ArgumentParser:
         _add_load_options(command)
         if name == "support":
             command.set_defaults(connections=support.CONNECTIONS)
-        default_products = {"search": 100_000, "index": 100_000, "checkout": 100_000, "events": 5_000}.get(name, 20_000)
+        default_products = {"search": 100_000, "index": 100_000, "checkout": 100_000, "events": 5_000,
+                            "winback": 1_000}.get(name, 20_000)  # fmt: skip
         command.add_argument(
             "--products",
             type=_positive(int),
             default=default_products,
-            help="sync, search, index, feed-quality, manipulation, rollup, checkout, events: products",
+            help="sync, search, index, feed-quality, manipulation, rollup, checkout, events, winback: products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument(
-            "--shoppers", type=_positive(int), default=100, help="feed-quality, manipulation: shoppers per segment"
+            "--shoppers",
+            type=_positive(int),
+            default={"winback": 3_000}.get(name, 100),
+            help="feed-quality, manipulation: shoppers per segment; winback: the simulated population",
         )
         command.add_argument(
             "--seed",
             type=int,
             default=20261129,
             help="feed-quality, manipulation: the population's random seed; checkout: baskets; support: shoppers and orders; "
-            "events: the batches",
+            "events: the batches; winback: the population, its carts, the falls and the purchases",
         )
         command.add_argument(
             "--seeds",
@@ -158,6 +169,21 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--changes", type=_positive(int), default=100, help="index: partner changes timed")
         command.add_argument("--messages", type=_positive(int), default=20_000, help="notify: messages")
         command.add_argument("--workers", type=_positive(int), default=2, help="notify: `shoa worker` processes")
+        command.add_argument(
+            "--base-rate",
+            type=_positive(float),
+            default=4.0,
+            help="winback: percent of shoppers who buy a decision's product within 7 days without a message",
+        )
+        command.add_argument(
+            "--uplift",
+            type=_positive(float, zero=True),
+            default=6.0,
+            help="winback: percentage points a sent message adds to --base-rate (the uplift the hold-out must find)",
+        )
+        command.add_argument(
+            "--waiting", type=_positive(int), default=100_000, help="winback: shoppers waiting for the restock"
+        )
         command.set_defaults(benchmark=benchmark)
     return parser
 

@@ -180,11 +180,11 @@ async def _wave_chunk(
 
 
 async def _record(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Write decisions; an occasion already decided (by a worker that got there first) is left as it was."""
-    for start in range(0, len(rows), 2000):
-        await session.execute(
-            insert(Send).values(list(rows[start : start + 2000])).on_conflict_do_nothing(index_elements=["occasion"])
-        )
+    """Write decisions; an occasion already decided (by a worker that got there first) is left as it was. One
+    statement compiled once and executed for every row (building a ``.values([...])`` of a thousand rows cost more
+    than running it: the wave benchmark found 42% of its time there)."""
+    if rows:
+        await session.execute(insert(Send).on_conflict_do_nothing(index_elements=["occasion"]), list(rows))
 
 
 # --- Advertising: price drops and cart reminders ----------------------------------------------------------------

@@ -3,7 +3,8 @@
 Both groups are decided by the same rules (:mod:`winback.policy`): a held-out decision is one that would have
 been sent. A purchase counts for a decision when the shopper bought the decision's product within 7 days of
 it (from the event store's purchases), in either group, so the difference of the two rates is what the messages
-changed. Its 95% interval is the normal approximation for a difference of two proportions.
+changed. Its 95% interval is Newcombe's (from the two rates' Wilson intervals), sound for the small groups one
+mall's hold-out often is.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
     from insights.service import Period
 
+Z = 1.959964
+"""The normal quantile of a two-sided 95% interval."""
 NOTE = (
     "Purchases are of the message's product by its shopper within 7 days of the decision. The hold-out "
     "(a stable share of shoppers) gets no price-drop or cart-reminder messages; restock alerts were asked for and "
@@ -76,7 +79,7 @@ async def winback_report(session: AsyncSession, mall_id: uuid.UUID, *, period: P
                 held_out=n0,
                 held_out_purchases_7d=x0,
                 held_out_purchase_rate=_rate(x0, n0),
-                uplift=_uplift(x1, n1, x0, n0) if kind in ADVERTISING else None,
+                uplift=uplift(x1, n1, x0, n0) if kind in ADVERTISING else None,
                 suppressed={
                     row.reason: row.decisions for row in mine if row.outcome == Outcome.SUPPRESSED.value and row.reason
                 },
@@ -89,12 +92,24 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _uplift(x1: int, n1: int, x0: int, n0: int) -> Uplift | None:
-    """The difference of the two purchase rates in percentage points, with its 95% interval."""
+def uplift(x1: int, n1: int, x0: int, n0: int) -> Uplift | None:
+    """The difference of the two purchase rates in percentage points, with its 95% interval: Newcombe's, from the
+    two rates' Wilson intervals, which stays inside [-100, 100] and does not shrink to a point when a small group
+    bought nothing (or all bought), as the normal approximation does for a mall with a handful held out."""
     if not n1 or not n0:
         return None
     p1, p0 = x1 / n1, x0 / n0
-    half = 1.96 * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    return Uplift(
-        points=round(100 * (p1 - p0), 2), low=round(100 * (p1 - p0 - half), 2), high=round(100 * (p1 - p0 + half), 2)
-    )
+    low1, high1 = _wilson(x1, n1)
+    low0, high0 = _wilson(x0, n0)
+    difference = p1 - p0
+    low = difference - math.sqrt((p1 - low1) ** 2 + (high0 - p0) ** 2)
+    high = difference + math.sqrt((high1 - p1) ** 2 + (p0 - low0) ** 2)
+    return Uplift(points=round(100 * difference, 2), low=round(100 * low, 2), high=round(100 * high, 2))
+
+
+def _wilson(part: int, whole: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of ``part`` out of ``whole``."""
+    rate = part / whole
+    centre = (rate + Z * Z / (2 * whole)) / (1 + Z * Z / whole)
+    half = Z * math.sqrt(rate * (1 - rate) / whole + Z * Z / (4 * whole * whole)) / (1 + Z * Z / whole)
+    return centre - half, centre + half
