@@ -16,6 +16,7 @@ from bench import (
     http,
     index,
     manipulation,
+    mix,
     notify,
     rollup,
     search,
@@ -81,6 +82,11 @@ BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
         "a restock wave through the worker's job against raw outbox inserts",
         winback.run,
     ),
+    "mix": (
+        "a realistic traffic mix (feed, search, product pages, likes, cart, checkout, chatbot, partner sync) with "
+        "the worker running, against a bare Litestar app",
+        mix.run,
+    ),
 }
 
 EXPECTED_ERRORS = (
@@ -90,6 +96,7 @@ EXPECTED_ERRORS = (
     checkout.BenchmarkError,
     events.BenchmarkError,
     winback.BenchmarkError,
+    mix.BenchmarkError,
     LoadGeneratorError,
     ServerError,
     EmbeddedServiceError,
@@ -122,20 +129,22 @@ def _parser() -> argparse.ArgumentParser:
         _add_load_options(command)
         if name == "support":
             command.set_defaults(connections=support.CONNECTIONS)
+        if name == "mix":
+            command.set_defaults(duration=300.0, warmup=10.0, connections=32)
         default_products = {"search": 100_000, "index": 100_000, "checkout": 100_000, "events": 5_000,
-                            "winback": 1_000}.get(name, 20_000)  # fmt: skip
+                            "winback": 1_000, "mix": 100_000}.get(name, 20_000)  # fmt: skip
         command.add_argument(
             "--products",
             type=_positive(int),
             default=default_products,
-            help="sync, search, index, feed-quality, manipulation, rollup, checkout, events, winback: products",
+            help="sync, search, index, feed-quality, manipulation, rollup, checkout, events, winback, mix: products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument(
             "--shoppers",
             type=_positive(int),
-            default={"winback": 3_000}.get(name, 100),
-            help="feed-quality, manipulation: shoppers per segment; winback: the simulated population",
+            default={"winback": 3_000, "mix": 10_000}.get(name, 100),
+            help="feed-quality, manipulation: shoppers per segment; winback: the simulated population; mix: shoppers",
         )
         command.add_argument(
             "--seed",

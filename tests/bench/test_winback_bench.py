@@ -10,8 +10,6 @@ import signal
 import uuid
 from typing import TYPE_CHECKING
 
-import pytest
-
 from bench.__main__ import main
 from bench.winback_population import (
     LIKES,
@@ -26,6 +24,8 @@ from winback.policy import PURCHASE_WINDOW
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 COUNTED = ("sent", "held_out", "bought", "held_out_bought")
 """What the run decides and draws itself, and the reports must add up to."""
