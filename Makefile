@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint types pytest browser bench clean
+.PHONY: install run test lint types pytest browser fuzz bench clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ browser:
 		echo "  elsewhere: Chromium (or Chrome) as 'chromium' and the matching 'chromedriver'" >&2; \
 		exit 1; \
 	fi
+
+# The contract suite (tests/contract/) long: many cases per operation and a random seed (printed, so a failure replays
+# with `make fuzz SHOA_FUZZ_SEED=<seed>`); `make test` runs it bounded and reproducible.
+fuzz: install
+	SHOA_FUZZ=long $(BIN)/pytest tests/contract
 
 bench: install
 	$(BIN)/python -m bench http

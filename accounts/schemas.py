@@ -8,10 +8,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from accounts import passwords
+
 Gender = Literal["female", "male", "other"]
 Locale = Literal["ko", "ja", "en"]
 MessengerName = Literal["alimtalk", "line", "instagram", "talktalk", "sms"]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+NewPassword = Annotated[str, msgspec.Meta(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)]
+"""A password being chosen; its strength is checked too (docs/decisions/0004), which no schema can say."""
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 ContactId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
@@ -22,7 +26,7 @@ class Signup(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A Korean or Japanese mobile number as the shopper writes it (010-1234-5678, +82 10 1234 5678,
     +81 90-1234-5678); without a country code it is read as Korean, or as Japanese when ``locale`` is ``ja``.
     Stored and answered in E.164. Landlines and internet phones are refused: messages need a mobile."""
-    password: Password
+    password: NewPassword
     display_name: Name | None = None
     gender: Gender | None = None
     birth_date: datetime.date | None = None

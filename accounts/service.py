@@ -218,7 +218,7 @@ async def update_profile(
         await session.flush()
     except sa.exc.IntegrityError as exc:
         msg = "another account already uses that phone number"
-        raise InvalidProfileError(msg, field="phone") from exc
+        raise AccountExistsError(msg, field="phone") from exc
     return profile_of(user, now=now)
 
 

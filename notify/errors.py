@@ -58,8 +58,11 @@ class UnverifiedReceiptError(NotifyError):
 
 
 class InvalidCursorError(NotifyError):
+    """A ``cursor`` that names no page of the list: not one this API gave out. 404, as for any address that names
+    nothing (the cursor is part of the page's address); no schema can tell a real cursor from a made-up one."""
+
     code = "invalid-cursor"
-    status = 422
+    status = 404
     title = "Invalid cursor"
 
 

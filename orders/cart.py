@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from orders import stock
-from orders.errors import CartLineError
+from orders.errors import CartLineError, ProductOptionNotFoundError
 from orders.models import CartItem
 from orders.schemas import Cart, CartLine, CartMall
 from shoa_kernel.clock import utc_now
@@ -101,7 +101,7 @@ async def put_item(session: AsyncSession, user_id: uuid.UUID, variant_id: uuid.U
     at all. A quantity above the stock is kept, flagged, so the shopper sees how many are left."""
     found = (await stock.variants(session, [variant_id], lock=False)).get(variant_id)
     if found is None:
-        raise CartLineError("no product option has this id", field="variant_id")
+        raise ProductOptionNotFoundError("no product option has this id", field="variant_id")
     if not found.for_sale:
         raise CartLineError("this product is not for sale now", field="variant_id")
     count = await session.scalar(

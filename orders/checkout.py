@@ -25,6 +25,7 @@ from orders import stock
 from orders.cart import line_problem, shipping_fee
 from orders.errors import (
     CheckoutConflictError,
+    EmptyCartError,
     IdempotencyKeyReusedError,
     OrderError,
     PaymentDeclinedError,
@@ -202,7 +203,7 @@ async def _requested_lines(
         sa.select(CartItem.variant_id, CartItem.quantity, CartItem.unit_price).where(CartItem.user_id == user_id)
     )).all()  # fmt: skip
     if not items:
-        raise OrderError("the cart is empty; put something in it, or send lines", field="lines")
+        raise EmptyCartError("the cart is empty; put something in it, or send lines", field="lines")
     return [(variant_id, quantity, price) for variant_id, quantity, price in items]
 
 

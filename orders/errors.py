@@ -14,9 +14,41 @@ class OrderError(DomainError):
 
 
 class CartLineError(OrderError):
+    """The option exists but cannot go in the cart as things are (not for sale now, the cart is full)."""
+
     code = "invalid-cart-line"
-    status = 422
+    status = 409
     title = "That cart line cannot be kept"
+
+
+class ProductOptionNotFoundError(OrderError):
+    code = "product-option-not-found"
+    status = 404
+    title = "No such product option"
+
+
+class OrderStateError(OrderError):
+    """A well-formed request the order, as it stands now, does not allow (nothing delivered yet to confirm, the
+    return window closed, fewer left than asked): 409, like an illegal transition."""
+
+    code = "order-state-conflict"
+    status = 409
+    title = "The order, as it stands, does not allow this"
+
+
+class InvalidCursorError(OrderError):
+    """A ``cursor`` that names no page of the list: not one this API gave out. 404, as for any address that names
+    nothing (the cursor is part of the page's address); no schema can tell a real cursor from a made-up one."""
+
+    code = "invalid-cursor"
+    status = 404
+    title = "Invalid cursor"
+
+
+class EmptyCartError(OrderError):
+    code = "empty-cart"
+    status = 409
+    title = "The cart is empty"
 
 
 class OrderNotFoundError(OrderError):
@@ -59,6 +91,12 @@ class PaymentMismatchError(OrderError):
     title = "The amount is not the order's"
 
 
+class WrongPaymentMethodError(OrderError):
+    code = "wrong-payment-method"
+    status = 409
+    title = "The order is paid another way"
+
+
 class PaymentDeclinedError(OrderError):
     """The gateway refused (a declined card, an unknown payment key): its own code and message are kept."""
 
@@ -78,7 +116,16 @@ class PaymentGatewayDownError(OrderError):
     retry_after = 5
 
 
-class WebhookNotTrustedError(OrderError):
-    code = "payment-webhook-not-trusted"
+class MalformedWebhookError(OrderError):
+    code = "malformed-payment-webhook"
     status = 400
+    title = "Not a webhook the payment gateway sends"
+
+
+class WebhookNotTrustedError(OrderError):
+    """Not believed: it names no order of ours, a secret not its payment's, or a payment the gateway does not know.
+    403: the webhook's own proof (the payment's secret, the gateway's read-back) failed."""
+
+    code = "payment-webhook-not-trusted"
+    status = 403
     title = "The payment webhook does not match a payment we know"

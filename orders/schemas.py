@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from orders.payments.toss import BANK_LABELS
+
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=99)]
 Won = Annotated[int, msgspec.Meta(gt=0, le=1_000_000_000)]
 PaymentMethodName = Literal["card", "virtual_account"]
@@ -81,7 +83,10 @@ class AddressIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class RefundAccountIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The shopper's own bank account, where a deposit goes back if the order is cancelled or returned."""
 
-    bank: Annotated[str, msgspec.Meta(min_length=2, max_length=20, examples=["신한은행"])]
+    bank: Annotated[
+        str, msgspec.Meta(min_length=2, max_length=20, examples=["신한은행"], extra_json_schema={"enum": BANK_LABELS})
+    ]
+    """A bank Toss knows, by name (``신한은행``), short name (``신한``) or code (``88``)."""
     account_number: Annotated[str, msgspec.Meta(pattern=r"^[0-9-]{6,20}$", examples=["110-123-456789"])]
     holder: Annotated[str, msgspec.Meta(min_length=1, max_length=30, examples=["김민지"])]
 
@@ -96,7 +101,7 @@ class CheckoutLineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     address: AddressIn
     payment_method: PaymentMethodName
-    lines: list[CheckoutLineIn] | None = None
+    lines: Annotated[list[CheckoutLineIn], msgspec.Meta(min_length=1)] | None = None
     """Explicit lines (a "buy now"); without them, the whole cart is ordered at the prices it was put at."""
     depositor_name: Annotated[str, msgspec.Meta(min_length=1, max_length=30)] | None = None
     """Virtual accounts: the name the deposit will come from (the recipient's by default)."""
@@ -231,6 +236,21 @@ class AfterSaleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     mall_order_id: uuid.UUID
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
     lines: Annotated[list[AfterSaleLineIn], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class ExchangeLineIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    line_id: uuid.UUID
+    quantity: Quantity
+    variant_id: uuid.UUID
+    """The other size or colour of the same product."""
+
+
+class ExchangeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A return's fields, each line naming the option it is exchanged for."""
+
+    mall_order_id: uuid.UUID
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    lines: Annotated[list[ExchangeLineIn], msgspec.Meta(min_length=1, max_length=50)]
 
 
 class ConfirmIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

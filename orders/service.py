@@ -28,12 +28,15 @@ from orders.carriers import carrier_problem
 from orders.checkout import KEY_HOURS
 from orders.errors import (
     IllegalTransitionError,
+    MalformedWebhookError,
     OrderError,
     OrderNotFoundError,
+    OrderStateError,
     PaymentDeclinedError,
     PaymentGatewayDownError,
     PaymentMismatchError,
     WebhookNotTrustedError,
+    WrongPaymentMethodError,
 )
 from orders.lifecycle import PAID_STATES, check_move, move
 from orders.models import (
@@ -65,7 +68,7 @@ if TYPE_CHECKING:
     from orders.messages import OrderMessages
     from orders.payments.base import Payment as GatewayPayment
     from orders.payments.base import PaymentGateway
-    from orders.schemas import AfterSaleIn, ShipIn
+    from orders.schemas import AfterSaleIn, ExchangeIn, ShipIn
 
 logger = logging.getLogger(__name__)
 S = MallOrderStatus
@@ -142,7 +145,7 @@ async def confirm_card_payment(
     """Confirm the card payment the app's payment window authorised, for the order's own amount only."""
     order, payment, mall_orders = await locked_order(session, order_id, user_id=user_id)
     if payment.method != PaymentMethod.CARD.value:
-        raise OrderError("this order is paid by deposit to its virtual account, not by card")
+        raise WrongPaymentMethodError("this order is paid by deposit to its virtual account, not by card")
     if payment.status == PaymentStatus.DONE.value and payment.payment_key == payment_key:
         return  # confirmed already (the app retried): the same answer
     for mall_order in mall_orders:
@@ -197,7 +200,7 @@ async def apply_webhook(session: AsyncSession, context: Context, body: bytes) ->
     try:
         event = context.gateway.parse_webhook(body)
     except WebhookRejectedError as exc:
-        raise WebhookNotTrustedError(f"not a webhook the gateway sends: {exc}") from None
+        raise MalformedWebhookError(f"not a webhook the gateway sends: {exc}") from None
     order_number = event.order_id if isinstance(event, DepositEvent) else event.payment.order_id
     order_id = await session.scalar(sa.select(Order.id).where(Order.number == order_number))
     if order_id is None:
@@ -210,7 +213,7 @@ async def apply_webhook(session: AsyncSession, context: Context, body: bytes) ->
     elif payment.payment_key != event.payment.payment_key and payment.payment_key is not None:
         raise WebhookNotTrustedError("the webhook's payment is not this order's")
     if payment.payment_key is None:
-        raise WebhookNotTrustedError("this order has no payment at the gateway yet")
+        raise OrderStateError("this order has no payment at the gateway yet")
     current = await _read_back(context.gateway, payment.payment_key)
     result = await _follow_gateway(
         session, context, order=order, payment=payment, mall_orders=mall_orders, current=current
@@ -358,14 +361,14 @@ async def cancel(
     else:
         parts = [mo for mo in mall_orders if mo.id == mall_order_id]
         if not parts:
-            raise OrderNotFoundError("this order has no part with this mall_order_id", field="mall_order_id")
+            raise OrderStateError("this order has no part with this mall_order_id", field="mall_order_id")
     for part in parts:
         check_move(part, S.CANCELLED)
     unpaid = {S.AWAITING_DEPOSIT.value, S.AWAITING_PAYMENT.value}
     still_unpaid = [mo for mo in mall_orders if mo.status in unpaid and mo not in parts]
     if any(part.status in unpaid for part in parts) and still_unpaid:
         # Its payment is for the whole amount: a virtual account takes one amount, a card window was opened for it.
-        raise OrderError("an order not paid yet is cancelled whole; cancel it without mall_order_id")
+        raise OrderStateError("an order not paid yet is cancelled whole; cancel it without mall_order_id")
     await _cancel_parts(session, context, order, parts, actor=actor, reason=reason, payment=payment,
                         all_parts=mall_orders)  # fmt: skip
 
@@ -421,20 +424,26 @@ def _summary(lines: Sequence[OrderLine]) -> str:
 
 
 async def request_after_sale(
-    session: AsyncSession, context: Context, *, user_id: uuid.UUID, order_id: uuid.UUID, body: AfterSaleIn, kind: str
+    session: AsyncSession,
+    context: Context,
+    *,
+    user_id: uuid.UUID,
+    order_id: uuid.UUID,
+    body: AfterSaleIn | ExchangeIn,
+    kind: str,
 ) -> uuid.UUID:
     """A return (with a refund once the mall has the items) or an exchange (another size or colour of the same
     product, reserved now), within ``return_days`` of delivery."""
     order, _, mall_orders = await locked_order(session, order_id, user_id=user_id)
     part = next((mo for mo in mall_orders if mo.id == body.mall_order_id), None)
     if part is None:
-        raise OrderNotFoundError("this order has no part with this mall_order_id", field="mall_order_id")
+        raise OrderStateError("this order has no part with this mall_order_id", field="mall_order_id")
     target = S.RETURN_REQUESTED if kind == "return" else S.EXCHANGE_REQUESTED
     check_move(part, target)
     if part.delivered_at is None or context.now - part.delivered_at > datetime.timedelta(
         days=context.rules.return_days
     ):
-        raise OrderError(f"returns and exchanges are taken within {context.rules.return_days} days of delivery")
+        raise OrderStateError(f"returns and exchanges are taken within {context.rules.return_days} days of delivery")
     lines = {
         line.id: line for line in await session.scalars(sa.select(OrderLine).where(OrderLine.mall_order_id == part.id))
     }
@@ -445,14 +454,16 @@ async def request_after_sale(
     for item in body.lines:
         line = lines.get(item.line_id)
         if line is None:
-            raise OrderError(f"line {item.line_id} is not in this part of the order", field="lines")
+            raise OrderStateError(f"line {item.line_id} is not in this part of the order", field="lines")
         per_line[line.id] = per_line.get(line.id, 0) + item.quantity
         if per_line[line.id] > line.quantity:
-            raise OrderError(f"line {item.line_id} has {line.quantity}, not {per_line[line.id]}", field="lines")
+            raise OrderStateError(f"line {item.line_id} has {line.quantity}, not {per_line[line.id]}", field="lines")
         entry: dict[str, object] = {"line_id": str(line.id), "quantity": item.quantity}
         if kind == "exchange":
-            if item.variant_id is None or item.variant_id == line.variant_id:
+            if item.variant_id is None:
                 raise OrderError("an exchange names the other size or colour as variant_id", field="lines")
+            if item.variant_id == line.variant_id:
+                raise OrderStateError("an exchange is for another size or colour than the one bought", field="lines")
             entry["variant_id"] = str(item.variant_id)
             exchanged[item.variant_id] = exchanged.get(item.variant_id, 0) + item.quantity
             await _check_same_product(session, line, item.variant_id)
@@ -462,7 +473,7 @@ async def request_after_sale(
         found = await stock.variants(session, exchanged, lock=True)
         short = [str(v) for v, q in exchanged.items() if v not in found or found[v].stock < q]
         if short:
-            raise OrderError(f"not enough left of {', '.join(short)} to exchange; choose another", field="lines")
+            raise OrderStateError(f"not enough left of {', '.join(short)} to exchange; choose another", field="lines")
         await stock.take(session, exchanged)
     after_sale = AfterSale(mall_order_id=part.id, kind=kind, status="requested", reason=body.reason, lines=asked,
                            refund_amount=refund if kind == "return" else 0, created_at=context.now)  # fmt: skip
@@ -480,7 +491,7 @@ async def request_after_sale(
 async def _check_same_product(session: AsyncSession, line: OrderLine, variant_id: uuid.UUID) -> None:
     product_id = await session.scalar(sa.select(Variant.product_id).where(Variant.id == variant_id))
     if product_id != line.product_id:
-        raise OrderError("an exchange is for another size or colour of the same product", field="lines")
+        raise OrderStateError("an exchange is for another size or colour of the same product", field="lines")
 
 
 async def receive_return(
@@ -509,11 +520,11 @@ async def confirm_purchase(
     _, _, mall_orders = await locked_order(session, order_id, user_id=user_id)
     parts = [mo for mo in mall_orders if mall_order_id in {None, mo.id}]
     if mall_order_id is not None and not parts:
-        raise OrderNotFoundError("this order has no part with this mall_order_id", field="mall_order_id")
+        raise OrderStateError("this order has no part with this mall_order_id", field="mall_order_id")
     if mall_order_id is None:
         parts = [mo for mo in parts if mo.status == S.DELIVERED.value]
         if not parts:
-            raise OrderError("no part of this order is delivered and waiting for confirmation")
+            raise OrderStateError("no part of this order is delivered and waiting for confirmation")
     for part in parts:
         move(session, part, S.CONFIRMED, actor=Actor.SHOPPER, now=context.now)
 

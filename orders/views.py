@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from catalog.models import Mall
 from orders.carriers import CARRIERS
-from orders.errors import OrderError, OrderNotFoundError
+from orders.errors import InvalidCursorError, OrderNotFoundError
 from orders.models import AfterSale, MallOrder, Order, OrderLine, Payment, Transition
 from orders.schemas import (
     AfterSaleOut,
@@ -172,7 +172,7 @@ def read_cursor(cursor: str) -> uuid.UUID:
     try:
         return uuid.UUID(cursor)
     except ValueError:
-        raise OrderError("cursor is not one this API gave out; start again without it", field="cursor") from None
+        raise InvalidCursorError("cursor is not one this API gave out; start again without it") from None
 
 
 _Row = TypeVar("_Row", OrderLine, Transition, AfterSale)

@@ -25,7 +25,7 @@ class MalformedEventsError(PersonalizationError):
 
 class MissingDeviceError(PersonalizationError):
     code = "missing-device-id"
-    status = 400
+    status = 401
     title = "Events need a device id or a logged-in shopper"
 
 

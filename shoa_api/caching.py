@@ -47,8 +47,15 @@ def public_cache_key(request: Request[Any, Any, Any]) -> str:
     query = request.query_params
     names: tuple[str, ...] = request.route_handler.opt.get("cache_key_parameters", KEYED_PARAMETERS)
     # Every value of a repeated parameter, in the order sent, each escaped: no two requests share a key unless
-    # the handler sees the same parameters.
-    parts = [f"{name}={quote(value, safe='')}" for name in names for value in query.getall(name, None) or [""]]
+    # the handler sees the same parameters. A parameter not sent is its bare name, apart from one sent empty
+    # (`?sort=` is refused, and must never be answered with the stored answer of `/v1/search`).
+    parts: list[str] = []
+    for name in names:
+        values = query.getall(name, None)
+        if values is None:
+            parts.append(name)
+        else:
+            parts.extend(f"{name}={quote(value, safe='')}" for value in values)
     return request.url.path + "?" + "&".join(parts)
 
 

@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 
 from accounts.errors import InvalidCredentialsError
+from personalization.errors import MissingDeviceError
 from shoa_api.auth import MissingCredentialsError
 from shoa_api.database import database_unavailable
 from shoa_api.observability import request_id
@@ -62,7 +63,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
     headers = None
     if exc.status == 401:
         # RFC 6750: say how to authenticate, and (for a bad token) that the token was the problem.
-        bad_token = not isinstance(exc, MissingCredentialsError | InvalidCredentialsError)
+        bad_token = not isinstance(exc, MissingCredentialsError | InvalidCredentialsError | MissingDeviceError)
         headers = {"WWW-Authenticate": 'Bearer realm="shoa"' + (', error="invalid_token"' if bad_token else "")}
     if (retry_after := getattr(exc, "retry_after", None)) is not None:
         headers = {"Retry-After": str(retry_after)}

@@ -6,6 +6,10 @@
   with 400 before a decoder recurses into it (1,000 levels once overflowed the decoder's stack as a 500).
 - **Syntax.** A body that is not JSON is one 400 problem, ``malformed-json``, on every route, whether the route
   decodes a typed body or reads items one by one (the catalog sync and the event batch).
+- **Types.** A typed body (a ``data`` parameter) is converted here strictly, as the API's description says (an
+  integral ``51.0`` is an integer, as in JSON Schema). Litestar converts it laxly after (``0`` for ``false``,
+  ``"5"`` for ``5``), which would take what the description refuses; a body that is not its type is the 422
+  ``validation-failed`` problem, field by field.
 
 A route that reads its body raw says so with ``opt={"json_body": True}``; a route with a ``data`` parameter
 needs nothing. The body Litestar reads here is kept on the request's scope, so it is read from the socket once.
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+from litestar.exceptions import ValidationException
 
 from shoa_api.errors import problem_response
 
@@ -93,7 +98,34 @@ async def check_json_body(request: Request[Any, Any, Any]) -> Response[Any] | No
         if _SURROGATE_ESCAPE.search(body):
             reason += " (a \\uD800-\\uDFFF escape must be half of a surrogate pair)"
         return _malformed(request, f"The body is not valid JSON: {reason}.")
+    _check_type(request, body)
     return None
+
+
+def _check_type(request: Request[Any, Any, Any], body: bytes) -> None:
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    body_type = data.annotation if data is not None else None
+    if not (isinstance(body_type, type) and issubclass(body_type, msgspec.Struct)):
+        return
+    try:
+        msgspec.convert(_integral_floats_as_ints(msgspec.json.decode(body)), body_type, strict=True)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        field = where.rstrip("`").removeprefix(".") or "data"
+        raise ValidationException(
+            detail=f"Check {field}.", extra=[{"key": field, "source": "body", "message": message}]
+        ) from None
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """``51.0`` is the integer 51 to JSON Schema, and so to the description; msgspec's strict mode wants ``51``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats_as_ints(item) for key, item in value.items()}
+    return value
 
 
 def _malformed(request: Request[Any, Any, Any], detail: str) -> Response[Any]:

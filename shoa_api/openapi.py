@@ -5,11 +5,13 @@ Litestar writes each operation from its handler's signature. What it cannot see 
 first request for the description (building it costs tens of milliseconds, which no app start should pay):
 
 - the bodies of the routes that read theirs raw: the catalog sync and the event batch decode their items one by one,
-  so that one bad item never spoils a batch. Their decorators name the body's shape with ``opt={"body": Type}``;
+  so that one bad item never spoils a batch, and the webhooks verify their provider's body before reading it. Their
+  decorators name the body's shape with ``opt={"body": Type}``. Every body is described as msgspec, which decodes
+  it, describes it (bounds, unknown fields refused), with the rules across fields JSON Schema can state;
 - the problem details (RFC 9457, :class:`Problem`) every operation can answer with, from what the operation is: a
-  JSON body (400, 413, 415, 422), parameters (422), a shopper's token or a mall's key (401, and 403 for a key's
-  scope), rate limits (429), and any request (500, 503). The refusals of one route's own service are declared on
-  its decorator with :func:`problems`;
+  JSON body (400, 413, 415, 422), parameters (422, and 404 for a path), a shopper's token or a mall's key (401, and
+  403 for a key's scope), rate limits (429), and any request (500, 503). The refusals of one route's own service
+  are declared on its decorator with :func:`problems`;
 - who may call each operation (``security``), from the handler's dependencies and guards;
 - examples taken from the demo catalog (:mod:`shoa_api.openapi_examples`).
 """
@@ -40,6 +42,7 @@ from shoa_api.openapi_examples import (
     BODY_PROBLEMS,
     INTERNAL_ERROR,
     MISSING_SCOPE,
+    NO_SUCH_PATH,
     PARTNER_401,
     RATE_LIMITED,
     SHOPPER_401,
@@ -91,14 +94,14 @@ class Problem(msgspec.Struct, kw_only=True):
     ) = msgspec.UNSET
 
 
-class ProductBatch(msgspec.Struct, kw_only=True):
+class ProductBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A mall's products to create or update, up to 500 (`SHOA_CATALOG_MAX_BATCH_ITEMS`). Each item is checked on
     its own: a bad one is rejected in the answer with its field problems, and the others are saved all the same."""
 
     products: Annotated[list[ProductIn], msgspec.Meta(min_length=1)]
 
 
-class EventBatch(msgspec.Struct, kw_only=True):
+class EventBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What a shopper did, up to 100 events. Each is checked on its own: a bad one is rejected in the answer."""
 
     events: Annotated[list[EventIn], msgspec.Meta(min_length=1, max_length=MAX_EVENTS)]
@@ -250,12 +253,13 @@ def complete_description(generated: dict[str, Any], handlers: dict[str, HTTPRout
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
-    # msgspec describes the problem (Litestar would leave out the URI format); the bodies' items, only where Litestar
-    # did not already describe a type of the same name.
+    # msgspec describes the problem (Litestar would leave out the URI format).
     schemas.update(_schema_components([Problem]))
-    for name, schema in _schema_components([ProductBatch, EventBatch]).items():
-        schemas.setdefault(name, schema)
+    # Request bodies as msgspec, which decodes them, describes them: Litestar's description drops the bounds of an
+    # optional number (`price: Won | None` lost its minimum) and never says that a body refuses unknown fields.
+    schemas.update(_schema_components(_request_body_types(handlers)))
     schemas["VariantIn"]["properties"]["currency"]["enum"] = sorted(CURRENCIES)
+    _add_rules_across_fields(schemas)
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             handler = handlers.get(operation.get("operationId", ""))
@@ -282,6 +286,41 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+def _add_rules_across_fields(schemas: dict[str, Any]) -> None:
+    """What the bodies' types cannot state, which JSON Schema can: rules across fields, and the batches' items."""
+    # A signup logs in with an email or a phone, so it needs one of them.
+    schemas["Signup"]["anyOf"] = [
+        {"required": [field], "properties": {field: {"type": "string", "minLength": 1}}} for field in ("email", "phone")
+    ]
+    # A virtual account's deposit goes back to the shopper's own account on a cancel or a return.
+    schemas["CheckoutIn"]["if"] = {
+        "required": ["payment_method"],
+        "properties": {"payment_method": {"const": "virtual_account"}},
+    }
+    schemas["CheckoutIn"]["then"] = {
+        "required": ["refund_account"],
+        "properties": {"refund_account": {"$ref": "#/components/schemas/RefundAccountIn"}},
+    }
+    # The batches take any item and answer for each: one that is not a product (an event) is rejected in the answer,
+    # the others saved. So an item is described as what it should be, or anything else.
+    for batch, field, item in (("ProductBatch", "products", "ProductIn"), ("EventBatch", "events", "EventIn")):
+        schemas[batch]["properties"][field]["items"] = {
+            "anyOf": [{"$ref": f"#/components/schemas/{item}"}, {}],
+            "description": f"A `{item}`; anything else is rejected in the answer, on its own.",
+        }
+
+
+def _request_body_types(handlers: dict[str, HTTPRouteHandler]) -> list[type[msgspec.Struct]]:
+    """The body types of every route: its ``data`` parameter's, or what ``opt={"body": …}`` names for a raw body."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    for handler in handlers.values():
+        data = handler.parsed_fn_signature.parameters.get("data")
+        for body in (data.annotation if data is not None else None, handler.opt.get("body")):
+            if isinstance(body, type) and issubclass(body, msgspec.Struct):
+                found.setdefault(f"{body.__module__}.{body.__qualname__}", body)
+    return list(found.values())
+
+
 def _schema_components(types: list[type[msgspec.Struct]]) -> dict[str, Any]:
     """``types`` and the types they refer to, as msgspec describes them."""
     _, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
@@ -295,12 +334,16 @@ def _complete_operation(operation: dict[str, Any], handler: HTTPRouteHandler, *,
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
         }
+    for parameter in operation.get("parameters", ()):
+        if parameter["in"] == "header":
+            parameter["schema"] = _never_null(parameter.get("schema", {}))
     if "security" not in operation and (security := _security_of(handler)):
         operation["security"] = copy.deepcopy(security)
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for litestar_error in [code for code, response in responses.items() if _is_litestar_error(code, response)]:
         del responses[litestar_error]  # Litestar's own error shape, which Shoa never answers with
-    shared = _shared_problems(operation, path=path, method=method, raw_body=body is not None)
+    gated = bool(handler.opt.get("json_body")) or "data" in handler.parsed_fn_signature.parameters
+    shared = _shared_problems(operation, path=path, method=method, raw_body=body is not None, gated=gated)
     for status, (description, examples, headers) in shared.items():
         response = responses.setdefault(str(status), {"description": description})
         media = response.setdefault("content", {}).setdefault(PROBLEM_JSON, {})
@@ -319,6 +362,18 @@ def _complete_operation(operation: dict[str, Any], handler: HTTPRouteHandler, *,
     if "requestBody" in operation:
         openapi_examples.add_request_examples(operation_id, operation["requestBody"])
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A header is text, sent or left out: Litestar describes an optional one as ``oneOf: [X, null]``, which tells a
+    client it may send ``null`` (the text, refused by the header's pattern). A query parameter keeps its ``null``:
+    Litestar reads ``?price_min=null`` as not sent."""
+    alternatives = schema.get("oneOf")
+    if not isinstance(alternatives, list) or {"type": "null"} not in alternatives:
+        return schema
+    kept = [alternative for alternative in alternatives if alternative != {"type": "null"}]
+    rest = {key: value for key, value in schema.items() if key != "oneOf"}
+    return {**kept[0], **rest} if len(kept) == 1 else {**rest, "oneOf": kept}
 
 
 def _security_of(handler: HTTPRouteHandler) -> list[SecurityRequirement]:
@@ -343,20 +398,25 @@ Headers = dict[str, dict[str, Any]]
 
 
 def _shared_problems(
-    operation: dict[str, Any], *, path: str, method: str, raw_body: bool
+    operation: dict[str, Any], *, path: str, method: str, raw_body: bool, gated: bool
 ) -> dict[int, tuple[str, Examples, Headers]]:
     """The problems an operation can answer with because of what it is, not what its service does.
 
     Litestar refuses a parameter or a body it decodes with 422 (a path parameter of the wrong type matches no route:
-    404); a route that decodes its body itself declares its own 422s.
+    404); a route that decodes its body itself declares its own 422s. The JSON gate (:mod:`shoa_api.json_bodies`)
+    answers 400 and 415 for the API's own bodies (``gated``); a webhook's body is the provider's, read and verified
+    by its route, which declares its own refusals.
     """
     found: dict[int, tuple[str, Examples, Headers]] = {}
     takes_body = "requestBody" in operation
-    if takes_body:
+    if takes_body and gated:
         found[400] = ("The body is not JSON, or nests too deeply", BODY_PROBLEMS, {})
-        found[413] = ("The body is larger than the API takes", TOO_LARGE, {})
         found[415] = ("The body is not sent as `application/json`", UNSUPPORTED_MEDIA_TYPE,
                       {f"Accept-{method.title()}": _ACCEPT_JSON})  # fmt: skip
+    if takes_body:
+        found[413] = ("The body is larger than the API takes", TOO_LARGE, {})
+    if any(parameter["in"] == "path" for parameter in operation.get("parameters", ())):
+        found[404] = ("Nothing matches the path (a parameter not of its type, or naming nothing)", NO_SUCH_PATH, {})
     decoded_body = takes_body and not raw_body
     if decoded_body or any(parameter["in"] != "path" for parameter in operation.get("parameters", ())):
         found[422] = ("A parameter or field is invalid", validation_failed(body=decoded_body), {})

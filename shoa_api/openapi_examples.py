@@ -301,6 +301,8 @@ MISSING_SCOPE = problem_example(
     title="The API key lacks the scope this needs",
     detail="this key lacks the catalog:write scope; create a key with it",
 )
+NO_SUCH_PATH = problem_example(HTTPStatus.NOT_FOUND, detail="Nothing matches the given URI")
+"""A path parameter that is not of its type (a product id that is not a UUID) matches no route."""
 RATE_LIMITED = problem_example(
     HTTPStatus.TOO_MANY_REQUESTS,
     code="rate-limited",

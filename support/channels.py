@@ -69,37 +69,39 @@ def _event_id(platform_id: str | None) -> str | None:
 # --- KakaoTalk ------------------------------------------------------------------------------------------------
 
 
-class _KakaoProperties(msgspec.Struct):
+class KakaoUserProperties(msgspec.Struct):
     appUserId: str | None = None  # noqa: N815 - Kakao's name
     plusfriendUserKey: str | None = None  # noqa: N815
 
 
-class _KakaoUser(msgspec.Struct):
+class KakaoUser(msgspec.Struct):
     id: Annotated[str, msgspec.Meta(min_length=1)]
     type: str = "botUserKey"
-    properties: _KakaoProperties = msgspec.field(default_factory=_KakaoProperties)
+    properties: KakaoUserProperties = msgspec.field(default_factory=KakaoUserProperties)
 
 
-class _KakaoUserRequest(msgspec.Struct):
+class KakaoUserRequest(msgspec.Struct):
     utterance: str
-    user: _KakaoUser
+    user: KakaoUser
     lang: str | None = None
 
 
-class _KakaoBot(msgspec.Struct):
+class KakaoBot(msgspec.Struct):
     id: str = ""
 
 
-class _SkillRequest(msgspec.Struct):
-    userRequest: _KakaoUserRequest  # noqa: N815
-    bot: _KakaoBot = msgspec.field(default_factory=_KakaoBot)
+class SkillRequest(msgspec.Struct):
+    """A Kakao i Open Builder skill request (the fields Shoa reads; Kakao sends more)."""
+
+    userRequest: KakaoUserRequest  # noqa: N815
+    bot: KakaoBot = msgspec.field(default_factory=KakaoBot)
 
 
 def kakao_message(headers: Mapping[str, str], body: bytes, *, secret: str | None, bot_id: str | None) -> Message:
     if secret is None or not _same(secret, _header(headers, SKILL_SECRET_HEADER)):
         raise _refuse(f"the skill request's {SKILL_SECRET_HEADER} header is missing or wrong")
     try:
-        request = msgspec.json.decode(body, type=_SkillRequest)
+        request = msgspec.json.decode(body, type=SkillRequest)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidChatEventError(f"not an Open Builder skill request: {exc}") from None
     if bot_id is not None and request.bot.id != bot_id:
@@ -151,27 +153,29 @@ def _cut(text: str, limit: int) -> str:
 # --- LINE -----------------------------------------------------------------------------------------------------
 
 
-class _LineSource(msgspec.Struct):  # a user id, when there is one, is checked below
+class LineSource(msgspec.Struct):  # a user id, when there is one, is checked below
     type: str
     userId: str | None = None  # noqa: N815
 
 
-class _LineMessage(msgspec.Struct):
+class LineMessage(msgspec.Struct):
     type: str
     id: str = ""
     text: str | None = None
 
 
-class _LineEvent(msgspec.Struct):
+class LineEvent(msgspec.Struct):
     type: str
-    source: _LineSource | None = None
-    message: _LineMessage | None = None
+    source: LineSource | None = None
+    message: LineMessage | None = None
     replyToken: str | None = None  # noqa: N815
     webhookEventId: str | None = None  # noqa: N815
 
 
-class _LineWebhook(msgspec.Struct):
-    events: list[_LineEvent] = []
+class LineWebhook(msgspec.Struct):
+    """A LINE Messaging API webhook (the fields Shoa reads; LINE sends more)."""
+
+    events: list[LineEvent] = []
 
 
 def line_messages(
@@ -185,7 +189,7 @@ def line_messages(
     if not _same(expected, _header(headers, "x-line-signature")):
         raise _refuse("X-Line-Signature does not match the body")
     try:
-        webhook = msgspec.json.decode(body, type=_LineWebhook)
+        webhook = msgspec.json.decode(body, type=LineWebhook)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidChatEventError(f"not a LINE webhook: {exc}") from None
     found: list[tuple[Message, str | None]] = []
@@ -223,30 +227,32 @@ def instagram_challenge(query: Mapping[str, str], *, verify_token: str | None) -
     return query.get("hub.challenge", "")
 
 
-class _IgParty(msgspec.Struct):
+class InstagramParty(msgspec.Struct):
     id: Annotated[str, msgspec.Meta(min_length=1)]
 
 
-class _IgMessage(msgspec.Struct):
+class InstagramMessage(msgspec.Struct):
     mid: str = ""
     text: str | None = None
     is_echo: bool = False
 
 
-class _IgMessaging(msgspec.Struct):
-    sender: _IgParty
-    recipient: _IgParty | None = None
-    message: _IgMessage | None = None
+class InstagramMessaging(msgspec.Struct):
+    sender: InstagramParty
+    recipient: InstagramParty | None = None
+    message: InstagramMessage | None = None
 
 
-class _IgEntry(msgspec.Struct):
+class InstagramEntry(msgspec.Struct):
     id: str = ""
-    messaging: list[_IgMessaging] = []
+    messaging: list[InstagramMessaging] = []
 
 
-class _IgWebhook(msgspec.Struct):
+class InstagramWebhook(msgspec.Struct):
+    """A Meta webhook for Instagram messaging (the fields Shoa reads; Meta sends more)."""
+
     object: str = ""
-    entry: list[_IgEntry] = []
+    entry: list[InstagramEntry] = []
 
 
 def instagram_messages(headers: Mapping[str, str], body: bytes, *, app_secret: str | None) -> list[Message]:
@@ -256,7 +262,7 @@ def instagram_messages(headers: Mapping[str, str], body: bytes, *, app_secret: s
     if not _same(expected, _header(headers, "x-hub-signature-256").lower()):
         raise _refuse("X-Hub-Signature-256 does not match the body")
     try:
-        webhook = msgspec.json.decode(body, type=_IgWebhook)
+        webhook = msgspec.json.decode(body, type=InstagramWebhook)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidChatEventError(f"not an Instagram webhook: {exc}") from None
     if webhook.object != "instagram":
@@ -277,15 +283,17 @@ def instagram_messages(headers: Mapping[str, str], body: bytes, *, app_secret: s
 # --- Naver TalkTalk -------------------------------------------------------------------------------------------
 
 
-class _TalkTalkText(msgspec.Struct):
+class TalkTalkText(msgspec.Struct):
     text: str = ""
     code: str | None = None
 
 
-class _TalkTalkEvent(msgspec.Struct):
+class TalkTalkEvent(msgspec.Struct):
+    """A Naver TalkTalk chatbot event (the fields Shoa reads; Naver sends more)."""
+
     event: str
     user: str = ""
-    textContent: _TalkTalkText | None = None  # noqa: N815
+    textContent: TalkTalkText | None = None  # noqa: N815
 
 
 def talktalk_event(query: Mapping[str, str], body: bytes, *, secret: str | None) -> tuple[str | None, Message | None]:
@@ -294,7 +302,7 @@ def talktalk_event(query: Mapping[str, str], body: bytes, *, secret: str | None)
     if secret is None or not _same(secret, query.get("secret", "")):
         raise _refuse("the webhook URL's secret is missing or wrong")
     try:
-        event = msgspec.json.decode(body, type=_TalkTalkEvent)
+        event = msgspec.json.decode(body, type=TalkTalkEvent)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidChatEventError(f"not a TalkTalk event: {exc}") from None
     if not event.user:

@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 
 class PaymentStatus(enum.StrEnum):
     """Toss Payments' payment statuses."""
@@ -79,6 +81,17 @@ class Payment:
     """Virtual accounts only: the value the gateway's deposit webhook must carry to be believed."""
     last_transaction_key: str | None = None
     receipt_url: str | None = None
+
+
+class DepositCallback(msgspec.Struct, rename="camel"):
+    """Toss's ``DEPOSIT_CALLBACK`` webhook body: a deposit into a virtual account, with that payment's secret (which
+    the sandbox's depositor sends too)."""
+
+    created_at: str
+    secret: str
+    status: PaymentStatus
+    transaction_key: str
+    order_id: str
 
 
 @dataclass(frozen=True, kw_only=True)

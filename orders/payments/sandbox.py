@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from orders.models import SandboxPayment
 from orders.payments.base import (
+    DepositCallback,
     DepositEvent,
     Payment,
     PaymentMethod,
@@ -45,14 +46,6 @@ BANKS = {
 }  # fmt: skip
 """Banks the sandbox opens accounts at, by name, with Toss's codes."""
 KEY_PREFIX = "sandbox_"
-
-
-class _DepositCallback(msgspec.Struct, rename="camel"):
-    created_at: str
-    secret: str
-    status: PaymentStatus
-    transaction_key: str
-    order_id: str
 
 
 class SandboxGateway:
@@ -152,7 +145,7 @@ class SandboxGateway:
 
     def parse_webhook(self, body: bytes) -> WebhookEvent:
         try:
-            event = msgspec.json.decode(body, type=_DepositCallback)
+            event = msgspec.json.decode(body, type=DepositCallback)
         except msgspec.DecodeError as exc:
             raise WebhookRejectedError(str(exc)) from None
         return DepositEvent(order_id=event.order_id, status=event.status, secret=event.secret,

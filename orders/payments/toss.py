@@ -29,6 +29,7 @@ import httpx
 import msgspec
 
 from orders.payments.base import (
+    DepositCallback,
     DepositEvent,
     GatewayUnavailableError,
     Payment,
@@ -113,6 +114,10 @@ def bank_name(code: str) -> str:
     return bank.name if bank is not None else f"은행 코드 {code}"
 
 
+BANK_LABELS: tuple[str, ...] = tuple(sorted({*_BANK_BY_CODE, *_BANK_CODE_BY_NAME}))
+"""Every way to name a bank Toss knows: its code, name, short name or an old name."""
+
+
 def known_bank(bank: str) -> bool:
     """Whether ``bank`` names a bank Toss knows, by code, name or short name."""
     label = bank.strip()
@@ -189,14 +194,6 @@ class _PaymentAnswer(msgspec.Struct, rename="camel"):
 class _ErrorAnswer(msgspec.Struct):
     code: str
     message: str
-
-
-class _DepositCallback(msgspec.Struct, rename="camel"):
-    created_at: str
-    secret: str
-    status: PaymentStatus
-    transaction_key: str
-    order_id: str
 
 
 class _StatusChanged(msgspec.Struct, rename="camel"):
@@ -282,9 +279,9 @@ class TossPayments:
         event_type = document.get("eventType")
         try:
             if event_type is None:
-                return _deposit_event(msgspec.convert(document, _DepositCallback))
+                return _deposit_event(msgspec.convert(document, DepositCallback))
             if event_type == "DEPOSIT_CALLBACK":
-                return _deposit_event(msgspec.convert(_unwrapped(document), _DepositCallback))
+                return _deposit_event(msgspec.convert(_unwrapped(document), DepositCallback))
             if event_type == "PAYMENT_STATUS_CHANGED":
                 changed = msgspec.convert(document, _StatusChanged)
                 return StatusChangedEvent(payment=_payment(changed.data), created_at=changed.created_at)
@@ -388,7 +385,7 @@ def _unwrapped(document: dict[str, Any]) -> dict[str, Any]:
     return {**envelope, **data}
 
 
-def _deposit_event(callback: _DepositCallback) -> DepositEvent:
+def _deposit_event(callback: DepositCallback) -> DepositEvent:
     return DepositEvent(
         order_id=callback.order_id,
         status=callback.status,

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import service
-from accounts.errors import InvalidProfileError
+from accounts.errors import AccountExistsError, InvalidProfileError
 from accounts.schemas import Profile, ProfileUpdate
 from accounts.tokens import AccessClaims
 from insights.store import forget_shopper
@@ -32,7 +32,12 @@ class AccountController(Controller):
     @patch(
         operation_id="update_me",
         summary="Change some of my profile, contacts or consents",
-        responses=problems(InvalidProfileError("another account already uses that phone number", field="phone")),
+        responses=problems(
+            InvalidProfileError(
+                "an account with a password keeps an email or a phone number to log in with", field="phone"
+            ),
+            AccountExistsError("another account already uses that phone number", field="phone"),
+        ),
     )
     async def update_me(
         self,

@@ -35,7 +35,11 @@ _PROBLEMS = problems(
     "intent recognized and the mall-order the message was about.",
     status_code=HTTP_200_OK,
     tags=["webhooks"],
-    responses=problems(WebhookNotVerifiedError("the skill request's x-shoa-skill-secret header is missing or wrong")),
+    opt={"body": channels.SkillRequest},
+    responses=problems(
+        WebhookNotVerifiedError("the skill request's x-shoa-skill-secret header is missing or wrong"),
+        InvalidChatEventError("not an Open Builder skill request: Object missing required field `userRequest`"),
+    ),
 )
 async def chat_kakao(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], chat: NamedDependency[ChatKit]
@@ -54,6 +58,7 @@ async def chat_kakao(
     summary="LINE Messaging API webhook: each text message answered with its reply token",
     status_code=HTTP_200_OK,
     tags=["webhooks"],
+    opt={"body": channels.LineWebhook},
     responses=_PROBLEMS,
 )
 async def chat_line(
@@ -85,7 +90,11 @@ async def chat_instagram_subscription(request: Request[Any, Any, Any], chat: Nam
     summary="Instagram messaging webhook: each message answered in the 24-hour window it opens",
     status_code=HTTP_200_OK,
     tags=["webhooks"],
-    responses=problems(WebhookNotVerifiedError("X-Hub-Signature-256 does not match the body")),
+    opt={"body": channels.InstagramWebhook},
+    responses=problems(
+        WebhookNotVerifiedError("X-Hub-Signature-256 does not match the body"),
+        InvalidChatEventError("not an Instagram webhook: Expected `object`, got `array`"),
+    ),
 )
 async def chat_instagram(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], chat: NamedDependency[ChatKit]
@@ -103,7 +112,11 @@ async def chat_instagram(
     summary="Naver TalkTalk chatbot webhook (URL with ?secret=): a shopper's message, answered by the send API",
     status_code=HTTP_200_OK,
     tags=["webhooks"],
-    responses=problems(WebhookNotVerifiedError("the webhook URL's secret is missing or wrong")),
+    opt={"body": channels.TalkTalkEvent},
+    responses=problems(
+        WebhookNotVerifiedError("the webhook URL's secret is missing or wrong"),
+        InvalidChatEventError("not a TalkTalk event: Object missing required field `event`"),
+    ),
 )
 async def chat_talktalk(
     request: Request[Any, Any, Any], db: NamedDependency[AsyncSession], chat: NamedDependency[ChatKit]

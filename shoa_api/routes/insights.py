@@ -17,6 +17,7 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.segments import korea_today
+from catalog.categories import CATEGORY_PATHS
 from catalog.keys import PartnerIdentity
 from insights import service
 from insights.errors import InvalidPeriodError, UnknownCategoryError, UnknownSegmentError
@@ -49,12 +50,18 @@ Segment = Annotated[
     QueryParameter(
         max_length=24,
         description="`female:20s_early` and the like, or `anonymous`; everyone when absent.",
+        schema_extra={"enum": list(service.SEGMENTS)},
     ),
 ]
 Sort = Annotated[SortKey, QueryParameter(description="What the products are ranked by, highest first.")]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Products in the answer, 1 to 100.")]
 Category = Annotated[
-    str, QueryParameter(max_length=100, description="A path of the shared tree: `원피스` or `원피스/셔츠원피스`.")
+    str,
+    QueryParameter(
+        max_length=100,
+        description="A path of the shared tree: `원피스` or `원피스/셔츠원피스`.",
+        schema_extra={"enum": sorted(CATEGORY_PATHS)},
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import marketing
 from accounts.errors import NightConsentWithoutMediumError, UnknownMarketingChannelError
+from accounts.models import MARKETING_CHANNELS
 from accounts.schemas import MarketingConsents
 from accounts.tokens import AccessClaims
 from shoa_api.openapi import problems
@@ -29,7 +30,8 @@ ChannelName = Annotated[
     str,
     PathParameter(
         description="`sms`, `line`, `talktalk`, `instagram`, or `night` (21:00-08:00 Korea time, beside one of them); "
-        "any other, `alimtalk` included, is a 422 naming them."
+        "any other, `alimtalk` included, is a 422 naming them.",
+        schema_extra={"enum": list(MARKETING_CHANNELS)},
     ),
 ]
 

@@ -23,17 +23,23 @@ from orders import cart, checkout, service, views
 from orders.errors import (
     CartLineError,
     CheckoutConflictError,
+    EmptyCartError,
     IdempotencyKeyReusedError,
     IllegalTransitionError,
+    InvalidCursorError,
+    MalformedWebhookError,
     OrderError,
     OrderNotFoundError,
+    OrderStateError,
     PaymentDeclinedError,
     PaymentGatewayDownError,
     PaymentMismatchError,
+    ProductOptionNotFoundError,
     WebhookNotTrustedError,
+    WrongPaymentMethodError,
 )
 from orders.models import Actor, MallOrder, Order, OrderLine
-from orders.payments.base import PaymentRefusedError
+from orders.payments.base import DepositCallback, PaymentRefusedError
 from orders.payments.sandbox import SandboxGateway
 from orders.schemas import (
     AfterSaleIn,
@@ -42,6 +48,7 @@ from orders.schemas import (
     CartItemIn,
     CheckoutIn,
     ConfirmIn,
+    ExchangeIn,
     OrderOut,
     OrderPage,
     PaymentConfirmIn,
@@ -54,16 +61,17 @@ from shoa_api.pagination import Cursor, Limit
 from shoa_api.wiring import OrderKit
 from shoa_kernel.clock import utc_now
 
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
         required=True,
+        schema_extra={"pattern": f"^{KEY_PATTERN.pattern}$"},
         description="Required. One per checkout the shopper means (a UUID, 1 to 100 visible ASCII characters): the "
         "same key and body give the same order back for 24 hours; the same key with another body is refused (409).",
     ),
 ]
-KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,100}")
 _NOT_FOUND = OrderNotFoundError("you have no order with this id")
 _ILLEGAL = IllegalTransitionError(
     "this part of the order is shipped; it cannot become cancelled", current="shipped", requested="cancelled"
@@ -82,7 +90,10 @@ class CartController(Controller):
         "/items/{variant_id:uuid}",
         operation_id="put_cart_item",
         summary="Put a product option in my cart, or change its quantity (at today's price)",
-        responses=problems(CartLineError("this product is not for sale now", field="variant_id")),
+        responses=problems(
+            CartLineError("this product is not for sale now", field="variant_id"),
+            ProductOptionNotFoundError("no product option has this id", field="variant_id"),
+        ),
     )
     async def put_item(
         self,
@@ -121,6 +132,7 @@ class OrderController(Controller):
         responses=problems(
             CheckoutConflictError("nothing was ordered; …: it is sold out", lines=[]),
             IdempotencyKeyReusedError("this Idempotency-Key placed another order with another body"),
+            EmptyCartError("the cart is empty; put something in it, or send lines", field="lines"),
             PaymentGatewayDownError("the payment gateway did not answer; nothing was ordered, try again"),
         ),
     )
@@ -151,7 +163,7 @@ class OrderController(Controller):
     @get(
         operation_id="list_orders",
         summary="My orders, newest first",
-        responses=problems(OrderError("cursor is not one this API gave out; start again without it")),
+        responses=problems(InvalidCursorError("cursor is not one this API gave out; start again without it")),
     )
     async def list_orders(
         self,
@@ -183,6 +195,7 @@ class OrderController(Controller):
         responses=problems(
             _NOT_FOUND,
             PaymentMismatchError("the order's amount is 59,000 won, not 5,900"),
+            WrongPaymentMethodError("this order is paid by deposit to its virtual account, not by card"),
             PaymentDeclinedError("the gateway refused the payment: 카드사에서 거절했습니다.",
                                  gateway_code="REJECT_CARD_COMPANY"),
             PaymentGatewayDownError("the payment gateway did not answer; confirm again"),
@@ -212,7 +225,11 @@ class OrderController(Controller):
         description="Stock goes back; what was paid for the part goes back through the gateway (a partial refund "
         "for one mall's part). An order not paid yet is cancelled whole.",
         status_code=HTTP_200_OK,
-        responses=problems(_NOT_FOUND, _ILLEGAL),
+        responses=problems(
+            _NOT_FOUND,
+            _ILLEGAL,
+            OrderStateError("an order not paid yet is cancelled whole; cancel it without mall_order_id"),
+        ),
     )
     async def cancel(
         self,
@@ -232,7 +249,7 @@ class OrderController(Controller):
         operation_id="request_return",
         summary="Ask to return delivered items (within 7 days), with a reason",
         status_code=HTTP_201_CREATED,
-        responses=problems(_NOT_FOUND, OrderError("returns and exchanges are taken within 7 days of delivery")),
+        responses=problems(_NOT_FOUND, OrderStateError("returns and exchanges are taken within 7 days of delivery")),
     )
     async def request_return(
         self,
@@ -252,11 +269,13 @@ class OrderController(Controller):
         operation_id="request_exchange",
         summary="Ask to exchange delivered items for another size or colour of the same product (within 7 days)",
         status_code=HTTP_201_CREATED,
-        responses=problems(_NOT_FOUND, OrderError("an exchange names the other size or colour as variant_id")),
+        responses=problems(
+            _NOT_FOUND, OrderStateError("not enough left of the other size to exchange; choose another")
+        ),
     )
     async def request_exchange(
         self,
-        data: JSONBody[AfterSaleIn],
+        data: JSONBody[ExchangeIn],
         db: NamedDependency[AsyncSession],
         shopper: NamedDependency[AccessClaims],
         orders: NamedDependency[OrderKit],
@@ -272,7 +291,9 @@ class OrderController(Controller):
         operation_id="confirm_purchase",
         summary="Confirm the purchase (구매확정) of delivered parts: no return or exchange after",
         status_code=HTTP_200_OK,
-        responses=problems(_NOT_FOUND, OrderError("no part of this order is delivered and waiting for confirmation")),
+        responses=problems(
+            _NOT_FOUND, OrderStateError("no part of this order is delivered and waiting for confirmation")
+        ),
     )
     async def confirm_purchase(
         self,
@@ -294,10 +315,18 @@ class OrderController(Controller):
     summary="The payment gateway's webhooks (Toss Payments: DEPOSIT_CALLBACK, PAYMENT_STATUS_CHANGED)",
     description="Believed only when it names a payment of ours (a deposit callback also with that payment's "
     "secret), and then only as far as the payment read back from the gateway says. A webhook delivered again "
-    "changes nothing and answers 200.",
+    "changes nothing and answers 200. The body described is the deposit callback; with Toss, its "
+    'PAYMENT_STATUS_CHANGED (`{"eventType", "createdAt", "data": Payment}`) and a deposit callback wrapped in '
+    '`{"eventType": "DEPOSIT_CALLBACK", "data": …}` are read too.',
     tags=["webhooks"],
     status_code=HTTP_200_OK,
-    responses=problems(WebhookNotTrustedError("the deposit callback's secret is not this payment's")),
+    opt={"body": DepositCallback},
+    responses=problems(
+        MalformedWebhookError("not a webhook the gateway sends: Object missing required field `secret`"),
+        WebhookNotTrustedError("the deposit callback's secret is not this payment's"),
+        OrderNotFoundError("no payment gateway called 'kakaopay' is configured here"),
+        OrderStateError("this order has no payment at the gateway yet"),
+    ),
 )
 async def receive_payment_webhook(
     request: Request[Any, Any, Any],

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.keys import PartnerIdentity
 from catalog.models import Mall
 from orders import service, views
-from orders.errors import IllegalTransitionError, OrderError, OrderNotFoundError
+from orders.errors import IllegalTransitionError, InvalidCursorError, OrderError, OrderNotFoundError
 from orders.models import Actor
 from orders.schemas import (
     MallOrderStatusName,
@@ -50,7 +50,7 @@ class PartnerOrderController(Controller):
         operation_id="partner_list_orders",
         summary="My mall's orders, oldest first, with the items and the address to ship to",
         opt={"scope": "orders:read"},
-        responses=problems(OrderError("cursor is not one this API gave out; start again without it")),
+        responses=problems(InvalidCursorError("cursor is not one this API gave out; start again without it")),
     )
     async def list_orders(
         self,

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts.tokens import AccessClaims
+from catalog.categories import CATEGORY_PATHS
 from insights import rankings
 from insights.errors import InvalidPeriodError, UnknownCategoryError, UnknownSegmentError
 from shoa_api.openapi import SHOPPER_OR_ANONYMOUS, problems
@@ -46,6 +47,7 @@ async def get_rankings(
             max_length=20,
             description="`realtime` (the last hour, to the minute), `daily` (the last 24 hours) or `weekly` "
             "(the last 7 days); each compared with the window of the same length before it.",
+            schema_extra={"enum": list(rankings.PERIODS)},
         ),
     ] = "realtime",
     segment: Annotated[
@@ -54,10 +56,16 @@ async def get_rankings(
             max_length=24,
             description="`anonymous` (the default segment) or gender:age band (`female:20s_early` …). Without it: "
             "the logged-in shopper's own segment, or the default one.",
+            schema_extra={"enum": list(rankings.SEGMENTS)},
         ),
     ] = None,
     category: Annotated[
-        str | None, QueryParameter(max_length=100, description="A category path (`상의`, `상의/니트`).")
+        str | None,
+        QueryParameter(
+            max_length=100,
+            description="A category path (`상의`, `상의/니트`).",
+            schema_extra={"enum": sorted(CATEGORY_PATHS)},
+        ),
     ] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=rankings.MAX_LENGTH, description="Places, 1 to 50.")] = 20,
 ) -> rankings.Rankings:

@@ -47,7 +47,12 @@ async def search_products(
     state: State,
     q: Annotated[str, QueryParameter(max_length=200, description="Words to find; parts of words work (린넨).")] = "",
     category: Annotated[
-        list[str] | None, QueryParameter(max_items=20, description="Category paths (상의, 상의/블라우스); any of them.")
+        list[str] | None,
+        QueryParameter(
+            max_items=20,
+            description="Category paths (상의, 상의/블라우스); any of them.",
+            schema_extra={"items": {"type": "string", "enum": sorted(CATEGORY_PATHS)}},
+        ),
     ] = None,
     mall: Annotated[list[uuid.UUID] | None, QueryParameter(max_items=20, description="Mall ids; any of them.")] = None,
     price_min: Annotated[int | None, QueryParameter(ge=0, description="Lowest price paid, inclusive.")] = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from redis.asyncio import Redis
@@ -37,8 +36,14 @@ from shoa_api.settings import Settings
 from shoa_kernel.clock import utc_now
 from winback import service as winback_service
 
-DEVICE_HEADER = "x-device-id"
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+DeviceId = Annotated[
+    str | None,
+    HeaderParameter(
+        name="X-Device-Id",
+        pattern=r"^[A-Za-z0-9._:-]{8,64}$",
+        description="An anonymous app's own id for its install; without it (or a token) the events are a 401.",
+    ),
+]
 
 
 @post(
@@ -65,6 +70,7 @@ async def record_events(
     recorder: NamedDependency[Recorder],
     mirror: NamedDependency[RedisMirror],
     optional_shopper: NamedDependency[AccessClaims | None],
+    device_id: DeviceId = None,
 ) -> EventBatchResult:
     """Anonymous apps send ``X-Device-Id`` (8 to 64 letters, digits and ``._:-``); logged-in ones their token."""
     now = utc_now()
@@ -73,8 +79,7 @@ async def record_events(
         actor = f"user:{optional_shopper.user_id}"
         audience = await shopper_audience(db, optional_shopper.user_id, now=now)
     else:
-        device = request.headers.get(DEVICE_HEADER, "")
-        if not _DEVICE_ID.fullmatch(device):
+        if (device := device_id) is None:
             msg = "send X-Device-Id (8 to 64 letters, digits and ._:-) or log in"
             raise MissingDeviceError(msg)
         actor, audience = f"device:{device}", ANONYMOUS_AUDIENCE

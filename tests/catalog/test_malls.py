@@ -134,7 +134,7 @@ async def test_a_bad_limit_is_refused_with_field_errors(client: ShoaClient, limi
 async def test_a_cursor_we_did_not_issue_is_refused(client: ShoaClient, cursor: str) -> None:
     response = await client.get("/v1/malls", params={"cursor": cursor})
 
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert response.json()["type"].endswith("/invalid-cursor")
 
 

@@ -233,7 +233,7 @@ async def test_one_part_of_an_order_waiting_for_its_deposit_cannot_be_cancelled_
 
     refused = await ask(shopper, order, "cancel", {"mall_order_id": part_of(order, haru)["id"]})
 
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 409, refused.text
     assert "cancelled whole" in refused.json()["detail"]  # its one account takes one amount
     after = await shopper.order(order["id"])
     assert [part["status"] for part in after["mall_orders"]] == ["awaiting_deposit", "awaiting_deposit"]
@@ -325,7 +325,7 @@ async def test_a_line_cannot_be_returned_more_times_than_it_was_bought(catalog: 
     listed_twice = await ask(shopper, order, "returns", return_of((dress, 1), (dress, 1)))
 
     for refused in (too_many, listed_twice):
-        assert refused.status_code == 400, refused.text
+        assert refused.status_code == 409, refused.text
     after = await shopper.order(order["id"])
     assert (after["mall_orders"][0]["status"], after["mall_orders"][0]["after_sales"]) == ("delivered", [])
     both_slacks = await ask(shopper, order, "returns", return_of((slacks, 1), (slacks, 1)))
@@ -350,7 +350,7 @@ async def test_returns_and_exchanges_are_refused_eight_days_after_delivery(
     })  # fmt: skip
 
     for refused in (late_return, late_exchange):
-        assert refused.status_code == 400, refused.text
+        assert refused.status_code == 409, refused.text
         assert "7 days" in refused.json()["detail"]
     after = await shopper.order(order["id"])
     assert (after["mall_orders"][0]["status"], after["mall_orders"][0]["after_sales"]) == ("delivered", [])
@@ -371,9 +371,9 @@ async def test_an_exchange_reserves_the_other_colour_and_the_mall_ships_it_as_a_
 
     other_product = await ask(shopper, order, "exchanges", exchange_for("H2-BE-M"))
     sold_out_size = await ask(shopper, order, "exchanges", exchange_for("H1-BK-L"))
-    assert other_product.status_code == 400, other_product.text
+    assert other_product.status_code == 409, other_product.text
     assert "same product" in other_product.json()["detail"]
-    assert sold_out_size.status_code == 400, sold_out_size.text
+    assert sold_out_size.status_code == 409, sold_out_size.text
     assert (await catalog.stock("H2-BE-M"), await catalog.stock("H1-BK-L")) == (20, 0)
 
     requested = await ask(shopper, order, "exchanges", exchange_for("H1-IV-M"))
@@ -424,7 +424,7 @@ async def test_the_shopper_confirms_the_delivered_parts_only(catalog: Catalog, s
     assert moves(part_of(confirmed, haru))[-1] == ("delivered", "confirmed", "shopper")
     assert part_of(confirmed, mono)["status"] == "shipped"
     nothing_left = await ask(shopper, order, "confirm")
-    assert nothing_left.status_code == 400, nothing_left.text
+    assert nothing_left.status_code == 409, nothing_left.text
 
 
 async def test_the_worker_confirms_a_purchase_seven_days_after_delivery(

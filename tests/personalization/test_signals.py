@@ -138,8 +138,8 @@ async def test_a_logged_in_shopper_scores_their_segment(
         (b'{"events": [', DEVICE, 400),
         (b'{"events": []}', DEVICE, 422),
         (b'{"items": []}', DEVICE, 422),
-        (b'{"events": []}', {}, 400),  # neither a device id nor a token
-        (b'{"events": []}', {"X-Device-Id": "short"}, 400),
+        (b'{"events": []}', {}, 401),  # neither a device id nor a token: not known, as without credentials
+        (b'{"events": []}', {"X-Device-Id": "short"}, 422),  # a device id is 8 to 64 of A-Za-z0-9._:-
     ],
 )
 async def test_malformed_batches_are_problems(

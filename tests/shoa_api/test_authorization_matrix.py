@@ -54,9 +54,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("POST", "/webhooks/messaging/sandbox", {"receipts": []}, (401,) * 7),
     ("POST", "/webhooks/messaging/nhn", {}, (404,) * 7),  # not configured here
     ("GET", "/dev/messages", None, (404,) * 7),  # a developer's own Shoa only
-    # Events: anonymous apps need X-Device-Id (400 without); an empty batch from a shopper is a 422; a partner
-    # key is not a shopper's token.
-    ("POST", "/v1/events", {"events": []}, (400, 422, 422, 401, 401, 401, 401)),
+    # Events: anonymous apps need X-Device-Id (401 without: it is how they are known); an empty batch from a shopper
+    # is a 422; a partner key is not a shopper's token.
+    ("POST", "/v1/events", {"events": []}, (401, 422, 422, 401, 401, 401, 401)),
     ("GET", "/v1/feed", None, (200, 200, 200, 401, 401, 401, 401)),
     ("GET", "/v1/likes", None, (401, 200, 200, 401, 401, 401, 401)),
     ("PUT", "/v1/likes/01a22747-0000-7000-8000-000000000000", None, (401, 404, 404, 401, 401, 401, 401)),
@@ -97,7 +97,7 @@ ORDER_MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("POST", "/v1/orders/{order_a}/cancel", {"mall_order_id": "{mall_order_x}"}, (401, 200, 404, 401, 401, 401, 401)),
     ("POST", "/v1/orders/{order_a}/returns", _RETURN, (401, 409, 404, 401, 401, 401, 401)),
     ("POST", "/v1/orders/{order_a}/exchanges", _EXCHANGE, (401, 409, 404, 401, 401, 401, 401)),
-    ("POST", "/v1/orders/{order_a}/confirm", {}, (401, 400, 404, 401, 401, 401, 401)),
+    ("POST", "/v1/orders/{order_a}/confirm", {}, (401, 409, 404, 401, 401, 401, 401)),
     # The gateway's webhook is believed on its own terms (the payment's secret, a read-back), whoever sends it.
     ("POST", "/webhooks/payments/sandbox", {"orderId": "{order_number_a}"}, (400,) * 7),
     ("POST", "/webhooks/payments/toss", {}, (404,) * 7),  # not the gateway configured here

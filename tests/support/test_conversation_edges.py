@@ -142,7 +142,7 @@ async def test_replies_and_cursors_are_refused_in_their_own_words(kakao: Kakao, 
     assert blank.status_code == 422
     assert [error["field"] for error in blank.json()["errors"]] == ["text"]
     cursor = await malls.haru.call("GET", "/partner/v1/inquiries", params={"cursor": "not-a-cursor"})
-    assert cursor.status_code == 400
+    assert cursor.status_code == 404
     assert cursor.json()["type"].endswith("/invalid-cursor")
     nobody = await kakao.post(
         {"userRequest": {"utterance": "안녕", "user": {"id": "", "type": "botUserKey"}}, "bot": {"id": "x"}}

@@ -107,7 +107,7 @@ async def test_inquiries_are_filtered_by_status_and_paged_newest_first(
     assert [i["id"] for i in first["items"]] == [newest, middle]
     assert first["next_cursor"] is not None
     assert ([i["id"] for i in rest["items"]], rest["next_cursor"]) == ([oldest], None)
-    assert bad_cursor.status_code == 400, bad_cursor.text
+    assert bad_cursor.status_code == 404, bad_cursor.text
 
 
 async def test_a_reply_retried_with_its_idempotency_key_is_sent_once_and_another_text_is_refused(
