@@ -7,7 +7,11 @@ in the query; a carrier that moves its page needs only its line here changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 from urllib.parse import quote
+
+CarrierCode = Literal["cj", "cvsnet", "epost", "hanjin", "kdexp", "logen", "lotte"]
+"""The codes a mall ships with, as the partner API's schema lists them (checked against :data:`CARRIERS` below)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,3 +59,8 @@ def carrier_problem(code: str, tracking_number: str) -> str | None:
         lengths = " or ".join(str(n) for n in carrier.digits)
         return f"a {carrier.name} tracking number has {lengths} digits"
     return None
+
+
+if set(get_args(CarrierCode)) != set(CARRIERS):  # pragma: no cover - a carrier added to one list and not the other
+    msg = "orders.carriers: CarrierCode and CARRIERS must list the same carriers"
+    raise RuntimeError(msg)

@@ -13,6 +13,15 @@ class OrderError(DomainError):
     title = "Order request refused"
 
 
+class InvalidTrackingNumberError(OrderError):
+    """A carrier Shoa does not know, or a tracking number that is not one of that carrier's (its digit count
+    depends on the carrier: a rule of two fields together, which the request's schema cannot state)."""
+
+    code = "invalid-tracking-number"
+    status = 422
+    title = "Not a tracking number of that carrier"
+
+
 class CartLineError(OrderError):
     """The option exists but cannot go in the cart as things are (not for sale now, the cart is full)."""
 

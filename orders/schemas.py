@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from orders.carriers import CarrierCode
 from orders.payments.toss import BANK_LABELS
 
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=99)]
@@ -292,7 +293,7 @@ class PartnerMallOrderPage(msgspec.Struct, kw_only=True):
 
 
 class ShipIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    carrier: Annotated[str, msgspec.Meta(min_length=2, max_length=20, examples=["cj"])]
+    carrier: Annotated[CarrierCode, msgspec.Meta(examples=["cj"])]
     """``cj`` CJ대한통운, ``hanjin`` 한진택배, ``lotte`` 롯데택배, ``epost`` 우체국택배, ``logen`` 로젠택배 …"""
     tracking_number: Annotated[str, msgspec.Meta(min_length=6, max_length=30, examples=["640123456789"])]
 

@@ -28,6 +28,7 @@ from orders.carriers import carrier_problem
 from orders.checkout import KEY_HOURS
 from orders.errors import (
     IllegalTransitionError,
+    InvalidTrackingNumberError,
     MalformedWebhookError,
     OrderError,
     OrderNotFoundError,
@@ -543,7 +544,9 @@ async def ship(
     """Hand the parcel to a carrier (or the exchange's new item): the shopper gets the tracking number."""
     order, _, _, part = await locked_mall_order(session, mall_order_id, mall_id=mall_id)
     if problem := carrier_problem(body.carrier, body.tracking_number):
-        raise OrderError(problem, field="carrier" if problem.startswith("carrier") else "tracking_number")
+        raise InvalidTrackingNumberError(
+            problem, field="carrier" if problem.startswith("carrier") else "tracking_number"
+        )
     target = S.EXCHANGE_SHIPPED if part.status == S.EXCHANGE_REQUESTED.value else S.SHIPPED
     check_move(part, target)
     part.carrier, part.tracking_number = body.carrier, body.tracking_number.replace("-", "")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime  # noqa: TC003 - dataclass fields
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import msgspec
 
@@ -91,7 +91,8 @@ class DepositCallback(msgspec.Struct, rename="camel"):
     secret: str
     status: PaymentStatus
     transaction_key: str
-    order_id: str
+    order_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{6,64}$")]
+    """Toss's ``orderId`` rule: 6 to 64 letters, digits, ``-`` and ``_`` (ours are ``SH20261207-000042``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

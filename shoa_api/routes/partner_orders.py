@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.keys import PartnerIdentity
 from catalog.models import Mall
 from orders import service, views
-from orders.errors import IllegalTransitionError, InvalidCursorError, OrderError, OrderNotFoundError
+from orders.errors import (
+    IllegalTransitionError,
+    InvalidCursorError,
+    InvalidTrackingNumberError,
+    OrderNotFoundError,
+)
 from orders.models import Actor
 from orders.schemas import (
     MallOrderStatusName,
@@ -86,7 +91,9 @@ class PartnerOrderController(Controller):
         summary="Ship it (or an exchange's new item): carrier and tracking number; the shopper gets them",
         opt={"scope": "orders:write"},
         status_code=HTTP_200_OK,
-        responses=problems(_NOT_FOUND, _ILLEGAL, OrderError("a CJ대한통운 tracking number has 10 or 12 digits")),
+        responses=problems(
+            _NOT_FOUND, _ILLEGAL, InvalidTrackingNumberError("a CJ대한통운 tracking number has 10 or 12 digits")
+        ),
     )
     async def ship(
         self,

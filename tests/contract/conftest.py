@@ -61,6 +61,7 @@ REFUSED_BEYOND_THE_SCHEMA: dict[str, str] = {
     "rules of the values, not of their shape",
     "PATCH /v1/me": "a birth date in the future, another account's contacts: rules of the values",
     "PATCH /partner/v1/products/{external_id}": "a source_updated_at more than a day ahead of the server's clock",
+    "POST /partner/v1/orders/{mall_order_id}/ship": "a tracking number's digit count depends on the carrier",
     **{
         f"GET /partner/v1/insights/{call}": "a period outside the store's retention, after today or over 92 days: "
         "rules of today's date and of two parameters together"
