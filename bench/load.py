@@ -52,6 +52,8 @@ class LoadResult:
     failed: int
     """Transport errors and non-2xx responses together."""
     non_2xx: int
+    p95_ms: float | None = None
+    """When the k6 run was asked for it (``--summary-trend-stats``)."""
 
     @property
     def failure_rate(self) -> float:

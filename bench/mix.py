@@ -36,21 +36,19 @@ from bench.cpu_time import CpuSample, _descendants, cpu_use
 from bench.cpus import plan_cpus
 from bench.http import BARE, _base_environment, _process_pinned_to, _shoa_variables, seed_catalog
 from bench.index import ShoaWorker, fill_index, tantivy_variables
-from bench.load import LoadGeneratorError, _run_to_end, find_k6, k6_version, run_load
+from bench.load import LoadGeneratorError, LoadResult, _run_to_end, find_k6, k6_version, run_load
 from bench.mix_plan import (
     K6_SCRIPT,
     KINDS,
     TREND_STATS,
     USER_KEY,
-    KindResult,
     Population,
-    parse_mix_summary,
     request_plan,
     search_path,
 )
 from bench.report import BUSY_MACHINE_PERCENT, cpu_model, markdown_page, markdown_table, now_utc, save_texts, text_table
 from bench.server import AppServer
-from bench.support import BOT_ID
+from bench.support import BOT_ID, parse_mix
 from catalog import keys
 from shoa_api.database import run_unit_of_work
 from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
@@ -196,10 +194,10 @@ async def _population(variables: dict[str, str], socket_dir: Path, *, shoppers: 
 
 @dataclass
 class _Outcome:
-    bare: KindResult
+    bare: LoadResult
     bare_cpu_percent: float
-    overall: KindResult
-    kinds: dict[str, KindResult]
+    overall: LoadResult
+    kinds: dict[str, LoadResult]
     server_cpu_percent: float
     others_cpu_percent: float
     statements_in_mix: int
@@ -235,9 +233,7 @@ def _measure(
     statements = asyncio.run(_statements(socket_dir)) - statements_before
     print(f"mix: {overall.requests_per_second:,.0f} requests/s, p99 {overall.p99_ms:.0f} ms, {overall.failed} failed, "
           f"server CPU {cpu.server_percent:.0f}%, other processes {cpu.others_percent:.0f}%")  # fmt: skip
-    bare_kind = KindResult(bare_result.requests, bare_result.requests_per_second, bare_result.p50_ms, 0.0,
-                           bare_result.p99_ms, bare_result.failed, bare_result.non_2xx)  # fmt: skip
-    return _Outcome(bare=bare_kind, bare_cpu_percent=bare_cpu.server_percent, overall=overall, kinds=kinds,
+    return _Outcome(bare=bare_result, bare_cpu_percent=bare_cpu.server_percent, overall=overall, kinds=kinds,
                     server_cpu_percent=cpu.server_percent, others_cpu_percent=cpu.others_percent,
                     statements_in_mix=statements)  # fmt: skip
 
@@ -252,7 +248,7 @@ async def _statements(socket_dir: Path) -> int:
 
 def _play(
     k6: Path, base_url: str, plan_path: Path, *, seconds: float, connections: int, cpus: frozenset[int] | None, run: str
-) -> tuple[KindResult, dict[str, KindResult]]:
+) -> tuple[LoadResult, dict[str, LoadResult]]:
     with tempfile.TemporaryDirectory(prefix="shoa-k6-mix-") as tmp:
         script, summary, output = Path(tmp) / "mix.js", Path(tmp) / "summary.json", Path(tmp) / "k6.out"
         script.write_text(K6_SCRIPT)
@@ -267,7 +263,8 @@ def _play(
         if not summary.is_file():
             msg = f"k6 wrote no summary for the mix: {output.read_text(errors='replace')[-600:]}"
             raise LoadGeneratorError(msg)
-        return parse_mix_summary(json.loads(summary.read_text()), [kind.name for kind in KINDS])
+        mix = parse_mix(json.loads(summary.read_text()), [kind.name for kind in KINDS])
+        return mix.overall, mix.kinds
 
 
 async def _probe(base_url: str, population: Population, socket_dir: Path, *, seed: int) -> dict[str, float]:
@@ -370,13 +367,13 @@ def _report(args: argparse.Namespace, *, command: str, started_at: str, k6: str,
         if not met:
             missed.append(kind.label)
         rows.append((kind.label, f"{100 * kind.weight / weights:.1f}", f"{result.requests:,}",
-                     f"{result.requests_per_second:,.1f}", f"{result.p50_ms:.1f}", f"{result.p95_ms:.1f}",
+                     f"{result.requests_per_second:,.1f}", f"{result.p50_ms:.1f}", _ms(result.p95_ms),
                      f"{result.p99_ms:.1f}", _errors(result), f"{probe.get(kind.name, 0.0):.1f}",
                      "yes" if met else "NO"))  # fmt: skip
     overall = outcome.overall
     per_request = outcome.statements_in_mix / overall.requests if overall.requests else 0.0
     rows.append(("the whole mix", "100", f"{overall.requests:,}", f"{overall.requests_per_second:,.0f}",
-                 f"{overall.p50_ms:.1f}", f"{overall.p95_ms:.1f}", f"{overall.p99_ms:.1f}", _errors(overall),
+                 f"{overall.p50_ms:.1f}", _ms(overall.p95_ms), f"{overall.p99_ms:.1f}", _errors(overall),
                  f"{per_request:.1f}", "yes" if not missed else "NO"))  # fmt: skip
     numeric = {1, 2, 3, 4, 5, 6, 8}
     page_columns = ("statements/request", "limit / per_page 10", "limit / per_page 50", "grows")
@@ -413,8 +410,8 @@ def _report(args: argparse.Namespace, *, command: str, started_at: str, k6: str,
         "benchmark": "mix", "command": command, "started_at": started_at, "cpu": cpu_model(), "k6": k6,
         "products": args.products, "shoppers": args.shoppers, "connections": args.connections,
         "duration_s": args.duration, "bare": outcome.bare.__dict__, "overall": overall.__dict__,
-        "error_rate": overall.error_rate,
-        "kinds": {name: result.__dict__ | {"error_rate": result.error_rate} for name, result in outcome.kinds.items()},
+        "error_rate": overall.failure_rate,
+        "kinds": {name: result.__dict__ | {"error_rate": result.failure_rate} for name, result in outcome.kinds.items()},
         "statements_per_request": probe, "statements_per_request_in_mix": per_request,
         "peak_memory_mib": outcome.peak_rss, "server_cpu_percent": outcome.server_cpu_percent,
         "others_cpu_percent": outcome.others_cpu_percent, "missed": missed,
@@ -431,5 +428,9 @@ def _report(args: argparse.Namespace, *, command: str, started_at: str, k6: str,
     return 0 if not missed else 1
 
 
-def _errors(result: KindResult) -> str:
-    return f"{result.failed} ({result.error_rate:.2%})"
+def _errors(result: LoadResult) -> str:
+    return f"{result.failed} ({result.failure_rate:.2%})"
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"

@@ -207,7 +207,8 @@ class MixResult:
 
 
 def parse_mix(summary: dict[str, Any], kinds: Sequence[str]) -> MixResult:
-    """The whole mix and each kind, from k6's ``--summary-export`` of ``K6_SCRIPT``."""
+    """The whole mix and each kind, from k6's ``--summary-export`` of a script that counts each kind's requests
+    as ``kind_<name>``, ``failed_<name>`` and ``non_2xx_<name>`` (the chatbot's ``K6_SCRIPT``, ``bench mix``'s)."""
     metrics = summary["metrics"]
     requests, rate = int(metrics["http_reqs"]["count"]), float(metrics["http_reqs"]["rate"])
     seconds = requests / rate if rate else 0.0
@@ -222,6 +223,7 @@ def parse_mix(summary: dict[str, Any], kinds: Sequence[str]) -> MixResult:
             p99_ms=float(trend.get("p(99)", 0.0)),
             failed=int(metrics.get(f"failed_{kind}", {}).get("count", 0)),
             non_2xx=int(metrics.get(f"non_2xx_{kind}", {}).get("count", 0)),
+            p95_ms=_p95(trend),
         )
     durations = metrics["http_req_duration"]
     overall = LoadResult(
@@ -231,8 +233,14 @@ def parse_mix(summary: dict[str, Any], kinds: Sequence[str]) -> MixResult:
         p99_ms=float(durations["p(99)"]),
         failed=sum(result.failed for result in by_kind.values()),
         non_2xx=sum(result.non_2xx for result in by_kind.values()),
+        p95_ms=_p95(durations),
     )
     return MixResult(overall, by_kind)
+
+
+def _p95(trend: dict[str, Any]) -> float | None:
+    """A trend's 95th percentile, when the run was asked for it (``bench mix`` is; the chatbot's is not)."""
+    return float(trend["p(95)"]) if "p(95)" in trend else None
 
 
 @dataclass(frozen=True, kw_only=True)
