@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from notify.errors import ProviderNotFoundError
-from notify.providers.base import Channel
+from notify.providers.base import BulkSender, Channel
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -90,6 +90,14 @@ class Providers:
                 return provider
         msg = f"no messaging provider called {name!r} is configured here"
         raise ProviderNotFoundError(msg)
+
+    def bulk_channels(self) -> dict[Channel, BulkSender]:
+        """The channels whose provider takes many messages in one request, with that provider."""
+        return {
+            channel: provider
+            for channel, provider in self._by_channel.items()
+            if isinstance(provider, BulkSender) and provider.bulk_limit > 1
+        }
 
     def channels_of(self, provider: str) -> frozenset[Channel]:
         return frozenset(channel for channel, configured in self._by_channel.items() if configured.name == provider)

@@ -56,6 +56,9 @@ class AttemptOutcome(enum.StrEnum):
     """A receipt: the provider could not deliver it."""
 
 
+BULK_KEY_PREFIX = "bulk:"
+"""A bulk request's key (:mod:`notify.worker`), never a message's own."""
+BULK_KEYS = f"delivery_key LIKE '{BULK_KEY_PREFIX}%'"
 STATUSES = ", ".join(f"'{status}'" for status in MessageStatus)
 OUTCOMES = ", ".join(f"'{outcome}'" for outcome in AttemptOutcome)
 CHANNELS = "'alimtalk', 'sms', 'line', 'instagram', 'talktalk'"
@@ -140,6 +143,8 @@ class Attempt(DefaultBase):
     __table_args__ = (
         sa.CheckConstraint(f"outcome IN ({OUTCOMES})", name="outcome_known"),
         sa.CheckConstraint(f"channel IN ({CHANNELS})", name="channel_known"),
+        # The messages of a bulk request whose answer was lost, found by its key to repeat it whole.
+        sa.Index("ix_notify_attempts_bulk_key", "delivery_key", postgresql_where=sa.text(BULK_KEYS)),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)

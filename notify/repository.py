@@ -10,16 +10,17 @@ due again: their worker died or hung, and the calls it had begun (attempts still
 from __future__ import annotations
 
 import datetime  # noqa: TC003 - dataclass fields
+import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on, insert
 from uuid_utils.compat import uuid7
 
 from notify.errors import InvalidCursorError
-from notify.models import Attempt, AttemptOutcome, ChatWindow, Message, MessageStatus
+from notify.models import BULK_KEY_PREFIX, BULK_KEYS, Attempt, AttemptOutcome, ChatWindow, Message, MessageStatus
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -55,6 +56,17 @@ class Claim:
     """A chatbot answer's extras (:class:`notify.schemas.ChatExtras` as stored)."""
     quiet_hours: bool = False
     """Advertising without night consent: not to be sent at night in Korea (:mod:`notify.quiet_hours`)."""
+    doubted_request: DoubtedRequest | None = None
+    """When the call in doubt was a request for many messages (a bulk send): its key and its messages."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoubtedRequest:
+    """A bulk request whose answer was lost: only the same request again (same key, same messages) is safe,
+    because the provider deduplicates requests, not messages."""
+
+    key: str
+    message_ids: frozenset[uuid.UUID]
 
 
 MAX_BIND_PARAMETERS = 32_767
@@ -128,9 +140,13 @@ async def claim_due(
     lease_until: datetime.datetime,
     limit: int,
     skip_channels: Collection[str] = (),
+    only_channels: Collection[str] | None = None,
 ) -> list[Claim]:
     """Claim up to ``limit`` due messages, oldest due first, skipping rows other workers hold and the channels
-    whose provider asked us to wait."""
+    whose provider asked us to wait (or taking only ``only_channels``).
+
+    A message whose lost call was a bulk request comes with the other due messages of that request, past
+    ``limit`` if need be: the request can only be repeated whole."""
     due = (
         sa.select(_messages.c.id)
         # Written out, not bound: only a literal predicate lets PostgreSQL use the partial index on due rows.
@@ -141,42 +157,27 @@ async def claim_due(
     )
     if skip_channels:
         due = due.where(_messages.c.channel.not_in(list(skip_channels)))
-    due_rows = due.cte("due")
-    claimed = (
-        await session.execute(
-            sa.update(_messages)
-            .where(_messages.c.id == due_rows.c.id)
-            .values(
-                status=MessageStatus.SENDING.value,
-                next_attempt_at=lease_until,
-                claim_token=sa.func.gen_random_uuid(),
-                updated_at=now,
-            )
-            .returning(_messages)
-        )
-    ).all()
+    if only_channels is not None:
+        due = due.where(_messages.c.channel.in_(list(only_channels)))
+    claimed = await _claim(session, due, now=now, lease_until=lease_until)
     if not claimed:
         return []
-    # Read first, write only when a call was lost: a claim then takes no write lock on the attempts at all.
-    lost_calls = (
-        await session.execute(
-            sa.select(_attempts.c.id, _attempts.c.message_id, _attempts.c.provider).where(
-                _attempts.c.message_id.in_([row.id for row in claimed]),
-                _attempts.c.outcome == AttemptOutcome.PENDING.value,
-            )
+    doubted = await _mark_lost_calls(session, [row.id for row in claimed])
+    requests = await _doubted_requests(
+        session, [row.id for row in claimed if row.id in doubted or row.doubted_provider]
+    )
+    missing = {member for request in requests.values() for member in request.message_ids} - {r.id for r in claimed}
+    if missing:
+        # The rest of a doubted request, when due and not held by another worker (whose claim then has them).
+        rest = (
+            sa.select(_messages.c.id)
+            .where(_DUE_STATUSES, _messages.c.next_attempt_at <= now, _messages.c.id.in_(list(missing)))
+            .with_for_update(skip_locked=True)
         )
-    ).all()
-    if lost_calls:
-        await session.execute(
-            sa.update(_attempts)
-            .where(_attempts.c.id.in_([call.id for call in lost_calls]))
-            .values(outcome=AttemptOutcome.UNKNOWN.value, detail="the worker stopped before recording the answer")
-        )
-    doubted: dict[uuid.UUID, str] = {call.message_id: call.provider for call in lost_calls}
-    for message_id, provider in doubted.items():
-        await session.execute(
-            sa.update(_messages).where(_messages.c.id == message_id).values(doubted_provider=provider)
-        )
+        joined = await _claim(session, rest, now=now, lease_until=lease_until)
+        doubted |= await _mark_lost_calls(session, [row.id for row in joined])
+        claimed.extend(joined)
+    by_member = {member: request for request in requests.values() for member in request.message_ids}
     return [
         Claim(
             id=row.id,
@@ -193,9 +194,90 @@ async def claim_due(
             doubted_provider=doubted.get(row.id, row.doubted_provider),
             chat=row.chat,
             quiet_hours=row.quiet_hours,
+            doubted_request=by_member.get(row.id),
         )
         for row in claimed
     ]
+
+
+async def _claim(
+    session: AsyncSession, due: sa.Select[Any], *, now: datetime.datetime, lease_until: datetime.datetime
+) -> list[sa.Row[Any]]:
+    rows = due.cte("due")
+    return list(
+        (
+            await session.execute(
+                sa.update(_messages)
+                .where(_messages.c.id == rows.c.id)
+                .values(
+                    status=MessageStatus.SENDING.value,
+                    next_attempt_at=lease_until,
+                    claim_token=sa.func.gen_random_uuid(),
+                    updated_at=now,
+                )
+                .returning(_messages)
+            )
+        ).all()
+    )
+
+
+async def _mark_lost_calls(session: AsyncSession, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Mark the claimed messages' calls still ``pending`` (their worker died) ``unknown``, and their messages
+    doubted: the providers of those calls by message id."""
+    if not message_ids:
+        return {}
+    # Read first, write only when a call was lost: a claim then takes no write lock on the attempts at all.
+    lost_calls = (
+        await session.execute(
+            sa.select(_attempts.c.id, _attempts.c.message_id, _attempts.c.provider).where(
+                _attempts.c.message_id.in_(list(message_ids)),
+                _attempts.c.outcome == AttemptOutcome.PENDING.value,
+            )
+        )
+    ).all()
+    if lost_calls:
+        await session.execute(
+            sa.update(_attempts)
+            .where(_attempts.c.id.in_([call.id for call in lost_calls]))
+            .values(outcome=AttemptOutcome.UNKNOWN.value, detail="the worker stopped before recording the answer")
+        )
+    doubted: dict[uuid.UUID, str] = {call.message_id: call.provider for call in lost_calls}
+    for message_id, provider in doubted.items():
+        await session.execute(
+            sa.update(_messages).where(_messages.c.id == message_id).values(doubted_provider=provider)
+        )
+    return doubted
+
+
+async def _doubted_requests(session: AsyncSession, message_ids: Collection[uuid.UUID]) -> dict[str, DoubtedRequest]:
+    """The bulk requests among the doubted messages' last calls (a call under a ``bulk:`` key),
+    with every message each carried, by request key."""
+    if not message_ids:
+        return {}
+    last_calls = (
+        await session.execute(
+            sa.select(_attempts.c.message_id, _attempts.c.delivery_key)
+            .where(
+                _attempts.c.message_id.in_(list(message_ids)),
+                _attempts.c.outcome.not_in([AttemptOutcome.DELIVERED.value, AttemptOutcome.UNDELIVERED.value]),
+            )
+            .order_by(_attempts.c.message_id, _attempts.c.id.desc())
+            .ext(distinct_on(_attempts.c.message_id))
+        )
+    ).all()
+    keys = {call.delivery_key for call in last_calls if call.delivery_key.startswith(BULK_KEY_PREFIX)}
+    if not keys:
+        return {}
+    members: dict[str, set[uuid.UUID]] = {}
+    for key, message_id in await session.execute(
+        sa.select(_attempts.c.delivery_key, _attempts.c.message_id).where(
+            # Written out, as the partial index's predicate is, so that PostgreSQL uses it.
+            sa.text(f"notify_attempts.{BULK_KEYS}"),
+            _attempts.c.delivery_key.in_(list(keys)),
+        )
+    ):
+        members.setdefault(key, set()).add(message_id)
+    return {key: DoubtedRequest(key=key, message_ids=frozenset(ids)) for key, ids in members.items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,6 +288,8 @@ class Intent:
     provider: str
     channel: str
     text: str
+    delivery_key: str | None = None
+    """The idempotency key the call carries, when not the message's own (a bulk request's)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,7 +321,8 @@ async def write_intents(
         "intent",
         [("message_id", _messages.c.id), ("held_token", _messages.c.claim_token), ("provider", _attempts.c.provider),
          ("channel", _attempts.c.channel), ("text", _messages.c.text), ("delivery_key", _attempts.c.delivery_key)],
-        [(i.claim.id, i.claim.claim_token, i.provider, i.channel, i.text, i.claim.delivery_key) for i in intents],
+        [(i.claim.id, i.claim.claim_token, i.provider, i.channel, i.text, i.delivery_key or i.claim.delivery_key)
+         for i in intents],
     )  # fmt: skip
     claimed = (
         sa.update(_messages)
@@ -325,12 +410,24 @@ async def apply_changes(session: AsyncSession, changes: Sequence[Change]) -> set
     return still_ours
 
 
-def _values(name: str, columns: Sequence[tuple[str, sa.Column[Any]]], rows: Sequence[tuple[Any, ...]]) -> sa.Values:
-    """A ``VALUES`` list whose columns are typed as the table columns they match, so that every bound value is
-    cast as its column is. (A ``None`` is written as a bare ``NULL``, of type text to PostgreSQL when a whole
-    column is empty: whoever sets a column from one casts it to its column's type.)"""
-    typed = [sa.column(label, column.type) for label, column in columns]
-    return sa.values(*typed, name=name).data(list(rows))
+def _values(name: str, columns: Sequence[tuple[str, sa.Column[Any]]], rows: Sequence[tuple[Any, ...]]) -> sa.FromClause:
+    """Rows to join an ``UPDATE`` to: ``unnest`` of one array per column, typed as the table column it matches
+    (JSON travels as text, cast back by whoever reads it: every reader casts to its column's type).
+
+    One bound parameter per column, whatever the number of rows: the statement's text is the same for a batch of
+    one and of a thousand, so SQLAlchemy compiles it once; a ``VALUES`` list of a thousand rows cost more to
+    compile than to run."""
+    arrays, typed = [], []
+    for position, (label, column) in enumerate(columns):
+        values = [row[position] for row in rows]
+        if isinstance(column.type, JSONB):
+            item_type: Any = sa.Text()
+            values = [None if value is None else json.dumps(value) for value in values]
+        else:
+            item_type = column.type
+        arrays.append(sa.bindparam(f"{name}_{label}", values, type_=ARRAY(item_type)))
+        typed.append(sa.column(label, item_type))
+    return sa.func.unnest(*arrays).table_valued(*typed).render_derived(name=name)
 
 
 async def add_receipt(session: AsyncSession, message: Message, values: Mapping[str, Any]) -> None:

@@ -28,13 +28,14 @@ import dataclasses
 import datetime
 import logging
 import time
+import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from notify import repository
 from notify.delivery import may_resend_after_doubt
 from notify.errors import NotifyError
-from notify.models import AttemptOutcome, MessageStatus
+from notify.models import BULK_KEY_PREFIX, AttemptOutcome, MessageStatus
 from notify.providers.base import Channel, Delivery, Outcome, OutcomeKind
 from notify.quiet_hours import held_until
 from notify.routing import Stop
@@ -42,17 +43,19 @@ from notify.service import after_permanent_failure
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Hashable, Mapping
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from notify.delivery import Providers, RetryPolicy
-    from notify.providers.base import MessagingProvider, Rendered
+    from notify.providers.base import BulkSender, MessagingProvider, Rendered
     from notify.rendering import Templates
-    from notify.repository import Claim
+    from notify.repository import Claim, DoubtedRequest
 
 logger = logging.getLogger(__name__)
 
+INCOMPLETE_REQUEST_WAIT = datetime.timedelta(seconds=2)
+"""How long the messages of a doubted bulk request wait for the rest of it when a claim found only some."""
 RUN_SECONDS = 5.0
 """One turn claims batches until none is due or this long has passed, then lets the worker's other jobs run."""
 CHAT_CHANNELS = frozenset({Channel.LINE, Channel.INSTAGRAM, Channel.TALKTALK})
@@ -90,23 +93,23 @@ class Dispatcher:
         as many messages are claimed as there is room for. Calls that answer together are recorded together."""
         deadline = time.monotonic() + seconds
         refill_at = max(1, self.batch_size // 2)
-        calls: set[asyncio.Task[repository.Change]] = set()
+        calls: set[asyncio.Task[list[repository.Change]]] = set()
         total = 0
         more_due = True
         try:
             while True:
                 room = self.batch_size - len(calls)
                 if more_due and room >= refill_at and time.monotonic() < deadline:
-                    claimed, started = await self._start_calls(session_maker, limit=room)
+                    claimed, full, started = await self._start_calls(session_maker, limit=room)
                     calls |= started
                     total += claimed
-                    more_due = claimed == room
+                    more_due = full
                     if not calls and more_due:
                         continue  # all of them were settled without a call: claim again
                 if not calls:
                     return total
                 done, calls = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
-                await self._record(session_maker, [call.result() for call in done])
+                await self._record(session_maker, [change for call in done for change in call.result()])
                 more_due = True  # an outcome may have queued a fallback, due at once
         finally:
             if calls:
@@ -116,20 +119,36 @@ class Dispatcher:
 
     async def _start_calls(
         self, session_maker: async_sessionmaker[AsyncSession], *, limit: int
-    ) -> tuple[int, set[asyncio.Task[repository.Change]]]:
-        """Claim up to ``limit`` messages, write down every call about to be made (one transaction, whatever
-        their number) and start them: how many were claimed, and the calls, each ending in its message's change."""
+    ) -> tuple[int, bool, set[asyncio.Task[list[repository.Change]]]]:
+        """Claim up to ``limit`` messages (and, on channels whose provider takes many in one request, up to a
+        request's worth), write down every call about to be made (one transaction, whatever their number) and
+        start them: how many were claimed, whether a claim was full, and the calls, each ending in its messages'
+        changes."""
         now = self._clock()
         paused = {name for name, until in self._paused_until.items() if until > now}
         skip = {channel.value for name in paused for channel in self.providers.channels_of(name)}
+        bulk = {channel.value: provider for channel, provider in self.providers.bulk_channels().items()}
+        bulk_limit = max((provider.bulk_limit for provider in bulk.values()), default=0)
         lease_until = now + datetime.timedelta(seconds=self.policy.lease_seconds)
+        claims: list[Claim] = []
+        full = False
         async with session_maker() as session, session.begin():
-            claims = await repository.claim_due(
-                session, now=now, lease_until=lease_until, limit=limit, skip_channels=skip
-            )
+            if bulk and (bulk_due := set(bulk) - skip):
+                claims = await repository.claim_due(
+                    session, now=now, lease_until=lease_until, limit=bulk_limit, only_channels=bulk_due
+                )
+                full = len(claims) >= bulk_limit
+                limit -= 1 if claims else 0
+            if limit > 0:
+                ordinary = await repository.claim_due(
+                    session, now=now, lease_until=lease_until, limit=limit, skip_channels=skip | set(bulk)
+                )
+                full = full or len(ordinary) == limit
+                claims.extend(ordinary)
         if not claims:
-            return 0, set()
+            return 0, False, set()
         sends, settled = self._prepare(claims, now)
+        calls = self._calls(sends, settled, now)
         async with session_maker() as session, session.begin():
             if settled:
                 await repository.apply_changes(session, settled)
@@ -137,38 +156,106 @@ class Dispatcher:
                 session,
                 [
                     repository.Intent(
-                        claim=send.claim, provider=send.provider.name, channel=send.stop.channel.value,
-                        text=send.rendered.text,
+                        claim=send.claim, provider=call.provider.name, channel=send.stop.channel.value,
+                        text=send.rendered.text, delivery_key=call.key,
                     )
-                    for send in sends
+                    for call in calls
+                    for send in call.sends
                 ],
                 now=now,
             )  # fmt: skip
-        started: set[asyncio.Task[repository.Change]] = set()
-        for send in sends:
-            if (attempt_id := attempt_ids.get(send.claim.id)) is None:
-                logger.info("message %s: claim lost to another worker before sending", send.claim.id)
-                continue
-            started.add(asyncio.create_task(self._send(send, attempt_id, called_at=now)))
-        return len(claims), started
+        started: set[asyncio.Task[list[repository.Change]]] = set()
+        for planned in calls:
+            call = planned
+            if lost := [send.claim.id for send in call.sends if send.claim.id not in attempt_ids]:
+                logger.info("messages %s: claims lost to another worker before sending", lost)
+                if call.repeat:
+                    continue  # a doubted request goes again only whole: the next claim finds it doubted again
+                call = dataclasses.replace(call, sends=[s for s in call.sends if s.claim.id in attempt_ids])
+                if not call.sends:
+                    continue
+            started.add(asyncio.create_task(self._send(call, attempt_ids, called_at=now)))
+        return len(claims), full, started
 
-    async def _send(self, send: _Send, attempt_id: int, *, called_at: datetime.datetime) -> repository.Change:
-        """Make the call; the change that records its outcome and the message's next state."""
-        delivery = Delivery(
-            message_id=send.claim.id,
-            idempotency_key=send.claim.delivery_key,
-            rendered=send.rendered,
-            attempt=send.claim.channel_attempts + 1,
-        )
+    def _calls(self, sends: list[_Send], settled: list[repository.Change], now: datetime.datetime) -> list[_Call]:
+        """The calls that carry ``sends``: one per message, except on a provider that takes many in one request,
+        where messages of one kind go together (a fresh ``bulk:`` key per request), and the messages of a request
+        whose answer was lost go again exactly as they went, under its key. Such a request found incomplete (part
+        of it held by another worker, or settled meanwhile) waits a moment for the rest, and is dead-lettered in
+        doubt once the provider would no longer recognise its key; added to ``settled``."""
+        calls: list[_Call] = []
+        together: dict[tuple[str, Hashable], list[_Send]] = {}
+        repeats: dict[DoubtedRequest, list[_Send]] = {}
+        bulk_channels = self.providers.bulk_channels()
+        for send in sends:
+            request = send.claim.doubted_request
+            bulk = bulk_channels.get(send.stop.channel)
+            group = bulk.bulk_group(send.rendered) if bulk is not None else None
+            if request is not None:
+                repeats.setdefault(request, []).append(send)
+            elif send.claim.doubted_provider is None and group is not None:
+                together.setdefault((send.provider.name, group), []).append(send)
+            else:
+                calls.append(_Call(provider=send.provider, sends=[send], key=None))
+        for request, members in repeats.items():
+            if {member.claim.id for member in members} == request.message_ids:
+                calls.append(_Call(provider=members[0].provider, sends=members, key=request.key, repeat=True))
+                continue
+            for member in members:
+                claim = member.claim
+                if may_resend_after_doubt(
+                    member.provider.name,
+                    member.stop.channel,
+                    doubted_provider=claim.doubted_provider or "",
+                    channel_started_at=claim.channel_started_at,
+                    now=now + INCOMPLETE_REQUEST_WAIT,
+                ):
+                    values = {"status": MessageStatus.QUEUED.value, "next_attempt_at": now + INCOMPLETE_REQUEST_WAIT}
+                else:
+                    logger.warning("message %s: dead-lettered in doubt, its lost request never whole again", claim.id)
+                    error = IN_DOUBT.format(provider=claim.doubted_provider)
+                    values = {"status": MessageStatus.DEAD.value, "last_error": error}
+                settled.append(
+                    repository.Change(claim=claim, message={**values, "claim_token": None, "updated_at": now})
+                )
+        for members in together.values():
+            provider = members[0].provider
+            size = cast("BulkSender", provider).bulk_limit
+            for first in range(0, len(members), size):
+                chunk = members[first : first + size]
+                # A lone message keeps its own key, as every single call does.
+                key = f"{BULK_KEY_PREFIX}{uuid.uuid4()}" if len(chunk) > 1 else None
+                calls.append(_Call(provider=provider, sends=chunk, key=key))
+        return calls
+
+    async def _send(
+        self, call: _Call, attempt_ids: Mapping[uuid.UUID, int], *, called_at: datetime.datetime
+    ) -> list[repository.Change]:
+        """Make the call; the changes that record its outcomes and its messages' next states."""
+        deliveries = [
+            Delivery(
+                message_id=send.claim.id,
+                idempotency_key=send.claim.delivery_key,
+                rendered=send.rendered,
+                attempt=send.claim.channel_attempts + 1,
+            )
+            for send in call.sends
+        ]
         started = time.perf_counter()
-        outcome = await self._call(send.provider, delivery)
+        outcomes = await self._call(call, deliveries)
         latency_ms = round((time.perf_counter() - started) * 1000)
-        return repository.Change(
-            claim=send.claim,
-            message={**self._next_state(send, outcome, called_at=called_at), "claim_token": None},
-            attempt_id=attempt_id,
-            attempt=_attempt_values(outcome, latency_ms),
-        )
+        changes = [
+            repository.Change(
+                claim=send.claim,
+                message={**self._next_state(send, outcome, called_at=called_at), "claim_token": None},
+                attempt_id=attempt_ids[send.claim.id],
+                attempt=_attempt_values(outcome, latency_ms),
+            )
+            for send, outcome in zip(call.sends, outcomes, strict=True)
+        ]
+        if call.key is not None and call.key.startswith(BULK_KEY_PREFIX):
+            changes = _due_together(changes)
+        return changes
 
     async def _record(self, session_maker: async_sessionmaker[AsyncSession], changes: list[repository.Change]) -> None:
         async with session_maker() as session, session.begin():
@@ -232,14 +319,18 @@ class Dispatcher:
             sends.append(_Send(claim=claim, provider=provider, stop=stop, rendered=rendered))
         return sends, settled
 
-    async def _call(self, provider: MessagingProvider, delivery: Delivery) -> Outcome | None:
-        """The provider's outcome; None when the adapter raised or hung (its request may have gone out)."""
+    async def _call(self, call: _Call, deliveries: list[Delivery]) -> list[Outcome | None]:
+        """The provider's outcome for each delivery; None when the adapter raised or hung (its request may have
+        gone out)."""
+        provider = call.provider
         try:
             async with asyncio.timeout(self.policy.lease_seconds / 2):
-                return await provider.send(delivery)
+                if call.key is None:
+                    return [await provider.send(deliveries[0])]
+                return list(await cast("BulkSender", provider).send_many(deliveries, idempotency_key=call.key))
         except Exception:
-            logger.exception("message %s: the %s adapter failed", delivery.message_id, provider.name)
-            return None
+            logger.exception("messages %s: the %s adapter failed", [d.message_id for d in deliveries], provider.name)
+            return [None] * len(deliveries)
 
     def _next_state(self, send: _Send, outcome: Outcome | None, *, called_at: datetime.datetime) -> dict[str, Any]:
         """The message's next state after a call made at ``called_at``: accepted, on to its next channel, tried
@@ -307,6 +398,32 @@ class _Send:
     provider: MessagingProvider
     stop: Stop
     rendered: Rendered
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Call:
+    """One request to a provider: a message under its own key (``key`` None), or many under a request's key."""
+
+    provider: MessagingProvider
+    sends: list[_Send]
+    key: str | None
+    repeat: bool = False
+    """The same request again, after its answer was lost."""
+
+
+def _due_together(changes: list[repository.Change]) -> list[repository.Change]:
+    """A bulk request's messages in doubt come due again at one moment (the latest of their back-offs): the
+    request can only be repeated whole, so they must be claimed together."""
+    doubted = {id(c) for c in changes if c.message.get("doubted_provider") and "next_attempt_at" in c.message}
+    if not doubted:
+        return changes
+    due = max(change.message["next_attempt_at"] for change in changes if id(change) in doubted)
+    return [
+        dataclasses.replace(change, message={**change.message, "next_attempt_at": due})
+        if id(change) in doubted
+        else change
+        for change in changes
+    ]
 
 
 def _with_chat(rendered: Rendered, claim: Claim, channel: Channel) -> Rendered:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Hashable, Mapping, Sequence
 
 
 class Channel(enum.StrEnum):
@@ -123,6 +123,26 @@ class MessagingProvider(Protocol):
     def parse_receipts(self, headers: Mapping[str, str], body: bytes) -> list[Receipt]:
         """Verify a delivery-report webhook as the provider documents it and read its receipts; raise
         :class:`ReceiptRejectedError` when it does not verify. Providers without receipts return ``[]``."""
+        ...
+
+
+@runtime_checkable
+class BulkSender(Protocol):
+    """A provider that takes many messages of one kind in one request (NHN Cloud: up to 1,000 AlimTalk
+    recipients of one template). The worker sends a restock wave through it instead of a call per message."""
+
+    bulk_limit: int
+    """The most deliveries one request carries."""
+
+    def bulk_group(self, rendered: Rendered) -> Hashable | None:
+        """What deliveries must share to travel in one request (NHN: the AlimTalk's template code); None when
+        this rendering cannot travel in a bulk request."""
+        ...
+
+    async def send_many(self, deliveries: Sequence[Delivery], *, idempotency_key: str) -> list[Outcome]:
+        """Send the deliveries (of one :meth:`bulk_group`) in one request carrying ``idempotency_key``: an
+        outcome for each, in their order. The same key again, with the same deliveries, must be safe: the
+        worker repeats a request whose answer was lost exactly as it was."""
         ...
 
 

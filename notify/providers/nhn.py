@@ -16,6 +16,10 @@ AlimTalk > API v2.3 Guide, > Error Code, > Webhook; Notification > SMS > API v3.
 - ``X-NC-API-IDEMPOTENCY-KEY``: the same key again within 10 minutes fails with -1005. We send
   ``Delivery.idempotency_key``, so a retry of an AlimTalk that NHN already took answers -1005, which is
   :attr:`OutcomeKind.ACCEPTED` here. The guarantee ends after 10 minutes: a retry later than that sends again.
+- Many recipients in one request: ``recipientList`` takes up to 1,000 recipients of one template, each with its
+  own parameters, and ``sendResults`` answers for each (with its ``recipientGroupingKey``). The worker sends
+  restock waves so (:meth:`NhnCloudProvider.send_many`), under a key of the request's own; a request whose answer
+  was lost is repeated whole under the same key, so NHN answers -1005 if it took it.
 - SMS: ``POST /sms/v3.0/appKeys/{appKey}/sender/sms`` (SMS, body ≤ 90 EUC-KR bytes) or ``…/sender/mms`` (LMS, with
   ``title``), ``X-Secret-Key``, body ``body``, ``sendNo`` (registered), ``recipientList`` of ``recipientNo`` or
   ``internationalRecipientNo``; answer ``header`` and ``body.data.sendResultList[]``. No idempotency key is
@@ -51,12 +55,14 @@ from notify.providers.transport import exchange_failed, retry_after_seconds
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
 ALIMTALK_BASE_URL = "https://kakaotalk-bizmessage.api.nhncloudservice.com"
 SMS_BASE_URL = "https://api-sms.cloud.toast.com"
 """The SMS API v3.0 guide's domain (``sms.api.nhncloudservice.com`` appears in newer NHN pages too)."""
 JSON_UTF8 = "application/json;charset=UTF-8"
+MAX_RECIPIENTS = 1000
+"""``recipientList`` carries at most this many recipients (AlimTalk and SMS alike)."""
 
 REPEATED_IDEMPOTENCY_KEY = -1005
 DAILY_VOLUME_EXCEEDED = -1017
@@ -111,6 +117,7 @@ class _SendResult(msgspec.Struct, rename="camel"):
     result_code: int
     recipient_seq: int | None = None
     result_message: str = ""
+    recipient_grouping_key: str | None = None
 
 
 class _AlimtalkMessage(msgspec.Struct, rename="camel"):
@@ -185,40 +192,46 @@ class NhnCloudProvider:
     # -- AlimTalk --------------------------------------------------------------------------------------------
 
     async def _send_alimtalk(self, delivery: Delivery) -> Outcome:
-        rendered = delivery.rendered
-        if not rendered.template_code:
-            raise ValueError("an AlimTalk needs the template code Kakao approved")
-        number = dial(rendered.address)
+        return (await self.send_many([delivery], idempotency_key=delivery.idempotency_key))[0]
+
+    # A restock wave's AlimTalks go to NHN a thousand to a request (one template each), not a request apiece.
+    bulk_limit = MAX_RECIPIENTS
+
+    def bulk_group(self, rendered: Rendered) -> str | None:
+        return rendered.template_code if rendered.channel is Channel.ALIMTALK else None
+
+    async def send_many(self, deliveries: Sequence[Delivery], *, idempotency_key: str) -> list[Outcome]:
+        """One AlimTalk request for ``deliveries`` (one template, at most :data:`MAX_RECIPIENTS`): an outcome for
+        each, read from its own ``sendResults`` entry (found by its ``recipientGroupingKey``, our message id) when
+        NHN took the request, else the request's outcome for all."""
+        if not deliveries or len(deliveries) > MAX_RECIPIENTS:
+            raise ValueError(f"an AlimTalk request carries 1 to {MAX_RECIPIENTS} recipients")
+        codes = {delivery.rendered.template_code for delivery in deliveries}
+        if len(codes) != 1 or None in codes:
+            raise ValueError("an AlimTalk request carries one template code Kakao approved")
         request = _AlimtalkRequest(
             sender_key=self._sender_key,
-            template_code=rendered.template_code,
-            recipient_list=[
-                _AlimtalkRecipient(
-                    recipient_no=number.national if number.is_korean else number.international,
-                    template_parameter=dict(rendered.template_parameters),
-                    resend_parameter=self._resend_parameter(rendered.fallback, number),
-                    recipient_grouping_key=str(delivery.message_id),
-                )
-            ],
+            template_code=deliveries[0].rendered.template_code or "",
+            recipient_list=[self._recipient(delivery) for delivery in deliveries],
         )
         headers = {
             "X-Secret-Key": self._secret_key,
             "Content-Type": JSON_UTF8,
-            "X-NC-API-IDEMPOTENCY-KEY": delivery.idempotency_key,
+            "X-NC-API-IDEMPOTENCY-KEY": idempotency_key,
         }
         url = f"{self._alimtalk_base_url}/alimtalk/v2.3/appkeys/{self._app_key}/messages"
         try:
             response = await self._http.post(url, content=msgspec.json.encode(request), headers=headers)
         except httpx.TransportError as error:
-            return exchange_failed(self.name, error, deduplicated=True)
+            return [exchange_failed(self.name, error, deduplicated=True)] * len(deliveries)
         if (early := _http_failure(self.name, response)) is not None:
-            return early
+            return [early] * len(deliveries)
         answer = _decode(response, _AlimtalkAnswer)
         if answer is None:
-            return _unreadable(self.name, response)
+            return [_unreadable(self.name, response)] * len(deliveries)
         header, message = answer.header, answer.message
         if not header.is_successful and header.result_code == REPEATED_IDEMPOTENCY_KEY:
-            return Outcome(
+            repeated = Outcome(
                 kind=OutcomeKind.ACCEPTED,
                 provider=self.name,
                 http_status=response.status_code,
@@ -228,14 +241,37 @@ class NhnCloudProvider:
                     "earlier attempt and sent nothing now"
                 ),
             )
-        result = message.send_results[0] if message is not None and message.send_results else None
+            return [repeated] * len(deliveries)
+        results = message.send_results if message is not None else []
+        request_id = message.request_id if message is not None else None
+        by_key = {result.recipient_grouping_key: result for result in results if result.recipient_grouping_key}
+        outcomes = []
+        for position, delivery in enumerate(deliveries):
+            result = by_key.get(str(delivery.message_id))
+            if result is None and not by_key and position < len(results):
+                result = results[position]  # an answer without grouping keys lists the recipients in order
+            outcomes.append(self._alimtalk_outcome(delivery, header, request_id, result, response.status_code))
+        return outcomes
+
+    def _recipient(self, delivery: Delivery) -> _AlimtalkRecipient:
+        number = dial(delivery.rendered.address)
+        return _AlimtalkRecipient(
+            recipient_no=number.national if number.is_korean else number.international,
+            template_parameter=dict(delivery.rendered.template_parameters),
+            resend_parameter=self._resend_parameter(delivery.rendered.fallback, number),
+            recipient_grouping_key=str(delivery.message_id),
+        )
+
+    def _alimtalk_outcome(
+        self, delivery: Delivery, header: _Header, request_id: str | None, result: _SendResult | None, status: int
+    ) -> Outcome:
         if header.is_successful and (result is None or result.result_code == 0):
-            message_id = _message_id(message.request_id if message else None, result)
-            resend = " NHN resends it as SMS/LMS if Kakao cannot deliver it." if rendered.fallback else ""
+            message_id = _message_id(request_id, result)
+            resend = " NHN resends it as SMS/LMS if Kakao cannot deliver it." if delivery.rendered.fallback else ""
             return Outcome(
                 kind=OutcomeKind.ACCEPTED,
                 provider=self.name,
-                http_status=response.status_code,
+                http_status=status,
                 result_code="0",
                 detail=f"AlimTalk accepted by NHN ({message_id}).{resend}",
                 provider_message_id=message_id,
@@ -243,7 +279,7 @@ class NhnCloudProvider:
         failed = result if result is not None and result.result_code != 0 else None
         code = failed.result_code if failed else header.result_code
         text = failed.result_message if failed else header.result_message
-        return self._alimtalk_failure(response.status_code, code, text)
+        return self._alimtalk_failure(status, code, text)
 
     def _resend_parameter(self, fallback: Rendered | None, number: DialedNumber) -> _ResendParameter:
         if fallback is None:

@@ -499,3 +499,66 @@ async def test_the_local_nhn_answers_a_repeated_idempotency_key_with_nhns_docume
     }
     assert unsigned.json()["header"]["resultCode"] == -1001
     assert len(nhn.delivered) == 1
+
+
+# -- AlimTalk: many recipients in one request ---------------------------------------------------------------------
+
+
+async def test_many_alimtalks_go_in_one_request_and_each_reads_its_own_result(
+    nhn: FakeNhnCloud, provider: NhnCloudProvider
+) -> None:
+    shoppers = ["+821011110001", "+821011110002", "+821011110003"]
+    incomplete = {name: value for name, value in PARAMETERS.items() if name != "송장번호"}
+    deliveries = [
+        delivery(alimtalk(address=shoppers[0]), key="a"),
+        delivery(alimtalk(address=shoppers[1], template_parameters=incomplete), key="b"),  # NHN refuses this one
+        delivery(alimtalk(address=shoppers[2]), key="c"),
+    ]
+
+    outcomes = await provider.send_many(deliveries, idempotency_key="bulk:wave-1")
+
+    [request] = nhn.received
+    assert request.header("x-nc-api-idempotency-key") == "bulk:wave-1"
+    assert [r["recipientGroupingKey"] for r in request.json()["recipientList"]] == [
+        str(d.message_id) for d in deliveries
+    ]
+    assert [outcome.kind for outcome in outcomes] == [
+        OutcomeKind.ACCEPTED, OutcomeKind.PERMANENT, OutcomeKind.ACCEPTED,
+    ]  # fmt: skip
+    assert outcomes[1].result_code == "-3049"
+    request_id = nhn.sent[0].request_id
+    assert [outcomes[0].provider_message_id, outcomes[2].provider_message_id] == [f"{request_id}:1", f"{request_id}:3"]
+    assert [len(nhn.delivered_to(shopper)) for shopper in shoppers] == [1, 0, 1]
+
+
+async def test_a_repeated_request_key_accepts_every_recipient_and_sends_nothing_again(
+    nhn: FakeNhnCloud, provider: NhnCloudProvider
+) -> None:
+    deliveries = [delivery(alimtalk(address=f"+82101111000{n}"), key=str(n)) for n in range(3)]
+    await provider.send_many(deliveries, idempotency_key="bulk:wave-2")
+
+    again = await provider.send_many(deliveries, idempotency_key="bulk:wave-2")
+
+    assert {(outcome.kind, outcome.result_code) for outcome in again} == {(OutcomeKind.ACCEPTED, "-1005")}
+    assert len(nhn.sent) == 3
+
+
+@pytest.mark.parametrize(("fault", "unknown"), [(Fault.RATE_LIMIT, False), (Fault.LOST_ANSWER, True)])
+async def test_a_request_that_fails_as_a_whole_fails_for_every_recipient(
+    nhn: FakeNhnCloud, provider: NhnCloudProvider, fault: Fault, unknown: bool
+) -> None:
+    nhn.fail_next(1, fault)
+    deliveries = [delivery(alimtalk(address=f"+82101111000{n}"), key=str(n)) for n in range(3)]
+
+    outcomes = await provider.send_many(deliveries, idempotency_key="bulk:wave-3")
+
+    assert {(outcome.kind, outcome.delivery_unknown) for outcome in outcomes} == {(OutcomeKind.TRANSIENT, unknown)}
+
+
+async def test_a_request_beyond_nhns_limit_or_of_two_templates_is_never_sent(provider: NhnCloudProvider) -> None:
+    with pytest.raises(ValueError, match="1 to 1000"):
+        await provider.send_many([delivery(alimtalk())] * 1001, idempotency_key="bulk:too-many")
+    with pytest.raises(ValueError, match="one template"):
+        await provider.send_many(
+            [delivery(alimtalk()), delivery(alimtalk(template_code="OTHER"))], idempotency_key="bulk:mixed"
+        )
