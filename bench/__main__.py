@@ -131,13 +131,16 @@ def _parser() -> argparse.ArgumentParser:
             command.set_defaults(connections=support.CONNECTIONS)
         if name == "mix":
             command.set_defaults(duration=300.0, warmup=10.0, connections=32)
+        if name == "sync":
+            command.set_defaults(rounds=5)  # a round is about 6 s a side at the default size
         default_products = {"search": 100_000, "index": 100_000, "checkout": 100_000, "events": 5_000,
                             "winback": 1_000, "mix": 100_000}.get(name, 20_000)  # fmt: skip
         command.add_argument(
             "--products",
             type=_positive(int),
             default=default_products,
-            help="sync, search, index, feed-quality, manipulation, rollup, checkout, events, winback, mix: products",
+            help="sync (a round), search, index, feed-quality, manipulation, rollup, checkout, events, winback, mix: "
+            "products",
         )
         command.add_argument("--batch", type=_positive(int), default=500, help="sync: products per request")
         command.add_argument(
@@ -171,12 +174,14 @@ def _parser() -> argparse.ArgumentParser:
             help="feed-quality, manipulation: how long before their week the server first saw the organic "
             "population's anonymous devices (0: new to it, counting nothing)",
         )
-        command.add_argument("--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured")
+        command.add_argument(
+            "--checkouts", type=_positive(int), default=3_000, help="checkout: checkouts measured a round"
+        )
         command.add_argument(
             "--engine", choices=sorted(search_quality.ENGINES), default="tantivy", help="search-quality: the engine"
         )
         command.add_argument("--changes", type=_positive(int), default=100, help="index: partner changes timed")
-        command.add_argument("--messages", type=_positive(int), default=20_000, help="notify: messages")
+        command.add_argument("--messages", type=_positive(int), default=10_000, help="notify: messages a round")
         command.add_argument("--workers", type=_positive(int), default=2, help="notify: `shoa worker` processes")
         command.add_argument(
             "--base-rate",
@@ -191,15 +196,29 @@ def _parser() -> argparse.ArgumentParser:
             help="winback: percentage points a sent message adds to --base-rate (the uplift the hold-out must find)",
         )
         command.add_argument(
-            "--waiting", type=_positive(int), default=100_000, help="winback: shoppers waiting for the restock"
+            "--waiting",
+            type=_positive(int),
+            default=100_000,
+            help="winback: shoppers waiting for each round's restock",
         )
         command.set_defaults(benchmark=benchmark)
     return parser
 
 
 def _add_load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=_positive(float), default=8.0, help="seconds per measured run")
-    parser.add_argument("--rounds", type=_positive(int), default=3, help="measured runs per endpoint, interleaved")
+    parser.add_argument(
+        "--duration",
+        type=_positive(float),
+        default=8.0,
+        help="seconds per measured run (events: the API's side of a round; the baseline runs as long)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive(int),
+        default=3,
+        help="interleaved rounds of the measured side and its baseline, the baseline running as long as the side "
+        "(bench.rounds); a ratio is the median of the rounds' own ratios (sync: 5 unless given)",
+    )
     parser.add_argument("--warmup", type=_positive(float, zero=True), default=3.0, help="seconds of warm-up")
     parser.add_argument(
         "--connections",

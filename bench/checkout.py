@@ -4,15 +4,17 @@
 checkouts want, stocked to sell out near the end of the run, and 1,000 shoppers reachable on AlimTalk. 3,000
 checkouts (by default, after 200 unmeasured ones) go through ``POST /v1/orders`` of a real uvicorn server with
 the production settings and the sandbox gateway, ``--connections`` at a time: 80% by card (no gateway call at
-checkout), 20% by virtual account (the sandbox opens the account inside the checkout). Measured: orders/s and
-the latency of a placed order. Beside it, in the same run and on the same database, before the checkouts: the
-same baskets as raw transactions at the same concurrency, each a conditional ``UPDATE variants SET stock =
-stock - n WHERE id = $1 AND stock >= n`` per line (rolled back when a line is short), in three rounds with the
-stock put back after each.
+checkout), 20% by virtual account (the sandbox opens the account inside the checkout). Measured: checkouts/s and
+the latency of a placed order. Beside it, in the same run and on the same database: the same baskets as raw
+transactions at the same concurrency, each a conditional ``UPDATE variants SET stock = stock - n WHERE id = $1 AND
+stock >= n`` per line (rolled back when a line is short), pass after pass (the stock put back, untimed, before
+each) until they have run as long as the API's checkouts did. The two take turns for ``--rounds`` rounds
+(``bench.rounds``: the API first in odd rounds, the raw passes first in even ones); the ratio is the median of
+the rounds' own ratios. Each API round starts from the initial stock.
 
-Afterwards, by SQL: no variant below zero, none sold (in order lines) beyond its initial stock, and every unit
-taken off a variant in an order line. There is no speed goal: the run fails on an oversell, a unit taken
-without its order, or any answer that is neither an order nor a sold-out 409.
+After each API round, by SQL over that round's order lines: no variant below zero, none sold beyond its initial
+stock, and every unit taken off a variant in an order line. There is no speed goal: the run fails on an
+oversell, a unit taken without its order, or any answer that is neither an order nor a sold-out 409.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,19 +37,17 @@ import httpx
 
 from bench.cpu_time import CpuSample, cpu_use
 from bench.cpus import plan_cpus
-from bench.http import _base_environment, _process_pinned_to, _shoa_variables
+from bench.embedded import embedded_services
 from bench.report import BUSY_MACHINE_PERCENT, cpu_model, markdown_page, markdown_table, now_utc, save_texts
-from bench.server import AppServer
-from shoa_api.migrate import upgrade_to_head
-from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
-from shoa_api.settings import load_settings
+from bench.rounds import Lap, interleave, listed
 from shoa_api.wiring import access_tokens_from
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-    from bench.cpu_time import CpuUse
+    from bench.rounds import Comparison
+    from bench.server import AppServer
 
 MALLS = 5
 SHOPPERS = 1_000
@@ -57,8 +57,6 @@ HOT_SHARE = 0.7
 HOT_SOLD_OUT_AT = 0.9
 """The hot variants are stocked for this share of the demand the measured checkouts make for them."""
 COLD_STOCK = 1_000
-RAW_ROUNDS = 3
-"""The raw baseline takes about a second a round: the median of three, so one noisy second does not set it."""
 VIRTUAL_ACCOUNT_SHARE = 0.2
 WARMUP_CHECKOUTS = 200
 """Sent first, with one line of a cold variant each, and not measured (connections, caches, the planner)."""
@@ -120,51 +118,85 @@ def run(args: argparse.Namespace) -> int:
     if products < 2 * HOT_VARIANTS:
         raise BenchmarkError(f"--products must be at least {2 * HOT_VARIANTS}")
     print(f"command: {command}")
-    print(f"{products:,} products, {args.checkouts:,} checkouts {concurrency} at a time; {cpus.describe()}\n")
-    with tempfile.TemporaryDirectory(prefix="shoa-bench-checkout-") as tmp_name:
-        tmp = Path(tmp_name)
-        with (
-            _process_pinned_to(cpus.load),
-            EmbeddedPostgres(tmp / "postgres", durable=False) as postgres,
-            EmbeddedRedis(tmp / "redis", durable=False) as redis,
-        ):
-            variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
-            settings = load_settings(variables, env_file=None)
-            upgrade_to_head(settings.database.url)
-            database = _Database(postgres.socket_dir)
-            started = time.perf_counter()
-            catalog = asyncio.run(database.seed(products=products, hot_stock=_hot_stock(args.checkouts)))
-            print(f"seeded {products:,} products and {SHOPPERS:,} shoppers in {time.perf_counter() - started:.1f}s")
-            warmup, baskets = _baskets(catalog, checkouts=args.checkouts, seed=args.seed)
-
-            raw_rounds = []
-            for _ in range(RAW_ROUNDS):
-                raw_rounds.append(asyncio.run(database.raw_updates(warmup, baskets, concurrency=concurrency)))
-                asyncio.run(database.put_stock_back())
-            raw = sorted(raw_rounds, key=lambda timed: timed.seconds)[RAW_ROUNDS // 2]
-            raw_rates = [round(len(baskets) / timed.seconds) for timed in raw_rounds]
-            print(f"raw UPDATEs: {', '.join(f'{rate:,}' for rate in raw_rates)} transactions/s")
-
-            signer, now = access_tokens_from(settings.security), datetime.datetime.now(datetime.UTC)
-            tokens = [f"Bearer {signer.issue(user_id, now=now)[0]}" for user_id in catalog.shoppers]
-            server = AppServer(
-                "shoa_api.app:create_app_from_environment",
-                environment=_base_environment() | variables,
-                log_path=tmp / "server.log",
-                ready_path="/health/live",
-                cpus=cpus.server,
-                cwd=tmp,
+    print(
+        f"{products:,} products, {args.checkouts:,} checkouts {concurrency} at a time in each of {args.rounds} "
+        f"rounds; {cpus.describe()}\n"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="shoa-bench-checkout-") as tmp_name,
+        embedded_services(Path(tmp_name), cpus=cpus.load) as services,
+    ):
+        database = _Database(services.socket_dir)
+        started = time.perf_counter()
+        catalog = asyncio.run(database.seed(products=products, hot_stock=_hot_stock(args.checkouts)))
+        print(f"seeded {products:,} products and {SHOPPERS:,} shoppers in {time.perf_counter() - started:.1f}s")
+        warmup, baskets = _baskets(catalog, checkouts=args.checkouts, seed=args.seed)
+        signer, now = access_tokens_from(services.settings.security), datetime.datetime.now(datetime.UTC)
+        tokens = [f"Bearer {signer.issue(user_id, now=now)[0]}" for user_id in catalog.shoppers]
+        with services.api_server(cpus=cpus.server) as server:
+            api = _ApiSide(server, database, tokens, warmup, baskets, concurrency=concurrency, hot=catalog.variants)
+            raw = _RawSide(database, warmup, baskets, concurrency=concurrency)
+            comparison = interleave(
+                args.rounds,
+                side=api.checkout_round,
+                baseline=raw.updates_for,
+                show=lambda measured: print(measured.describe(side="API", baseline="raw", unit="checkouts/s")),
             )
-            with server:
-                checkout = _Checkouts(server.base_url, tokens, concurrency=concurrency)
-                asyncio.run(checkout.run(warmup))
-                before = CpuSample.take(server.pid)
-                shoa = asyncio.run(checkout.run(baskets))
-                after = CpuSample.take(server.pid)
-            audit = asyncio.run(database.audit(hot=catalog.variants[:HOT_VARIANTS]))
-    cpu = cpu_use(before, after, test_seconds=shoa.seconds)
-    return _report(args, command=command, started_at=started_at, raw=raw, raw_rates=raw_rates, shoa=shoa,
-                   audit=audit, cpu=cpu, attempts=len(baskets), warmup=len(warmup))  # fmt: skip
+    return _report(args, command=command, started_at=started_at, comparison=comparison, api=api, raw=raw,
+                   attempts=len(baskets), warmup=len(warmup))  # fmt: skip
+
+
+@dataclass
+class _ApiSide:
+    """The measured side: each round, the initial stock back, then every basket through ``POST /v1/orders``
+    (after the unmeasured warm-up in the first), then the round's audit."""
+
+    server: AppServer
+    database: _Database
+    tokens: list[str]
+    warmup: list[Basket]
+    baskets: list[Basket]
+    concurrency: int
+    hot: list[uuid.UUID]
+    runs: list[Timed] = field(default_factory=list)
+    audits: list[dict[str, int]] = field(default_factory=list)
+    server_cpu_percent: list[float] = field(default_factory=list)
+    others_percent: list[float] = field(default_factory=list)
+    placed_in_total: int = 0
+
+    def checkout_round(self, number: int) -> Lap:
+        asyncio.run(self.database.start_round())
+        checkouts = _Checkouts(self.server.base_url, self.tokens, concurrency=self.concurrency)
+        if number == 1:
+            warm = asyncio.run(checkouts.run(self.warmup))
+            self.placed_in_total += len(warm.placed)
+        before = CpuSample.take(self.server.pid)
+        timed = asyncio.run(checkouts.run(self.baskets))
+        cpu = cpu_use(before, CpuSample.take(self.server.pid), test_seconds=timed.seconds)
+        self.placed_in_total += len(timed.placed)
+        self.runs.append(timed)
+        self.server_cpu_percent.append(cpu.server_percent)
+        self.others_percent.append(cpu.others_percent)
+        self.audits.append(asyncio.run(self.database.audit(hot=self.hot[:HOT_VARIANTS])))
+        return Lap(len(self.baskets), timed.seconds)
+
+
+@dataclass
+class _RawSide:
+    """The baseline: the same baskets as raw transactions, pass after pass (the stock put back before each,
+    untimed), for as long as the API's round took."""
+
+    database: _Database
+    warmup: list[Basket]
+    baskets: list[Basket]
+    concurrency: int
+    runs: list[Timed] = field(default_factory=list)
+
+    def updates_for(self, _number: int, seconds: float) -> Lap:
+        passes = asyncio.run(self.database.raw_updates(self.warmup, self.baskets, concurrency=self.concurrency,
+                                                       seconds=seconds))  # fmt: skip
+        self.runs += passes
+        return Lap(len(self.baskets) * len(passes), sum(timed.seconds for timed in passes), repeats=len(passes))
 
 
 def _hot_stock(checkouts: int) -> int:
@@ -240,13 +272,17 @@ class _Database:
                     "id", "email", "phone", "consent_alimtalk", "preferred_messenger",
                 ])  # fmt: skip
                 await connection.execute("CREATE TABLE bench_initial_stock AS SELECT id, stock FROM variants")
+                await connection.execute("CREATE TABLE bench_counted_lines (id uuid PRIMARY KEY)")
             await connection.execute("VACUUM ANALYZE")  # as autovacuum would, soon after a bulk load
         finally:
             await connection.close()
         return Catalog(variants=[row[0] for row in variant_rows], shoppers=shoppers)
 
-    async def raw_updates(self, warmup: list[Basket], baskets: list[Basket], *, concurrency: int) -> Timed:
-        """Each basket as one transaction of conditional UPDATEs, ``concurrency`` connections at a time."""
+    async def raw_updates(
+        self, warmup: list[Basket], baskets: list[Basket], *, concurrency: int, seconds: float
+    ) -> list[Timed]:
+        """Each basket as one transaction of conditional UPDATEs, ``concurrency`` connections at a time, pass after
+        pass from the initial stock until the passes have taken ``seconds`` between them (once at least)."""
         connections = [await self.connect() for _ in range(concurrency)]
         idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
         for connection in connections:
@@ -260,8 +296,13 @@ class _Database:
                 idle.put_nowait(connection)
 
         try:
+            await self.put_stock_back()
             await _timed(warmup, take, concurrency=concurrency)
-            return await _timed(baskets, take, concurrency=concurrency)
+            passes: list[Timed] = []
+            while not passes or sum(timed.seconds for timed in passes) < seconds:
+                await self.put_stock_back()
+                passes.append(await _timed(baskets, take, concurrency=concurrency))
+            return passes
         finally:
             for connection in connections:
                 await connection.close()
@@ -276,8 +317,20 @@ class _Database:
         finally:
             await connection.close()
 
+    async def start_round(self) -> None:
+        """The initial stock back, and the order lines so far set aside: the next audit counts the round's own."""
+        connection = await self.connect()
+        try:
+            await connection.execute(
+                "INSERT INTO bench_counted_lines SELECT id FROM order_lines ON CONFLICT DO NOTHING"
+            )
+        finally:
+            await connection.close()
+        await self.put_stock_back()
+
     async def audit(self, *, hot: list[uuid.UUID]) -> dict[str, int]:
-        """Oversells and stock taken without its order, by SQL over the whole catalog."""
+        """Oversells and stock taken without its order in this round, by SQL over the whole catalog; orders
+        without a payment over the whole run."""
         connection = await self.connect()
         try:
             row = await connection.fetchrow("""
@@ -287,7 +340,9 @@ class _Database:
                        coalesce(sum(v.stock) FILTER (WHERE v.id = ANY($1::uuid[])), 0) AS hot_left,
                        coalesce(sum(s.sold) FILTER (WHERE v.id = ANY($1::uuid[])), 0) AS hot_sold
                 FROM variants v JOIN bench_initial_stock i ON i.id = v.id
-                LEFT JOIN (SELECT variant_id, sum(quantity) AS sold FROM order_lines GROUP BY variant_id) s
+                LEFT JOIN (SELECT variant_id, sum(quantity) AS sold FROM order_lines l
+                           WHERE NOT EXISTS (SELECT FROM bench_counted_lines c WHERE c.id = l.id)
+                           GROUP BY variant_id) s
                   ON s.variant_id = v.id
             """, hot)  # fmt: skip
             orders = await connection.fetchval("SELECT count(*) FROM orders")
@@ -389,60 +444,79 @@ def _report(
     *,
     command: str,
     started_at: str,
-    raw: Timed,
-    raw_rates: list[int],
-    shoa: Timed,
-    audit: dict[str, int],
-    cpu: CpuUse,
+    comparison: Comparison,
+    api: _ApiSide,
+    raw: _RawSide,
     attempts: int,
     warmup: int,
 ) -> int:
-    raw_figures, shoa_figures = raw.summary(attempts), shoa.summary(attempts)
-    ratio = shoa_figures["attempts_per_s"] / raw_figures["attempts_per_s"]
+    shoa, raw_all = _merged(api.runs), _merged(raw.runs)
+    shoa_figures = shoa.summary(attempts * len(api.runs))
+    raw_figures = raw_all.summary(attempts * len(raw.runs))
+    audit = _summed(api.audits)
+    orders = api.audits[-1]["orders"] if api.audits else 0
+    without_payment = api.audits[-1]["without_payment"] if api.audits else 0
     oversells = audit["below_zero"] + audit["sold_beyond_stock"]
-    placed_in_total = len(shoa.placed) + warmup
-    lost = audit["taken_not_sold"] + audit["without_payment"] + abs(audit["orders"] - placed_in_total)
-    failed = bool(oversells or lost or shoa.errors or raw.errors)
+    lost = audit["taken_not_sold"] + without_payment + abs(orders - api.placed_in_total)
+    failed = bool(oversells or lost or shoa.errors or raw_all.errors)
     concurrency = args.connections
+    rounds = len(comparison.rounds)
     rows = [
-        (f"raw conditional UPDATEs, {concurrency} at a time", f"{raw_figures['attempts_per_s']:,.0f}",
+        (f"raw conditional UPDATEs, {concurrency} at a time", f"{comparison.baseline_rate:,.0f}",
          f"{raw_figures['placed_per_s']:,.0f}", f"{raw_figures['p50_ms']:.2f}", f"{raw_figures['p99_ms']:.2f}",
-         "1.000x", f"{raw.sold_out:,}", str(len(raw.errors)), "", "baseline"),
-        (f"`POST /v1/orders`, {concurrency} at a time", f"{shoa_figures['attempts_per_s']:,.0f}",
+         "1.000x", "", listed(comparison.baseline_rates), f"{raw_all.sold_out / max(1, len(raw.runs)):,.0f}",
+         str(len(raw_all.errors)), "", "baseline"),
+        (f"`POST /v1/orders`, {concurrency} at a time", f"{comparison.side_rate:,.0f}",
          f"{shoa_figures['placed_per_s']:,.0f}", f"{shoa_figures['p50_ms']:.2f}", f"{shoa_figures['p99_ms']:.2f}",
-         f"{ratio:.3f}x", f"{shoa.sold_out:,}", str(len(shoa.errors)), str(oversells),
+         f"{comparison.ratio:.3f}x", comparison.spread(), listed(comparison.side_rates),
+         f"{shoa.sold_out / max(1, len(api.runs)):,.0f}", str(len(shoa.errors)), str(oversells),
          "0 oversells, 0 errors: " + ("NOT met" if failed else "met")),
     ]  # fmt: skip
-    headers = ("path", "checkouts/s", "orders/s", "p50 ms", "p99 ms", "vs raw", "sold out", "errors", "oversells",
-               "goal")  # fmt: skip
-    table = markdown_table(headers, rows, numeric={1, 2, 3, 4, 5, 6, 7, 8})
+    headers = ("path", "checkouts/s (median round)", "orders/s", "p50 ms", "p99 ms", "vs raw (median)", "range",
+               "rounds: checkouts/s", "sold out a pass", "errors", "oversells", "goal")  # fmt: skip
+    table = markdown_table(headers, rows, numeric={1, 2, 3, 4, 5, 8, 9, 10})
+    others = max(api.others_percent, default=0.0)
     notes = [
         f"{args.products:,} products (one variant each) over {MALLS} malls, {SHOPPERS:,} shoppers; {attempts:,} "
-        f"checkouts measured after {warmup} unmeasured; seed {args.seed}",
+        f"checkouts a round in {rounds} rounds, after {warmup} unmeasured; seed {args.seed}",
+        f"vs raw: the median of the rounds' own ratios ({comparison.per_round()}); odd rounds the API first, even "
+        "rounds the raw passes first; in each round the raw passes (the stock put back, untimed, before each) ran "
+        "as long as the API's checkouts: "
+        + ", ".join(
+            f"{m.side.seconds:.1f} s / {m.baseline.seconds:.1f} s ({m.baseline.repeats} passes)"
+            for m in comparison.rounds
+        ),
         f"{HOT_VARIANTS} hot variants in {HOT_SHARE:.0%} of the baskets, stocked for {HOT_SOLD_OUT_AT:.0%} of that "
-        f"demand: {audit['hot_sold']:,} sold, {audit['hot_left']} left",
+        "demand; sold by round: "
+        + listed([a["hot_sold"] for a in api.audits])
+        + ", left: "
+        + listed([a["hot_left"] for a in api.audits]),
         f"payment: {VIRTUAL_ACCOUNT_SHARE:.0%} virtual account (the sandbox opens it inside the checkout), the rest "
         "card (confirmed later, not part of the checkout)",
         "checkouts/s: answers (orders and sold-out 409s) per second; vs raw compares those with the raw "
-        "transactions (committed or rolled back for a short line) over the same baskets; p50/p99: of placed orders",
-        f"raw rounds (the stock put back after each): {', '.join(f'{rate:,}' for rate in raw_rates)} transactions/s; "
-        "the median round is shown",
-        f"audit by SQL: {audit['below_zero']} variants below zero, {audit['sold_beyond_stock']} sold beyond their "
-        f"stock, {audit['taken_not_sold']} with units taken that no order line holds; {audit['orders']:,} orders "
-        f"for {placed_in_total:,} answered 201, {audit['without_payment']} without a payment",
-        f"server CPU {cpu.server_percent:.0f}% of its CPU; others {cpu.others_percent:.0f}% of a CPU"
-        + (" - a busy machine, figures unreliable" if cpu.others_percent > BUSY_MACHINE_PERCENT else ""),
+        "transactions (committed or rolled back for a short line) over the same baskets; orders/s, p50/p99: of "
+        "placed orders over every round",
+        f"audit by SQL after each round: {audit['below_zero']} variants below zero, {audit['sold_beyond_stock']} sold "
+        f"beyond their stock, {audit['taken_not_sold']} with units taken that no order line holds; {orders:,} "
+        f"orders for {api.placed_in_total:,} answered 201, {without_payment} without a payment",
+        "server CPU % by round: " + listed(api.server_cpu_percent) + f" of its CPU; others up to {others:.0f}% "
+        "of a CPU" + (" - a busy machine, figures unreliable" if others > BUSY_MACHINE_PERCENT else ""),
     ]
+    print()
     print("\n".join(table))
     print("\n" + "\n".join(notes))
-    for label, errors in (("checkout", shoa.errors), ("raw", raw.errors)):
+    for label, errors in (("checkout", shoa.errors), ("raw", raw_all.errors)):
         for error in errors[:5]:
             print(f"{label} error: {error}")
     document = {"benchmark": "checkout", "command": command, "started_at": started_at, "cpu": cpu_model(),
                 "products": args.products, "shoppers": SHOPPERS, "concurrency": concurrency, "seed": args.seed,
-                "raw": raw_figures, "raw_rounds_per_s": raw_rates, "shoa": shoa_figures, "ratio": round(ratio, 3), "audit": audit,
-                "server_cpu_percent": round(cpu.server_percent, 1), "others_cpu_percent": round(cpu.others_percent, 1),
-                "met": not failed}  # fmt: skip
+                "checkouts": attempts, "rounds": rounds, "raw": raw_figures, "shoa": shoa_figures,
+                "raw_rounds_per_s": [round(rate, 1) for rate in comparison.baseline_rates],
+                "shoa_rounds_per_s": [round(rate, 1) for rate in comparison.side_rates],
+                "ratio": round(comparison.ratio, 4), "ratio_low": round(comparison.low, 4),
+                "ratio_high": round(comparison.high, 4), "comparison": comparison.as_json(), "audit": audit,
+                "audits": api.audits, "server_cpu_percent": [round(p, 1) for p in api.server_cpu_percent],
+                "others_cpu_percent": [round(p, 1) for p in api.others_percent], "met": not failed}  # fmt: skip
     markdown = markdown_page(
         benchmark="checkout", started_at=started_at, command=command, table=table, notes=notes,
         sections={"machine": {"cpu": cpu_model()}},
@@ -451,6 +525,21 @@ def _report(
     for path in save_texts(args.output_dir, "checkout", started_at, texts):
         print(f"saved {path}")
     return 1 if failed else 0
+
+
+def _merged(runs: Sequence[Timed]) -> Timed:
+    """Runs of baskets as one: their seconds, placed latencies, sold-outs and errors together."""
+    return Timed(
+        seconds=sum(timed.seconds for timed in runs),
+        placed=[latency for timed in runs for latency in timed.placed],
+        sold_out=sum(timed.sold_out for timed in runs),
+        errors=[error for timed in runs for error in timed.errors],
+    )
+
+
+def _summed(audits: Sequence[dict[str, int]]) -> dict[str, int]:
+    keys = ("below_zero", "sold_beyond_stock", "taken_not_sold", "hot_sold")
+    return {key: sum(audit[key] for audit in audits) for key in keys}
 
 
 def _percentile(values: list[float], share: float) -> float:

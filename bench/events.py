@@ -39,17 +39,14 @@ import sqlalchemy as sa
 from accounts.segments import AgeBand, audience_for, korea_today
 from bench.cpu_time import CpuSample, cpu_use
 from bench.cpus import plan_cpus
-from bench.http import _base_environment, _process_pinned_to, _shoa_variables
+from bench.embedded import embedded_services
 from bench.report import BUSY_MACHINE_PERCENT, cpu_model, markdown_page, markdown_table, now_utc, save_texts, text_table
-from bench.server import AppServer
+from bench.rounds import Lap, interleave_async, listed, repeat_for_async
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import Product
 from insights.jobs import keep_event_partitions
 from shoa_api.database import create_engine, create_session_maker, run_unit_of_work
-from shoa_api.migrate import upgrade_to_head
-from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
-from shoa_api.settings import load_settings
 from shoa_api.wiring import access_tokens_from
 
 if TYPE_CHECKING:
@@ -57,6 +54,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bench.rounds import Comparison
+    from bench.server import AppServer
     from shoa_api.settings import Settings
 
 DEVICES = 20_000
@@ -139,23 +138,6 @@ def copy_rows(
     return rows[:count]
 
 
-def median_ratio(api_rates: list[float], copy_rates: list[float]) -> float:
-    """The median of the rounds' own ratios (API events/s over COPY rows/s in the same round)."""
-    return statistics.median(api / copy for api, copy in zip(api_rates, copy_rates, strict=True))
-
-
-@dataclass
-class Side:
-    """One side's rounds: rows (events) stored and the seconds each round took."""
-
-    rows: list[int] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def rates(self) -> list[float]:
-        return [rows / seconds for rows, seconds in zip(self.rows, self.seconds, strict=True)]
-
-
 @dataclass
 class Posting:
     accepted: int = 0
@@ -171,33 +153,19 @@ def run(args: argparse.Namespace) -> int:
         f"{args.products:,} products; {DEVICES:,} devices and {SHOPPERS:,} shoppers post batches of {BATCH}, "
         f"{args.connections} at a time; {args.rounds} rounds of {args.duration:g} s each side; {cpus.describe()}\n"
     )
-    with tempfile.TemporaryDirectory(prefix="shoa-bench-events-") as tmp_name:
-        tmp = Path(tmp_name)
-        with (
-            _process_pinned_to(cpus.load),
-            EmbeddedPostgres(tmp / "postgres", durable=False) as postgres,
-            EmbeddedRedis(tmp / "redis", durable=False) as redis,
-        ):
-            variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
-            settings = load_settings(variables, env_file=None)
-            upgrade_to_head(settings.database.url)
-            started = time.perf_counter()
-            shelf = asyncio.run(run_unit_of_work(settings.database, lambda s: _catalog(s, products=args.products)))
-            senders = asyncio.run(_population(postgres.socket_dir, settings))
-            asyncio.run(_partitions(settings))
-            print(f"seeded {len(shelf.products):,} products and {SHOPPERS:,} shoppers in "
-                  f"{time.perf_counter() - started:.1f}s")  # fmt: skip
-            server = AppServer(
-                "shoa_api.app:create_app_from_environment",
-                environment=_base_environment() | variables,
-                log_path=tmp / "server.log",
-                ready_path="/health/live",
-                cpus=cpus.server,
-                cwd=tmp,
-            )
-            with server:
-                outcome = asyncio.run(_rounds(args, server, postgres.socket_dir, shelf, senders))
-                peak_rss = server.peak_rss_mib()
+    with (
+        tempfile.TemporaryDirectory(prefix="shoa-bench-events-") as tmp_name,
+        embedded_services(Path(tmp_name), cpus=cpus.load) as services,
+    ):
+        settings, started = services.settings, time.perf_counter()
+        shelf = asyncio.run(run_unit_of_work(settings.database, lambda s: _catalog(s, products=args.products)))
+        senders = asyncio.run(_population(services.socket_dir, settings))
+        asyncio.run(_partitions(settings))
+        print(f"seeded {len(shelf.products):,} products and {SHOPPERS:,} shoppers in "
+              f"{time.perf_counter() - started:.1f}s")  # fmt: skip
+        with services.api_server(cpus=cpus.server) as server:
+            outcome = asyncio.run(_rounds(args, server, services.socket_dir, shelf, senders))
+            peak_rss = server.peak_rss_mib()
     return _report(args, command=command, started_at=started_at, outcome=outcome, peak_rss=peak_rss)
 
 
@@ -250,8 +218,7 @@ async def _partitions(settings: Settings) -> None:
 
 @dataclass
 class _Outcome:
-    api: Side
-    copy: Side
+    comparison: Comparison
     latencies_ms: list[float]
     cpu_others_percent: float
     stored: int
@@ -264,7 +231,8 @@ async def _rounds(
     devices = [s for s in senders if s.device_id is not None]
     shoppers = [s for s in senders if s.authorization is not None]
     rng = random.Random(args.seed)
-    api, copy, latencies, others = Side(), Side(), [], []
+    latencies: list[float] = []
+    others: list[float] = []
     connection = await asyncpg.connect(host=str(socket_dir), user="postgres", database="shoa")
     limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
     try:
@@ -272,28 +240,36 @@ async def _rounds(
             warm = await _post_for(client, args.warmup, rng=rng, shelf=shelf, devices=devices, shoppers=shoppers,
                                    connections=args.connections)  # fmt: skip
             expected = warm.accepted
-            for number in range(args.rounds):
-                await _settle(connection)
+
+            async def api_side(_number: int) -> Lap:
+                nonlocal expected
                 before = CpuSample.take(server.pid)
                 started = time.perf_counter()
                 posted = await _post_for(client, args.duration, rng=rng, shelf=shelf, devices=devices,
                                          shoppers=shoppers, connections=args.connections)  # fmt: skip
                 seconds = time.perf_counter() - started
                 others.append(cpu_use(before, CpuSample.take(server.pid), test_seconds=seconds).others_percent)
-                api.rows.append(posted.accepted)
-                api.seconds.append(seconds)
-                latencies += posted.latencies_ms
-                await _settle(connection)
-                copied, copy_seconds = await _copy_for(connection, seconds, rng, shelf, senders)
-                copy.rows.append(copied)
-                copy.seconds.append(copy_seconds)
-                expected += posted.accepted + copied
-                print(f"round {number + 1}: API {posted.accepted / seconds:,.0f} events/s, "
-                      f"COPY {copied / copy_seconds:,.0f} rows/s")  # fmt: skip
+                latencies.extend(posted.latencies_ms)
+                expected += posted.accepted
+                return Lap(posted.accepted, seconds)
+
+            async def copy_side(_number: int, seconds: float) -> Lap:
+                nonlocal expected
+                lap = await _copy_for(connection, seconds, rng, shelf, senders)
+                expected += int(lap.work)
+                return lap
+
+            comparison = await interleave_async(
+                args.rounds,
+                side=api_side,
+                baseline=copy_side,
+                settle=lambda: _settle(connection),
+                show=lambda measured: print(measured.describe(side="API", baseline="COPY", unit="events/s")),
+            )
         stored = int(await connection.fetchval("SELECT count(*) FROM insights_events"))
     finally:
         await connection.close()
-    return _Outcome(api, copy, latencies, statistics.median(others), stored, expected)
+    return _Outcome(comparison, latencies, statistics.median(others), stored, expected)
 
 
 async def _settle(connection: asyncpg.Connection) -> None:
@@ -340,36 +316,37 @@ async def _post_for(
 
 async def _copy_for(
     connection: asyncpg.Connection, seconds: float, rng: random.Random, shelf: Shelf, senders: list[Sender]
-) -> tuple[int, float]:
-    """COPYs of ``COPY_ROWS`` rows until they have taken ``seconds`` between them (making the rows is not timed);
-    the rows written and the seconds COPY took."""
-    copied, spent = 0, 0.0
-    while spent < seconds:
+) -> Lap:
+    """COPYs of ``COPY_ROWS`` rows until they have taken ``seconds`` between them (making the rows is not timed)."""
+
+    async def one_copy() -> Lap:
         rows = copy_rows(rng, shelf, senders, now=datetime.datetime.now(datetime.UTC), count=COPY_ROWS)
         started = time.perf_counter()
         await connection.copy_records_to_table("insights_events", records=rows, columns=EVENT_COLUMNS)
-        spent += time.perf_counter() - started
-        copied += len(rows)
-    return copied, spent
+        return Lap(len(rows), time.perf_counter() - started)
+
+    return await repeat_for_async(seconds, one_copy)
 
 
 def _report(args: argparse.Namespace, *, command: str, started_at: str, outcome: _Outcome, peak_rss: float) -> int:
-    api_rates, copy_rates = outcome.api.rates, outcome.copy.rates
-    ratio = median_ratio(api_rates, copy_rates)
+    comparison = outcome.comparison
     latencies = sorted(outcome.latencies_ms)
     p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     rows = [
-        ("raw COPY into insights_events", f"{statistics.median(copy_rates):,.0f}", "", "", "1.00x",
-         ", ".join(f"{rate:,.0f}" for rate in copy_rates)),
-        (f"POST /v1/events ({BATCH} a batch)", f"{statistics.median(api_rates):,.0f}", f"{p50:.1f}", f"{p99:.1f}",
-         f"{ratio:.3f}x", ", ".join(f"{rate:,.0f}" for rate in api_rates)),
+        ("raw COPY into insights_events", f"{comparison.baseline_rate:,.0f}", "", "", "1.00x", "",
+         listed(comparison.baseline_rates)),
+        (f"POST /v1/events ({BATCH} a batch)", f"{comparison.side_rate:,.0f}", f"{p50:.1f}", f"{p99:.1f}",
+         f"{comparison.ratio:.3f}x", comparison.spread(), listed(comparison.side_rates)),
     ]  # fmt: skip
-    columns = ("side", "events/s (median round)", "p50 ms", "p99 ms", "ratio", "rounds")
+    columns = ("side", "events/s (median round)", "p50 ms", "p99 ms", "ratio (median)", "range", "rounds")
     print()
     print(text_table(columns, rows, numeric={1, 2, 3, 4}))
     audit = "every event stored once" if outcome.stored == outcome.expected else "MISMATCH"
     notes = [
-        f"ratio: the median of the {args.rounds} rounds' own ratios (API events/s over COPY rows/s in that round)",
+        f"ratio: the median of the {len(comparison.rounds)} rounds' own ratios (API events/s over COPY rows/s in "
+        f"that round): {comparison.per_round()}; odd rounds the API first, even rounds COPY first",
+        "seconds per round, API / COPY: "
+        + ", ".join(f"{measured.side.seconds:.1f} / {measured.baseline.seconds:.1f}" for measured in comparison.rounds),
         f"store: {outcome.stored:,} rows, expected {outcome.expected:,} (accepted by the API + COPYed): {audit}",
         f"API peak RSS {peak_rss:.0f} MiB; others' CPU use during the API rounds {outcome.cpu_others_percent:.0f}%"
         + (" - a busy machine, figures unreliable" if outcome.cpu_others_percent > BUSY_MACHINE_PERCENT else ""),
@@ -379,8 +356,11 @@ def _report(args: argparse.Namespace, *, command: str, started_at: str, outcome:
         "benchmark": "events", "command": command, "started_at": started_at, "cpu": cpu_model(),
         "products": args.products, "devices": DEVICES, "shoppers": SHOPPERS, "batch": BATCH,
         "connections": args.connections, "rounds": args.rounds, "duration_s": args.duration,
-        "api_events_per_s": [round(rate) for rate in api_rates], "copy_rows_per_s": [round(r) for r in copy_rates],
-        "ratio": round(ratio, 3), "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "api_peak_rss_mib": round(peak_rss),
+        "api_events_per_s": [round(rate) for rate in comparison.side_rates],
+        "copy_rows_per_s": [round(rate) for rate in comparison.baseline_rates],
+        "ratio": round(comparison.ratio, 3), "ratio_low": round(comparison.low, 3),
+        "ratio_high": round(comparison.high, 3), "comparison": comparison.as_json(), "p50_ms": round(p50, 1),
+        "p99_ms": round(p99, 1), "api_peak_rss_mib": round(peak_rss),
         "stored": outcome.stored, "expected": outcome.expected,
     }  # fmt: skip
     markdown = markdown_page(

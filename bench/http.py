@@ -29,6 +29,7 @@ from bench.cpu_time import CpuSample, CpuUse, cpu_use
 from bench.cpus import CpuPlan, plan_cpus
 from bench.load import find_k6, k6_version, run_load
 from bench.report import Measurement, Report, machine_facts, now_utc, render_text, save
+from bench.rounds import Lap, compare, in_round_order
 from bench.server import AppServer
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
@@ -160,7 +161,8 @@ def run_targets(
         print(f"{name}: {value}")
     print(
         f"each endpoint: {args.warmup:g}s warm-up, then {args.rounds} rounds of {args.duration:g}s "
-        f"with {args.connections} connections; the median round is reported\n"
+        f"with {args.connections} connections (the order reversed every other round); the median round is "
+        "reported, and each endpoint's ratio is the median of its rounds' own ratios\n"
     )
 
     with tempfile.TemporaryDirectory(prefix="shoa-bench-") as tmp_name:
@@ -213,23 +215,27 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan, targets: t
     """Every endpoint once per round, rounds one after another, and each endpoint's median round reported.
 
     All servers stay up (idle but for their turn), so the bare app and Shoa are measured side by side in time:
-    a slow minute on a shared machine then touches every endpoint alike instead of skewing one ratio.
+    a slow minute on a shared machine then touches every endpoint alike instead of skewing one ratio. Every
+    endpoint runs as long as the bare app (``--duration``), and the order reverses every other round
+    (``bench.rounds.in_round_order``), so no endpoint is always the one nearest to, or furthest from, the bare
+    app's turn; each endpoint's ratio is the median of its rounds' own ratios.
     """
     runs: dict[tuple[str, str], list[tuple[LoadResult, CpuUse]]] = {}
+    turns = [(target, endpoint) for target in targets for endpoint in target.endpoints]
     for number in range(1, plan.rounds + 1):
         print(f"round {number} of {plan.rounds}")
-        for target in targets:
-            for endpoint in target.endpoints:
-                warm = number > 1
-                run = _load_endpoint(servers[target.name], endpoint, target, plan, warm=warm)
-                runs.setdefault((target.name, endpoint.path), []).append(run)
-    baseline_rounds = [run[0].requests_per_second for run in runs[(BARE.name, BARE.endpoints[0].path)]]
+        for target, endpoint in in_round_order(turns, number):
+            warm = (target.name, endpoint.path) in runs
+            run = _load_endpoint(servers[target.name], endpoint, target, plan, warm=warm)
+            runs.setdefault((target.name, endpoint.path), []).append(run)
+    baseline_laps = [_lap(result) for result, _ in runs[(BARE.name, BARE.endpoints[0].path)]]
     measurements = []
     for target in targets:
         peak_rss_mib = servers[target.name].peak_rss_mib()
         for endpoint in target.endpoints:
             ordered = sorted(runs[(target.name, endpoint.path)], key=lambda run: run[0].requests_per_second)
             result, cpu = ordered[len(ordered) // 2]
+            comparison = compare([_lap(run) for run, _ in runs[(target.name, endpoint.path)]], baseline_laps)
             measurements.append(
                 Measurement(
                     target=target.name,
@@ -240,7 +246,8 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan, targets: t
                     minimum_ratio=endpoint.minimum_ratio,
                     baseline=endpoint.baseline,
                     rounds=tuple(run[0].requests_per_second for run in runs[(target.name, endpoint.path)]),
-                    paired_ratio=_median_paired_ratio(runs[(target.name, endpoint.path)], baseline_rounds),
+                    paired_ratio=comparison.ratio,
+                    round_ratios=tuple(comparison.ratios),
                     max_p99_ms=endpoint.max_p99_ms,
                     max_rss_mib=endpoint.max_rss_mib,
                 )
@@ -248,12 +255,8 @@ def _measure_in_rounds(servers: dict[str, AppServer], plan: LoadPlan, targets: t
     return measurements
 
 
-def _median_paired_ratio(runs: list[tuple[LoadResult, CpuUse]], baseline_rounds: list[float]) -> float:
-    """Each round's share of the bare app's requests/s in that same round; the median of those shares."""
-    ratios = sorted(
-        run.requests_per_second / baseline for (run, _), baseline in zip(runs, baseline_rounds, strict=True) if baseline
-    )
-    return ratios[len(ratios) // 2] if ratios else 0.0
+def _lap(result: LoadResult) -> Lap:
+    return Lap(result.requests, result.seconds)
 
 
 def _load_endpoint(

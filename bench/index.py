@@ -2,18 +2,22 @@
 Tantivy; then how soon a partner's change is searchable (``bench.freshness``).
 
 The catalog (100,000 products by default) is the demo generator's, written through the partner sync, which
-leaves one search-outbox row per product, as a mall's first sync does. Then, in the same run:
+leaves one search-outbox row per product, as a mall's first sync does. Then, in each of ``--rounds`` rounds
+(``bench.rounds``: the worker first in odd rounds, raw Tantivy first in even ones):
 
-- raw Tantivy: the same products' index entries, built beforehand, added by one writer and committed once: what
-  the library does alone on this machine, the baseline;
-- the engine's writer (``TantivyEngine.apply_changes``) fed the same documents in the worker's batches, without
-  the database: what our analysis, replace-by-id and a commit per batch cost (for information);
 - the ``shoa worker`` process with every production job, draining the outbox into an empty index: claim,
   documents read from the tables, the engine's writer, rows deleted after the commit. Its products/s are
-  counted from its first commit to the empty outbox (start-up is shown apart).
+  counted from its first commit to the empty outbox (start-up is shown apart). Before every round but the
+  first, the outbox is filled again with the sync's rows (untimed), and each round's index is a new one;
+- then the engine's writer (``TantivyEngine.apply_changes``) fed the same documents in the worker's batches,
+  without the database: what our analysis, replace-by-id and a commit per batch cost (for information);
+- raw Tantivy, the baseline: the same products' index entries, built once beforehand, added by one writer into
+  an empty index and committed once, pass after pass until the passes have run as long as the worker did: what
+  the library does alone on this machine.
 
-Every writer runs on the server's CPU, PostgreSQL and this process on the other. Afterwards the worker keeps
-running, the API starts beside it, and ``bench.freshness`` measures partner changes one at a time.
+Each ratio is the median of the rounds' own ratios. Every writer runs on the server's CPU, PostgreSQL and this
+process on the other. Afterwards a worker runs on the last round's index, the API starts beside it, and
+``bench.freshness`` measures partner changes one at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,9 +40,11 @@ import tantivy
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.cpus import child_setup, plan_cpus
+from bench.embedded import embedded_services
 from bench.freshness import GOAL_P99_SECONDS, Freshness, measure_beside_api, partner_products
-from bench.http import _base_environment, _process_pinned_to, _shoa_variables, seed_catalog
+from bench.http import _base_environment, _process_pinned_to, seed_catalog
 from bench.report import cpu_model, markdown_page, markdown_table, now_utc, save_texts
+from bench.rounds import Lap, compare, interleave, listed
 from catalog import keys
 from catalog.models import Product, SearchOutbox
 from catalog.search.documents import documents_for
@@ -45,14 +52,16 @@ from catalog.search.jobs import BATCH_SIZE
 from catalog.search.tantivy_engine import WRITER_HEAP_BYTES, TantivyEngine
 from catalog.search.tantivy_index import entry, schema
 from shoa_api.database import run_unit_of_work
-from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis, stop_process
-from shoa_api.settings import load_settings
+from shoa_api.runtime import stop_process
 
 if TYPE_CHECKING:
     import argparse
     from types import TracebackType
 
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bench.cpus import CpuPlan
+    from bench.rounds import Comparison
 
 DRAIN_TIMEOUT_SECONDS = 1800.0
 WORKER_STOP_SECONDS = 60.0
@@ -228,17 +237,17 @@ def engine_batches(documents: list[dict[str, Any]], index_dir: Path) -> WriterRu
     return WriterRun(len(documents), seconds)
 
 
-def _writers_alone(documents: list[dict[str, Any]], work_dir: Path) -> tuple[WriterRun, WriterRun, float]:
-    """Raw Tantivy and the engine's writer on ``documents``, and the seconds building their entries took."""
-    started = time.perf_counter()
-    entries = [entry(document) for document in documents]
-    entry_seconds = time.perf_counter() - started
-    raw = raw_tantivy(entries, work_dir / "raw")
-    del entries
-    batched = engine_batches(documents, work_dir / "engine")
-    print(f"raw Tantivy: {raw.products_per_second:,.0f} products/s; the engine's writer in batches: "
-          f"{batched.products_per_second:,.0f} products/s")  # fmt: skip
-    return raw, batched, entry_seconds
+def raw_tantivy_for(entries: list[tantivy.Document], work_dir: Path, *, seconds: float) -> Lap:
+    """:func:`raw_tantivy` pass after pass, each into an empty index (removed after it, untimed), until the
+    passes have run for ``seconds`` between them."""
+    lap: Lap | None = None
+    while lap is None or lap.seconds < seconds:
+        index_dir = work_dir / f"raw-{lap.repeats if lap else 0}"
+        run = raw_tantivy(entries, index_dir)
+        shutil.rmtree(index_dir)
+        unit = Lap(run.products, run.seconds)
+        lap = unit if lap is None else lap + unit
+    return lap
 
 
 async def _all_documents(session: AsyncSession) -> list[dict[str, Any]]:
@@ -260,48 +269,144 @@ def run(args: argparse.Namespace) -> int:
     command, started_at = shlex.join(sys.orig_argv), now_utc()
     cpus = plan_cpus()
     print(f"command: {command}")
-    print(f"{args.products:,} products; then {args.changes} partner changes; {cpus.describe()}\n")
-    with tempfile.TemporaryDirectory(prefix="shoa-bench-index-") as tmp_name:
+    print(
+        f"{args.products:,} products in {args.rounds} rounds; then {args.changes} partner changes; {cpus.describe()}\n"
+    )
+    quick = {"SHOA_RATE_LIMIT_PARTNER_PER_KEY_PER_MINUTE": "1000000000", "SHOA_PUBLIC_CACHE_SECONDS": "0"}
+    with (
+        tempfile.TemporaryDirectory(prefix="shoa-bench-index-") as tmp_name,
+        embedded_services(Path(tmp_name), cpus=cpus.load, variables=quick) as services,
+    ):
         tmp = Path(tmp_name)
-        with (
-            _process_pinned_to(cpus.load),
-            EmbeddedPostgres(tmp / "postgres", durable=False) as postgres,
-            EmbeddedRedis(tmp / "redis", durable=False) as redis,
-        ):
-            variables = (
-                _shoa_variables(database_url=postgres.url, redis_url=redis.url)
-                | tantivy_variables(tmp / "index")
-                | {"SHOA_RATE_LIMIT_PARTNER_PER_KEY_PER_MINUTE": "1000000000", "SHOA_PUBLIC_CACHE_SECONDS": "0"}
+        seed_catalog(services.variables, args.products)
+        asyncio.run(_keep_outbox(services.postgres.url))
+        documents = asyncio.run(run_unit_of_work(services.settings.database, _all_documents))
+        with _process_pinned_to(cpus.server):
+            started = time.perf_counter()
+            entries = [entry(document) for document in documents]
+            entry_seconds = time.perf_counter() - started
+        key = asyncio.run(run_unit_of_work(services.settings.database, _partner_key))
+        rounds = _Rounds(tmp, services.variables, cpus, documents, entries)
+        del documents, entries
+        comparison = interleave(
+            args.rounds,
+            side=rounds.worker_round,
+            baseline=lambda _number, seconds: rounds.raw(seconds),
+            show=lambda measured: print(
+                measured.describe(side="the worker", baseline="raw Tantivy", unit="products/s")
+            ),
+        )
+        rounds.release()
+        environment = _base_environment() | services.variables | tantivy_variables(rounds.index_dir(args.rounds))
+        with ShoaWorker(environment=environment, log_path=tmp / "worker.log", cpus=cpus.server, cwd=tmp) as worker:
+            asyncio.run(_touch_one_product(services.postgres.url))
+            drain_outbox(worker, services.postgres.url)  # the worker is up and has indexed a change
+            index_mib = sum(path.stat().st_size for path in rounds.index_dir(args.rounds).rglob("*") if path.is_file())
+            freshness = measure_beside_api(
+                environment,
+                work_dir=tmp,
+                cpus=cpus.server,
+                partner_key=key,
+                products=partner_products(PARTNER_MALL, args.changes, catalog=args.products),
             )
-            seed_catalog(variables, args.products)
-            settings = load_settings(variables, env_file=None)
-            documents = asyncio.run(run_unit_of_work(settings.database, _all_documents))
-            with _process_pinned_to(cpus.server):
-                raw, batched, entry_seconds = _writers_alone(documents, tmp)
-            del documents
-            key = asyncio.run(run_unit_of_work(settings.database, _partner_key))
-            environment = _base_environment() | variables
-            with ShoaWorker(environment=environment, log_path=tmp / "worker.log", cpus=cpus.server, cwd=tmp) as worker:
-                drain = drain_outbox(worker, postgres.url)
-                print(f"the worker: {drain.products_per_second:,.0f} products/s after its first commit\n")
-                index_mib = sum(path.stat().st_size for path in (tmp / "index").rglob("*") if path.is_file()) / 2**20
-                freshness = measure_beside_api(
-                    environment,
-                    work_dir=tmp,
-                    cpus=cpus.server,
-                    partner_key=key,
-                    products=partner_products(PARTNER_MALL, args.changes, catalog=args.products),
-                )
-                worker.check_running()
-    results = _Results(raw, batched, drain, entry_seconds, index_mib, freshness)
+            worker.check_running()
+    batched = compare(rounds.batched, [measured.baseline for measured in comparison.rounds])
+    results = _Results(comparison, batched, rounds.drains, entry_seconds, index_mib / 2**20, freshness)
     return _report(results, args=args, command=command, started_at=started_at)
+
+
+class _Rounds:
+    """The worker's side of a round (and the engine's writer after it, for information), and raw Tantivy's."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        variables: dict[str, str],
+        cpus: CpuPlan,
+        documents: list[dict[str, Any]],
+        entries: list[tantivy.Document],
+    ) -> None:
+        self.tmp, self.variables, self.cpus = tmp, variables, cpus
+        self.documents, self.entries = documents, entries
+        self.drains: list[Drain] = []
+        self.batched: list[Lap] = []
+
+    def release(self) -> None:
+        """The documents and entries are not needed once the rounds are over (they are large)."""
+        self.documents, self.entries = [], []
+
+    def index_dir(self, number: int) -> Path:
+        return self.tmp / f"index-{number}"
+
+    def worker_round(self, number: int) -> Lap:
+        database_url = self.variables["SHOA_DATABASE_URL"]
+        if number > 1:
+            asyncio.run(_refill_outbox(database_url))
+            shutil.rmtree(self.index_dir(number - 1), ignore_errors=True)
+        environment = _base_environment() | self.variables | tantivy_variables(self.index_dir(number))
+        log = self.tmp / f"worker-{number}.log"
+        with ShoaWorker(environment=environment, log_path=log, cpus=self.cpus.server, cwd=self.tmp) as worker:
+            drain = drain_outbox(worker, database_url)
+        self.drains.append(drain)
+        with _process_pinned_to(self.cpus.server):
+            batched = engine_batches(self.documents, self.tmp / f"engine-{number}")
+        shutil.rmtree(self.tmp / f"engine-{number}")
+        self.batched.append(Lap(batched.products, batched.seconds))
+        print(f"  the engine's writer in batches: {batched.products_per_second:,.0f} products/s (for information)")
+        return Lap(drain.steady_products, drain.steady_seconds)
+
+    def raw(self, seconds: float) -> Lap:
+        with _process_pinned_to(self.cpus.server):
+            return raw_tantivy_for(self.entries, self.tmp, seconds=seconds)
+
+
+async def _keep_outbox(database_url: str) -> None:
+    """The sync's search-outbox rows, kept aside to fill the outbox again before each round."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text("CREATE TABLE bench_search_outbox AS SELECT product_id, action FROM search_outbox ORDER BY id")
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _refill_outbox(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO search_outbox (product_id, action) SELECT product_id, action FROM bench_search_outbox"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _touch_one_product(database_url: str) -> None:
+    """One outbox row, so that draining it shows the worker started for the freshness measurement is up."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO search_outbox (product_id, action) "
+                    "SELECT product_id, action FROM bench_search_outbox LIMIT 1"
+                )
+            )
+    finally:
+        await engine.dispose()
 
 
 @dataclass(frozen=True)
 class _Results:
-    raw: WriterRun
-    batched: WriterRun
-    drain: Drain
+    worker: Comparison
+    """The worker's products/s against raw Tantivy's, round by round."""
+    batched: Comparison
+    """The engine's writer against the same raw rounds (for information)."""
+    drains: list[Drain]
     entry_seconds: float
     """Building the index entries of every product (``tantivy_index.entry``: analysis included)."""
     index_mib: float
@@ -309,25 +414,25 @@ class _Results:
 
 
 def _report(results: _Results, *, args: argparse.Namespace, command: str, started_at: str) -> int:
-    raw, batched, drain, freshness = results.raw, results.batched, results.drain, results.freshness
-    baseline = raw.products_per_second
-
-    def ratio(rate: float) -> str:
-        return f"{rate / baseline:.2f}x" if baseline else "-"
-
+    worker, batched, freshness = results.worker, results.batched, results.freshness
+    products = args.products
     writers = [
         ("raw Tantivy: add_document, one commit (entries built beforehand)",
-         f"{raw.products:,}", f"{raw.seconds:.1f}", f"{raw.products_per_second:,.0f}", "1.00x", "baseline"),
+         " / ".join(f"{m.baseline.seconds:.1f} ({m.baseline.repeats})" for m in worker.rounds),
+         f"{worker.baseline_rate:,.0f}", listed(worker.baseline_rates), "1.00x", "", "baseline"),
         (f"engine's writer: entries, replace by id, a commit per {BATCH_SIZE} (no database)",
-         f"{batched.products:,}", f"{batched.seconds:.1f}", f"{batched.products_per_second:,.0f}",
-         ratio(batched.products_per_second), "for info"),
+         listed([m.side.seconds for m in batched.rounds], digits=1), f"{batched.side_rate:,.0f}",
+         listed(batched.side_rates), f"{batched.ratio:.2f}x", batched.spread(2), "for info"),
         ("`shoa worker`: search outbox → documents → engine's writer → rows deleted",
-         f"{drain.steady_products:,}", f"{drain.steady_seconds:.1f}", f"{drain.products_per_second:,.0f}",
-         ratio(drain.products_per_second), "for info"),
+         listed([m.side.seconds for m in worker.rounds], digits=1), f"{worker.side_rate:,.0f}",
+         listed(worker.side_rates), f"{worker.ratio:.2f}x", worker.spread(2), "for info"),
     ]  # fmt: skip
     writer_table = markdown_table(
-        ("path", "products", "seconds", "products/s", "vs raw", "goal"), writers, {1, 2, 3, 4}
-    )
+        ("path", "rounds: seconds", "products/s (median round)", "rounds: products/s", "vs raw (median)", "range",
+         "goal"),
+        writers,
+        {2, 4},
+    )  # fmt: skip
     met = freshness.percentile(0.99) <= GOAL_P99_SECONDS and not freshness.missed and not freshness.failed_searches
     fresh_rows = [
         (
@@ -347,11 +452,18 @@ def _report(results: _Results, *, args: argparse.Namespace, command: str, starte
         {0, 1, 2, 3, 4, 5, 6, 7},
     )
     notes = [
-        f"building the {raw.products:,} index entries (analysis included): {results.entry_seconds:.1f}s, "
-        f"{1e6 * results.entry_seconds / max(raw.products, 1):.0f} µs a product; not in the raw row, in the others",
-        f"the worker: {drain.startup_seconds:.1f}s from its start to its first commit seen; "
-        f"{drain.products:,} products in {drain.startup_seconds + drain.steady_seconds:.1f}s in all; "
-        f"peak RSS {drain.peak_rss_mib:.0f} MiB; index on disk {results.index_mib:.0f} MiB",
+        f"{products:,} products a round, {len(worker.rounds)} rounds; vs raw: the median of the rounds' own ratios "
+        f"(the worker {worker.per_round(2)}; the engine's writer {batched.per_round(2)}); odd rounds the worker "
+        "and the engine's writer first, even rounds raw Tantivy first, its passes (in brackets) until it has run "
+        "as long as the worker",
+        f"building the {products:,} index entries (analysis included): {results.entry_seconds:.1f}s, "
+        f"{1e6 * results.entry_seconds / max(products, 1):.0f} µs a product; not in the raw row, in the others",
+        "the worker, by round: "
+        + listed([d.startup_seconds for d in results.drains], digits=1)
+        + "s from its start to its first commit seen; products after it: "
+        + listed([d.steady_products for d in results.drains])
+        + f"; peak RSS {max(d.peak_rss_mib for d in results.drains):.0f} MiB; index on disk "
+        f"{results.index_mib:.0f} MiB",
         "freshness: a partner's PUT of one product (a new word in its name) until a search for that word finds it, "
         "with the worker at its default interval and the API's public cache off; from the PUT's answer",
         *(f"first failed search: {failure}" for failure in freshness.failed_searches[:1]),
@@ -366,9 +478,16 @@ def _report(results: _Results, *, args: argparse.Namespace, command: str, starte
         "command": command,
         "started_at": started_at,
         "cpu": cpu_model(),
-        "raw": asdict(raw) | {"products_per_second": raw.products_per_second},
-        "engine_batches": asdict(batched) | {"products_per_second": batched.products_per_second},
-        "worker": asdict(drain) | {"products_per_second": drain.products_per_second},
+        "products": products,
+        "rounds": len(worker.rounds),
+        "raw_products_per_second": worker.baseline_rate,
+        "engine_batches_products_per_second": batched.side_rate,
+        "worker_products_per_second": worker.side_rate,
+        "worker_ratio": worker.ratio,
+        "engine_batches_ratio": batched.ratio,
+        "worker_vs_raw": worker.as_json(),
+        "engine_batches_vs_raw": batched.as_json(),
+        "drains": [asdict(d) | {"products_per_second": d.products_per_second} for d in results.drains],
         "entry_seconds": results.entry_seconds,
         "index_mib": results.index_mib,
         "freshness": {
@@ -389,7 +508,10 @@ def _report(results: _Results, *, args: argparse.Namespace, command: str, starte
         command=command,
         table=[*writer_table, "", *fresh_table],
         notes=notes,
-        sections={"machine": {"cpu": cpu_model()}, "options": {"products": args.products, "changes": args.changes}},
+        sections={
+            "machine": {"cpu": cpu_model()},
+            "options": {"products": args.products, "changes": args.changes, "rounds": args.rounds},
+        },
     )
     texts = {".json": json.dumps(document, indent=2, ensure_ascii=False) + "\n", ".md": markdown}
     for path in save_texts(args.output_dir, "index", started_at, texts):

@@ -1,12 +1,15 @@
 """``python -m bench notify``: messages through enqueue, the outbox and real workers, beside raw POSTs.
 
-20,000 ``order_received`` messages (by default) for shoppers reachable on LINE are enqueued in transactions of
-500, as a service would enqueue them, while ``--workers`` real ``shoa worker`` processes send them to a local
-LINE Messaging API server (the tests' fake, which answers as LINE documents and deduplicates on
-``X-Line-Retry-Key``), in a process of its own (``bench.provider_server``). Measured: messages/s from the first enqueue to the last acceptance, and each message's
-latency from its enqueue to its acceptance. Beside it, in the same run and against a fresh server of the same
-kind: raw httpx POSTs of the same push bodies at the same concurrency (workers x batch size). Afterwards the
-server's record must show every message once: none lost, none doubled. Goal: >= 0.5x the raw rate.
+In each of ``--rounds`` rounds, 10,000 new ``order_received`` messages (``--messages``) for shoppers reachable on
+LINE are enqueued in transactions of 500, as a service would enqueue them, while ``--workers`` real ``shoa
+worker`` processes (started for the round) send them to a local LINE Messaging API server (the tests' fake, which
+answers as LINE documents and deduplicates on ``X-Line-Retry-Key``), in a process of its own
+(``bench.provider_server``). Measured: messages/s from the first enqueue to the last acceptance, and each
+message's latency from its enqueue to its acceptance. Beside it, in the same round and against a second server of
+the same kind: raw httpx POSTs of the same push bodies at the same concurrency (workers x batch size), for as
+long as the round's messages took (``bench.rounds``: the order alternates between rounds; the ratio is the median
+of the rounds' own ratios). Afterwards each server's record must show every message once: none lost, none
+doubled. Goal: >= 0.5x the raw rate.
 """
 
 from __future__ import annotations
@@ -28,20 +31,21 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from bench.embedded import embedded_services
 from bench.report import cpu_model, markdown_page, markdown_table, now_utc, save_texts
+from bench.rounds import Lap, interleave, listed
 from notify.models import Message
 from notify.providers.base import Channel
 from notify.rendering import Templates
 from notify.schemas import OutgoingMessage, Recipient
 from notify.service import Outbox
-from shoa_api.migrate import upgrade_to_head
-from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
 
 if TYPE_CHECKING:
     import argparse
     import datetime
 
     from sqlalchemy.ext.asyncio import AsyncEngine
+
 
 ENQUEUE_BATCH = 500
 BATCH_SIZE = 10
@@ -59,54 +63,72 @@ def run(args: argparse.Namespace) -> int:
     messages, workers = args.messages, args.workers
     concurrency = workers * BATCH_SIZE
     print(f"command: {command}")
-    print(f"{messages:,} messages, {workers} workers x {BATCH_SIZE} at a time; raw POSTs at {concurrency}\n")
+    print(f"{args.rounds} rounds of {messages:,} messages, {workers} workers x {BATCH_SIZE} at a time; raw POSTs at "
+          f"{concurrency} for as long\n")  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="shoa-bench-notify-") as tmp_name,
-        EmbeddedPostgres(Path(tmp_name) / "postgres", durable=False) as postgres,
-        EmbeddedRedis(Path(tmp_name) / "redis", durable=False) as redis,
+        embedded_services(Path(tmp_name), cpus=None) as services,
     ):
-        upgrade_to_head(postgres.url)
-        with ProviderServer(Path(tmp_name) / "raw.json") as raw_server:
-            raw = asyncio.run(_raw_posts(raw_server, messages=messages, concurrency=concurrency))
-        if len(raw_server.accepted) != messages:
-            raise BenchmarkError(f"the server took {len(raw_server.accepted)} of {messages} raw POSTs")
-        with ProviderServer(Path(tmp_name) / "shoa.json") as line:
-            shoa = _through_shoa(line, postgres.url, redis.url, messages=messages, workers=workers, tmp=tmp_name)
-        shoa = _count(line, shoa, messages=messages)
-    ratio = shoa["messages_per_s"] / raw["messages_per_s"]
+        tmp = Path(tmp_name)
+        raw = _RawPosts(concurrency=concurrency)
+        shoa = _Shoa(services.postgres.url, services.redis.url, messages=messages, workers=workers, tmp=tmp)
+        with ProviderServer(tmp / "raw.json") as raw_server, ProviderServer(tmp / "shoa.json") as line:
+            shoa.server = line
+            comparison = interleave(
+                args.rounds,
+                side=shoa.round,
+                baseline=lambda _number, seconds: asyncio.run(raw.post_for(raw_server, seconds)),
+                show=lambda measured: print(measured.describe(side="Shoa", baseline="raw", unit="messages/s")),
+            )
+            latencies = asyncio.run(_latencies(services.postgres.url))
+        if len(raw_server.accepted) != raw.posted:
+            raise BenchmarkError(f"the server took {len(raw_server.accepted)} of {raw.posted} raw POSTs")
+        lost, doubled = _count(line, messages=messages * args.rounds)
+    met = comparison.ratio >= GOAL and not lost and not doubled
+    p50_ms, p99_ms = _percentile(latencies, 0.50) * 1000, _percentile(latencies, 0.99) * 1000
     rows = [
-        ("raw httpx POSTs", f"{raw['messages_per_s']:,.0f}", f"{raw['p99_ms']:,.0f}", "1.00x", "", "baseline"),
-        (
-            f"enqueue → outbox → {workers} workers",
-            f"{shoa['messages_per_s']:,.0f}",
-            f"{shoa['p99_ms']:,.0f}",
-            f"{ratio:.2f}x",
-            f"{shoa['lost']} lost, {shoa['doubled']} doubled",
-            f">= {GOAL}x: {'met' if ratio >= GOAL and not shoa['lost'] and not shoa['doubled'] else 'NOT met'}",
-        ),
-    ]
-    headers = ("path", "messages/s", "p99 ms", "vs raw", "server's count", "goal")
+        ("raw httpx POSTs", f"{comparison.baseline_rate:,.0f}", f"{raw.p99_ms():,.0f}", "1.00x", "",
+         listed(comparison.baseline_rates), "", "baseline"),
+        (f"enqueue → outbox → {workers} workers", f"{comparison.side_rate:,.0f}", f"{p99_ms:,.0f}",
+         f"{comparison.ratio:.2f}x", comparison.spread(2), listed(comparison.side_rates),
+         f"{lost} lost, {doubled} doubled", f">= {GOAL}x: {'met' if met else 'NOT met'}"),
+    ]  # fmt: skip
+    headers = ("path", "messages/s (median round)", "p99 ms", "vs raw (median)", "range", "rounds: messages/s",
+               "server's count", "goal")  # fmt: skip
     table = markdown_table(headers, rows, numeric={1, 2, 3})
+    print()
     print("\n".join(table))
-    print(f"\nenqueue alone: {shoa['enqueue_per_s']:,.0f} messages/s; p50 enqueue → accepted {shoa['p50_ms']:,.0f} ms")
+    enqueue_rate = listed(shoa.enqueue_rates)
+    notes = [
+        f"{messages:,} order_received messages to LINE users a round, {args.rounds} rounds; {workers} `shoa worker` "
+        "processes, started for each round",
+        f"raw: httpx POSTs of the same push bodies at {concurrency} at a time, to a second fake LINE server, for as "
+        "long as the round's messages took: "
+        + ", ".join(f"{m.side.seconds:.1f} s / {m.baseline.seconds:.1f} s" for m in comparison.rounds),
+        f"vs raw: the median of the rounds' own ratios ({comparison.per_round(2)}); odd rounds Shoa first, even "
+        "rounds the raw POSTs first",
+        f"enqueue alone: {enqueue_rate} messages/s by round; p50 enqueue → accepted {p50_ms:,.0f} ms",
+    ]
+    print("\n".join(notes))
     document = {"benchmark": "notify", "command": command, "started_at": started_at, "cpu": cpu_model(),
-                "messages": messages, "workers": workers, "raw": raw, "shoa": shoa, "ratio": ratio}  # fmt: skip
+                "messages": messages, "rounds": args.rounds, "workers": workers,
+                "raw": {"messages_per_s": comparison.baseline_rate, "p99_ms": raw.p99_ms(), "posted": raw.posted},
+                "shoa": {"messages_per_s": comparison.side_rate, "enqueue_per_s": shoa.enqueue_rates,
+                         "p50_ms": p50_ms, "p99_ms": p99_ms, "lost": lost, "doubled": doubled},
+                "ratio": comparison.ratio, "ratio_low": comparison.low, "ratio_high": comparison.high,
+                "comparison": comparison.as_json(), "met": met}  # fmt: skip
     markdown = markdown_page(
         benchmark="notify",
         started_at=started_at,
         command=command,
         table=table,
-        notes=[
-            f"{messages:,} order_received messages to LINE users; {workers} `shoa worker` processes",
-            f"raw: httpx POSTs of the same push bodies at {concurrency} at a time, to a fresh fake LINE server",
-            f"enqueue alone: {shoa['enqueue_per_s']:,.0f} messages/s; p50 enqueue → accepted {shoa['p50_ms']:,.0f} ms",
-        ],
+        notes=notes,
         sections={"machine": {"cpu": cpu_model()}},
     )
     texts = {".json": json.dumps(document, indent=2) + "\n", ".md": markdown}
     for path in save_texts(args.output_dir, "notify", started_at, texts):
         print(f"saved {path}")
-    return 0 if ratio >= GOAL and not shoa["lost"] and not shoa["doubled"] else 1
+    return 0 if met else 1
 
 
 def _push_body(number: int) -> dict[str, Any]:
@@ -146,95 +168,121 @@ class ProviderServer:
         self.accepted = json.loads(self.result.read_text())
 
 
-async def _raw_posts(server: ProviderServer, *, messages: int, concurrency: int) -> dict[str, float]:
-    latencies: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
-    headers = {"Authorization": f"Bearer {server.channel_access_token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=30) as http:
+class _RawPosts:
+    """The baseline: ``concurrency`` senders posting push bodies one after another until the time is up."""
 
-        async def post(number: int) -> None:
-            async with gate:
-                began = time.perf_counter()
-                answer = await http.post(
-                    "/v2/bot/message/push", json=_push_body(number), headers={"X-Line-Retry-Key": str(uuid.uuid4())}
+    def __init__(self, *, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.posted = 0
+        self.latencies: list[float] = []
+
+    async def post_for(self, server: ProviderServer, seconds: float) -> Lap:
+        headers = {"Authorization": f"Bearer {server.channel_access_token}"}
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        sent = 0
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=30) as http:
+            started = time.perf_counter()
+            deadline = started + seconds
+
+            async def sender() -> None:
+                nonlocal sent
+                while time.perf_counter() < deadline:
+                    number = self.posted
+                    self.posted += 1
+                    began = time.perf_counter()
+                    answer = await http.post(
+                        "/v2/bot/message/push",
+                        json=_push_body(number),
+                        headers={"X-Line-Retry-Key": str(uuid.uuid4())},
+                    )
+                    self.latencies.append(time.perf_counter() - began)
+                    if answer.status_code != 200:
+                        raise BenchmarkError(f"the raw POST got {answer.status_code}: {answer.text[:200]}")
+                    sent += 1
+
+            await asyncio.gather(*(sender() for _ in range(self.concurrency)))
+            elapsed = time.perf_counter() - started
+        return Lap(sent, elapsed)
+
+    def p99_ms(self) -> float:
+        return _percentile(self.latencies, 0.99) * 1000 if self.latencies else 0.0
+
+
+class _Shoa:
+    """The measured side: each round, ``workers`` ``shoa worker`` processes started, ``messages`` new messages
+    enqueued, and the time until the provider accepted the last of them."""
+
+    def __init__(self, database_url: str, redis_url: str, *, messages: int, workers: int, tmp: Path) -> None:
+        self.database_url, self.redis_url, self.tmp = database_url, redis_url, tmp
+        self.messages, self.workers = messages, workers
+        self.server: ProviderServer | None = None
+        self.enqueue_rates: list[float] = []
+
+    def round(self, number: int) -> Lap:
+        assert self.server is not None
+        first = (number - 1) * self.messages
+        environ = {
+            **os.environ,
+            "SHOA_ENV": "production",
+            "SHOA_LOG_FORMAT": "json",
+            "SHOA_LOG_LEVEL": "WARNING",
+            "SHOA_DATABASE_URL": self.database_url,
+            "SHOA_REDIS_URL": self.redis_url,
+            "SHOA_SECRET_KEY": SECRET_KEY,
+            "SHOA_NOTIFY_PROVIDER_LINE": "line",
+            "SHOA_LINE_MESSAGING_CHANNEL_ACCESS_TOKEN": self.server.channel_access_token,
+            "SHOA_LINE_MESSAGING_BASE_URL": self.server.url,
+            "SHOA_NOTIFY_BATCH_SIZE": str(BATCH_SIZE),
+        }
+        logs = [self.tmp / f"worker-{number}-{n}.log" for n in range(self.workers)]
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "shoa_api", "worker"], env=environ, stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            for log in logs
+        ]  # fmt: skip
+        try:
+            time.sleep(3.0)  # the workers connect and load their templates
+            for process, log in zip(processes, logs, strict=True):
+                if process.poll() is not None:
+                    raise BenchmarkError(f"a worker exited at start: {log.read_text()[-2000:]}")
+            seconds, enqueue_seconds = asyncio.run(
+                _enqueue_and_wait(
+                    self.database_url, first=first, messages=self.messages, accepted=first + self.messages
                 )
-                latencies.append(time.perf_counter() - began)
-                if answer.status_code != 200:
-                    raise BenchmarkError(f"the raw POST got {answer.status_code}: {answer.text[:200]}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(post(number) for number in range(messages)))
-        elapsed = time.perf_counter() - started
-    return {"messages_per_s": messages / elapsed, "p99_ms": _percentile(latencies, 0.99) * 1000, "seconds": elapsed}
-
-
-def _through_shoa(
-    server: ProviderServer, database_url: str, redis_url: str, *, messages: int, workers: int, tmp: str
-) -> dict[str, float]:
-    environ = {
-        **os.environ,
-        "SHOA_ENV": "production",
-        "SHOA_LOG_FORMAT": "json",
-        "SHOA_LOG_LEVEL": "WARNING",
-        "SHOA_DATABASE_URL": database_url,
-        "SHOA_REDIS_URL": redis_url,
-        "SHOA_SECRET_KEY": SECRET_KEY,
-        "SHOA_NOTIFY_PROVIDER_LINE": "line",
-        "SHOA_LINE_MESSAGING_CHANNEL_ACCESS_TOKEN": server.channel_access_token,
-        "SHOA_LINE_MESSAGING_BASE_URL": server.url,
-        "SHOA_NOTIFY_BATCH_SIZE": str(BATCH_SIZE),
-    }
-    logs = [Path(tmp) / f"worker-{n}.log" for n in range(workers)]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "shoa_api", "worker"], env=environ, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
-        for log in logs
-    ]
-    try:
-        time.sleep(3.0)  # the workers connect and load their templates
-        for process, log in zip(processes, logs, strict=True):
-            if process.poll() is not None:
-                raise BenchmarkError(f"a worker exited at start: {log.read_text()[-2000:]}")
-        result = asyncio.run(_enqueue_and_wait(database_url, messages=messages))
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait(timeout=60)
-    return result
+            )
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=60)
+        self.enqueue_rates.append(self.messages / enqueue_seconds)
+        return Lap(self.messages, seconds)
 
 
-def _count(server: ProviderServer, result: dict[str, float], *, messages: int) -> dict[str, float]:
+def _count(server: ProviderServer, *, messages: int) -> tuple[int, int]:
+    """Messages the server never got, and those it got more than once."""
     expected = {_line_user(number) for number in range(messages)}
-    result["lost"] = len(expected - set(server.accepted))
-    result["doubled"] = len(server.accepted) - len(set(server.accepted))
-    return result
+    return len(expected - set(server.accepted)), len(server.accepted) - len(set(server.accepted))
 
 
-async def _enqueue_and_wait(database_url: str, *, messages: int) -> dict[str, float]:
+async def _enqueue_and_wait(database_url: str, *, first: int, messages: int, accepted: int) -> tuple[float, float]:
+    """Messages ``first`` to ``first + messages - 1`` enqueued; the seconds until ``accepted`` messages in all were
+    accepted, and those the enqueueing took."""
     engine = create_async_engine(database_url, pool_size=4)
     outbox = Outbox(templates=Templates.load(), recipients=_no_accounts)
     try:
         started = time.perf_counter()
-        for first in range(0, messages, ENQUEUE_BATCH):
+        for start in range(first, first + messages, ENQUEUE_BATCH):
             async with AsyncSession(engine) as session, session.begin():
-                for number in range(first, min(first + ENQUEUE_BATCH, messages)):
+                for number in range(start, min(start + ENQUEUE_BATCH, first + messages)):
                     await outbox.enqueue(session, _message(number))
         enqueued = time.perf_counter() - started
-        await _wait_until_accepted(engine, messages, deadline=time.monotonic() + 900)
-        elapsed = time.perf_counter() - started
-        latencies = await _latencies(engine)
+        await _wait_until_accepted(engine, accepted, deadline=time.monotonic() + 900)
+        return time.perf_counter() - started, enqueued
     finally:
         await engine.dispose()
-    return {
-        "messages_per_s": messages / elapsed,
-        "enqueue_per_s": messages / enqueued,
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-        "seconds": elapsed,
-    }
 
 
 async def _no_accounts(session: AsyncSession, user_id: uuid.UUID) -> Recipient | None:
@@ -268,9 +316,13 @@ async def _wait_until_accepted(engine: AsyncEngine, messages: int, *, deadline: 
     raise BenchmarkError(f"only {accepted} of {messages} messages were accepted in time")
 
 
-async def _latencies(engine: AsyncEngine) -> list[float]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(sa.select(Message.created_at, Message.accepted_at))
+async def _latencies(database_url: str) -> list[float]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.select(Message.created_at, Message.accepted_at))
+    finally:
+        await engine.dispose()
     return sorted(_seconds(created, accepted) for created, accepted in rows if accepted is not None)
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "target", "endpoint", "requests/s", "p50 ms", "p99 ms", "failures",
-    "server CPU %", "others CPU %", "peak RSS MiB", "vs bare", "goal", "met",
+    "server CPU %", "others CPU %", "peak RSS MiB", "vs bare", "range", "vs bare by round", "goal", "met",
 )  # fmt: skip
 NUMERIC_COLUMNS = frozenset({2, 3, 4, 6, 7, 8, 9})
 BUSY_MACHINE_PERCENT = 10.0
@@ -41,6 +41,8 @@ class Measurement:
     """Requests/s of every round, in the order they ran; ``load`` is the median one."""
     paired_ratio: float | None = None
     """Median over rounds of this endpoint's requests/s over the baseline's in the same round."""
+    round_ratios: tuple[float, ...] = ()
+    """This endpoint's requests/s over the baseline's, round by round (``paired_ratio`` is their median)."""
     max_p99_ms: float | None = None
     """A latency goal: the median round's p99 at most this."""
     max_rss_mib: float | None = None
@@ -120,7 +122,9 @@ def render_text(report: Report) -> str:
 def notes(report: Report) -> list[str]:
     """How to read the table, and what makes this run's numbers doubtful."""
     lines = [
-        "vs bare: per round, this endpoint's requests/s over the bare app's in that round; the median of those.",
+        "vs bare: per round, this endpoint's requests/s over the bare app's in that round; the median of those "
+        "(range: the lowest and highest round; by round: each, in the order run; the order of the endpoints "
+        "reverses every other round).",
         "server CPU %: of the server's one CPU while k6 sent requests; well under 100 means something else "
         "(k6, the database, other processes) set the pace.",
         "others CPU %: taken by processes outside this benchmark during the run; it should be about 0.",
@@ -217,6 +221,7 @@ def render_json(report: Report) -> str:
                 "max_rss_mib": m.max_rss_mib,
                 "baseline": m.baseline,
                 "rounds_requests_per_second": [round(rps, 1) for rps in m.rounds],
+                "rounds_ratio_to_bare": [round(ratio, 4) for ratio in m.round_ratios],
                 "met": m.met(baseline),
             }
             for m in report.measurements
@@ -257,6 +262,8 @@ def _rows(report: Report) -> list[tuple[str, ...]]:
             f"{m.cpu.others_percent:.0f}",
             f"{m.peak_rss_mib:.1f}",
             f"{m.ratio(baseline):.2f}x",
+            f"{min(m.round_ratios):.2f}-{max(m.round_ratios):.2f}x" if m.round_ratios and not m.baseline else "",
+            " / ".join(f"{ratio:.2f}" for ratio in m.round_ratios) if not m.baseline else "",
             _goal(m),
             {None: "-", True: "yes", False: "NO"}[m.met(baseline)],
         )

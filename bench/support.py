@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -49,6 +50,7 @@ from bench.http import (
 )
 from bench.load import LoadGeneratorError, LoadResult, _run_to_end, find_k6, k6_version, run_load
 from bench.report import Measurement, Report, machine_facts, now_utc, render_text, save
+from bench.rounds import Lap, compare, in_round_order
 from bench.server import AppServer
 from bench.support_orders import SHOPPERS, OrderData, seed_orders
 from shoa_api.database import run_unit_of_work
@@ -58,7 +60,7 @@ from support.texts import say
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 
 SHOA_APP = "shoa_api.app:create_app_from_environment"
@@ -378,7 +380,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace, bare: AppServer, shoa: AppServer, player: _Mix) -> list[Measurement]:
-    """A warm-up, then rounds of the bare app and the mix one after the other; each one's median round."""
+    """A warm-up, then rounds of the bare app and the mix, each for ``--duration`` (``bench.rounds``: the bare app
+    first in odd rounds, the mix first in even ones); each one's median round, and the median of the rounds' own
+    ratios."""
     k6, connections, seconds = player.k6, args.connections, args.duration
     if args.warmup > 0:
         print(f"warm-up {args.warmup:g}s each")
@@ -386,14 +390,22 @@ def _measure(args: argparse.Namespace, bare: AppServer, shoa: AppServer, player:
         player.run(seconds=args.warmup, run="warm")
     bare_runs: list[tuple[LoadResult, CpuUse]] = []
     mix_runs: list[tuple[MixResult, CpuUse]] = []
-    for number in range(1, args.rounds + 1):
+
+    def load_bare() -> None:
         before = CpuSample.take(bare.pid)
         result = run_load(k6, f"{bare.base_url}/", seconds=seconds, connections=connections, cpus=player.cpus)
         bare_runs.append((result, cpu_use(before, CpuSample.take(bare.pid), test_seconds=result.seconds)))
+
+    def load_mix(number: int) -> None:
         before = CpuSample.take(shoa.pid)
         mixed = player.run(seconds=seconds, run=f"r{number}")
-        cpu = cpu_use(before, CpuSample.take(shoa.pid), test_seconds=mixed.overall.seconds)
-        mix_runs.append((mixed, cpu))
+        mix_runs.append((mixed, cpu_use(before, CpuSample.take(shoa.pid), test_seconds=mixed.overall.seconds)))
+
+    for number in range(1, args.rounds + 1):
+        turns: list[Callable[[], None]] = [load_bare, functools.partial(load_mix, number)]
+        for turn in in_round_order(turns, number):
+            turn()
+        (result, _), (mixed, cpu) = bare_runs[-1], mix_runs[-1]
         print(
             f"round {number}: bare {result.requests_per_second:,.0f} requests/s; Kakao skill "
             f"{mixed.overall.requests_per_second:,.0f} requests/s, p99 {mixed.overall.p99_ms:.0f} ms, "
@@ -401,10 +413,9 @@ def _measure(args: argparse.Namespace, bare: AppServer, shoa: AppServer, player:
         )
     bare_result, bare_cpu = sorted(bare_runs, key=lambda run: run[0].requests_per_second)[len(bare_runs) // 2]
     mixed, cpu = sorted(mix_runs, key=lambda run: run[0].overall.requests_per_second)[len(mix_runs) // 2]
-    ratios = sorted(
-        m.overall.requests_per_second / b.requests_per_second
-        for (m, _), (b, _) in zip(mix_runs, bare_runs, strict=True)
-        if b.requests_per_second
+    comparison = compare(
+        [Lap(m.overall.requests, m.overall.seconds) for m, _ in mix_runs],
+        [Lap(b.requests, b.seconds) for b, _ in bare_runs],
     )
     measurements = [
         Measurement(
@@ -426,7 +437,8 @@ def _measure(args: argparse.Namespace, bare: AppServer, shoa: AppServer, player:
             minimum_ratio=None,
             max_p99_ms=MAX_P99_MS,
             rounds=tuple(run.overall.requests_per_second for run, _ in mix_runs),
-            paired_ratio=ratios[len(ratios) // 2] if ratios else 0.0,
+            paired_ratio=comparison.ratio,
+            round_ratios=tuple(comparison.ratios),
         ),
     ]
     measurements += [

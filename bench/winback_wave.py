@@ -4,9 +4,12 @@ outbox inserts of the same rows.
 ``waiting`` shoppers (AlimTalk consent, +82 phones; users and alerts COPYed) wait for one variant the mall has
 just marked sold out; the mall restocks it through ``PATCH /partner/v1/products/{external_id}`` and
 :func:`winback.jobs.restock_waves` runs as the worker runs it (again at once while it says work is left) until
-nobody waits: a message, a decision and the alert's new status per shopper, a chunk per transaction. Then COPYs
-of the wave's own ``notify_messages`` rows under new keys (same text, parameters and route), a chunk's worth per
-COPY and transaction: the floor of what putting that many messages into the outbox costs.
+nobody waits: a message, a decision and the alert's new status per shopper, a chunk per transaction. Beside it,
+COPYs of the first wave's own ``notify_messages`` rows under new keys (same text, parameters and route), a
+chunk's worth per COPY and transaction, pass after pass (each pass's rows deleted again, untimed, so the table
+keeps the wave's size) until COPY has run as long as the wave: the floor of what putting that many messages into
+the outbox costs. The two take turns for ``--rounds`` rounds (``bench.rounds``), each round's wave for as many
+new shoppers on the same variant; the ratio is the median of the rounds' own ratios.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sqlalchemy as sa
 from uuid_utils.compat import uuid7
 
 from bench.cpu_time import CpuSample, cpu_use
+from bench.rounds import Lap, interleave_async
 from bench.winback_population import seeded_uuid, shopper_phone
 from notify.models import Message
 from shoa_kernel.clock import utc_now
@@ -30,6 +34,7 @@ from winback.models import AlertStatus, Kind, Outcome, RestockAlert, Send
 if TYPE_CHECKING:
     import asyncpg
 
+    from bench.rounds import Comparison
     from bench.winback import Run
 
 RESTOCKED_UNITS = 30
@@ -56,61 +61,85 @@ class Restocked:
 @dataclass(frozen=True, kw_only=True)
 class Wave:
     waiting: int
-    copied: int
-    """Outbox rows COPYed: the wave's own, so as many as it wrote."""
-    wave_seconds: float
-    copy_seconds: float
-    others_percent: float
-    """CPU other processes took during the wave, of one CPU."""
+    """Shoppers waiting in each round's wave."""
+    comparison: Comparison
+    """The wave (messages/s) against COPY (rows/s), round by round."""
+    others_percent: list[float]
+    """CPU other processes took during each round's wave, of one CPU."""
     problems: list[str]
 
 
-async def restock_wave(run: Run, restocked: Restocked, *, waiting: int, seed: int, server_pid: int) -> Wave:
+async def restock_wave(
+    run: Run, restocked: Restocked, *, waiting: int, seed: int, server_pid: int, rounds: int
+) -> Wave:
     path = f"/partner/v1/products/{restocked.external_id}"
-    await run.partner(restocked.mall_id, "PATCH", path, json={"variants": [{"sku": restocked.sku, "stock": 0}]})
-    await _add_waiting(run.connection, restocked, waiting=waiting, seed=seed)
-    await run.partner(
-        restocked.mall_id, "PATCH", path, json={"variants": [{"sku": restocked.sku, "stock": RESTOCKED_UNITS}]}
-    )
+    template: list[asyncpg.Record] = []
+    others: list[float] = []
+    problems: list[str] = []
 
-    await _settle(run.connection)
-    before = CpuSample.take(server_pid)
-    started = time.perf_counter()
-    while await winback_jobs.restock_waves(run.sessions, run.kit, clock=utc_now):
-        pass
-    wave_seconds = time.perf_counter() - started
-    others = cpu_use(before, CpuSample.take(server_pid), test_seconds=wave_seconds).others_percent
-    print(f"restock wave: {waiting:,} shoppers in {wave_seconds:.1f}s")
+    async def wave(number: int) -> Lap:
+        await run.partner(restocked.mall_id, "PATCH", path, json={"variants": [{"sku": restocked.sku, "stock": 0}]})
+        await add_waiting(run.connection, restocked, waiting=waiting, seed=seed + number - 1, round_number=number)
+        await run.partner(
+            restocked.mall_id, "PATCH", path, json={"variants": [{"sku": restocked.sku, "stock": RESTOCKED_UNITS}]}
+        )
+        await _settle(run.connection)
+        before = CpuSample.take(server_pid)
+        started = time.perf_counter()
+        while await winback_jobs.restock_waves(run.sessions, run.kit, clock=utc_now):
+            pass
+        seconds = time.perf_counter() - started
+        others.append(cpu_use(before, CpuSample.take(server_pid), test_seconds=seconds).others_percent)
+        problems.extend(await _audit(run, restocked.variant_id, waiting=waiting * number))
+        if not template:
+            template.extend(
+                await run.connection.fetch(
+                    f"SELECT {', '.join(MESSAGE_COLUMNS[2:])} FROM notify_messages WHERE idempotency_key LIKE $1 "  # noqa: S608 - our own column names
+                    "ORDER BY id",
+                    WAVE_KEYS,
+                )
+            )
+        return Lap(waiting, seconds)
 
-    rows = await run.connection.fetch(
-        f"SELECT {', '.join(MESSAGE_COLUMNS[2:])} FROM notify_messages WHERE idempotency_key LIKE $1 ORDER BY id",  # noqa: S608 - our own column names
-        WAVE_KEYS,
+    async def copy_for(_number: int, seconds: float) -> Lap:
+        await _settle(run.connection)
+        lap: Lap | None = None
+        while lap is None or lap.seconds < seconds:
+            unit = await _copy_pass(run.connection, template)
+            lap = unit if lap is None else lap + unit
+        return lap
+
+    comparison = await interleave_async(
+        rounds,
+        side=wave,
+        baseline=copy_for,
+        show=lambda measured: print(measured.describe(side="restock wave", baseline="raw COPY", unit="messages/s")),
     )
-    await _settle(run.connection)
-    copy_seconds = 0.0
-    for start in range(0, len(rows), COPY_ROWS):
+    return Wave(waiting=waiting, comparison=comparison, others_percent=others, problems=problems)
+
+
+async def _copy_pass(connection: asyncpg.Connection, template: list[asyncpg.Record]) -> Lap:
+    """The wave's rows COPYed once under new keys, ``COPY_ROWS`` per COPY; then deleted again, untimed."""
+    seconds, ids = 0.0, []
+    for start in range(0, len(template), COPY_ROWS):
         # A key as long as the wave's (``winback:restock:<alert id>``).
-        records = [(uuid7(), f"rawcopy:restock:{uuid.uuid4()}", *row) for row in rows[start : start + COPY_ROWS]]
+        records = [(uuid7(), f"rawcopy:restock:{uuid.uuid4()}", *row) for row in template[start : start + COPY_ROWS]]
+        ids += [record[0] for record in records]
         began = time.perf_counter()
-        await run.connection.copy_records_to_table("notify_messages", records=records, columns=MESSAGE_COLUMNS)
-        copy_seconds += time.perf_counter() - began
-    print(f"raw COPY: {len(rows):,} rows in {copy_seconds:.1f}s")
-    problems = await _audit(run, restocked.variant_id, waiting=waiting)
-    return Wave(
-        waiting=waiting,
-        copied=len(rows),
-        wave_seconds=wave_seconds,
-        copy_seconds=copy_seconds,
-        others_percent=others,
-        problems=problems,
-    )
+        await connection.copy_records_to_table("notify_messages", records=records, columns=MESSAGE_COLUMNS)
+        seconds += time.perf_counter() - began
+    await connection.execute("DELETE FROM notify_messages WHERE id = ANY($1::uuid[])", ids)
+    await connection.execute("VACUUM notify_messages")
+    return Lap(len(template), seconds)
 
 
-async def _add_waiting(connection: asyncpg.Connection, restocked: Restocked, *, waiting: int, seed: int) -> None:
-    """The shoppers and their alerts, in the order they asked (alert ids are time-ordered), as ``PUT
+async def add_waiting(
+    connection: asyncpg.Connection, restocked: Restocked, *, waiting: int, seed: int, round_number: int
+) -> None:
+    """The round's new shoppers and their alerts, in the order they asked (alert ids are time-ordered), as ``PUT
     /v1/alerts/restock/{variant_id}`` leaves them; COPYed, then analyzed as autovacuum would after such a load."""
-    rng, asked_at = random.Random(seed), utc_now()
-    users = [(seeded_uuid(rng), shopper_phone(number, block=5), True) for number in range(waiting)]
+    rng, asked_at, first = random.Random(seed), utc_now(), (round_number - 1) * waiting
+    users = [(seeded_uuid(rng), shopper_phone(first + number, block=5), True) for number in range(waiting)]
     await connection.copy_records_to_table("users", records=users, columns=["id", "phone", "consent_alimtalk"])
     await connection.copy_records_to_table(
         "winback_restock_alerts",
@@ -128,7 +157,8 @@ async def _settle(connection: asyncpg.Connection) -> None:
 
 
 async def _audit(run: Run, variant_id: uuid.UUID, *, waiting: int) -> list[str]:
-    """Exactly one message, on AlimTalk, and one sent decision per waiting shopper; every alert notified."""
+    """Exactly one message, on AlimTalk, and one sent decision per shopper who waited (``waiting``, over every
+    round so far); every alert notified."""
     async with run.sessions() as session:
         statuses = await session.execute(
             sa.select(RestockAlert.status, sa.func.count())
