@@ -1,5 +1,5 @@
-"""``python -m bench winback``: win-back's decisions over a simulated population whose response is known, and a
-restock wave's rate beside raw outbox inserts.
+"""``python -m bench winback``: win-back's decisions over a simulated population whose response is known, a
+restock wave's rate beside raw outbox inserts, and a restock wave from the mall's call to every shopper's phone.
 
 Embedded PostgreSQL and Redis with the demo catalog (``--products``), one API process (uvicorn on the app
 factory, as ``shoa serve`` runs it) for the malls' and shoppers' calls, and the worker's own win-back jobs run in
@@ -11,10 +11,14 @@ this process with the kit the worker builds (:func:`shoa_api.wiring.winback_kit`
    /partner/v1/insights/winback`` are summed, the uplift's 95% interval is worked out from the summed counts with
    the report's formula, and the model's uplift must lie inside it.
 2. Restock wave (``bench.winback_wave``): ``--waiting`` shoppers wait for one variant; it is restocked and
-   :func:`winback.jobs.restock_waves` runs until nobody waits, beside COPYs of as many outbox rows.
+   :func:`winback.jobs.restock_waves` runs until nobody waits, beside COPYs of as many outbox rows for as long,
+   in ``--rounds`` interleaved rounds (``bench.rounds``).
+3. Restock to phones (``bench.winback_delivery``): ``--waiting`` new shoppers wait; two worker processes run the
+   restock-wave and sending jobs against a local NHN Cloud; the mall restocks through the partner API, and the
+   clock runs until NHN has accepted the last AlimTalk. NHN's record must show every shopper once.
 
 The run fails when an audit does (the reports against what was decided and drawn, the rules in the decisions,
-one message per waiting shopper), and exits with 1 when the model's uplift is outside the interval: with a 95%
+one message per waiting shopper, each shown once), and exits with 1 when the model's uplift is outside the interval: with a 95%
 interval, about one seed in twenty.
 """
 
@@ -35,7 +39,8 @@ import httpx
 import sqlalchemy as sa
 
 from bench.cpus import plan_cpus
-from bench.http import _base_environment, _process_pinned_to, _shoa_variables
+from bench.embedded import embedded_services
+from bench.http import _process_pinned_to
 from bench.report import (
     BUSY_MACHINE_PERCENT,
     Laps,
@@ -46,7 +51,8 @@ from bench.report import (
     save_texts,
     text_table,
 )
-from bench.server import AppServer
+from bench.rounds import listed
+from bench.winback_delivery import Delivery, restock_to_phones
 from bench.winback_population import ResponseModel, ShelfProduct, uplift_interval
 from bench.winback_simulation import ADVERTISING_KINDS, ROUND_DAYS, ROUNDS, Counts, Simulation, simulate
 from bench.winback_wave import COPY_ROWS, Restocked, Wave, restock_wave
@@ -54,11 +60,9 @@ from catalog import keys
 from catalog.demo import seed_demo_malls
 from catalog.demo_products import seed_demo_products
 from catalog.models import ApiKeyScope, Product, ProductStatus, Variant
+from notify.providers.nhn import MAX_RECIPIENTS
 from notify.rendering import Templates
 from shoa_api.database import create_engine, create_session_maker, run_unit_of_work
-from shoa_api.migrate import upgrade_to_head
-from shoa_api.runtime import EmbeddedPostgres, EmbeddedRedis
-from shoa_api.settings import load_settings
 from shoa_api.wiring import outbox_from, winback_kit
 from winback.jobs import WAVE_CHUNK
 from winback.models import Reason
@@ -70,8 +74,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from bench.cpus import CpuPlan
+    from bench.embedded import Services
+    from bench.server import AppServer
     from bench.winback_population import Interval
-    from shoa_api.settings import Settings
     from winback.jobs import WinbackKit
 
 PARALLEL_CALLS = 4
@@ -134,33 +139,22 @@ def run(args: argparse.Namespace) -> int:
         f"a message; a restock wave to {args.waiting:,} waiting shoppers; {_placement(cpus)}\n"
     )
     laps = Laps()
-    with tempfile.TemporaryDirectory(prefix="shoa-bench-winback-") as tmp_name:
-        tmp = Path(tmp_name)
-        with (
-            _process_pinned_to(cpus.load),
-            EmbeddedPostgres(tmp / "postgres", durable=False) as postgres,
-            EmbeddedRedis(tmp / "redis", durable=False) as redis,
-        ):
-            variables = _shoa_variables(database_url=postgres.url, redis_url=redis.url)
-            settings = load_settings(variables, env_file=None)
-            upgrade_to_head(settings.database.url)
-            catalog = asyncio.run(run_unit_of_work(settings.database, lambda s: _catalog(s, products=args.products)))
-            laps("catalog")
-            server = AppServer(
-                "shoa_api.app:create_app_from_environment",
-                environment=_base_environment() | variables,
-                log_path=tmp / "server.log",
-                ready_path="/health/live",
-                cpus=cpus.server,
-                cwd=tmp,
+    with (
+        tempfile.TemporaryDirectory(prefix="shoa-bench-winback-") as tmp_name,
+        embedded_services(Path(tmp_name), cpus=cpus.load) as services,
+    ):
+        settings = services.settings
+        catalog = asyncio.run(run_unit_of_work(settings.database, lambda s: _catalog(s, products=args.products)))
+        laps("catalog")
+        # The jobs run on the API's CPU (the API answers only the run's own calls, none while a job runs), so
+        # that PostgreSQL keeps a CPU of its own, as it would beside a worker.
+        with services.api_server(cpus=cpus.server) as server, _process_pinned_to(cpus.server):
+            simulation, wave, delivery = asyncio.run(
+                _measure(args, services, server=server, catalog=catalog, laps=laps)
             )
-            # The jobs run on the API's CPU (the API answers only the run's own calls, none while a job runs), so
-            # that PostgreSQL keeps a CPU of its own, as it would beside a worker.
-            with server, _process_pinned_to(cpus.server):
-                simulation, wave = asyncio.run(
-                    _measure(args, settings, server=server, socket_dir=postgres.socket_dir, catalog=catalog, laps=laps)
-                )
-    return _report(args, command=command, started_at=started_at, simulation=simulation, wave=wave, laps=laps)
+    return _report(
+        args, command=command, started_at=started_at, simulation=simulation, wave=wave, delivery=delivery, laps=laps
+    )
 
 
 async def _catalog(session: AsyncSession, *, products: int) -> Catalog:
@@ -194,10 +188,11 @@ async def _catalog(session: AsyncSession, *, products: int) -> Catalog:
 
 
 async def _measure(
-    args: argparse.Namespace, settings: Settings, *, server: AppServer, socket_dir: Path, catalog: Catalog, laps: Laps
-) -> tuple[Simulation, Wave]:
+    args: argparse.Namespace, services: Services, *, server: AppServer, catalog: Catalog, laps: Laps
+) -> tuple[Simulation, Wave, Delivery]:
+    settings = services.settings
     engine = create_engine(settings.database)
-    connection = await asyncpg.connect(host=str(socket_dir), user="postgres", database="shoa")
+    connection = await asyncpg.connect(host=str(services.socket_dir), user="postgres", database="shoa")
     limits = httpx.Limits(max_connections=PARALLEL_CALLS, max_keepalive_connections=PARALLEL_CALLS)
     try:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=60.0, limits=limits) as client:
@@ -213,13 +208,30 @@ async def _measure(
             simulation = await simulate(run, catalog.shelf, shoppers=args.shoppers, seed=args.seed, model=model)
             laps("uplift")
             wave = await restock_wave(
-                run, catalog.restocked, waiting=args.waiting, seed=args.seed + 1, server_pid=server.pid
+                run,
+                catalog.restocked,
+                waiting=args.waiting,
+                seed=args.seed + 1,
+                server_pid=server.pid,
+                rounds=args.rounds,
             )
             laps("restock wave")
+            delivery = await restock_to_phones(
+                run,
+                catalog.restocked,
+                services.variables,
+                services.tmp,
+                waiting=args.waiting,
+                workers=DELIVERY_WORKERS,
+                seed=args.seed + 1 + args.rounds,  # the measured rounds used seed + 1 onwards
+                round_number=args.rounds + 1,
+            )
+            print(f"restock to phones: {delivery.messages:,} AlimTalks in {delivery.seconds:.1f}s")
+            laps("restock to phones")
     finally:
         await connection.close()
         await engine.dispose()
-    return simulation, wave
+    return simulation, wave, delivery
 
 
 # --- Report --------------------------------------------------------------------------------------------------------
@@ -228,11 +240,22 @@ ADVERTISING_COLUMNS = (
     "advertising", "sent", "night-held", "held out", *(reason.value.replace("_", " ") for reason in Reason),
     "bought: sent", "bought: held out", "uplift, points [95% CI]",
 )  # fmt: skip
-WAVE_COLUMNS = ("restock wave", "messages", "seconds", "messages/s", "vs raw")
+DELIVERY_COLUMNS = ("restock to phones", "waiting", "restock → last accepted, s", "messages/s", "NHN requests",
+                    "NHN's record")  # fmt: skip
+DELIVERY_WORKERS = 2
+WAVE_COLUMNS = ("restock wave", "messages a round", "rounds: seconds", "messages/s (median round)",
+                "rounds: messages/s", "vs raw (median)", "range")  # fmt: skip
 
 
 def _report(
-    args: argparse.Namespace, *, command: str, started_at: str, simulation: Simulation, wave: Wave, laps: Laps
+    args: argparse.Namespace,
+    *,
+    command: str,
+    started_at: str,
+    simulation: Simulation,
+    wave: Wave,
+    delivery: Delivery,
+    laps: Laps,
 ) -> int:
     total = Counts()
     for counts in simulation.reported.values():
@@ -242,17 +265,26 @@ def _report(
     rows = [_advertising_row(name, counts, night_held) for name, (counts, night_held) in by_row.items()]
     pooled = uplift_interval(total.bought, total.sent, total.held_out_bought, total.held_out)
     inside = pooled is not None and pooled.contains(args.uplift)
-    wave_rate, copy_rate = wave.waiting / wave.wave_seconds, wave.copied / wave.copy_seconds
+    comparison = wave.comparison
     wave_rows = [
-        (f"raw COPY into notify_messages ({COPY_ROWS:,} a COPY)", f"{wave.copied:,}", f"{wave.copy_seconds:.1f}",
-         f"{copy_rate:,.0f}", "1.00x"),
-        (f"restock_waves ({WAVE_CHUNK:,} a chunk)", f"{wave.waiting:,}", f"{wave.wave_seconds:.1f}",
-         f"{wave_rate:,.0f}", f"{wave_rate / copy_rate:.3f}x"),
+        (f"raw COPY into notify_messages ({COPY_ROWS:,} a COPY)", f"{wave.waiting:,}",
+         " / ".join(f"{m.baseline.seconds:.1f} ({m.baseline.repeats})" for m in comparison.rounds),
+         f"{comparison.baseline_rate:,.0f}", listed(comparison.baseline_rates), "1.00x", ""),
+        (f"restock_waves ({WAVE_CHUNK:,} a chunk)", f"{wave.waiting:,}",
+         listed([m.side.seconds for m in comparison.rounds], digits=1), f"{comparison.side_rate:,.0f}",
+         listed(comparison.side_rates), f"{comparison.ratio:.3f}x", comparison.spread()),
     ]  # fmt: skip
+    delivery_rows = [(
+        f"restock (partner API) → every AlimTalk accepted by NHN: {DELIVERY_WORKERS} workers, restock-wave and "
+        f"sending jobs, {MAX_RECIPIENTS:,} recipients a request",
+        f"{delivery.messages:,}", f"{delivery.seconds:.1f}", f"{delivery.per_second:,.0f}", f"{delivery.requests:,}",
+        f"{delivery.missed:,} missed, {delivery.doubled:,} twice",
+    )]  # fmt: skip
+    wave_others = max(wave.others_percent, default=0.0)
     own = [mall["uplift"] for mall in simulation.malls if mall["uplift"]]
     covering = sum(uplift["low"] <= args.uplift <= uplift["high"] for uplift in own)
     collapsed = sum(uplift["low"] == uplift["high"] for uplift in own)
-    problems = simulation.problems + wave.problems
+    problems = simulation.problems + wave.problems + delivery.problems
     notes = [
         f"model: {args.base_rate:g}% buy without a message, {args.base_rate + args.uplift:g}% with one; measured "
         f"{_points(pooled)}: the model's {args.uplift:g} points are {'inside' if inside else 'OUTSIDE'} the interval",
@@ -267,8 +299,13 @@ def _report(
         + ("the same counts, every mall's uplift the formula's" if not simulation.problems else "MISMATCH")
         + "; restock: "
         + ("one message per waiting shopper, every alert notified" if not wave.problems else "FAILED"),
-        f"restock wave: others' CPU use {wave.others_percent:.0f}%"
-        + (" - a busy machine, figures unreliable" if wave.others_percent > BUSY_MACHINE_PERCENT else ""),
+        f"restock wave, vs raw: the median of {len(comparison.rounds)} rounds' own ratios ({comparison.per_round()}),"
+        " each round's wave for new shoppers on the same variant; odd rounds the wave first, even rounds COPY first; "
+        "COPY passes (in brackets) until it has run as long as the wave, each pass's rows deleted again, untimed",
+        "restock wave: others' CPU use by round "
+        + listed(wave.others_percent)
+        + "%"
+        + (" - a busy machine, figures unreliable" if wave_others > BUSY_MACHINE_PERCENT else ""),
         "phases: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in laps.with_total().items()),
         *problems[:20],
     ]
@@ -276,7 +313,9 @@ def _report(
     print()
     print(text_table(ADVERTISING_COLUMNS, rows, numeric))
     print()
-    print(text_table(WAVE_COLUMNS, wave_rows, {1, 2, 3, 4}))
+    print(text_table(WAVE_COLUMNS, wave_rows, {1, 3, 5}))
+    print()
+    print(text_table(DELIVERY_COLUMNS, delivery_rows, {1, 2, 3, 4}))
     print("\n".join(notes))
     document = {
         "benchmark": "winback", "command": command, "started_at": started_at, "cpu": cpu_model(),
@@ -288,10 +327,14 @@ def _report(
         "rounds_sent_held_out": simulation.rounds, "decide_seconds": round(simulation.decide_seconds, 2),
         "uplift": None if pooled is None else {"points": round(pooled.points, 2), "low": round(pooled.low, 2),
                                                "high": round(pooled.high, 2), "model_inside": inside},
-        "restock": {"waiting": wave.waiting, "copied": wave.copied, "wave_seconds": round(wave.wave_seconds, 2),
-                    "copy_seconds": round(wave.copy_seconds, 2), "wave_per_s": round(wave_rate),
-                    "copy_per_s": round(copy_rate), "ratio": round(wave_rate / copy_rate, 3),
-                    "others_cpu_percent": round(wave.others_percent)},
+        "restock": {"waiting": wave.waiting, "rounds": len(comparison.rounds),
+                    "wave_per_s": round(comparison.side_rate), "copy_per_s": round(comparison.baseline_rate),
+                    "ratio": round(comparison.ratio, 4), "ratio_low": round(comparison.low, 4),
+                    "ratio_high": round(comparison.high, 4), "comparison": comparison.as_json(),
+                    "others_cpu_percent": [round(percent) for percent in wave.others_percent]},
+        "delivery": {"messages": delivery.messages, "accepted": delivery.accepted,
+                     "seconds": round(delivery.seconds, 2), "requests": delivery.requests,
+                     "missed": delivery.missed, "doubled": delivery.doubled},
         "phases_s": {name: round(seconds, 1) for name, seconds in laps.with_total().items()},
         "mall_intervals": {"reports": len(own), "holding_the_model": covering, "zero_width": collapsed},
         "malls": simulation.malls, "problems": problems,
@@ -299,7 +342,9 @@ def _report(
     table = [
         *markdown_table(ADVERTISING_COLUMNS, rows, numeric),
         "",
-        *markdown_table(WAVE_COLUMNS, wave_rows, {1, 2, 3, 4}),
+        *markdown_table(WAVE_COLUMNS, wave_rows, {1, 3, 5}),
+        "",
+        *markdown_table(DELIVERY_COLUMNS, delivery_rows, {1, 2, 3, 4}),
     ]
     markdown = markdown_page(benchmark="winback", started_at=started_at, command=command, table=table, notes=notes,
                              sections={"machine": {"cpu": cpu_model()}})  # fmt: skip

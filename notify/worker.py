@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+LONGEST_WAIT_SECONDS = 25 * 3600.0
+"""The longest a provider may ask the worker to leave it alone."""
 INCOMPLETE_REQUEST_WAIT = datetime.timedelta(seconds=2)
 """How long the messages of a doubted bulk request wait for the rest of it when a claim found only some."""
 RUN_SECONDS = 5.0
@@ -359,7 +361,9 @@ class Dispatcher:
                 error=_describe(outcome),
                 now=now,
             )
-        retry_after = outcome.retry_after if outcome is not None else None
+        # Whatever an adapter computed (NHN's daily volume waits for midnight in Korea), never past a day and
+        # an hour: a wait beyond is a bug, and would overflow the clock at worst.
+        retry_after = min(outcome.retry_after, LONGEST_WAIT_SECONDS) if outcome and outcome.retry_after else None
         if retry_after:
             self._paused_until[provider] = max(
                 self._paused_until.get(provider, now), now + datetime.timedelta(seconds=retry_after)

@@ -265,7 +265,18 @@ class NhnCloudProvider:
     def _alimtalk_outcome(
         self, delivery: Delivery, header: _Header, request_id: str | None, result: _SendResult | None, status: int
     ) -> Outcome:
-        if header.is_successful and (result is None or result.result_code == 0):
+        if header.is_successful and result is None:
+            # NHN lists every recipient it took; one it does not list may or may not have been sent. A retry is
+            # deduplicated by the request's key, so the worker may ask again.
+            return Outcome(
+                kind=OutcomeKind.TRANSIENT,
+                provider=self.name,
+                http_status=status,
+                result_code="0",
+                detail="NHN answered success without a result for this recipient; the outcome is unknown",
+                delivery_unknown=True,
+            )
+        if header.is_successful and result is not None and result.result_code == 0:
             message_id = _message_id(request_id, result)
             resend = " NHN resends it as SMS/LMS if Kakao cannot deliver it." if delivery.rendered.fallback else ""
             return Outcome(
@@ -343,7 +354,17 @@ class NhnCloudProvider:
         header = answer.header
         data = answer.body.data if answer.body is not None else None
         result = data.send_result_list[0] if data is not None and data.send_result_list else None
-        if header.is_successful and (result is None or result.result_code == 0):
+        if header.is_successful and result is None:
+            # NHN lists every recipient it took: without ours, the message may or may not have gone.
+            return Outcome(
+                kind=OutcomeKind.TRANSIENT,
+                provider=self.name,
+                http_status=response.status_code,
+                result_code="0",
+                detail=f"NHN answered success without a result for the {kind} recipient; the outcome is unknown",
+                delivery_unknown=True,
+            )
+        if header.is_successful and result is not None and result.result_code == 0:
             message_id = _message_id(data.request_id if data else None, result)
             return Outcome(
                 kind=OutcomeKind.ACCEPTED,
@@ -398,7 +419,9 @@ def _unreadable(provider: str, response: httpx.Response) -> Outcome:
     if 200 <= status < 300 or status in {408, 425}:
         # A 2xx that is not NHN's JSON: NHN may have taken the message, so it is not a permanent refusal.
         detail = f"HTTP {status} from NHN without its JSON answer; the outcome is unknown"
-        return Outcome(kind=OutcomeKind.TRANSIENT, provider=provider, http_status=status, detail=detail)
+        return Outcome(
+            kind=OutcomeKind.TRANSIENT, provider=provider, http_status=status, detail=detail, delivery_unknown=True
+        )
     detail = f"HTTP {status} from NHN without its JSON answer"
     return Outcome(kind=OutcomeKind.PERMANENT, provider=provider, http_status=status, detail=detail)
 

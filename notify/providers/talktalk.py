@@ -145,11 +145,15 @@ class TalkTalkProvider:
         try:
             answer = msgspec.json.decode(response.content, type=EventAnswer)
         except (msgspec.DecodeError, msgspec.ValidationError):
+            answer = EventAnswer()
+        if answer.success is None:
+            # Not TalkTalk's answer (a proxy's page, an empty object): TalkTalk may have sent the message, or not.
             return Outcome(
                 kind=OutcomeKind.TRANSIENT,
                 provider=self.name,
                 http_status=status,
-                detail="HTTP 200 without a readable answer; the message may have been sent",
+                detail="HTTP 200 without TalkTalk's answer; the message may have been sent",
+                delivery_unknown=True,
             )
         code = answer.result_code
         if answer.success is True and code in {None, "00"}:

@@ -16,6 +16,9 @@ import httpx
 
 from notify.providers.base import Outcome, OutcomeKind
 
+LONGEST_RETRY_AFTER = 3600.0
+"""A ``Retry-After`` asking for more than an hour is read as an hour: no provider documents a longer rate-limit
+wait, and a broken header (a century) must not pause a provider, and its messages, for ever."""
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 """Failures before a byte of the request reached the provider."""
 
@@ -51,4 +54,4 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if not math.isfinite(seconds):
         return None
-    return max(seconds, 0.0)
+    return min(max(seconds, 0.0), LONGEST_RETRY_AFTER)
