@@ -111,6 +111,18 @@ class UnknownMarketingChannelError(AccountError):
         self.extra = {"errors": [{"field": "channel", "source": "path", "message": detail}]}
 
 
+class TooManyConsentChangesError(AccountError):
+    """More marketing consents given in a day than one shopper may: each change sends her a notice."""
+
+    code = "too-many-consent-changes"
+    status = 429
+    title = "Too many marketing consent changes"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class NightConsentWithoutMediumError(AccountError):
     code = "night-consent-needs-a-medium"
     status = 409

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from uuid_utils.compat import uuid7
 
+from accounts.models import User
 from orders import stock
 from orders.cart import line_problem, shipping_fee
 from orders.errors import (
@@ -30,6 +31,7 @@ from orders.errors import (
     OrderError,
     PaymentDeclinedError,
     PaymentGatewayDownError,
+    UnpaidLimitError,
 )
 from orders.models import (
     Actor,
@@ -66,6 +68,9 @@ class CheckoutRules:
     deposit_hours: int = 72
     """How long a virtual account waits for its deposit (the due date); unpaid orders are cancelled after."""
     default_bank: str = "신한은행"
+    unpaid_units_per_product: int = 10
+    """Units of one product a shopper may hold in orders not paid yet, this checkout's included: without a cap one
+    shopper could take a hot item's whole stock with unpaid virtual-account orders and keep it for days."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +137,7 @@ async def checkout(
                              "unit_price": found[variant_id].unit_price if variant_id in found else None})  # fmt: skip
     if problems:
         raise CheckoutConflictError(_conflict_text(problems), lines=problems)
+    await _check_unpaid_units(session, user_id, lines, found, limit=rules.unpaid_units_per_product)
     plan = _plan(lines, found)
     # The order row first (the key points at it), then the key: a concurrent request with the same key waits
     # here for this transaction, and finds the key taken.
@@ -205,6 +211,43 @@ async def _requested_lines(
     if not items:
         raise EmptyCartError("the cart is empty; put something in it, or send lines", field="lines")
     return [(variant_id, quantity, price) for variant_id, quantity, price in items]
+
+
+async def _check_unpaid_units(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    lines: list[tuple[uuid.UUID, int, int | None]],
+    found: dict[uuid.UUID, stock.StockedVariant],
+    *,
+    limit: int,
+) -> None:
+    """Refuse a checkout that would leave the shopper holding more than ``limit`` units of one product in unpaid
+    orders. Her checkouts queue on her account's row first: two of hers at once, locking different options, would
+    each count before the other committed. (Taken after the variants' locks, never before: no deadlock.)"""
+    await session.execute(sa.select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+    asked: dict[uuid.UUID, int] = {}
+    for variant_id, quantity, _ in lines:
+        product_id = found[variant_id].product_id
+        asked[product_id] = asked.get(product_id, 0) + quantity
+    unpaid = (MallOrderStatus.AWAITING_PAYMENT.value, MallOrderStatus.AWAITING_DEPOSIT.value)
+    rows = await session.execute(
+        sa.select(OrderLine.product_id, sa.func.sum(OrderLine.quantity))
+        .join(MallOrder, MallOrder.id == OrderLine.mall_order_id)
+        .join(Order, Order.id == MallOrder.order_id)
+        .where(Order.user_id == user_id, MallOrder.status.in_(unpaid), OrderLine.product_id.in_(list(asked)))
+        .group_by(OrderLine.product_id)
+    )
+    held = {product_id: int(total) for product_id, total in rows}
+    for variant_id, _, _ in lines:
+        product_id = found[variant_id].product_id
+        waiting = held.get(product_id, 0)
+        if waiting + asked[product_id] > limit:
+            msg = (
+                f"nothing was ordered: at most {limit} of one product may wait for your payment, and "
+                f"{found[variant_id].product_name} would have {waiting + asked[product_id]} ({waiting} in orders not "
+                "paid yet); pay or cancel those first"
+            )
+            raise UnpaidLimitError(msg, field="lines")
 
 
 async def _next_number(session: AsyncSession, now: datetime.datetime) -> str:
@@ -302,6 +345,11 @@ async def _open_payment(order: Order, body: CheckoutIn, gateway: PaymentGateway,
     account = issued.virtual_account
     if account is None or issued.secret is None:
         raise PaymentGatewayDownError("the payment gateway answered without an account; nothing was ordered")
+    if issued.order_id != order.number or issued.total_amount != order.total_amount:
+        # Its account would take another order's deposit: the shopper would pay, and this order never be paid.
+        logger.error("order %s: the gateway answered with an account for %s of %d won; nothing was ordered",
+                     order.number, issued.order_id, issued.total_amount)  # fmt: skip
+        raise PaymentGatewayDownError("the payment gateway answered for another payment; nothing was ordered")
     payment.payment_key = issued.payment_key
     payment.status = issued.status.value
     payment.secret = issued.secret

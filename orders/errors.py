@@ -78,6 +78,15 @@ class CheckoutConflictError(OrderError):
         self.extra = {"lines": lines}
 
 
+class UnpaidLimitError(OrderError):
+    """The checkout would leave the shopper holding more of one product in orders not paid yet than one shopper
+    may: stock taken by an unpaid order is out of everyone else's reach until its deadline."""
+
+    code = "unpaid-limit"
+    status = 409
+    title = "Too many of this product wait for your payment"
+
+
 class IdempotencyKeyReusedError(OrderError):
     code = "idempotency-key-reused"
     status = 409

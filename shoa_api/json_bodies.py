@@ -1,5 +1,10 @@
 """One gate for every JSON request body: its media type, its nesting and its syntax, before any route sees it.
 
+- **Credentials first.** A route for a logged-in shopper checks her token before anything of the body: a caller
+  without one learns only that (401), not how the body would have been refused.
+- **Size.** No body of ours but a catalog batch needs more than :data:`MAX_BODY_BYTES`; a larger one is refused
+  with 413 before it is read (its ``Content-Length``) or decoded. The catalog sync, which says so with
+  ``opt={"large_body": True}``, takes up to ``SHOA_CATALOG_MAX_BATCH_BYTES`` (the app's limit for every body).
 - **Media type.** Only ``application/json`` is read. A body sent as ``text/plain`` or a form is what another
   site's page can make a visitor's browser send without a CORS preflight; it is refused with 415.
 - **Nesting.** No request of ours nests deeper than a few levels; past :data:`MAX_DEPTH` the body is refused
@@ -24,11 +29,15 @@ import msgspec
 import numpy as np
 from litestar.exceptions import ValidationException
 
+from shoa_api.auth import provide_shopper
 from shoa_api.errors import problem_response
 
 if TYPE_CHECKING:
     from litestar import Request, Response
 
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest JSON body of a route that takes no catalog batch: a batch of 100 events, the largest, is about 30 KB.
+Without it every route read up to the catalog's 16 MiB, and an anonymous app could make each request decode that."""
 MAX_DEPTH = 32
 """Deepest nesting of objects and arrays a body may have; our deepest request (a catalog item's variant
 options) is four levels."""
@@ -64,11 +73,19 @@ def takes_json_body(request: Request[Any, Any, Any]) -> bool:
     return "data" in handler.parsed_fn_signature.parameters
 
 
-async def check_json_body(request: Request[Any, Any, Any]) -> Response[Any] | None:
+async def check_json_body(request: Request[Any, Any, Any]) -> Response[Any] | None:  # noqa: PLR0911 - per refusal
     """``before_request`` hook: a problem answer for a body no route should read, else ``None``."""
     if request.method not in _METHODS_WITH_BODIES or not takes_json_body(request):
         return None
+    if "shopper" in request.route_handler.parsed_fn_signature.parameters:
+        await provide_shopper(request, request.app.state)  # raises for a missing or refused token
+    limit = None if request.route_handler.opt.get("large_body") else MAX_BODY_BYTES
+    declared = request.headers.get("content-length", "")
+    if limit is not None and declared.isdigit() and int(declared) > limit:
+        return _too_large(request, limit)
     body = await request.body()
+    if limit is not None and len(body) > limit:
+        return _too_large(request, limit)
     if not body:
         return _malformed(request, "The body is empty; this request needs a JSON object.")
     media_type, options = request.content_type
@@ -126,6 +143,16 @@ def _integral_floats_as_ints(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _integral_floats_as_ints(item) for key, item in value.items()}
     return value
+
+
+def _too_large(request: Request[Any, Any, Any], limit: int) -> Response[Any]:
+    return problem_response(
+        request,
+        status=413,
+        code="request-entity-too-large",
+        title="Request Entity Too Large",
+        detail=f"A body for this request may be at most {limit:,} bytes.",
+    )
 
 
 def _malformed(request: Request[Any, Any, Any], detail: str) -> Response[Any]:

@@ -142,6 +142,12 @@ class RateLimitSettings(_Area, frozen=True, kw_only=True):
     partner_per_key_per_minute: int = 600
     anonymous_per_ip_per_minute: int = 1200
     """Generous: Korean mobile carriers put many phones behind one address (carrier-grade NAT)."""
+    chat_turns_per_user_per_minute: int = 30
+    """Messages of one messenger user the chatbot answers in a minute; beyond, LINE, Instagram and TalkTalk
+    messages go unanswered and a KakaoTalk skill request is a 429. Every answer is a message Shoa pays for."""
+    marketing_grants_per_user_per_day: int = 10
+    """Marketing consents one shopper may newly give in a day (a 429 beyond): each change, and each withdrawal
+    that follows, sends her the notice the law asks for. Withdrawing is never limited."""
 
 
 class CatalogSettings(_Area, frozen=True, kw_only=True):
@@ -347,6 +353,9 @@ class OrdersSettings(_Area, frozen=True, kw_only=True):
     """How long a card order waits for the app to confirm its payment; cancelled after."""
     default_bank: str = "신한은행"
     """Where virtual accounts are opened when the shopper names no bank."""
+    unpaid_units_per_product: int = 10
+    """Units of one product one shopper may hold in orders not paid yet (a checkout beyond it is a 409): an unpaid
+    order keeps its stock from everyone else until its deadline."""
     order_url: str = "https://shoa.kr/orders/{number}"
     """The order's page in the app, as messages link it; ``{number}`` is the order number."""
 

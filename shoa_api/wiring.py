@@ -7,11 +7,13 @@ the two meet, once per process (the app's lifespan, the worker's start), never a
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from accounts import marketing
@@ -44,9 +46,11 @@ from orders.service import Context as OrderContext
 from personalization.events import Recorder
 from personalization.memory import FeedMemory
 from personalization.scores import Decay
+from shoa_api.ratelimit import Limit, RateLimiter, fingerprint
 from shoa_api.settings import SettingsError
 from shoa_kernel.clock import utc_now
 from support.dialogue import Bot
+from support.errors import TooManyTurnsError
 from support.intents import train_shipped_classifier
 from support.service import Support
 from support.state import StateStore
@@ -74,7 +78,9 @@ if TYPE_CHECKING:
         SecuritySettings,
         Settings,
     )
+    from support.dialogue import Message
 
+logger = logging.getLogger(__name__)
 
 REDIS_POOL_WAIT_SECONDS = 5.0
 
@@ -417,7 +423,11 @@ def order_kit(
     return OrderKit(
         gateway=gateway,
         messages=OrderMessages(outbox=outbox, order_url=orders.order_url),
-        checkout_rules=CheckoutRules(deposit_hours=orders.deposit_hours, default_bank=orders.default_bank),
+        checkout_rules=CheckoutRules(
+            deposit_hours=orders.deposit_hours,
+            default_bank=orders.default_bank,
+            unpaid_units_per_product=orders.unpaid_units_per_product,
+        ),
         after_sale_rules=AfterSaleRules(card_minutes=orders.card_minutes),
     )
 
@@ -436,9 +446,28 @@ class ChatKit:
         self.talktalk_webhook_secret = _reveal(support.talktalk_webhook_secret) or None
         self._states = StateStore(redis=redis, minutes=support.state_minutes, proof_tries=support.proof_tries,
                                   lock_minutes=support.lock_minutes)  # fmt: skip
+        self._redis = redis
+        limits = settings.rate_limits
+        self._turns = Limit("chat-turns", limits.chat_turns_per_user_per_minute, 60) if limits.enabled else None
         self._outbox = outbox
         self._orders = orders
         self._support: Support | None = None
+
+    async def turn_refused(self, message: Message) -> TooManyTurnsError | None:
+        """Why ``message`` goes unanswered, when its messenger user is past the turns a minute allows (each answer
+        is a message Shoa pays for); None otherwise. A Redis outage lets messages through."""
+        if self._turns is None:
+            return None
+        try:
+            who = fingerprint(f"{message.channel}:{message.chat_user}")
+            wait = await RateLimiter(self._redis).hit(self._turns, who)
+        except RedisError:
+            logger.warning("rate limits unavailable (Redis): answering a chat message unlimited")
+            return None
+        if wait is None:
+            return None
+        msg = f"at most {self._turns.limit} messages a minute are answered; write again in {wait} s"
+        return TooManyTurnsError(msg, retry_after=wait)
 
     @property
     def support(self) -> Support:

@@ -25,6 +25,18 @@ class InvalidChatEventError(SupportError):
     title = "The webhook's body is not the platform's event"
 
 
+class TooManyTurnsError(SupportError):
+    """A messenger user past the chatbot's turns per minute: not answered (every answer is a message sent)."""
+
+    code = "too-many-chat-messages"
+    status = 429
+    title = "Too many chat messages"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class InquiryNotFoundError(SupportError):
     code = "inquiry-not-found"
     status = 404

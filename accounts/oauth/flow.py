@@ -143,7 +143,7 @@ async def _exchange_code(
             body=urlencode(extras),
         )
     except OAuthError as exc:
-        if exc.error in provider.rejected_code_errors:
+        if isinstance(exc.error, str) and exc.error in provider.rejected_code_errors:
             msg = f"{provider.label} refused the login code: it was already used, has expired, or is wrong"
             raise OAuthCodeRejectedError(msg) from exc
         # invalid_client and the like: our registration with the provider is wrong, not the shopper's login.
@@ -152,7 +152,9 @@ async def _exchange_code(
     except (httpx.HTTPError, ValueError) as exc:
         logger.warning("the %s token endpoint failed: %s", provider.label, type(exc).__name__)
         raise provider_unavailable(provider) from exc
-    if not isinstance(token.get("access_token"), str):
+    # Authlib signs the next requests with the token as it came: an access token or a token type that is not text
+    # is not a token the provider documents.
+    if not isinstance(token.get("access_token"), str) or not isinstance(token.get("token_type", "Bearer"), str):
         raise provider_unavailable(provider)
     return dict(token)
 

@@ -49,8 +49,10 @@ async def find_or_create_user(session: AsyncSession, identity: ProviderIdentity,
         user = User(id=uuid7(), locale="ko")
         session.add(user)
     await _fill_missing_fields(session, user, identity, birth_date=birth_date)
-    session.add(OAuthIdentity(user_id=user.id, provider=identity.provider, subject=identity.subject))
     try:
+        # The account's row first: nothing relates the two models, so one flush may write the identity before it.
+        await session.flush()
+        session.add(OAuthIdentity(user_id=user.id, provider=identity.provider, subject=identity.subject))
         await session.flush()
     except sa.exc.IntegrityError as exc:  # a concurrent login of the same person won the race
         msg = "another login changed this account at the same moment; try again"

@@ -177,14 +177,15 @@ class MeilisearchEngine:
     # -- search ----------------------------------------------------------------------------------------------
 
     async def search(self, session: AsyncSession, query: SearchQuery) -> SearchResults:
-        answer = await self._call("POST", f"/indexes/{self.index_uid}/search", search_request(query))
-        hits: list[dict[str, Any]] = answer.get("hits", [])
-        distribution: dict[str, dict[str, int]] = answer.get("facetDistribution") or {}
-        hit_ids = [uuid.UUID(hit["id"]) for hit in hits]
+        path = f"/indexes/{self.index_uid}/search"
+        answer = _answer(await self._send("POST", path, search_request(query)), "POST", path, shape=_SearchAnswer)
+        hits = answer.hits
+        distribution = answer.facet_distribution or {}
+        hit_ids = [hit.id for hit in hits]
         facet_malls = [_uuid_or_none(value) for value in distribution.get("mall_id", {})]
         visible, listed_malls = await visible_now(session, hit_ids, [mall for mall in facet_malls if mall is not None])
-        items = [_hit(hit, visible[hit_id]) for hit, hit_id in zip(hits, hit_ids, strict=True) if hit_id in visible]
-        total = min(int(answer.get("totalHits", 0)), MAX_RESULTS)
+        items = [_hit(hit, visible[hit.id]) for hit in hits if hit.id in visible]
+        total = min(answer.total_hits, MAX_RESULTS)
         mall_counts = {mall: count for mall, count in distribution.get("mall_id", {}).items() if mall in listed_malls}
         facets = Facets(
             category=sort_facet(distribution.get("categories", {})),
@@ -224,12 +225,14 @@ class MeilisearchEngine:
         return _answer(await self._send(method, path, body, params=params), method, path)
 
 
-def _answer(response: httpx.Response, method: str, path: str) -> Any:
+def _answer(response: httpx.Response, method: str, path: str, *, shape: Any = Any) -> Any:
+    """The body of a successful answer, as ``shape`` when given; any other answer, or a body that is not JSON of
+    that shape (a proxy's page, another version's answer), is a :class:`SearchUnavailableError`."""
     if response.is_success:
         try:
-            return msgspec.json.decode(response.content)
+            return msgspec.json.decode(response.content, type=shape)
         except msgspec.DecodeError as exc:
-            msg = f"Meilisearch {method} {path}: answered {response.status_code} with a body that is not JSON"
+            msg = f"Meilisearch {method} {path}: answered {response.status_code} with a body that is not {_what(shape)}"
             raise SearchUnavailableError(msg) from exc
     code, message = _error_code(response), ""
     try:
@@ -254,21 +257,52 @@ def _error_code(response: httpx.Response) -> str | None:
 # -- the answer ----------------------------------------------------------------------------------------------
 
 
-def _hit(hit: dict[str, Any], mall: MallRef) -> SearchHit:
-    name: str = hit["name"]
-    marked = (hit.get("_formatted") or {}).get("name")
-    highlighted = html.escape(marked if isinstance(marked, str) else name)
+class _Formatted(msgspec.Struct):
+    name: str | None = None
+
+
+class _Hit(msgspec.Struct, kw_only=True):
+    """A document as the search answers it: the fields a product tile needs, and its highlighted name."""
+
+    id: uuid.UUID
+    name: str
+    category_path: str
+    price: int
+    price_from: int
+    currency: str
+    in_stock: bool
+    exclusive: bool
+    image_url: str | None = None
+    formatted: _Formatted | None = msgspec.field(default=None, name="_formatted")
+
+
+class _SearchAnswer(msgspec.Struct, rename="camel"):
+    """A page-based search's answer (``page`` and ``hitsPerPage`` asked): an answer without hits and a total is
+    not an empty result."""
+
+    hits: list[_Hit]
+    total_hits: int
+    facet_distribution: dict[str, dict[str, int]] | None = None
+
+
+def _what(shape: Any) -> str:
+    return "JSON" if shape is Any else f"JSON of the documented shape ({shape.__name__.lstrip('_')})"
+
+
+def _hit(hit: _Hit, mall: MallRef) -> SearchHit:
+    marked = hit.formatted.name if hit.formatted is not None else None
+    highlighted = html.escape(marked if marked is not None else hit.name)
     return SearchHit(
-        id=uuid.UUID(hit["id"]),
-        name=name,
+        id=hit.id,
+        name=hit.name,
         highlighted_name=highlighted.replace(HIGHLIGHT_START, "<em>").replace(HIGHLIGHT_END, "</em>"),
-        image_url=hit.get("image_url") or "",
-        category_path=hit["category_path"],
-        price=int(hit["price"]),
-        price_from=int(hit["price_from"]),
-        currency=hit["currency"],
-        in_stock=bool(hit["in_stock"]),
-        exclusive=bool(hit["exclusive"]),
+        image_url=hit.image_url or "",
+        category_path=hit.category_path,
+        price=hit.price,
+        price_from=hit.price_from,
+        currency=hit.currency,
+        in_stock=hit.in_stock,
+        exclusive=hit.exclusive,
         mall=mall,
     )
 

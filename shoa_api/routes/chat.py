@@ -1,7 +1,9 @@
 """The chatbot's webhooks: each platform's calls, verified as it documents, answered by ``support``.
 
 KakaoTalk's skill is answered in the response itself; LINE, Instagram and TalkTalk get a 200 at once and their
-answers go out through notify's outbox, committed with the turn (see ``support.service``).
+answers go out through notify's outbox, committed with the turn (see ``support.service``). A messenger user past
+the turns a minute the bot answers is not answered: a 429 on KakaoTalk, silence elsewhere (their platforms would
+only deliver the refused messages again).
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from shoa_api.openapi import problems
 from shoa_api.wiring import ChatKit
 from shoa_kernel.clock import utc_now
 from support import channels
-from support.errors import InvalidChatEventError, WebhookNotVerifiedError
+from support.errors import InvalidChatEventError, TooManyTurnsError, WebhookNotVerifiedError
 
 _PROBLEMS = problems(
     WebhookNotVerifiedError("X-Line-Signature does not match the body"),
     InvalidChatEventError("not a LINE webhook: Expected `object`, got `array`"),
 )
+_TOO_MANY = TooManyTurnsError("at most 30 messages a minute are answered; write again in 12 s", retry_after=12)
 
 
 @post(
@@ -32,13 +35,15 @@ _PROBLEMS = problems(
     operation_id="chat_kakao_skill",
     summary="KakaoTalk channel chatbot: a Kakao i Open Builder skill request, answered with a SkillResponse",
     description="Send the header `X-Shoa-Skill-Secret` from the skill's settings. The answer's `data` holds the "
-    "intent recognized and the mall-order the message was about.",
+    "intent recognized and the mall-order the message was about. A KakaoTalk user past the messages a minute the "
+    "bot answers (`SHOA_RATE_LIMIT_CHAT_TURNS_PER_USER_PER_MINUTE`) gets a 429.",
     status_code=HTTP_200_OK,
     tags=["webhooks"],
     opt={"body": channels.SkillRequest},
     responses=problems(
         WebhookNotVerifiedError("the skill request's x-shoa-skill-secret header is missing or wrong"),
         InvalidChatEventError("not an Open Builder skill request: Object missing required field `userRequest`"),
+        _TOO_MANY,
     ),
 )
 async def chat_kakao(
@@ -47,6 +52,8 @@ async def chat_kakao(
     message = channels.kakao_message(
         request.headers, await request.body(), secret=chat.kakao_skill_secret, bot_id=chat.kakao_bot_id
     )
+    if (refused := await chat.turn_refused(message)) is not None:
+        raise refused
     answer = await chat.support.receive(db, message, now=utc_now())
     assert answer is not None  # Kakao's requests carry no message id, so none is a redelivery
     return channels.skill_response(answer)
@@ -67,7 +74,8 @@ async def chat_line(
     found = channels.line_messages(request.headers, await request.body(), channel_secret=chat.line_channel_secret)
     answered = 0
     for message, reply_token in found:
-        answered += await chat.support.receive(db, message, now=utc_now(), reply_token=reply_token) is not None
+        if await chat.turn_refused(message) is None:
+            answered += await chat.support.receive(db, message, now=utc_now(), reply_token=reply_token) is not None
     return {"answered": answered}
 
 
@@ -102,7 +110,8 @@ async def chat_instagram(
     found = channels.instagram_messages(request.headers, await request.body(), app_secret=chat.instagram_app_secret)
     answered = 0
     for message in found:
-        answered += await chat.support.receive(db, message, now=utc_now()) is not None
+        if await chat.turn_refused(message) is None:
+            answered += await chat.support.receive(db, message, now=utc_now()) is not None
     return {"answered": answered}
 
 
@@ -125,7 +134,8 @@ async def chat_talktalk(
         dict(request.query_params), await request.body(), secret=chat.talktalk_webhook_secret
     )
     if message is not None:
-        await chat.support.receive(db, message, now=utc_now())
+        if await chat.turn_refused(message) is None:
+            await chat.support.receive(db, message, now=utc_now())
     elif opened_by is not None:  # the shopper opened the chat: we may write to them
         await notify_service.note_inbound(db, channel=Channel.TALKTALK, address=opened_by, now=utc_now())
     return Response(content=None, status_code=HTTP_200_OK)

@@ -10,14 +10,17 @@ from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 from litestar.status_codes import HTTP_200_OK
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accounts import marketing
-from accounts.errors import NightConsentWithoutMediumError, UnknownMarketingChannelError
+from accounts.errors import NightConsentWithoutMediumError, TooManyConsentChangesError, UnknownMarketingChannelError
 from accounts.models import MARKETING_CHANNELS
 from accounts.schemas import MarketingConsents
 from accounts.tokens import AccessClaims
 from shoa_api.openapi import problems
+from shoa_api.ratelimit import Limit, RateLimiter
+from shoa_api.settings import Settings
 from shoa_kernel.clock import utc_now
 from winback.consents import consent_changed
 from winback.jobs import WinbackKit
@@ -57,17 +60,26 @@ class MarketingController(Controller):
                 "agree to advertising on a channel (sms, line, talktalk or instagram) before agreeing to get it at "
                 "night"
             ),
+            TooManyConsentChangesError(
+                "at most 10 marketing consents are given a day, and each sends you a notice; try again in 3600 s",
+                retry_after=3600,
+            ),
         ),
     )
     async def grant(
         self,
+        *,
         channel: ChannelName,
         db: NamedDependency[AsyncSession],
+        redis: NamedDependency[Redis],
+        settings: NamedDependency[Settings],
         shopper: NamedDependency[AccessClaims],
         winback: NamedDependency[WinbackKit],
     ) -> MarketingConsents:
         now = utc_now()
         if await marketing.grant_marketing(db, shopper.user_id, channel, now=now, source="app"):
+            # Counted once it changed something (a confirmation sends nothing); a refusal rolls the grant back.
+            await _count_grant(redis, settings, shopper)
             await consent_changed(db, winback, shopper.user_id, change="granted", channels=[channel], now=now)
         return await marketing.marketing_consents(db, shopper.user_id, now=now)
 
@@ -105,3 +117,18 @@ class MarketingController(Controller):
         withdrawn = await marketing.withdraw_marketing(db, shopper.user_id, now=now, source="app")
         await consent_changed(db, winback, shopper.user_id, change="withdrawn", channels=withdrawn, now=now)
         return await marketing.marketing_consents(db, shopper.user_id, now=now)
+
+
+async def _count_grant(redis: Redis, settings: Settings, shopper: AccessClaims) -> None:
+    """Each consent given sends a notice, and so does its withdrawal: a limit on grants bounds what one account can
+    make Shoa send to the phone on it (which no one has verified is hers)."""
+    limits = settings.rate_limits
+    if not limits.enabled:
+        return
+    limit = Limit("marketing-grants", limits.marketing_grants_per_user_per_day, 24 * 3600)
+    if (retry_after := await RateLimiter(redis).hit(limit, str(shopper.user_id))) is not None:
+        msg = (
+            f"at most {limit.limit} marketing consents are given a day, and each sends you a notice; "
+            f"try again in {retry_after} s"
+        )
+        raise TooManyConsentChangesError(msg, retry_after=retry_after)

@@ -35,6 +35,7 @@ from orders.errors import (
     PaymentGatewayDownError,
     PaymentMismatchError,
     ProductOptionNotFoundError,
+    UnpaidLimitError,
     WebhookNotTrustedError,
     WrongPaymentMethodError,
 )
@@ -127,11 +128,18 @@ class OrderController(Controller):
         "changed, stock that ran out or a product no longer for sale is a 409 naming each line, and nothing is "
         "ordered. A virtual account (`virtual_account`) is opened at once and shown in `payment.virtual_account`; "
         "a card order waits for `POST /v1/orders/{id}/payment/confirm` with what the payment window returned. "
-        "201 for a new order; 200 with the same order for a repeated `Idempotency-Key` and body.",
+        "201 for a new order; 200 with the same order for a repeated `Idempotency-Key` and body. One shopper holds "
+        "at most 10 units of one product in orders not paid yet (`SHOA_ORDERS_UNPAID_UNITS_PER_PRODUCT`): a checkout "
+        "beyond that is a 409 `unpaid-limit`.",
         status_code=HTTP_201_CREATED,
         responses=problems(
             CheckoutConflictError("nothing was ordered; …: it is sold out", lines=[]),
             IdempotencyKeyReusedError("this Idempotency-Key placed another order with another body"),
+            UnpaidLimitError(
+                "nothing was ordered: at most 10 of one product may wait for your payment, and 린넨 셔츠 원피스 would "
+                "have 12 (8 in orders not paid yet); pay or cancel those first",
+                field="lines",
+            ),
             EmptyCartError("the cart is empty; put something in it, or send lines", field="lines"),
             PaymentGatewayDownError("the payment gateway did not answer; nothing was ordered, try again"),
         ),

@@ -50,7 +50,7 @@ class PartnerController(Controller):
         description="Each product is created, updated, left unchanged (the same content, or an older "
         "`source_updated_at` than the stored one) or rejected with its field problems; the others are saved all the "
         "same. Sending the batch again changes nothing. See `GET /v1/catalog/vocabulary` for the lists fields use.",
-        opt={"scope": "catalog:write", "json_body": True, "body": ProductBatch},
+        opt={"scope": "catalog:write", "json_body": True, "large_body": True, "body": ProductBatch},
         responses=problems(InvalidBatchError("a batch holds at most 500 products; this one has 620")),
     )
     async def sync_products(
