@@ -16,7 +16,7 @@ from catalog.models import Product, ProductStatus, SearchOutbox, Variant
 from catalog.product_rules import source_time_problem
 from catalog.schemas import StockBatchResult, StockResult
 from catalog.search.fields import refresh_stock_and_prices
-from catalog.sync import lock_mall_catalog
+from catalog.sync import lock_mall_catalog, lock_variants_of
 from shoa_kernel.clock import utc_now
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ async def patch_product(
     if patch.source_updated_at is not None and (problem := source_time_problem(patch.source_updated_at, now=utc_now())):
         raise InvalidProductChangeError(f"source_updated_at {problem}")
     await lock_mall_catalog(session, mall_id)
+    await lock_variants_of(session, sa.and_(Product.mall_id == mall_id, Product.external_id == external_id))
     product = await _own_product(session, mall_id=mall_id, external_id=external_id)
     if patch.source_updated_at is not None and patch.source_updated_at < product.source_updated_at:
         return product.id, False

@@ -198,7 +198,9 @@ async def _insert_new(
 async def _update_stored(
     session: AsyncSession, *, mall_id: uuid.UUID, updates: list[tuple[uuid.UUID, ProductIn, str]]
 ) -> None:
-    """Three statements whatever the batch's size, each given its rows as one JSON document."""
+    """Four statements whatever the batch's size, each given its rows as one JSON document."""
+    updated = [product_id for product_id, _, _ in updates]
+    await lock_variants_of(session, _products.c.id == sa.any_(sa.bindparam("locked", updated, ARRAY(sa.Uuid))))
     changed = _rows_table(
         "changed",
         _products,
@@ -216,7 +218,7 @@ async def _update_stored(
     sent_skus = _text_array([v.sku for _, item, _ in updates for v in item.variants])
     await session.execute(
         sa.delete(_variants).where(
-            _variants.c.product_id == sa.any_(sa.bindparam("updated", [pid for pid, _, _ in updates], ARRAY(sa.Uuid))),
+            _variants.c.product_id == sa.any_(sa.bindparam("updated", updated, ARRAY(sa.Uuid))),
             _variants.c.sku.not_in(sa.select(sa.func.unnest(sent_skus))),
         )
     )
@@ -380,6 +382,22 @@ def _text_array(values: list[str]) -> sa.BindParameter[Any]:
 async def lock_mall_catalog(session: AsyncSession, mall_id: uuid.UUID) -> None:
     """Serialise a mall's catalog writes until the transaction ends: no two of its batches race on a SKU."""
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(mall_id))))
+
+
+async def lock_variants_of(session: AsyncSession, products: sa.ColumnElement[bool]) -> None:
+    """Lock the variants of the products ``products`` selects, in id order, before those products are written.
+
+    A checkout locks its variants in id order, then writes their products when it sells a last unit (or a cancel
+    gives one back): ``in_stock`` follows. An edit that wrote a product before its variants would hold the row
+    such a checkout waits for while waiting for the variant it holds, and PostgreSQL would end one of them as a
+    deadlock; locking the variants first, in the same order, makes them queue instead."""
+    await session.execute(
+        sa.select(_variants.c.id)
+        .join(_products, _products.c.id == _variants.c.product_id)
+        .where(products)
+        .order_by(_variants.c.id)
+        .with_for_update(of=_variants)
+    )
 
 
 def _lock_key(mall_id: uuid.UUID) -> int:

@@ -89,7 +89,14 @@ async def take(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> No
 
 
 async def give_back(session: AsyncSession, quantities: Mapping[uuid.UUID, int]) -> None:
-    """Return ``quantities`` to the variants' stock (a cancel, an unpaid order's deadline)."""
+    """Return ``quantities`` to the variants' stock (a cancel, an unpaid order's deadline), the variants locked in id
+    order first, as a checkout locks them: the update alone locks them in the order its plan reads them (the order
+    lines' order, on a large catalog), and a cancel holding one of two variants a checkout wants while waiting for
+    the other would deadlock with it."""
+    if quantities:
+        await session.execute(
+            sa.select(Variant.id).where(Variant.id.in_(list(quantities))).order_by(Variant.id).with_for_update()
+        )
     await _move(session, quantities, sign=1)
 
 

@@ -171,11 +171,19 @@ async def provide_transaction(db_session: NamedDependency[AsyncSession]) -> Asyn
     advanced-alchemy's ``autocommit`` before-send handler commits while the response is already on its way and
     only logs a failed commit, so a client could see 200 for a write that never landed. Committing here, in the
     dependency's cleanup, turns a failed commit into an error response instead.
+
+    A rollback that fails because the connection is gone (the server restarted or crashed mid-request) leaves the
+    request's own error as the answer: the transaction ended with the connection, and Litestar would otherwise
+    answer the rollback's error, grouped with the first, as a 500.
     """
     try:
         yield db_session
     except BaseException:
-        await db_session.rollback()
+        try:
+            await db_session.rollback()
+        except sa_exc.DBAPIError as rollback_error:
+            if not database_unavailable(rollback_error):
+                raise
         raise
     else:
         await db_session.commit()

@@ -16,10 +16,13 @@ from advanced_alchemy.exceptions import DuplicateKeyError, ForeignKeyError, Inte
 from litestar import Response
 from litestar.exceptions import HTTPException, ValidationException
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
+from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 
-from accounts.errors import InvalidCredentialsError
+from accounts.errors import InvalidCredentialsError, InvalidTokenError
 from personalization.errors import MissingDeviceError
 from shoa_api.auth import MissingCredentialsError
 from shoa_api.database import database_unavailable
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://api.shoa.kr/problems/"
 RETRY_AFTER_SECONDS = 5
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 def problem_response(
@@ -121,6 +125,9 @@ def _database_error(
         return _dependency_down(request, exc)
     orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     sqlstate = str(getattr(orig, "sqlstate", None) or "")
+    if sqlstate == FOREIGN_KEY_VIOLATION and _refers_to_a_missing_account(exc):
+        # Rows name an account only as the caller's token does: a validly signed token whose account is gone.
+        return _domain_error(request, InvalidTokenError("the account this token was issued for does not exist"))
     if not sqlstate.startswith("22"):
         return _unexpected(request, exc)
     logger.info("refused a value the database cannot take (SQLSTATE %s)", sqlstate)
@@ -133,6 +140,20 @@ def _database_error(
     )
 
 
+def _postgres_error(exc: Exception) -> BaseException | None:
+    """PostgreSQL's own error behind SQLAlchemy's and its adapter's wrappers: the one that names things."""
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    postgres = orig if isinstance(orig, pg_exc.PostgresError) else getattr(orig, "__cause__", None)
+    return postgres if isinstance(postgres, pg_exc.PostgresError) else orig
+
+
+def _refers_to_a_missing_account(exc: Exception) -> bool:
+    """A row written for an account that does not exist (not an account's row removed from under its rows)."""
+    source = _postgres_error(exc)
+    constraint, table = getattr(source, "constraint_name", None), getattr(source, "table_name", None)
+    return isinstance(constraint, str) and constraint.endswith("_users") and table != "users"
+
+
 def _not_found(request: Request[Any, Any, Any], exc: NotFoundError) -> Response[dict[str, Any]]:
     return problem_response(request, status=404, code="not-found", title="Not Found", detail="No such resource.")
 
@@ -143,6 +164,21 @@ def _conflict(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[
         ForeignKeyError: "It refers to something that does not exist, or is still referred to.",
     }.get(type(exc), "It conflicts with data already stored.")
     return problem_response(request, status=409, code="conflict", title="Conflict", detail=detail)
+
+
+_REDIS_CANNOT_WRITE_NOW = re.compile(r"\b(?:OOM|MISCONF|READONLY) ")
+"""How Redis refuses a write it cannot take now, alone or quoted in a pipeline's or a script's error: out of memory
+under ``maxmemory`` (``OOM``), unable to persist to its disk (``MISCONF``), or a replica (``READONLY``, during a
+failover)."""
+
+
+def _redis_refused(request: Request[Any, Any, Any], exc: RedisResponseError) -> Response[dict[str, Any]]:
+    """Redis answered, and refused: a write it cannot take now may succeed shortly (503); any other refusal (a
+    wrong command, a script's own error) is a bug."""
+    cannot_write_now = isinstance(exc, RedisOutOfMemoryError | RedisReadOnlyError)
+    if cannot_write_now or _REDIS_CANNOT_WRITE_NOW.search(str(exc)):
+        return _dependency_down(request, exc)
+    return _unexpected(request, exc)
 
 
 def _dependency_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -171,10 +207,7 @@ class UnexpectedDatabaseError(Exception):
     def redacting(cls, exc: Exception) -> UnexpectedDatabaseError | None:
         if not isinstance(exc, sa_exc.DBAPIError | pg_exc.PostgresError):
             return None
-        # SQLAlchemy wraps its adapter's error, which was raised from asyncpg's: the one that names things.
-        orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
-        postgres = orig if isinstance(orig, pg_exc.PostgresError) else getattr(orig, "__cause__", None)
-        source = postgres if isinstance(postgres, pg_exc.PostgresError) else orig
+        source = _postgres_error(exc)
         names = [
             f"{name}={value}"
             for name in ("schema_name", "table_name", "column_name", "constraint_name")
@@ -219,6 +252,8 @@ def exception_handlers() -> ExceptionHandlersMap:
         sa_exc.TimeoutError: _dependency_down,
         RedisConnectionError: _dependency_down,
         RedisTimeoutError: _dependency_down,
+        # Redis out of memory, or unable to write to a full disk, refuses writes (and still answers reads).
+        RedisResponseError: _redis_refused,
         # Raised raw while a new database connection is being opened (refused, no socket), and by the search
         # engine's statements, which go to asyncpg directly: sorted as SQLAlchemy's are.
         OSError: _dependency_down,
