@@ -266,16 +266,7 @@ class NhnCloudProvider:
         self, delivery: Delivery, header: _Header, request_id: str | None, result: _SendResult | None, status: int
     ) -> Outcome:
         if header.is_successful and result is None:
-            # NHN lists every recipient it took; one it does not list may or may not have been sent. A retry is
-            # deduplicated by the request's key, so the worker may ask again.
-            return Outcome(
-                kind=OutcomeKind.TRANSIENT,
-                provider=self.name,
-                http_status=status,
-                result_code="0",
-                detail="NHN answered success without a result for this recipient; the outcome is unknown",
-                delivery_unknown=True,
-            )
+            return _unlisted(self.name, status, "AlimTalk")
         if header.is_successful and result is not None and result.result_code == 0:
             message_id = _message_id(request_id, result)
             resend = " NHN resends it as SMS/LMS if Kakao cannot deliver it." if delivery.rendered.fallback else ""
@@ -355,15 +346,7 @@ class NhnCloudProvider:
         data = answer.body.data if answer.body is not None else None
         result = data.send_result_list[0] if data is not None and data.send_result_list else None
         if header.is_successful and result is None:
-            # NHN lists every recipient it took: without ours, the message may or may not have gone.
-            return Outcome(
-                kind=OutcomeKind.TRANSIENT,
-                provider=self.name,
-                http_status=response.status_code,
-                result_code="0",
-                detail=f"NHN answered success without a result for the {kind} recipient; the outcome is unknown",
-                delivery_unknown=True,
-            )
+            return _unlisted(self.name, response.status_code, kind)
         if header.is_successful and result is not None and result.result_code == 0:
             message_id = _message_id(data.request_id if data else None, result)
             return Outcome(
@@ -411,6 +394,19 @@ def _http_failure(provider: str, response: httpx.Response) -> Outcome | None:
         http_status=status,
         detail=f"HTTP {status} from NHN" + (" (rate limited)" if status == 429 else ""),
         retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+    )
+
+
+def _unlisted(provider: str, status: int, product: str) -> Outcome:
+    """NHN answered success but did not list our recipient, as it lists every one it took: the message may or may
+    not have gone (the worker resends it only where NHN deduplicates: AlimTalk, under the same key)."""
+    return Outcome(
+        kind=OutcomeKind.TRANSIENT,
+        provider=provider,
+        http_status=status,
+        result_code="0",
+        detail=f"NHN answered success without a result for the {product} recipient; the outcome is unknown",
+        delivery_unknown=True,
     )
 
 
