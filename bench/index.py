@@ -279,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         tmp = Path(tmp_name)
         seed_catalog(services.variables, args.products)
-        asyncio.run(_keep_outbox(services.postgres.url))
+        asyncio.run(_execute(services.postgres.url, KEEP_OUTBOX))
         documents = asyncio.run(run_unit_of_work(services.settings.database, _all_documents))
         with _process_pinned_to(cpus.server):
             started = time.perf_counter()
@@ -299,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         rounds.release()
         environment = _base_environment() | services.variables | tantivy_variables(rounds.index_dir(args.rounds))
         with ShoaWorker(environment=environment, log_path=tmp / "worker.log", cpus=cpus.server, cwd=tmp) as worker:
-            asyncio.run(_touch_one_product(services.postgres.url))
+            asyncio.run(_execute(services.postgres.url, TOUCH_ONE_PRODUCT))
             drain_outbox(worker, services.postgres.url)  # the worker is up and has indexed a change
             index_mib = sum(path.stat().st_size for path in rounds.index_dir(args.rounds).rglob("*") if path.is_file())
             freshness = measure_beside_api(
@@ -341,7 +341,7 @@ class _Rounds:
     def worker_round(self, number: int) -> Lap:
         database_url = self.variables["SHOA_DATABASE_URL"]
         if number > 1:
-            asyncio.run(_refill_outbox(database_url))
+            asyncio.run(_execute(database_url, REFILL_OUTBOX))
             shutil.rmtree(self.index_dir(number - 1), ignore_errors=True)
         environment = _base_environment() | self.variables | tantivy_variables(self.index_dir(number))
         log = self.tmp / f"worker-{number}.log"
@@ -360,42 +360,18 @@ class _Rounds:
             return raw_tantivy_for(self.entries, self.tmp, seconds=seconds)
 
 
-async def _keep_outbox(database_url: str) -> None:
-    """The sync's search-outbox rows, kept aside to fill the outbox again before each round."""
+KEEP_OUTBOX = "CREATE TABLE bench_search_outbox AS SELECT product_id, action FROM search_outbox ORDER BY id"
+"""The sync's search-outbox rows, kept aside to fill the outbox again before each round."""
+REFILL_OUTBOX = "INSERT INTO search_outbox (product_id, action) SELECT product_id, action FROM bench_search_outbox"
+TOUCH_ONE_PRODUCT = f"{REFILL_OUTBOX} LIMIT 1"
+"""One outbox row, so that draining it shows the worker started for the freshness measurement is up."""
+
+
+async def _execute(database_url: str, statement: str) -> None:
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(
-                sa.text("CREATE TABLE bench_search_outbox AS SELECT product_id, action FROM search_outbox ORDER BY id")
-            )
-    finally:
-        await engine.dispose()
-
-
-async def _refill_outbox(database_url: str) -> None:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                sa.text(
-                    "INSERT INTO search_outbox (product_id, action) SELECT product_id, action FROM bench_search_outbox"
-                )
-            )
-    finally:
-        await engine.dispose()
-
-
-async def _touch_one_product(database_url: str) -> None:
-    """One outbox row, so that draining it shows the worker started for the freshness measurement is up."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                sa.text(
-                    "INSERT INTO search_outbox (product_id, action) "
-                    "SELECT product_id, action FROM bench_search_outbox LIMIT 1"
-                )
-            )
+            await connection.execute(sa.text(statement))
     finally:
         await engine.dispose()
 

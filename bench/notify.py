@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bench.embedded import embedded_services
+from bench.provider_server import ProviderServer
 from bench.report import cpu_model, markdown_page, markdown_table, now_utc, save_texts
 from bench.rounds import Lap, interleave, listed
 from notify.models import Message
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         raw = _RawPosts(concurrency=concurrency)
         shoa = _Shoa(services.postgres.url, services.redis.url, messages=messages, workers=workers, tmp=tmp)
-        with ProviderServer(tmp / "raw.json") as raw_server, ProviderServer(tmp / "shoa.json") as line:
+        with ProviderServer("line", tmp / "raw.json") as raw_server, ProviderServer("line", tmp / "shoa.json") as line:
             shoa.server = line
             comparison = interleave(
                 args.rounds,
@@ -81,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
                 show=lambda measured: print(measured.describe(side="Shoa", baseline="raw", unit="messages/s")),
             )
             latencies = asyncio.run(_latencies(services.postgres.url))
-        if len(raw_server.accepted) != raw.posted:
-            raise BenchmarkError(f"the server took {len(raw_server.accepted)} of {raw.posted} raw POSTs")
+        if len(raw_server.record) != raw.posted:
+            raise BenchmarkError(f"the server took {len(raw_server.record)} of {raw.posted} raw POSTs")
         lost, doubled = _count(line, messages=messages * args.rounds)
     met = comparison.ratio >= GOAL and not lost and not doubled
     p50_ms, p99_ms = _percentile(latencies, 0.50) * 1000, _percentile(latencies, 0.99) * 1000
@@ -140,34 +141,6 @@ def _line_user(number: int) -> str:
     return "U" + uuid.UUID(int=number).hex
 
 
-class ProviderServer:
-    """``bench.provider_server`` in a child process; ``accepted`` holds the addresses it took, once it stopped."""
-
-    def __init__(self, result: Path) -> None:
-        self.result = result
-        self.accepted: list[str] = []
-        self._process: subprocess.Popen[str] | None = None
-        self.url = self.channel_access_token = ""
-
-    def __enter__(self) -> ProviderServer:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.provider_server", str(self.result)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        self.url, self.channel_access_token = self._process.stdout.readline().split()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._process is not None
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        self._process.wait(timeout=60)
-        self.accepted = json.loads(self.result.read_text())
-
-
 class _RawPosts:
     """The baseline: ``concurrency`` senders posting push bodies one after another until the time is up."""
 
@@ -177,7 +150,7 @@ class _RawPosts:
         self.latencies: list[float] = []
 
     async def post_for(self, server: ProviderServer, seconds: float) -> Lap:
-        headers = {"Authorization": f"Bearer {server.channel_access_token}"}
+        headers = {"Authorization": f"Bearer {server.info['channel_access_token']}"}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         sent = 0
         async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits, timeout=30) as http:
@@ -230,7 +203,7 @@ class _Shoa:
             "SHOA_REDIS_URL": self.redis_url,
             "SHOA_SECRET_KEY": SECRET_KEY,
             "SHOA_NOTIFY_PROVIDER_LINE": "line",
-            "SHOA_LINE_MESSAGING_CHANNEL_ACCESS_TOKEN": self.server.channel_access_token,
+            "SHOA_LINE_MESSAGING_CHANNEL_ACCESS_TOKEN": self.server.info["channel_access_token"],
             "SHOA_LINE_MESSAGING_BASE_URL": self.server.url,
             "SHOA_NOTIFY_BATCH_SIZE": str(BATCH_SIZE),
         }
@@ -264,7 +237,8 @@ class _Shoa:
 def _count(server: ProviderServer, *, messages: int) -> tuple[int, int]:
     """Messages the server never got, and those it got more than once."""
     expected = {_line_user(number) for number in range(messages)}
-    return len(expected - set(server.accepted)), len(server.accepted) - len(set(server.accepted))
+    accepted: list[str] = server.record
+    return len(expected - set(accepted)), len(accepted) - len(set(accepted))
 
 
 async def _enqueue_and_wait(database_url: str, *, first: int, messages: int, accepted: int) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 waiting shopper's phone, as it happens in production.
 
 ``waiting`` new shoppers wait for the sold-out variant; ``workers`` worker processes run (``bench.send_worker
---restock``: the worker's restock-wave job, every 5 s, and its sending job) against ``bench.nhn_server``, the tests'
+--restock``: the worker's restock-wave job, every 5 s, and its sending job) against ``bench.provider_server nhn``, the tests'
 NHN Cloud fake in a process of its own. The mall restocks through ``PATCH /partner/v1/products/{external_id}``;
 the clock runs from that call until NHN has accepted the last AlimTalk (the workers decide the wave a chunk at a
 time and send each chunk while deciding the next, a thousand recipients to a request). Then NHN's own record:
@@ -12,7 +12,6 @@ every waiting shopper shown the AlimTalk once, none twice, none missed.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bench.provider_server import ProviderServer
 from bench.winback_wave import RESTOCKED_UNITS, WAVE_KEYS, Restocked, add_waiting
 
 if TYPE_CHECKING:
@@ -86,8 +86,8 @@ async def restock_to_phones(
     phones = [row["phone"] for row in await run.connection.fetch(_WAITING_PHONES, restocked.variant_id)]
     accepted_before = await run.connection.fetchval(_ACCEPTED, WAVE_KEYS)
     with (
-        _NhnServer(tmp / "nhn.json") as nhn,
-        _Senders({**environment, **nhn.variables}, tmp, workers=workers) as senders,
+        ProviderServer("nhn", tmp / "nhn.json") as nhn,
+        _Senders({**environment, **_nhn_variables(nhn.info)}, tmp, workers=workers) as senders,
     ):
         await _until_ready(senders)
         started = time.perf_counter()
@@ -95,14 +95,14 @@ async def restock_to_phones(
         await run.partner(restocked.mall_id, "PATCH", path, json=stock)
         await _until_sent(run.connection, restocked.variant_id, senders)
         seconds = time.perf_counter() - started
-    shown = nhn.shown
+    shown: dict[str, int] = nhn.record["shown"]
     wanted = {"0" + phone.removeprefix("+82") for phone in phones}
     accepted = await run.connection.fetchval(_ACCEPTED, WAVE_KEYS) - accepted_before
     return Delivery(
         messages=len(phones),
         accepted=accepted,
         seconds=seconds,
-        requests=nhn.requests,
+        requests=nhn.record["requests"],
         missed=len(wanted - set(shown)),
         doubled=sum(1 for count in shown.values() if count > 1),
     )
@@ -118,36 +118,6 @@ _LEFT = (
     "+ (SELECT count(*) FROM notify_messages WHERE status IN ('queued', 'sending'))"
 )
 """Shoppers still waiting, and messages still to send: the wave is over when both are none."""
-
-
-class _NhnServer:
-    """``bench.nhn_server`` in a child process; what it showed whom, once it stopped."""
-
-    def __init__(self, result: Path) -> None:
-        self.result = result
-        self.variables: dict[str, str] = {}
-        self.shown: dict[str, int] = {}
-        self.requests = 0
-        self._process: subprocess.Popen[str] | None = None
-
-    def __enter__(self) -> _NhnServer:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.nhn_server", str(self.result)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        self.variables = _nhn_variables(json.loads(self._process.stdout.readline()))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._process is not None
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        self._process.wait(timeout=60)
-        record = json.loads(self.result.read_text())
-        self.shown, self.requests = record["shown"], record["requests"]
 
 
 class _Senders:

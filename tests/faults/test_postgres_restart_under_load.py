@@ -52,7 +52,6 @@ from shoa_kernel.clock import utc_now
 from tests.conftest import create_search_index
 from tests.factories import create_mall
 from tests.faults.processes import ApiProcess, running_api, running_worker, unavailable, until
-from tests.notify.fakes.line import FakeLine
 from tests.shoa_api.test_database_restart import _stop_with
 
 if TYPE_CHECKING:
@@ -65,6 +64,7 @@ if TYPE_CHECKING:
     from shoa_api.settings import Settings
     from tests.client import ShoaClient
     from tests.conftest import Services
+    from tests.notify.fakes.line import FakeLine
 
 SHOPPERS = 10
 ORDERS_EACH = 2
@@ -276,12 +276,6 @@ async def _product(session: AsyncSession, mall_id: uuid.UUID, sku: str, price: i
     session.add(variant)
     await session.commit()
     return variant.id
-
-
-@pytest.fixture
-def line() -> Iterator[FakeLine]:
-    with FakeLine() as fake:
-        yield fake
 
 
 # --- The test ---------------------------------------------------------------------------------------------------

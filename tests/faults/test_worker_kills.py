@@ -72,12 +72,11 @@ from tests.faults.test_concurrent_processes import (
     sync,
 )
 from tests.locks import TableLock
-from tests.notify.fakes.line import FakeLine
 from winback.models import PriceWatch, Send
 
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import AsyncIterator, Iterator, Mapping
+    from collections.abc import AsyncIterator, Mapping
     from pathlib import Path
 
     from redis.asyncio import Redis
@@ -86,6 +85,7 @@ if TYPE_CHECKING:
     from shoa_api.settings import Settings
     from tests.client import ShoaClient
     from tests.conftest import Services
+    from tests.notify.fakes.line import FakeLine
 
 ROLL_UP_WORKER = "roll-up-crash-worker"
 REFUND_ACCOUNT = {"bank": "국민은행", "account_number": "123456-01-234567", "holder": "김지영"}
@@ -337,12 +337,6 @@ async def payment_statuses(engine: AsyncEngine, orders: list[dict[str, Any]]) ->
             .where(Order.id.in_([order["id"] for order in orders]))
         )
         return {number: (status, at_gateway) for number, status, at_gateway in rows}
-
-
-@pytest.fixture
-def line() -> Iterator[FakeLine]:
-    with FakeLine() as fake:
-        yield fake
 
 
 async def test_the_order_deadlines_killed_at_each_step_move_each_order_once_and_message_it_once(
