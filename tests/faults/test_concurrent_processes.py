@@ -381,6 +381,11 @@ async def index_as_the_database_says(engine: AsyncEngine) -> dict[str, tuple[byt
     }
 
 
+async def products_in_search_outbox(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return {str(product_id) for product_id in await connection.scalars(sa.select(SearchOutbox.product_id))}
+
+
 async def search_outbox_empty(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         return not await connection.scalar(sa.select(sa.func.count()).select_from(SearchOutbox))
@@ -579,8 +584,16 @@ async def test_two_apis_and_two_workers_lose_nothing_double_nothing_and_never_de
 
         await until(rolled_up, "the scores rolled up", within=SETTLE_SECONDS)
 
+        # The roll-up keeps writing popularity (each write queued for the index) while the workers run: the index
+        # catches up with the database, the outbox drained.
+        async def index_caught_up() -> bool:
+            return await search_outbox_empty(engine) and index_as_stored(
+                settings.search.dir
+            ) == await index_as_the_database_says(engine)
+
+        await until(index_caught_up, "the index as the database says", within=SETTLE_SECONDS)
+
         # Shoppers searching through either API see every product as the database has it.
-        expected_index = await index_as_the_database_says(engine)
         for api in (0, 1):
             for partner in partners:
 
@@ -591,9 +604,12 @@ async def test_two_apis_and_two_workers_lose_nothing_double_nothing_and_never_de
         assert traffic.failures == [], "\n".join(traffic.failures)
         assert all(api.alive() for api in apis), logs(tmp_path)
 
-    # The index holds exactly what the database says, popularity included.
-    assert index_as_stored(settings.search.dir) == expected_index
-    assert await index_as_the_database_says(engine) == expected_index
+    # Once the workers stopped, the index holds exactly what the database says, popularity included, except where
+    # a change is still in the outbox (a roll-up just before the stop): nothing lost, for the next worker to apply.
+    indexed, database = index_as_stored(settings.search.dir), await index_as_the_database_says(engine)
+    differing = {product for product in indexed.keys() | database.keys()
+                 if indexed.get(product) != database.get(product)}  # fmt: skip
+    assert differing <= await products_in_search_outbox(engine)
 
     # Every message sent once: each retry key pushed once, and every one the steps enqueued.
     async with engine.connect() as connection:
